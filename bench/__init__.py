@@ -1,0 +1,1 @@
+"""Benchmarks run by command (`python -m bench`), never as timed tests."""

@@ -1,0 +1,1 @@
+"""The node: settings, the durable SQLite store and the agent that schedules drivers."""

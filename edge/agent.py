@@ -1,0 +1,325 @@
+"""The node's agent: runs every driver on its interval and commits their readings in batches."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from edge.clock import ClockSample
+from edge.runner import DriverRunner, Health, RunnerThread
+from edge.settings import EdgeSettings
+from edge.store import EdgeStore, StoreError, StoreFull
+from sensors.driver import Driver
+from sensors.reading import Reading
+
+log = logging.getLogger(__name__)
+
+MAX_BUFFERED_READINGS = 200_000
+"""Readings kept in memory while the disk is full; beyond this the oldest are lost (counted)."""
+
+CLOCK_CHECK_INTERVAL_S = 10.0
+
+
+class Agent:
+    """Schedules the drivers, batches their readings and writes them to the store.
+
+    Each driver runs in its own thread (a driver that hangs blocks only itself); readings
+    reach the agent with the clock sampled at the moment they were read, wait in memory
+    for at most ``commit_interval_s`` (or until ``commit_max_readings`` are waiting) and
+    are then committed in one transaction — the durability window. Every step is a
+    method that tests call directly (``tick``, ``flush``, ``maintain``); ``run`` loops
+    them until ``stop`` is set, then flushes what is waiting.
+
+    ``sample_clock`` and ``monotonic`` are advanced injection points for tests.
+    """
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        store: EdgeStore,
+        drivers: Sequence[Driver],
+        sample_clock: Callable[[], ClockSample],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.sample_clock = sample_clock
+        self.monotonic = monotonic
+        self.runners = [
+            DriverRunner(
+                driver,
+                timeout_s=settings.driver_timeout_s,
+                max_backoff_s=settings.driver_max_backoff_s,
+                stuck_repeats=settings.stuck_repeats,
+                monotonic=monotonic,
+            )
+            for driver in drivers
+        ]
+        self.stop_event = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._buffer: list[tuple[ClockSample, list[Reading]]] = []
+        self._buffered = 0
+        self._threads: list[RunnerThread] = []
+        self._recorded_health: dict[str, Health] = {}
+        now = monotonic()
+        self._last_flush = now
+        self._last_clock_check = now - CLOCK_CHECK_INTERVAL_S
+        self._last_maintenance = now - settings.maintenance_interval_s
+        self._disk_full = False
+        self.lost_in_memory = 0
+        self.committed = 0
+        for driver in drivers:
+            try:
+                store.register_sensors(list(driver.sensors()))
+            except StoreError:
+                raise
+            except Exception as error:  # a driver's metadata must not stop the node
+                log.warning("driver %s could not describe its sensors: %s", driver.name, error)
+
+    # --- what the driver threads call ---
+
+    def accept(self, sample: ClockSample, readings: list[Reading]) -> None:
+        """Take readings from a driver thread (thread-safe)."""
+        with self._lock:
+            self._buffer.append((sample, readings))
+            self._buffered += len(readings)
+            full = self._buffered >= self.settings.commit_max_readings
+            if self._buffered > MAX_BUFFERED_READINGS:
+                self._drop_oldest_in_memory()
+        if full:
+            self._wake.set()
+
+    def _drop_oldest_in_memory(self) -> None:
+        while self._buffered > MAX_BUFFERED_READINGS and self._buffer:
+            _, dropped = self._buffer.pop(0)
+            self._buffered -= len(dropped)
+            self.lost_in_memory += len(dropped)
+        log.error(
+            "the disk has been full for too long: %d readings held in memory were lost",
+            self.lost_in_memory,
+        )
+
+    @property
+    def buffered(self) -> int:
+        """Readings waiting in memory for the next commit."""
+        with self._lock:
+            return self._buffered
+
+    # --- single steps ---
+
+    def poll_all(self) -> int:
+        """Poll every due driver in this thread (no driver threads); returns readings taken."""
+        taken = 0
+        for runner in self.runners:
+            readings = runner.poll(self.monotonic())
+            if readings:
+                self.accept(self.sample_clock(), readings)
+                taken += len(readings)
+        return taken
+
+    def flush(self) -> int:
+        """Commit what is waiting; returns how many readings were committed.
+
+        On a full disk the readings stay in memory and the next flush tries again; the
+        database itself is left intact by the store.
+        """
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+            self._buffered = 0
+        self._last_flush = self.monotonic()
+        if not batch:
+            return 0
+        committed = 0
+        try:
+            for sample, readings in _runs_on_one_clock(batch):
+                self.store.append(readings, sample)
+                committed += len(readings)
+        except StoreFull as error:
+            self._keep_uncommitted(batch, committed)
+            if not self._disk_full:
+                log.error("cannot write readings, the disk is full: %s", error)
+                self.store_health("failing", f"disk full: {error}")
+            self._disk_full = True
+            return committed
+        if self._disk_full:
+            log.warning("writing readings again: the disk has room")
+            self._disk_full = False
+            self.store_health("ok", "")
+        self.committed += committed
+        return committed
+
+    def _keep_uncommitted(self, batch: list[tuple[ClockSample, list[Reading]]], done: int) -> None:
+        """Put the part of ``batch`` not yet committed back at the front of the buffer."""
+        remaining: list[tuple[ClockSample, list[Reading]]] = []
+        skip = done
+        for sample, readings in batch:
+            if skip >= len(readings):
+                skip -= len(readings)
+                continue
+            remaining.append((sample, readings[skip:]))
+            skip = 0
+        with self._lock:
+            self._buffer = remaining + self._buffer
+            self._buffered = sum(len(readings) for _, readings in self._buffer)
+            if self._buffered > MAX_BUFFERED_READINGS:
+                self._drop_oldest_in_memory()
+
+    def store_health(self, state: str, error: str) -> None:
+        """Record the store's own health where status and the page can see it."""
+        try:
+            self.store.record_health("store", state, error, 0, datetime.now(UTC))
+        except StoreError:
+            pass  # the disk is full: this is reported in the log instead
+
+    def record_health(self) -> None:
+        """Write each driver's health to the store when it has changed."""
+        now = datetime.now(UTC)
+        for runner in self.runners:
+            health = runner.health()
+            if self._recorded_health.get(runner.name) == health:
+                continue
+            try:
+                self.store.record_health(
+                    runner.name, health.state, health.last_error, health.failures, now
+                )
+            except StoreFull:
+                return
+            self._recorded_health[runner.name] = health
+
+    def correct_clock(self) -> None:
+        """Correct or release readings held back for an unsynchronised clock."""
+        self._last_clock_check = self.monotonic()
+        corrected, uncorrectable = self.store.correct_clock(
+            self.sample_clock(), hold_max_s=self.settings.clock_hold_max_s
+        )
+        if corrected:
+            log.info("clock synchronised: corrected the time of %d readings", corrected)
+        if uncorrectable:
+            log.warning(
+                "%d readings were taken on an unsynchronised clock and cannot be corrected; "
+                "they are kept, flagged",
+                uncorrectable,
+            )
+
+    def maintain(self) -> None:
+        """Enforce retention and the size cap."""
+        self._last_maintenance = self.monotonic()
+        report = self.store.enforce_retention(
+            datetime.now(UTC),
+            raw_retention_days=self.settings.raw_retention_days,
+            minute_rollup_days=self.settings.minute_rollup_days,
+            rollup_days=self.settings.rollup_days,
+            max_bytes=self.settings.max_db_bytes,
+        )
+        dropped = getattr(report, "dropped_unacknowledged", 0)
+        if dropped:
+            log.warning(
+                "size cap of %.0f MB reached: dropped %d unacknowledged readings (reported "
+                "as a dropped range)",
+                self.settings.max_db_mb,
+                dropped,
+            )
+
+    def tick(self) -> None:
+        """One pass of the main loop: hung checks, commit when due, health, clock, upkeep."""
+        now = self.monotonic()
+        for runner in self.runners:
+            runner.check_hung(now)
+        if (
+            self.buffered >= self.settings.commit_max_readings
+            or now - self._last_flush >= self.settings.commit_interval_s
+        ):
+            self.flush()
+        if self._disk_full:
+            return
+        try:
+            self.record_health()
+            if now - self._last_clock_check >= CLOCK_CHECK_INTERVAL_S:
+                self.correct_clock()
+            if now - self._last_maintenance >= self.settings.maintenance_interval_s:
+                self.maintain()
+        except StoreFull as error:
+            log.error("store upkeep skipped, the disk is full: %s", error)
+
+    # --- the long-running loop ---
+
+    def start(self) -> None:
+        """Start one thread per driver."""
+        for runner in self.runners:
+            thread = RunnerThread(runner, self.accept, self.sample_clock, self.stop_event)
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "agent started: %d drivers (%s), committing every %g s",
+            len(self.runners),
+            ", ".join(runner.name for runner in self.runners),
+            self.settings.commit_interval_s,
+        )
+
+    def run(self) -> None:
+        """Run until ``stop_event`` is set, then flush what is waiting and stop the drivers."""
+        self.start()
+        try:
+            while not self.stop_event.is_set():
+                self.tick()
+                wait = self.settings.commit_interval_s - (self.monotonic() - self._last_flush)
+                self._wake.wait(timeout=min(max(wait, 0.01), 1.0))
+                self._wake.clear()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop the driver threads, close the drivers and commit everything waiting."""
+        self.stop_event.set()
+        for runner in self.runners:
+            try:
+                runner.driver.close()
+            except Exception as error:
+                log.warning("driver %s did not close cleanly: %s", runner.name, error)
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+            if thread.is_alive():
+                log.warning("driver %s is still hung at shutdown; leaving it", thread.runner.name)
+        committed = self.flush()
+        if self.buffered:
+            log.error("%d readings could not be written before exit", self.buffered)
+        self.record_health_stopped()
+        log.info("agent stopped; committed %d readings at shutdown", committed)
+
+    def record_health_stopped(self) -> None:
+        """Record that every driver stopped with the agent."""
+        now = datetime.now(UTC)
+        for runner in self.runners:
+            try:
+                self.store.record_health(runner.name, "stopped", "", 0, now)
+            except StoreError:
+                return
+
+
+def _runs_on_one_clock(
+    batch: list[tuple[ClockSample, list[Reading]]],
+) -> list[tuple[ClockSample, list[Reading]]]:
+    """Group consecutive readings taken on the same clock (same boot, same sync state).
+
+    Normally the whole batch is one run and one transaction; the clock synchronising in
+    the middle of a batch splits it, so no reading's monotonic time is computed across a
+    clock step.
+    """
+    runs: list[tuple[ClockSample, list[Reading]]] = []
+    for sample, readings in batch:
+        if runs:
+            last_sample, last_readings = runs[-1]
+            if (
+                last_sample.synchronised == sample.synchronised
+                and last_sample.boot_id == sample.boot_id
+            ):
+                last_readings.extend(readings)
+                runs[-1] = (sample, last_readings)
+                continue
+        runs.append((sample, list(readings)))
+    return runs

@@ -1,0 +1,64 @@
+"""Build the drivers a node's settings name, each with its own settings."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from edge.settings import EdgeSettings
+from sensors.driver import Driver
+from sensors.registry import driver_class
+
+log = logging.getLogger(__name__)
+
+
+def driver_options(settings: EdgeSettings, name: str) -> dict[str, Any]:
+    """The constructor arguments of driver ``name`` taken from ``settings``."""
+    if name == "simulated":
+        return {
+            "interval_s": settings.simulated_interval_s,
+            "seed": settings.simulated_seed,
+            "timezone": settings.timezone,
+        }
+    if name == "system":
+        return {"interval_s": settings.system_interval_s, "disk_path": settings.data_dir}
+    if name == "gpio":
+        return {
+            "interval_s": settings.gpio_interval_s,
+            "pir_pin": settings.gpio_pir_pin,
+            "beam_pin": settings.gpio_beam_pin,
+            "beam_pair_pins": settings.gpio_beam_pair_pins,
+            "debounce_ms": settings.gpio_debounce_ms,
+            "pin_factory_name": settings.gpio_pin_factory,
+        }
+    if name == "counter":
+        return {
+            "interval_s": settings.counter_interval_s,
+            "tally_path": settings.counter_tally_path,
+        }
+    if name == "faulty":
+        return {"interval_s": settings.faulty_interval_s, "mode": settings.faulty_mode}
+    return {}
+
+
+class DriverStartError(Exception):
+    """A driver could not be started; the message names the driver and the reason."""
+
+
+def build_drivers(settings: EdgeSettings) -> tuple[list[Driver], list[DriverStartError]]:
+    """Make every driver the settings name.
+
+    A driver that cannot start (a missing part, no GPIO on this machine) is left out and
+    reported, so one bad sensor never stops the others; the caller decides whether a node
+    with no working driver at all should run.
+    """
+    drivers: list[Driver] = []
+    failures: list[DriverStartError] = []
+    for name in settings.drivers:
+        try:
+            drivers.append(driver_class(name)(**driver_options(settings, name)))
+        except Exception as error:
+            failure = DriverStartError(f"driver {name} could not start: {error}")
+            log.error("%s", failure)
+            failures.append(failure)
+    return drivers, failures

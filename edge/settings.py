@@ -1,0 +1,194 @@
+"""EdgeSettings: every setting of a node, its default, unit and help text, as one dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sensors.registry import DRIVER_NAMES
+
+
+def _setting(default: Any, help: str, unit: str = "", **bounds: float) -> Any:
+    return field(default=default, metadata={"help": help, "unit": unit, **bounds})
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """The settings of one node (``hallsense edge run``), read from ``HALLSENSE_*`` keys.
+
+    Tests and embedding code build it directly (``EdgeSettings(data_dir=tmp_path)``);
+    ``hallsense.settings.load_settings`` builds it from a .env file and the environment.
+    """
+
+    data_dir: Path = field(
+        metadata={"help": "Where the node keeps its database and state.", "unit": "path"}
+    )
+    hall_name: str = _setting("Village hall", "The hall's name, as shown on its page.")
+    timezone: str = _setting(
+        "Europe/London", "The hall's time zone (IANA name) for local days and hours."
+    )
+    drivers: tuple[str, ...] = _setting(
+        ("simulated", "system"),
+        "Comma-separated drivers to run: " + ", ".join(DRIVER_NAMES) + ".",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(
+        "INFO", "How much the node logs."
+    )
+
+    # --- the store ---
+    commit_interval_s: float = _setting(
+        2.0,
+        "Readings are written to the SD card at least this often: the durability window.",
+        "s",
+        above=0,
+        max=5,
+    )
+    commit_max_readings: int = _setting(
+        500, "Write sooner when this many readings are waiting.", "readings", min=1
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = _setting(
+        "FULL", "SQLite synchronous mode; FULL survives power loss at every commit."
+    )
+    raw_retention_days: float = _setting(
+        90.0, "Keep raw readings this long after the hub acknowledged them.", "days", min=0
+    )
+    minute_rollup_days: float = _setting(
+        31.0, "Keep per-minute summaries this long.", "days", min=0
+    )
+    rollup_days: float = _setting(
+        3660.0, "Keep hourly and daily summaries this long.", "days", min=0
+    )
+    max_db_mb: float = _setting(
+        1024.0,
+        "Size cap of the database; past it, acknowledged data goes first, then the oldest "
+        "unacknowledged readings (counted and reported).",
+        "MB",
+        min=1,
+    )
+    maintenance_interval_s: float = _setting(
+        300.0, "How often retention and the size cap are enforced.", "s", above=0
+    )
+
+    # --- drivers, health ---
+    driver_timeout_s: float = _setting(
+        60.0, "A read taking longer than this marks the driver as hung.", "s", above=0
+    )
+    driver_max_backoff_s: float = _setting(
+        300.0, "Longest wait between retries of a failing driver.", "s", above=0
+    )
+    stuck_repeats: int = _setting(
+        100, "A gauge repeating exactly the same value this many times is flagged stuck.",
+        "readings", min=2,
+    )
+
+    # --- the clock ---
+    clock_check: Literal["auto", "adjtimex", "timesyncd", "trust"] = _setting(
+        "auto",
+        "How to tell whether the system clock is synchronised (trust: it always is).",
+    )
+    clock_hold_max_s: float = _setting(
+        86400.0,
+        "Readings taken on an unsynchronised clock are held back this long at most, then "
+        "sent flagged as uncorrectable.",
+        "s",
+        min=0,
+    )
+
+    # --- driver: simulated ---
+    simulated_interval_s: float = _setting(
+        10.0, "Simulated driver: seconds between readings.", "s", above=0
+    )
+    simulated_seed: int = _setting(1, "Simulated driver: seed of its deterministic streams.")
+
+    # --- driver: system ---
+    system_interval_s: float = _setting(
+        60.0, "System driver (the Pi's own health): seconds between readings.", "s", above=0
+    )
+
+    # --- driver: gpio ---
+    gpio_interval_s: float = _setting(
+        60.0, "GPIO driver: seconds between occupancy and count readings.", "s", above=0
+    )
+    gpio_pir_pin: int | None = _setting(
+        None, "GPIO driver: BCM pin of the PIR motion sensor.", "BCM pin", min=0, max=27
+    )
+    gpio_beam_pin: int | None = _setting(
+        None, "GPIO driver: BCM pin of a single beam-break door counter.", "BCM pin", min=0,
+        max=27,
+    )
+    gpio_beam_pair_pins: tuple[int, int] | None = _setting(
+        None,
+        "GPIO driver: BCM pins of an outer,inner beam pair that tells entries from exits.",
+        "BCM pins",
+    )
+    gpio_debounce_ms: float = _setting(
+        50.0, "GPIO driver: edges closer together than this count once.", "ms", min=0
+    )
+    gpio_pin_factory: Literal["auto", "lgpio", "rpigpio", "native", "mock"] = _setting(
+        "auto", "GPIO driver: gpiozero pin factory (auto picks lgpio on a Pi 5)."
+    )
+
+    # --- driver: counter (tests and drills) ---
+    counter_interval_s: float = _setting(
+        1.0, "Counter driver (emits 1, 2, 3, …): seconds between readings.", "s", above=0
+    )
+    counter_tally_path: Path | None = _setting(
+        None, "Counter driver: file where it records every value it produced.", "path"
+    )
+
+    # --- driver: faulty (drills) ---
+    faulty_interval_s: float = _setting(
+        5.0, "Faulty driver (for drills): seconds between attempts.", "s", above=0
+    )
+    faulty_mode: Literal["raise", "hang", "flaky"] = _setting(
+        "raise", "Faulty driver: fail by raising, by hanging, or every other read."
+    )
+
+    @property
+    def db_path(self) -> Path:
+        """The node's SQLite database."""
+        return self.data_dir / "hallsense.db"
+
+    @property
+    def max_db_bytes(self) -> int:
+        """The size cap in bytes."""
+        return int(self.max_db_mb * 1024 * 1024)
+
+    def check(self) -> list[tuple[str, str]]:
+        """Problems that involve more than one value's type: (field name, message)."""
+        problems: list[tuple[str, str]] = []
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(
+                ("timezone", f"unknown time zone {self.timezone!r} (e.g. Europe/London)")
+            )
+        if not self.drivers:
+            problems.append(("drivers", "no drivers listed; name at least one"))
+        known = ", ".join(DRIVER_NAMES)
+        for name in self.drivers:
+            if name not in DRIVER_NAMES:
+                problems.append(("drivers", f"unknown driver {name!r}; known drivers: {known}"))
+        if len(set(self.drivers)) != len(self.drivers):
+            problems.append(("drivers", "a driver is listed twice"))
+        if "gpio" in self.drivers and not (
+            self.gpio_pir_pin is not None
+            or self.gpio_beam_pin is not None
+            or self.gpio_beam_pair_pins is not None
+        ):
+            problems.append(
+                (
+                    "drivers",
+                    "the gpio driver needs at least one of HALLSENSE_GPIO_PIR_PIN, "
+                    "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
+                )
+            )
+        if self.gpio_beam_pair_pins is not None:
+            for pin in self.gpio_beam_pair_pins:
+                if not 0 <= pin <= 27:
+                    problems.append(
+                        ("gpio_beam_pair_pins", f"BCM pins are 0 to 27, got {pin}")
+                    )
+        return problems

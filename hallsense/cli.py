@@ -1,0 +1,49 @@
+"""The ``hallsense`` command: its root group and the groups of each role."""
+
+from __future__ import annotations
+
+import click
+
+from hallsense import __version__
+from hallsense.cli_edge import edge
+from hallsense.demo import demo
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hallsense")
+def cli() -> None:
+    """hallsense: offline-capable sensing for village halls.
+
+    \b
+    Example:
+        hallsense demo
+        hallsense edge run --env /etc/hallsense/edge.env
+    """
+
+
+@cli.group()
+def hub() -> None:
+    """Run the central hub (ingestion and the hub's pages).
+
+    The hub's commands arrive with the hub release; see docs/cli.md.
+
+    \b
+    Example:
+        hallsense hub --help
+    """
+
+
+@cli.group()
+def provision() -> None:
+    """Provision nodes for the council IoT team (accounts, certificates, bundles).
+
+    The provisioning commands arrive with the provisioning release; see docs/cli.md.
+
+    \b
+    Example:
+        hallsense provision --help
+    """
+
+
+cli.add_command(edge)
+cli.add_command(demo)

@@ -1,0 +1,235 @@
+"""``hallsense edge …``: run the node, show its status, export and back up its data."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from functools import wraps
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+from edge.clock import SystemClock
+from edge.export import write_csv, write_senml
+from edge.settings import EdgeSettings
+from edge.status import format_status, node_status
+from edge.store import StoreError
+from hallsense.logs import configure_logging
+from hallsense.settings import SettingsError
+from hallsense.wiring import (
+    NoWorkingDriver,
+    build_edge_agent,
+    load_edge_settings,
+    open_edge_store,
+)
+from sensors.vocabulary import METRICS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def env_option(command: F) -> F:
+    """The ``--env FILE`` option every edge command takes."""
+    return click.option(
+        "--env",
+        "env_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Settings file (.env). Without it, HALLSENSE_* variables are read from the "
+        "environment.",
+    )(command)
+
+
+def user_errors(command: F) -> F:
+    """Turn the errors a user can fix into a one-paragraph message and exit status 1."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (SettingsError, StoreError, NoWorkingDriver) as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def edge() -> None:
+    """Run and inspect a node (the Pi in the hall).
+
+    \b
+    Example:
+        hallsense edge run --env /etc/hallsense/edge.env
+        hallsense edge status --env /etc/hallsense/edge.env
+    """
+
+
+@edge.command()
+@env_option
+@user_errors
+def run(env_file: Path | None) -> None:
+    """Read the sensors and keep every reading in the node's store until stopped.
+
+    Stops cleanly on SIGTERM or Ctrl-C, committing what is waiting first.
+
+    \b
+    Example:
+        HALLSENSE_DATA_DIR=/tmp/hall hallsense edge run --env examples/edge-simulated.env
+    """
+    settings = load_edge_settings(env_file)
+    configure_logging(settings.log_level)
+    agent, _failures = build_edge_agent(settings)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        agent.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        agent.run()
+    finally:
+        agent.store.close()
+
+
+def _status_settings(env_file: Path | None) -> EdgeSettings:
+    settings = load_edge_settings(env_file)
+    if not settings.db_path.exists():
+        raise click.ClickException(
+            f"no database at {settings.db_path} yet: has `hallsense edge run` started with "
+            "these settings?"
+        )
+    return settings
+
+
+@edge.command()
+@env_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@user_errors
+def status(env_file: Path | None, as_json: bool) -> None:
+    """Show what the node holds: readings, backlog for the hub, sensors, clock.
+
+    \b
+    Example:
+        hallsense edge status --env /etc/hallsense/edge.env
+        hallsense edge status --env /etc/hallsense/edge.env --json
+    """
+    settings = _status_settings(env_file)
+    clock = SystemClock(settings.clock_check)
+    sample = clock.sample()
+    with open_edge_store(settings, readonly=True) as store:
+        summary = node_status(
+            store,
+            hall_name=settings.hall_name,
+            clock_synchronised=sample.synchronised,
+            clock_description=clock.describe(sample),
+        )
+    if as_json:
+        click.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        click.echo(format_status(summary, datetime.now(UTC)))
+
+
+def parse_moment(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    """A date or date-time from the command line as an aware datetime.
+
+    A date means the start of that local day (for ``--to``, the end of it); a date-time
+    without an offset is the hall's local time.
+    """
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        moment = datetime.combine(day, time(0), tzinfo=zone)
+        if end:
+            moment = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        return moment.astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a date like 2026-11-24 or a date-time like 2026-11-24T09:30, got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+@edge.command()
+@env_option
+@click.option("--from", "start", required=True, help="First day (2026-11-01) or date-time.")
+@click.option("--to", "end", required=True, help="Last day, included, or date-time (excluded).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "senml"]), default="csv", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@user_errors
+def export(env_file: Path | None, start: str, end: str, fmt: str, output: Path | None) -> None:
+    """Export the raw readings of a date range as CSV or SenML JSON (RFC 8428).
+
+    Dates are the hall's local days; times in the CSV carry their UTC offset.
+
+    \b
+    Example:
+        hallsense edge export --env edge.env --from 2026-11-01 --to 2026-11-30 -o nov.csv
+        hallsense edge export --env edge.env --from 2026-11-24 --to 2026-11-24 --format senml
+    """
+    settings = _status_settings(env_file)
+    zone = ZoneInfo(settings.timezone)
+    first = parse_moment(start, zone, end=False)
+    last = parse_moment(end, zone, end=True)
+    if last <= first:
+        raise click.BadParameter(f"--to ({end}) must come after --from ({start})")
+    with open_edge_store(settings, readonly=True) as store:
+        rows = store.readings_between(first, last)
+        stream = (
+            output.open("w", encoding="utf-8", newline="")
+            if output is not None
+            else sys.stdout
+        )
+        try:
+            if fmt == "csv":
+                count = write_csv(rows, stream, timezone=settings.timezone)
+            else:
+                units = {name: metric.senml_unit for name, metric in METRICS.items()}
+                count = write_senml(
+                    rows,
+                    stream,
+                    base_name=f"urn:dev:hallsense:{store.store_epoch:x}:",
+                    senml_units=units,
+                )
+        finally:
+            if output is not None:
+                stream.close()
+    if output is not None:
+        click.echo(f"wrote {count:,} readings to {output}", err=True)
+
+
+@edge.command()
+@env_option
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@user_errors
+def backup(env_file: Path | None, destination: Path) -> None:
+    """Copy the node's database safely while it runs (SQLite's backup API).
+
+    \b
+    Example:
+        hallsense edge backup --env /etc/hallsense/edge.env /media/usb/hall-backup.db
+    """
+    settings = _status_settings(env_file)
+    if destination.exists():
+        raise click.ClickException(f"{destination} already exists; choose a new file name")
+    with open_edge_store(settings, readonly=True) as store:
+        store.backup(destination)
+    click.echo(f"backed up {settings.db_path} to {destination}")

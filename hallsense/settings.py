@@ -1,0 +1,270 @@
+"""Load a role's typed settings dataclass from a .env file and the environment, strictly."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import stat
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+
+PREFIX = "HALLSENSE_"
+
+T = TypeVar("T")
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; ``problems`` lists every one, each naming its key."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"Settings from {source} are not valid:\n{lines}")
+
+
+def env_key(field_name: str) -> str:
+    """The environment / .env key of a settings field: ``data_dir`` → ``HALLSENSE_DATA_DIR``."""
+    return PREFIX + field_name.upper()
+
+
+class _Invalid(Exception):
+    """One value that could not be converted; the message says what was expected."""
+
+
+UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "MB": "megabytes"}
+"""Units spelled out in messages; others (days, readings) read well as they are."""
+
+
+def _describe_expected(kind: Any, unit: str) -> str:
+    unit = UNIT_WORDS.get(unit, "" if "pin" in unit or unit == "path" else unit)
+    if kind is bool:
+        return "true or false"
+    if kind is int:
+        return "a whole number" + (f" of {unit}" if unit else "")
+    if kind is float:
+        return "a number" + (f" of {unit}" if unit else "")
+    if kind is Path:
+        return "a file or directory path"
+    return "text"
+
+
+def _convert(raw: str, annotation: Any, unit: str) -> Any:
+    """Turn the text of one setting into the field's type, or raise _Invalid."""
+    origin = get_origin(annotation)
+    if origin in (types.UnionType, typing.Union):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if raw.strip() == "":
+            return None
+        return _convert(raw, options[0], unit)
+    if origin is Literal:
+        choices = get_args(annotation)
+        value = raw.strip()
+        if value not in choices:
+            listed = ", ".join(str(choice) for choice in choices)
+            raise _Invalid(f"expected one of {listed}, got {raw!r}")
+        return value
+    if origin is tuple:
+        args = get_args(annotation)
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(part, args[0], unit) for part in parts)
+        if len(parts) != len(args):
+            kinds = ", ".join(_describe_expected(arg, "") for arg in args)
+            raise _Invalid(f"expected {len(args)} comma-separated values ({kinds}), got {raw!r}")
+        return tuple(_convert(part, arg, unit) for part, arg in zip(parts, args, strict=True))
+    value = raw.strip()
+    if annotation is bool:
+        lowered = value.lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise _Invalid(f"expected true or false, got {raw!r}")
+    if annotation is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise _Invalid(f"expected {_describe_expected(int, unit)}, got {raw!r}") from None
+    if annotation is float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise _Invalid(f"expected {_describe_expected(float, unit)}, got {raw!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise _Invalid(f"expected {_describe_expected(float, unit)}, got {raw!r}")
+        return number
+    if annotation is Path:
+        if not value:
+            raise _Invalid("expected a file or directory path, got an empty value")
+        return Path(value).expanduser()
+    if annotation is str:
+        return raw
+    raise TypeError(f"settings loader cannot convert to {annotation!r}")  # a bug, not bad input
+
+
+def _check_bounds(value: Any, meta: Mapping[str, Any], unit: str) -> str | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    words = UNIT_WORDS.get(unit, "" if "pin" in unit else unit)
+    suffix = f" {words}" if words else ""
+    if "min" in meta and value < meta["min"]:
+        return f"must be at least {meta['min']:g}{suffix}, got {value:g}"
+    if "above" in meta and value <= meta["above"]:
+        return f"must be more than {meta['above']:g}{suffix}, got {value:g}"
+    if "max" in meta and value > meta["max"]:
+        return f"must be at most {meta['max']:g}{suffix}, got {value:g}"
+    return None
+
+
+def _parse_env_file(path: Path) -> tuple[dict[str, str | None], list[str]]:
+    """The key/value pairs of a .env file, and a problem for every line that cannot be parsed.
+
+    python-dotenv only logs a warning for a line it cannot parse; a broken file must
+    stop the service with a message naming the line instead.
+    """
+    problems: list[str] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(str(path), [f"{path}: no such settings file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SettingsError(str(path), [f"{path}: cannot be read ({error})"]) from error
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            line = binding.original.string.strip()
+            problems.append(
+                f"line {binding.original.line}: cannot be read as KEY=value: {line[:60]!r}"
+            )
+        elif binding.key is not None and binding.value is None:
+            problems.append(f"line {binding.original.line}: {binding.key} has no '=value'")
+    values = dotenv_values(stream=io.StringIO(text), interpolate=True)
+    return dict(values), problems
+
+
+def _read_secret_file(key: str, path_text: str) -> str:
+    path = Path(path_text)
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise _Invalid(f"cannot read the secret file {path} ({error.strerror})") from error
+    if stat.S_IMODE(mode) & 0o077:
+        raise _Invalid(
+            f"the secret file {path} must be readable by its owner only (chmod 600), "
+            f"it has mode {stat.S_IMODE(mode):04o}"
+        )
+    return path.read_text(encoding="utf-8").strip()
+
+
+def load_settings(
+    cls: type[T],
+    env_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> T:
+    """Build the settings dataclass ``cls`` from ``env_file`` and the environment.
+
+    Every field ``name`` is read from ``HALLSENSE_NAME``: first the file, then, overriding
+    it, the process environment (only keys naming this role's own fields). A field whose
+    metadata says ``secret`` may instead be given as ``HALLSENSE_NAME_FILE``, a file of
+    mode 0600. Every problem (unparseable lines, unknown keys, missing or malformed values,
+    values out of bounds, and what the class's ``check()`` reports) is collected and raised
+    as one :class:`SettingsError`.
+
+    Args:
+        cls: a dataclass whose fields carry ``metadata={"help": ..., "unit": ...}``.
+        env_file: the .env file, or None for the environment only.
+        environ: the environment to overlay (advanced: tests pass a dict).
+
+    Raises:
+        SettingsError: listing every problem found, each naming its key.
+    """
+    environ = os.environ if environ is None else environ
+    source = str(env_file) if env_file is not None else "the environment"
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    known_keys = {env_key(name) for name in fields}
+    known_keys |= {env_key(name) + "_FILE" for name, f in fields.items() if f.metadata.get("secret")}
+
+    raw: dict[str, str] = {}
+    problems: list[str] = []
+    if env_file is not None:
+        file_values, problems = _parse_env_file(env_file)
+        for key, value in file_values.items():
+            if key not in known_keys:
+                problems.append(f"{key}: not a known setting (see docs/configuration.md)")
+            elif value is not None:
+                raw[key] = value
+    for key in known_keys:
+        if key in environ:
+            raw[key] = environ[key]
+
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = env_key(name)
+        unit = str(f.metadata.get("unit", ""))
+        text = raw.get(key)
+        try:
+            if text is None and (key + "_FILE") in raw:
+                text = _read_secret_file(key, raw[key + "_FILE"])
+            if text is None:
+                if (
+                    f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING
+                ):
+                    problems.append(f"{key}: required, but not set")
+                continue
+            value = _convert(text, hints[name], unit)
+        except _Invalid as error:
+            problems.append(f"{key}: {error}")
+            continue
+        bound_problem = _check_bounds(value, f.metadata, unit)
+        if bound_problem:
+            problems.append(f"{key}: {bound_problem}")
+            continue
+        values[name] = value
+
+    if problems:
+        raise SettingsError(source, problems)
+    settings = cls(**values)
+    check = getattr(settings, "check", None)
+    if check is not None:
+        problems = [f"{env_key(name)}: {message}" for name, message in check()]
+        if problems:
+            raise SettingsError(source, problems)
+    return settings
+
+
+def describe_fields(cls: type[Any]) -> list[tuple[str, str, str, str]]:
+    """(key, default, unit, help) for every field of a settings class, for docs and `--help`."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = _format_default(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            default = _format_default(f.default_factory())
+        else:
+            default = "(required)"
+        rows.append(
+            (env_key(f.name), default, str(f.metadata.get("unit", "")), f.metadata.get("help", ""))
+        )
+    return rows
+
+
+def _format_default(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

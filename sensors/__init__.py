@@ -1,0 +1,1 @@
+"""Drivers that turn hardware or a simulation into Readings, and the checks on their values."""

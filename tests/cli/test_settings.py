@@ -1,0 +1,122 @@
+"""The .env loader: every bad or missing key reported by name in one error."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from edge.settings import EdgeSettings
+from hallsense.settings import SettingsError, describe_fields, load_settings
+
+
+def load(tmp_path, text, environ=None):
+    env = tmp_path / "edge.env"
+    env.write_text(text, encoding="utf-8")
+    return load_settings(EdgeSettings, env, environ=environ or {})
+
+
+def test_a_good_file_gives_typed_settings(tmp_path):
+    settings = load(
+        tmp_path,
+        "HALLSENSE_DATA_DIR=/var/lib/hallsense\n"
+        "HALLSENSE_DRIVERS=gpio, system\n"
+        "HALLSENSE_GPIO_PIR_PIN=17\n"
+        "HALLSENSE_GPIO_BEAM_PAIR_PINS=5,6\n"
+        "HALLSENSE_COMMIT_INTERVAL_S=1.5\n"
+        "# a comment\n"
+        'export HALLSENSE_HALL_NAME="Askrigg Village Hall"\n',
+    )
+    assert settings.data_dir == Path("/var/lib/hallsense")
+    assert settings.drivers == ("gpio", "system")
+    assert settings.gpio_pir_pin == 17
+    assert settings.gpio_beam_pin is None
+    assert settings.gpio_beam_pair_pins == (5, 6)
+    assert settings.commit_interval_s == 1.5
+    assert settings.hall_name == "Askrigg Village Hall"
+    assert settings.db_path == Path("/var/lib/hallsense/hallsense.db")
+
+
+def test_every_problem_is_reported_at_once_by_key(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load(
+            tmp_path,
+            "HALLSENSE_COMMIT_INTERVAL_S=often\n"
+            "HALLSENSE_GPIO_PIR_PIN=forty\n"
+            "HALLSENSE_CLOCK_CHECK=sundial\n"
+            "HALLSENSE_COMMIT_MAX_READINGS=0\n"
+            "HALLSENSE_FLUSH_EVERY=3\n",
+        )
+    assert caught.value.problems == [
+        "HALLSENSE_FLUSH_EVERY: not a known setting (see docs/configuration.md)",
+        "HALLSENSE_DATA_DIR: required, but not set",
+        "HALLSENSE_COMMIT_INTERVAL_S: expected a number of seconds, got 'often'",
+        "HALLSENSE_COMMIT_MAX_READINGS: must be at least 1 readings, got 0",
+        "HALLSENSE_CLOCK_CHECK: expected one of auto, adjtimex, timesyncd, trust, got 'sundial'",
+        "HALLSENSE_GPIO_PIR_PIN: expected a whole number, got 'forty'",
+    ]
+
+
+def test_an_unparseable_line_is_an_error_naming_the_line(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, "HALLSENSE_DATA_DIR=/tmp/n\nHALLSENSE_HALL_NAME='unclosed\n")
+    assert caught.value.problems == [
+        "line 2: cannot be read as KEY=value: \"HALLSENSE_HALL_NAME='unclosed\""
+    ]
+
+
+def test_cross_field_problems_are_named(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load(
+            tmp_path,
+            "HALLSENSE_DATA_DIR=/tmp/n\nHALLSENSE_DRIVERS=gpio,bogus\n"
+            "HALLSENSE_TIMEZONE=Europe/Askrigg\n",
+        )
+    assert caught.value.problems == [
+        "HALLSENSE_TIMEZONE: unknown time zone 'Europe/Askrigg' (e.g. Europe/London)",
+        "HALLSENSE_DRIVERS: unknown driver 'bogus'; known drivers: counter, faulty, gpio, "
+        "simulated, system",
+        "HALLSENSE_DRIVERS: the gpio driver needs at least one of HALLSENSE_GPIO_PIR_PIN, "
+        "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
+    ]
+
+
+def test_the_environment_overrides_the_file_for_its_own_keys_only(tmp_path):
+    settings = load(
+        tmp_path,
+        "HALLSENSE_DATA_DIR=/from/file\nHALLSENSE_SIMULATED_SEED=3\n",
+        environ={"HALLSENSE_DATA_DIR": "/from/env", "HALLSENSE_TEST_PG_DSN": "x"},
+    )
+    assert settings.data_dir == Path("/from/env")
+    assert settings.simulated_seed == 3
+
+
+def test_the_example_simulated_file_runs_with_only_the_data_dir_set(tmp_path):
+    example = Path(__file__).parents[2] / "examples" / "edge-simulated.env"
+    settings = load_settings(EdgeSettings, example, environ={"HALLSENSE_DATA_DIR": str(tmp_path)})
+    assert settings.drivers == ("simulated", "system")
+    with pytest.raises(SettingsError, match="HALLSENSE_DATA_DIR: required, but not set"):
+        load_settings(EdgeSettings, example, environ={})
+
+
+def test_the_example_pi_file_is_valid():
+    example = Path(__file__).parents[2] / "examples" / "edge-pi-gpio.env"
+    settings = load_settings(EdgeSettings, example, environ={})
+    assert settings.gpio_pir_pin == 17
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(EdgeSettings, tmp_path / "nope.env", environ={})
+    assert caught.value.problems == [f"{tmp_path / 'nope.env'}: no such settings file"]
+
+
+def test_every_field_is_described():
+    for key, _default, _unit, help_text in describe_fields(EdgeSettings):
+        assert key.startswith("HALLSENSE_")
+        assert help_text, key
+
+
+def test_loader_never_touches_the_process_environment(tmp_path):
+    before = dict(os.environ)
+    load(tmp_path, "HALLSENSE_DATA_DIR=/tmp/n\n")
+    assert dict(os.environ) == before

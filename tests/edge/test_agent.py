@@ -1,0 +1,115 @@
+"""The agent's steps: batching commits, keeping readings through a full disk, health."""
+
+from datetime import UTC, datetime
+
+from edge.agent import Agent
+from edge.clock import ClockSample
+from edge.settings import EdgeSettings
+from edge.store import EdgeStore
+from sensors.counter import CounterDriver
+from sensors.faulty import FaultyDriver
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def synced_clock() -> ClockSample:
+    return ClockSample(datetime.now(UTC), 10**12, True, "boot-a")
+
+
+def make_agent(tmp_path, drivers, **overrides):
+    settings = EdgeSettings(data_dir=tmp_path, **overrides)
+    store = EdgeStore(settings.db_path)
+    clock = FakeTime()
+    return Agent(settings, store, drivers, synced_clock, monotonic=clock), store, clock
+
+
+def counter_values(store):
+    start, end = datetime(1971, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+    return [int(r.value) for r in store.readings_between(start, end) if r.metric == "test_counter"]
+
+
+def test_readings_wait_for_the_commit_interval_then_go_in_one_batch(tmp_path):
+    agent, store, clock = make_agent(
+        tmp_path, [CounterDriver(interval_s=0.1)], commit_interval_s=2.0
+    )
+    try:
+        for _ in range(10):
+            agent.poll_all()
+            agent.tick()
+            clock.now += 0.1
+        assert counter_values(store) == []
+        assert agent.buffered == 10
+        clock.now += 1.0
+        agent.tick()
+        assert counter_values(store) == list(range(1, 11))
+        assert agent.buffered == 0
+    finally:
+        store.close()
+
+
+def test_enough_waiting_readings_commit_early(tmp_path):
+    agent, store, clock = make_agent(
+        tmp_path, [CounterDriver(interval_s=0.01)], commit_interval_s=5.0, commit_max_readings=5
+    )
+    try:
+        for _ in range(5):
+            agent.poll_all()
+            clock.now += 0.01
+        agent.tick()
+        assert counter_values(store) == [1, 2, 3, 4, 5]
+    finally:
+        store.close()
+
+
+def test_a_failing_driver_is_recorded_in_the_store_once_per_change(tmp_path):
+    agent, store, clock = make_agent(
+        tmp_path, [FaultyDriver(interval_s=1, mode="raise"), CounterDriver(interval_s=1)]
+    )
+    try:
+        for _ in range(3):
+            agent.poll_all()
+            agent.tick()
+            clock.now += 10
+        health = {record.driver: record for record in store.health()}
+        assert health["faulty"].state == "failing"
+        assert health["faulty"].failures >= 1
+        assert health["counter"].state == "ok"
+        assert counter_values(store) == [1, 2, 3]
+    finally:
+        store.close()
+
+
+def test_shutdown_commits_what_is_waiting_and_marks_drivers_stopped(tmp_path):
+    agent, store, clock = make_agent(
+        tmp_path, [CounterDriver(interval_s=1)], commit_interval_s=5.0
+    )
+    try:
+        agent.poll_all()
+        assert counter_values(store) == []
+        agent.shutdown()
+        assert counter_values(store) == [1]
+        assert {r.driver: r.state for r in store.health()} == {"counter": "stopped"}
+    finally:
+        store.close()
+
+
+def test_readings_from_before_and_after_a_clock_step_commit_separately(tmp_path):
+    settings = EdgeSettings(data_dir=tmp_path)
+    store = EdgeStore(settings.db_path)
+    try:
+        agent = Agent(settings, store, [CounterDriver(interval_s=1)], synced_clock)
+        unsynced = ClockSample(datetime(2020, 1, 1, tzinfo=UTC), 5 * 10**9, False, "boot-a")
+        synced = ClockSample(datetime.now(UTC), 6 * 10**9, True, "boot-a")
+        driver = agent.runners[0].driver
+        agent.accept(unsynced, driver.read())
+        agent.accept(synced, driver.read())
+        assert agent.flush() == 2
+        assert store.stats().held_back == 1
+    finally:
+        store.close()

@@ -1,0 +1,114 @@
+"""Run `hallsense edge run` as a real subprocess, to start, signal and kill it in tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+
+def write_env(path: Path, **settings: object) -> Path:
+    """Write a .env file of HALLSENSE_* settings (keys given in lower case, no prefix)."""
+    lines = []
+    for key, value in settings.items():
+        if isinstance(value, tuple | list):
+            value = ",".join(str(item) for item in value)
+        lines.append(f"HALLSENSE_{key.upper()}={value}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class EdgeProcess:
+    """`python -m hallsense edge run --env FILE` with its stderr kept in a file."""
+
+    def __init__(self, env_file: Path, log_path: Path) -> None:
+        self.env_file = env_file
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> EdgeProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
+        env["GPIOZERO_PIN_FACTORY"] = "mock"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hallsense", "edge", "run", "--env", str(self.env_file)],
+                stdout=log,
+                stderr=log,
+                env=env,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def kill(self) -> int:
+        """SIGKILL: no flush, no clean-up, as a crash or an OOM kill would."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        return self.proc.wait(10)
+
+    def terminate(self, timeout: float = 15) -> int:
+        """SIGTERM, as systemd stops the unit; returns the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"edge run ignored SIGTERM for {timeout} s:\n{self.log()}")
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def stored_counter_values(db_path: Path) -> list[tuple[int, float]]:
+    """(seq, value) of every test_counter reading in seq order, through a read-only store."""
+    from edge.store import EdgeStore
+
+    start = datetime(1970, 1, 2, tzinfo=UTC)
+    end = datetime(9000, 1, 1, tzinfo=UTC)
+    with EdgeStore(db_path, readonly=True) as store:
+        rows = [
+            (row.seq, row.value)
+            for row in store.readings_between(start, end)
+            if row.metric == "test_counter"
+        ]
+    return sorted(rows)
+
+
+def integrity(db_path: Path) -> str:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def wait_for(predicate, timeout: float, message: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(message)

@@ -1,0 +1,212 @@
+"""`hallsense edge run` as a real process: clean stops, bad settings, failing drivers, bad disks."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sensors.counter import read_tally
+from tests.support.edge_process import (
+    EdgeProcess,
+    integrity,
+    stored_counter_values,
+    wait_for,
+    write_env,
+)
+from tests.support.mounts import read_only_mount, tmpfs_mount
+
+
+def run_cli(*args, env=None, timeout=30):
+    return subprocess.run(
+        [sys.executable, "-m", "hallsense", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_sigterm_commits_every_reading_before_exit(tmp_path):
+    tally = tmp_path / "tally.txt"
+    env = write_env(
+        tmp_path / "edge.env",
+        data_dir=tmp_path / "node",
+        drivers="counter",
+        counter_interval_s=0.01,
+        counter_tally_path=tally,
+        commit_interval_s=5,
+        commit_max_readings=100000,
+    )
+    edge = EdgeProcess(env, tmp_path / "edge.log").start()
+    try:
+        wait_for(
+            lambda: tally.exists() and len(read_tally(tally)) >= 50,
+            timeout=20,
+            message="no readings",
+        )
+        assert edge.terminate() == 0, edge.log()
+    finally:
+        edge.stop()
+    produced = [value for value, _ in read_tally(tally)]
+    stored = [int(value) for _, value in stored_counter_values(tmp_path / "node" / "hallsense.db")]
+    assert stored == produced
+
+
+def test_broken_settings_file_names_every_bad_key_and_line(tmp_path):
+    env = tmp_path / "edge.env"
+    env.write_text(
+        "HALLSENSE_DATA_DIR=/tmp/x\n"
+        "HALLSENSE_COMMIT_INTERVAL_S=often\n"
+        "HALLSENSE_DRIVERS=simulated,teleporter\n"
+        "this line is not a setting\n"
+        "HALLSENSE_TIMEZONE=Europe/Askrigg\n"
+        "HALSENSE_LOG_LEVEL=INFO\n",
+        encoding="utf-8",
+    )
+    result = run_cli("edge", "run", "--env", str(env))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"Settings from {env} are not valid:" in result.stderr
+    assert "line 4: cannot be read as KEY=value: 'this line is not a setting'" in result.stderr
+    assert (
+        "HALLSENSE_COMMIT_INTERVAL_S: expected a number of seconds, got 'often'" in result.stderr
+    )
+    assert "HALSENSE_LOG_LEVEL: not a known setting" in result.stderr
+
+
+def test_unknown_driver_is_refused_with_the_known_ones(tmp_path):
+    env = write_env(tmp_path / "edge.env", data_dir=tmp_path / "n", drivers="simulated,teleporter")
+    result = run_cli("edge", "run", "--env", str(env))
+    assert result.returncode == 1
+    assert (
+        "HALLSENSE_DRIVERS: unknown driver 'teleporter'; known drivers: counter, faulty, gpio, "
+        "simulated, system" in result.stderr
+    )
+
+
+def test_a_driver_that_raises_every_time_never_stops_the_others(tmp_path):
+    tally = tmp_path / "tally.txt"
+    env = write_env(
+        tmp_path / "edge.env",
+        data_dir=tmp_path / "node",
+        drivers="counter,faulty",
+        counter_interval_s=0.02,
+        counter_tally_path=tally,
+        faulty_interval_s=0.05,
+        faulty_mode="raise",
+        driver_max_backoff_s=0.2,
+        commit_interval_s=0.2,
+    )
+    edge = EdgeProcess(env, tmp_path / "edge.log").start()
+    try:
+        wait_for(lambda: tally.exists() and len(read_tally(tally)) >= 60, 20, "no readings")
+        time.sleep(0.5)
+        assert edge.terminate() == 0
+    finally:
+        edge.stop()
+    log = edge.log()
+    # Logged on the change of state, not on every one of the many failed attempts.
+    assert log.count("driver faulty failing") == 1, log
+    db = tmp_path / "node" / "hallsense.db"
+    assert len(stored_counter_values(db)) == len(read_tally(tally))
+
+
+def test_a_driver_that_hangs_is_reported_and_the_others_carry_on(tmp_path):
+    tally = tmp_path / "tally.txt"
+    env = write_env(
+        tmp_path / "edge.env",
+        data_dir=tmp_path / "node",
+        drivers="faulty,counter",
+        faulty_mode="hang",
+        counter_interval_s=0.02,
+        counter_tally_path=tally,
+        driver_timeout_s=0.3,
+        commit_interval_s=0.2,
+    )
+    edge = EdgeProcess(env, tmp_path / "edge.log").start()
+    try:
+        wait_for(lambda: "driver faulty hung" in edge.log(), 20, "hang not reported")
+        count_at_hang = len(read_tally(tally))
+        wait_for(lambda: len(read_tally(tally)) > count_at_hang + 20, 10, "counter stopped")
+        started = time.monotonic()
+        assert edge.terminate() == 0, edge.log()
+        assert time.monotonic() - started < 10
+    finally:
+        edge.stop()
+    db = tmp_path / "node" / "hallsense.db"
+    assert len(stored_counter_values(db)) == len(read_tally(tally))
+
+
+def test_a_read_only_disk_is_a_clear_error(tmp_path):
+    data_dir = tmp_path / "ro"
+    data_dir.mkdir()
+    env = write_env(tmp_path / "edge.env", data_dir=data_dir, drivers="counter")
+    with read_only_mount(data_dir):
+        result = run_cli("edge", "run", "--env", str(env))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(data_dir / "hallsense.db") in result.stderr
+    assert "read-only" in result.stderr.lower()
+
+
+def test_a_full_disk_keeps_the_node_running_and_the_database_intact(tmp_path):
+    data_dir = tmp_path / "small"
+    data_dir.mkdir()
+    tally = tmp_path / "tally.txt"
+    env = write_env(
+        tmp_path / "edge.env",
+        data_dir=data_dir,
+        drivers="counter",
+        counter_interval_s=0.002,
+        counter_tally_path=tally,
+        commit_interval_s=0.1,
+    )
+    with tmpfs_mount(data_dir, size="400k"):
+        edge = EdgeProcess(env, tmp_path / "edge.log").start()
+        try:
+            wait_for(lambda: "disk is full" in edge.log(), 60, "disk never filled")
+            time.sleep(0.5)
+            assert edge.alive(), edge.log()
+            assert edge.terminate() == 0, edge.log()
+        finally:
+            edge.stop()
+        db = data_dir / "hallsense.db"
+        assert integrity(db) == "ok"
+        stored = [int(v) for _, v in stored_counter_values(db)]
+        assert stored == list(range(1, len(stored) + 1))
+        assert stored, "nothing was stored before the disk filled"
+
+
+@pytest.mark.parametrize("command", ["status", "export"])
+def test_reading_commands_before_first_start_say_what_to_do(tmp_path, command):
+    env = write_env(tmp_path / "edge.env", data_dir=tmp_path / "none", drivers="counter")
+    extra = ["--from", "2026-01-01", "--to", "2026-01-02"] if command == "export" else []
+    result = run_cli("edge", command, "--env", str(env), *extra)
+    assert result.returncode == 1
+    assert f"no database at {tmp_path / 'none' / 'hallsense.db'} yet" in result.stderr
+
+
+def test_a_corrupt_database_is_a_clear_error_and_is_left_untouched(tmp_path):
+    data_dir = tmp_path / "node"
+    data_dir.mkdir()
+    db = data_dir / "hallsense.db"
+    garbage = b"SQLite format 3\x00" + bytes(range(256)) * 64
+    db.write_bytes(garbage)
+    env = write_env(tmp_path / "edge.env", data_dir=data_dir, drivers="counter")
+    result = run_cli("edge", "run", "--env", str(env))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(db) in result.stderr
+    assert db.read_bytes() == garbage
+
+
+def test_demo_runs_a_simulated_node_and_reports_its_status(tmp_path):
+    result = run_cli(
+        "demo", "--duration", "4", "--every", "1", "--data-dir", str(tmp_path), timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Demo Village Hall" in result.stdout
+    assert "readings stored:" in result.stdout
+    assert "sim-temperature" in result.stdout
+    assert "every reading was committed before exit" in result.stdout

@@ -1,0 +1,47 @@
+"""The documentation covers every command and every setting."""
+
+from pathlib import Path
+
+import click
+import pytest
+
+from edge.settings import EdgeSettings
+from hallsense.cli import cli
+from hallsense.settings import describe_fields
+
+DOCS = Path(__file__).parents[1] / "docs"
+
+
+def all_commands(group: click.Group, prefix: str = "hallsense"):
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}"
+        yield path, command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, path)
+
+
+COMMANDS = list(all_commands(cli))
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[p for p, _ in COMMANDS])
+def test_every_command_has_help_with_an_example(path, command):
+    assert command.help, path
+    assert "Example:" in command.help, path
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS])
+def test_every_command_is_documented(path):
+    assert f"`{path}" in (DOCS / "cli.md").read_text(encoding="utf-8"), path
+
+
+@pytest.mark.parametrize(("key", "default", "unit", "help_text"), describe_fields(EdgeSettings))
+def test_every_setting_is_documented_with_its_default_and_unit(key, default, unit, help_text):
+    rows = [
+        line
+        for line in (DOCS / "configuration.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith(f"| `{key}` |")
+    ]
+    assert rows, f"{key} is not in docs/configuration.md"
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    assert cells[1] == f"`{default}`", key
+    assert cells[2] == unit, key

@@ -1,0 +1,1 @@
+"""The hall's community web page, served on the node (issue 4)."""
