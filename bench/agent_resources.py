@@ -46,7 +46,9 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     try:
         time.sleep(WARM_UP_S)
         if proc.poll() is not None:
-            raise RuntimeError(f"{command} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(
+                f"{command} exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         cpu_before = cpu_seconds(proc.pid)
         started = time.monotonic()
         time.sleep(MEASURE_S)
@@ -77,7 +79,9 @@ def main() -> None:
         (root / "idle").mkdir()
         loaded = measure(edge, edge_env(root / "loaded", 1.0))
         idle = measure(edge, edge_env(root / "idle", 3600.0))
-        naive = measure([sys.executable, "-c", NAIVE_AGENT, str(root / "naive.db")], dict(os.environ))
+        naive = measure(
+            [sys.executable, "-c", NAIVE_AGENT, str(root / "naive.db")], dict(os.environ)
+        )
         sensors = _sensor_count(root / "loaded")
     print(f"\nAgent resources over {MEASURE_S:g} s after a {WARM_UP_S:g} s warm-up")
     print(f"| {'process':<58} | {'RSS MB':>7} | {'% of a core':>11} |")

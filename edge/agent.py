@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -171,10 +172,9 @@ class Agent:
 
     def store_health(self, state: str, error: str) -> None:
         """Record the store's own health where status and the page can see it."""
-        try:
+        # On a full disk this fails too; the log has already said so.
+        with contextlib.suppress(StoreError):
             self.store.record_health("store", state, error, 0, datetime.now(UTC))
-        except StoreError:
-            pass  # the disk is full: this is reported in the log instead
 
     def record_health(self) -> None:
         """Write each driver's health to the store when it has changed."""

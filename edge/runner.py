@@ -34,7 +34,7 @@ Sink = Callable[[ClockSample, list[Reading]], None]
 class DriverRunner:
     """Calls one driver on its interval, validates what it returns, and backs off on failure.
 
-    A driver that raises is retried after ``interval × 2^failures`` seconds, capped at
+    A driver that raises is retried after ``interval * 2^failures`` seconds, capped at
     ``max_backoff_s``; one whose read takes longer than ``timeout_s`` is reported as hung
     (its thread stays blocked inside the driver, so the others never notice). State changes
     are logged once, not on every attempt.

@@ -79,8 +79,10 @@ class EdgeSettings:
         300.0, "Longest wait between retries of a failing driver.", "s", above=0
     )
     stuck_repeats: int = _setting(
-        100, "A gauge repeating exactly the same value this many times is flagged stuck.",
-        "readings", min=2,
+        100,
+        "A gauge repeating exactly the same value this many times is flagged stuck.",
+        "readings",
+        min=2,
     )
 
     # --- the clock ---
@@ -115,7 +117,10 @@ class EdgeSettings:
         None, "GPIO driver: BCM pin of the PIR motion sensor.", "BCM pin", min=0, max=27
     )
     gpio_beam_pin: int | None = _setting(
-        None, "GPIO driver: BCM pin of a single beam-break door counter.", "BCM pin", min=0,
+        None,
+        "GPIO driver: BCM pin of a single beam-break door counter.",
+        "BCM pin",
+        min=0,
         max=27,
     )
     gpio_beam_pair_pins: tuple[int, int] | None = _setting(
@@ -188,7 +193,5 @@ class EdgeSettings:
         if self.gpio_beam_pair_pins is not None:
             for pin in self.gpio_beam_pair_pins:
                 if not 0 <= pin <= 27:
-                    problems.append(
-                        ("gpio_beam_pair_pins", f"BCM pins are 0 to 27, got {pin}")
-                    )
+                    problems.append(("gpio_beam_pair_pins", f"BCM pins are 0 to 27, got {pin}"))
         return problems

@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from edge.export import write_csv, write_senml
+from edge.store import StoreError
 
 from edge.clock import SystemClock
-from edge.export import write_csv, write_senml
 from edge.settings import EdgeSettings
 from edge.status import format_status, node_status
-from edge.store import StoreError
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError
 from hallsense.wiring import (
@@ -194,9 +194,7 @@ def export(env_file: Path | None, start: str, end: str, fmt: str, output: Path |
     with open_edge_store(settings, readonly=True) as store:
         rows = store.readings_between(first, last)
         stream = (
-            output.open("w", encoding="utf-8", newline="")
-            if output is not None
-            else sys.stdout
+            output.open("w", encoding="utf-8", newline="") if output is not None else sys.stdout
         )
         try:
             if fmt == "csv":

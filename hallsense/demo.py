@@ -23,8 +23,7 @@ from hallsense.wiring import build_edge_agent, edge_clock
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the demo node's database here (default: a temporary directory, removed "
-    "at the end).",
+    help="Keep the demo node's database here (default: a temporary directory, removed at the end).",
 )
 @click.option(
     "--duration",

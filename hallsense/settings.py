@@ -191,7 +191,9 @@ def load_settings(
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     hints = typing.get_type_hints(cls)
     known_keys = {env_key(name) for name in fields}
-    known_keys |= {env_key(name) + "_FILE" for name, f in fields.items() if f.metadata.get("secret")}
+    known_keys |= {
+        env_key(name) + "_FILE" for name, f in fields.items() if f.metadata.get("secret")
+    }
 
     raw: dict[str, str] = {}
     problems: list[str] = []
@@ -215,10 +217,7 @@ def load_settings(
             if text is None and (key + "_FILE") in raw:
                 text = _read_secret_file(key, raw[key + "_FILE"])
             if text is None:
-                if (
-                    f.default is dataclasses.MISSING
-                    and f.default_factory is dataclasses.MISSING
-                ):
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                     problems.append(f"{key}: required, but not set")
                 continue
             value = _convert(text, hints[name], unit)

@@ -1,1 +1,30 @@
 """Drivers that turn hardware or a simulation into Readings, and the checks on their values."""
+
+from sensors.driver import (
+    Driver,
+    DriverConfigError,
+    DriverError,
+    SensorError,
+    UnknownDriver,
+)
+from sensors.reading import Censor, Quality, Reading, SensorInfo
+from sensors.registry import DRIVER_NAMES, driver_class
+from sensors.validation import Validator
+from sensors.vocabulary import METRICS, Metric
+
+__all__ = [
+    "DRIVER_NAMES",
+    "METRICS",
+    "Censor",
+    "Driver",
+    "DriverConfigError",
+    "DriverError",
+    "Metric",
+    "Quality",
+    "Reading",
+    "SensorError",
+    "SensorInfo",
+    "UnknownDriver",
+    "Validator",
+    "driver_class",
+]

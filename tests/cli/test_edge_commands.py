@@ -93,8 +93,16 @@ def test_export_csv_opens_in_a_spreadsheet_with_local_times(node, tmp_path):
 def test_export_senml_is_json(node):
     env, _ = node
     result = invoke(
-        "edge", "export", "--env", env, "--from", "2026-07-01", "--to", "2026-07-01",
-        "--format", "senml",
+        "edge",
+        "export",
+        "--env",
+        env,
+        "--from",
+        "2026-07-01",
+        "--to",
+        "2026-07-01",
+        "--format",
+        "senml",
     )
     records = json.loads(result.output)
     assert records[0]["bn"].startswith("urn:dev:hallsense:")
@@ -113,8 +121,10 @@ def test_a_bad_date_is_named(node):
         cli, ["edge", "export", "--env", str(env), "--from", "last tuesday", "--to", "2026-07-01"]
     )
     assert result.exit_code == 2
-    assert "expected a date like 2026-11-24 or a date-time like 2026-11-24T09:30, got " \
+    assert (
+        "expected a date like 2026-11-24 or a date-time like 2026-11-24T09:30, got "
         "'last tuesday'" in result.output
+    )
 
 
 def test_backup_is_a_complete_consistent_copy(node, tmp_path):

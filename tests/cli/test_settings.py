@@ -60,7 +60,7 @@ def test_an_unparseable_line_is_an_error_naming_the_line(tmp_path):
     with pytest.raises(SettingsError) as caught:
         load(tmp_path, "HALLSENSE_DATA_DIR=/tmp/n\nHALLSENSE_HALL_NAME='unclosed\n")
     assert caught.value.problems == [
-        "line 2: cannot be read as KEY=value: \"HALLSENSE_HALL_NAME='unclosed\""
+        'line 2: cannot be read as KEY=value: "HALLSENSE_HALL_NAME=\'unclosed"'
     ]
 
 

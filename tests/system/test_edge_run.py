@@ -69,9 +69,7 @@ def test_broken_settings_file_names_every_bad_key_and_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert f"Settings from {env} are not valid:" in result.stderr
     assert "line 4: cannot be read as KEY=value: 'this line is not a setting'" in result.stderr
-    assert (
-        "HALLSENSE_COMMIT_INTERVAL_S: expected a number of seconds, got 'often'" in result.stderr
-    )
+    assert "HALLSENSE_COMMIT_INTERVAL_S: expected a number of seconds, got 'often'" in result.stderr
     assert "HALSENSE_LOG_LEVEL: not a known setting" in result.stderr
 
 
