@@ -7,10 +7,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge.store import EdgeStore
-
 from edge.clock import ClockSample
 from edge.settings import EdgeSettings
+from edge.store import EdgeStore
 from sensors.reading import Reading
 
 TOTAL = 100_000

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import click
 from edge.export import write_csv, write_senml
-from edge.store import StoreError
 
 from edge.clock import SystemClock
 from edge.settings import EdgeSettings
 from edge.status import format_status, node_status
+from edge.store import StoreError
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError
 from hallsense.wiring import (

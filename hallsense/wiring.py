@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from edge.store import EdgeStore
-
 from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.drivers import DriverStartError, build_drivers
 from edge.settings import EdgeSettings
+from edge.store import EdgeStore
 from hallsense.settings import load_settings
 
 log = logging.getLogger(__name__)

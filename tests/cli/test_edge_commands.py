@@ -31,14 +31,17 @@ def node(tmp_path):
     settings = EdgeSettings(data_dir=tmp_path / "node", hall_name="Askrigg Village Hall")
     store = EdgeStore(settings.db_path)
     driver = SimulatedDriver(interval_s=60, clock=clock)
+    elapsed = [0.0]
     agent = Agent(
         settings,
         store,
         [driver],
         lambda: ClockSample(datetime.now(UTC), 10**12, True, "boot"),
+        monotonic=lambda: elapsed[0],
     )
     for _ in range(10):
-        agent.accept(agent.sample_clock(), driver.read())
+        agent.poll_all()
+        elapsed[0] += 60
     agent.flush()
     agent.record_health()
     store.close()
