@@ -253,12 +253,13 @@ class EdgeStore:
                 f"({size} of {pages * page_size} bytes)"
             )
         try:
-            probe = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
             try:
-                version = int(probe.execute("PRAGMA user_version").fetchone()[0])
-                probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            finally:
-                probe.close()
+                version = self._probe("mode=ro")
+            except sqlite3.OperationalError as error:
+                if _sqlite_code(error) != SQLITE_CANTOPEN:
+                    raise
+                # No -shm and a directory we cannot write: nobody is writing either.
+                version = self._probe("mode=ro&immutable=1")
         except sqlite3.Error as error:
             if _sqlite_code(error) in (SQLITE_CORRUPT, SQLITE_NOTADB):
                 raise StoreCorrupt(f"{self.path} is damaged: {error}") from error
@@ -268,6 +269,16 @@ class EdgeStore:
                 f"{self.path} has schema version {version}, but this hallsense only knows "
                 f"versions up to {LATEST_VERSION}: upgrade hallsense"
             )
+
+    def _probe(self, options: str) -> int:
+        """The schema version, read without writing anything; raises on a damaged file."""
+        probe = sqlite3.connect(f"file:{self.path}?{options}", uri=True)
+        try:
+            version = int(probe.execute("PRAGMA user_version").fetchone()[0])
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+        return version
 
     def _connect(self, synchronous: str) -> sqlite3.Connection:
         if self.readonly:

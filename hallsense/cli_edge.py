@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from edge.export import write_csv, write_senml
 
 from edge.clock import SystemClock
+from edge.export import write_csv, write_senml
 from edge.settings import EdgeSettings
 from edge.status import format_status, node_status
 from edge.store import StoreError

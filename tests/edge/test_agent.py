@@ -86,7 +86,7 @@ def test_a_failing_driver_is_recorded_in_the_store_once_per_change(tmp_path):
 
 
 def test_shutdown_commits_what_is_waiting_and_marks_drivers_stopped(tmp_path):
-    agent, store, clock = make_agent(tmp_path, [CounterDriver(interval_s=1)], commit_interval_s=5.0)
+    agent, store, _ = make_agent(tmp_path, [CounterDriver(interval_s=1)], commit_interval_s=5.0)
     try:
         agent.poll_all()
         assert counter_values(store) == []

@@ -42,13 +42,21 @@ def test_faulty_raises_every_time():
 def test_faulty_hang_is_released_by_close():
     faulty = FaultyDriver(mode="hang", hang_s=30)
     errors = []
-    thread = threading.Thread(target=lambda: errors.append(pytest.raises(DriverError, faulty.read)))
+
+    def read():
+        try:
+            faulty.read()
+        except DriverError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=read)
     started = time.monotonic()
     thread.start()
     time.sleep(0.1)
     faulty.close()
     thread.join(5)
     assert time.monotonic() - started < 5
+    assert [str(e) for e in errors] == ["faulty driver: released from a hang"]
 
 
 def test_faulty_flaky_alternates():

@@ -55,7 +55,7 @@ def test_beam_counts_each_break_once_despite_bounce(factory):
     clock = FakeTime()
     with GpioDriver(beam_pin=27, debounce_ms=50, pin_factory=factory, monotonic=clock) as driver:
         pin = factory.pin(27)
-        for person in range(3):
+        for _person in range(3):
             clock.now += 2.0
             for _bounce in range(4):  # contacts chatter within 15 ms
                 pin.drive_low()

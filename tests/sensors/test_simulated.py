@@ -1,8 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
+from sensors.reading import Quality
 from sensors.simulated import SimulatedDriver
 from sensors.validation import Validator
-from sensors.reading import Quality
 
 
 def at(moment):

@@ -66,7 +66,9 @@ class EdgeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-            raise AssertionError(f"edge run ignored SIGTERM for {timeout} s:\n{self.log()}")
+            raise AssertionError(
+                f"edge run ignored SIGTERM for {timeout} s:\n{self.log()}"
+            ) from None
 
     def wait(self, timeout: float = 30) -> int:
         assert self.proc is not None

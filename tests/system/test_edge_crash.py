@@ -40,7 +40,7 @@ def test_sigkill_at_random_moments_loses_nothing_older_than_the_commit_interval(
             # Kill at a random moment once this run has produced something: some
             # kills land mid-commit, some between commits.
             wait_for(
-                lambda: tally.exists() and len(read_tally(tally)) > produced_before,
+                lambda before=produced_before: tally.exists() and len(read_tally(tally)) > before,
                 timeout=20,
                 message=f"edge run produced nothing:\n{edge.log()}",
             )
