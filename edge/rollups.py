@@ -69,12 +69,13 @@ class LocalDays:
 
 
 def aggregate(
-    rows: Iterable[tuple[int, int, float | None, int]], days: LocalDays
+    rows: Iterable[tuple[int, int, float | None, int, str | None]], days: LocalDays
 ) -> tuple[Buckets, Buckets, Buckets]:
-    """Minute, hour and day aggregates of (series_id, ts_us, value, quality) rows."""
+    """Minute, hour and day aggregates of (series_id, ts_us, value, quality, censor) rows."""
     minutes: Buckets = {}
-    for series_id, ts_us, value, quality in rows:
-        if quality & NOT_ROLLED_UP or value is None or not math.isfinite(value):
+    isfinite = math.isfinite
+    for series_id, ts_us, value, quality, _censor in rows:
+        if quality & NOT_ROLLED_UP or value is None or not isfinite(value):
             continue
         key = (series_id, ts_us // MINUTE_US * 60)
         found = minutes.get(key)
@@ -87,6 +88,32 @@ def aggregate(
             if value > found[2]:
                 found[2] = value
             found[3] += value
+    return _coarser(minutes, days)
+
+
+def aggregate_stored(
+    conn: sqlite3.Connection, first: int, last: int, days: LocalDays
+) -> tuple[Buckets, Buckets, Buckets]:
+    """Aggregates of the stored readings ``first``..``last``, summed by SQLite itself.
+
+    The append path uses this: the rows were just written and are in the page cache, and
+    SQLite's own GROUP BY is several times faster than a Python loop per reading.
+    """
+    minutes: Buckets = {
+        (series_id, minute_s): [count, low, high, total]
+        for series_id, minute_s, count, low, high, total in conn.execute(
+            "SELECT series_id, ts_us / 60000000 * 60, count(*), min(value), max(value), "
+            "sum(value) FROM readings WHERE seq BETWEEN ? AND ? AND quality & ? = 0 "
+            "AND value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308 "
+            "GROUP BY 1, 2",
+            (first, last, NOT_ROLLED_UP),
+        )
+    }
+    return _coarser(minutes, days)
+
+
+def _coarser(minutes: Buckets, days: LocalDays) -> tuple[Buckets, Buckets, Buckets]:
+    """Hour and local-day aggregates built from minute aggregates."""
     hours: Buckets = {}
     local_days: Buckets = {}
     for (series_id, minute_s), agg in minutes.items():

@@ -11,9 +11,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
+from operator import attrgetter, mul
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from edge import rollups
@@ -165,6 +167,18 @@ def _from_us(us: int) -> datetime:
 def _sqlite_code(error: sqlite3.Error) -> int:
     return int(getattr(error, "sqlite_errorcode", 0)) & 0xFF
 
+
+_SERIES_KEY = attrgetter("sensor_id", "metric", "unit")
+_TIMESTAMP = attrgetter("timestamp")
+_VALUE = attrgetter("value")
+_QUALITY = attrgetter("quality")
+_CENSOR = attrgetter("censor")
+_MICRO = repeat(1_000_000)
+
+INSERT_PLAIN = "INSERT INTO readings (series_id, ts_us, value, quality) VALUES (?, ?, ?, ?)"
+INSERT_CENSORED = (
+    "INSERT INTO readings (series_id, ts_us, value, quality, censor) VALUES (?, ?, ?, ?, ?)"
+)
 
 SELECT_READINGS = (
     "SELECT r.seq, s.sensor_id, s.metric, r.value, s.unit, r.ts_us, r.quality, r.censor "
@@ -401,6 +415,34 @@ class EdgeStore:
                     (info.part, info.accuracy, info.resolution, info.description, series_id),
                 )
 
+    def _rows(self, readings: Sequence[Reading], unsynced: int) -> list[tuple[Any, ...]]:
+        """The readings as rows (series_id, ts_us, value, quality[, censor if any]).
+
+        This is the hot path of every commit, so the columns are built with ``map`` over
+        attribute getters (loops that run in C) rather than a Python loop per reading.
+        """
+        keys = list(map(_SERIES_KEY, readings))
+        series: list[int | None] = list(map(self._series.get, keys))
+        if None in series:
+            series = [self._series_id(*key) for key in keys]
+        stamps = map(round, map(mul, map(datetime.timestamp, map(_TIMESTAMP, readings)), _MICRO))
+        values: list[float | None] = list(map(_VALUE, readings))
+        qualities = list(map(int, map(_QUALITY, readings)))
+        if unsynced:
+            qualities = [quality | unsynced for quality in qualities]
+        if any(map(math.isnan, values)):  # type: ignore[arg-type]
+            nan_flag = int(Quality.NOT_A_NUMBER)
+            for i, value in enumerate(values):
+                if value != value:  # SQLite would store NULL for NaN anyway
+                    values[i] = None
+                    qualities[i] |= nan_flag
+        censors: list[str | None] = list(map(_CENSOR, readings))
+        if any(censors):
+            censors = [None if c is None else str(Censor(c).value) for c in censors]
+            return list(zip(series, stamps, values, qualities, censors, strict=True))
+        # Binding a NULL costs as much as a third of an insert: leave the column out.
+        return list(zip(series, stamps, values, qualities, strict=True))
+
     def append(self, readings: Sequence[Reading], clock: ClockSample) -> SeqRange | None:
         """Store ``readings`` in one transaction; returns the sequence numbers they got.
 
@@ -414,31 +456,11 @@ class EdgeStore:
         if not readings:
             return None
         unsynced = 0 if clock.synchronised else int(Quality.CLOCK_UNSYNCED)
-        series_id = self._series_id
-        rows = []
         try:
             with self._write("appending readings"):
-                for r in readings:
-                    value: float | None = r.value
-                    quality = int(r.quality) | unsynced
-                    if value != value:  # NaN: SQLite would store NULL anyway
-                        value = None
-                        quality |= Quality.NOT_A_NUMBER
-                    rows.append(
-                        (
-                            series_id(r.sensor_id, r.metric, r.unit),
-                            round(r.timestamp.timestamp() * 1_000_000),
-                            value,
-                            quality,
-                            r.censor.value if r.censor is not None else None,
-                        )
-                    )
+                rows = self._rows(readings, unsynced)
                 conn = self._db
-                conn.executemany(
-                    "INSERT INTO readings (series_id, ts_us, value, quality, censor) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    rows,
-                )
+                conn.executemany(INSERT_CENSORED if len(rows[0]) == 5 else INSERT_PLAIN, rows)
                 last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])
                 first = last - len(rows) + 1
                 if unsynced:
@@ -455,13 +477,8 @@ class EdgeStore:
                         ],
                     )
                 else:
-                    rollups.save(
-                        conn,
-                        rollups.aggregate((row[:4] for row in rows), self.days),
-                    )
-                latest: dict[int, int] = {}
-                for i, row in enumerate(rows):
-                    latest[row[0]] = first + i
+                    rollups.save(conn, rollups.aggregate_stored(conn, first, last, self.days))
+                latest = {row[0]: first + i for i, row in enumerate(rows)}
                 conn.executemany(
                     "INSERT INTO latest (series_id, seq) VALUES (?, ?) "
                     "ON CONFLICT (series_id) DO UPDATE SET seq = excluded.seq",
@@ -656,7 +673,9 @@ class EdgeStore:
                 )
                 rollups.save(
                     conn,
-                    rollups.aggregate(((sid, ts, v, q) for _, ts, q, sid, v in fixed), self.days),
+                    rollups.aggregate(
+                        ((sid, ts, v, q, None) for _, ts, q, sid, v in fixed), self.days
+                    ),
                 )
                 conn.execute("DELETE FROM held WHERE boot_id = ?", (now.boot_id,))
                 corrected = len(fixed)
