@@ -7,69 +7,62 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from edge.store import EdgeStore, HealthRecord, StoredReading
+from edge.store import EdgeStore, HealthRecord, StoredReading, StoreStats
 from sensors.reading import Quality
 
-
-@dataclass(frozen=True)
-class SensorStatus:
-    """The last value of one sensor's metric."""
-
-    sensor_id: str
-    metric: str
-    value: float
-    unit: str
-    at: datetime
-    quality: Quality
+FLAG_WORDS = {
+    Quality.NOT_A_NUMBER: "not a number",
+    Quality.INFINITE: "infinite",
+    Quality.OUT_OF_RANGE: "out of range",
+    Quality.STUCK: "stuck",
+    Quality.CENSORED: "a bound, not a count",
+    Quality.UNKNOWN_METRIC: "unknown metric",
+    Quality.CLOCK_UNSYNCED: "time not yet final",
+    Quality.CLOCK_CORRECTED: "time corrected",
+    Quality.CLOCK_UNCORRECTABLE: "time may be wrong",
+}
 
 
 @dataclass(frozen=True)
 class NodeStatus:
-    """Everything `edge status` shows."""
+    """Everything `edge status` shows: the store's counts, the clock, drivers and sensors."""
 
     hall_name: str
     db_path: str
-    store_epoch: int
-    readings_stored: int
-    last_seq: int | None
-    backlog: int
-    held_back: int
-    oldest_unacknowledged: datetime | None
-    acknowledged: int
-    rejected: int
-    dropped: int
-    db_bytes: int
+    stats: StoreStats
     clock: str
     clock_synchronised: bool
-    sensors: list[SensorStatus]
+    latest: list[StoredReading]
     health: list[HealthRecord]
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (times in ISO 8601 UTC, NaN/inf as null)."""
+        """A JSON-ready dict (times in ISO 8601 UTC, NaN and infinities as null)."""
+        stats = self.stats
         return {
             "hall_name": self.hall_name,
             "db_path": self.db_path,
-            "store_epoch": self.store_epoch,
-            "readings_stored": self.readings_stored,
-            "last_seq": self.last_seq,
-            "backlog": self.backlog,
-            "held_back": self.held_back,
-            "oldest_unacknowledged": _iso(self.oldest_unacknowledged),
-            "acknowledged": self.acknowledged,
-            "rejected": self.rejected,
-            "dropped": self.dropped,
-            "db_bytes": self.db_bytes,
+            "store_epoch": stats.store_epoch,
+            "readings_stored": stats.readings_stored,
+            "last_seq": stats.last_seq,
+            "backlog": stats.backlog,
+            "held_back": stats.held_back,
+            "oldest_unacknowledged": _iso(stats.oldest_unacknowledged),
+            "acknowledged": stats.acknowledged,
+            "last_acknowledged_at": _iso(stats.last_acknowledged_at),
+            "rejected": stats.rejected,
+            "dropped": stats.dropped,
+            "db_bytes": stats.db_bytes,
             "clock": {"synchronised": self.clock_synchronised, "description": self.clock},
             "sensors": [
                 {
-                    "sensor_id": s.sensor_id,
-                    "metric": s.metric,
-                    "value": s.value if math.isfinite(s.value) else None,
-                    "unit": s.unit,
-                    "at": _iso(s.at),
-                    "quality": quality_words(s.quality),
+                    "sensor_id": r.sensor_id,
+                    "metric": r.metric,
+                    "value": r.value if math.isfinite(r.value) else None,
+                    "unit": r.unit,
+                    "at": _iso(r.timestamp),
+                    "quality": quality_names(r.quality),
                 }
-                for s in self.sensors
+                for r in self.latest
             ],
             "drivers": [
                 {
@@ -88,7 +81,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def quality_words(quality: Quality) -> list[str]:
+def quality_names(quality: Quality) -> list[str]:
     """The names of the flags set in ``quality`` (empty when the reading is good)."""
     return [flag.name.lower() for flag in Quality if flag and flag in quality and flag.name]
 
@@ -101,61 +94,58 @@ def node_status(
     clock_description: str,
 ) -> NodeStatus:
     """Gather the status of the node whose store is ``store``."""
-    stats = store.stats()
-    latest: list[StoredReading] = store.latest()
     return NodeStatus(
         hall_name=hall_name,
         db_path=str(store.path),
-        store_epoch=stats.store_epoch,
-        readings_stored=stats.readings_stored,
-        last_seq=stats.last_seq,
-        backlog=stats.backlog,
-        held_back=stats.held_back,
-        oldest_unacknowledged=stats.oldest_unacknowledged,
-        acknowledged=stats.acknowledged,
-        rejected=stats.rejected,
-        dropped=stats.dropped,
-        db_bytes=stats.db_bytes,
+        stats=store.stats(),
         clock=clock_description,
         clock_synchronised=clock_synchronised,
-        sensors=[
-            SensorStatus(r.sensor_id, r.metric, r.value, r.unit, r.timestamp, r.quality)
-            for r in sorted(latest, key=lambda r: (r.sensor_id, r.metric))
-        ],
+        latest=store.latest(),
         health=store.health(),
     )
 
 
+def value_words(value: float, unit: str) -> str:
+    """A value as a person reads it: "yes"/"no" for states, no unit for plain numbers."""
+    if math.isnan(value):
+        return "not a number"
+    if unit == "bool":
+        return "yes" if value else "no"
+    text = f"{value:,.0f}" if unit == "count" else f"{value:g}"
+    return text if unit in ("1", "count") else f"{text} {unit}"
+
+
 def format_status(status: NodeStatus, now: datetime) -> str:
     """The status as text for a terminal, in words a parish clerk understands."""
+    stats = status.stats
+    held = f" ({stats.held_back:,} held back until the clock is set)" if stats.held_back else ""
+    oldest = stats.oldest_unacknowledged
     lines = [
         f"{status.hall_name} — {status.db_path}",
-        f"  readings stored:        {status.readings_stored:,}",
-        f"  waiting for the hub:    {status.backlog:,}"
-        + (f" ({status.held_back:,} held back until the clock is set)" if status.held_back else ""),
-        "  oldest waiting:         "
-        + (ago(status.oldest_unacknowledged, now) if status.oldest_unacknowledged else "none"),
-        f"  acknowledged by hub:    {status.acknowledged:,}",
+        f"  readings stored:        {stats.readings_stored:,}",
+        f"  waiting for the hub:    {stats.backlog:,}{held}",
+        f"  oldest waiting:         {ago(oldest, now) if oldest else 'none'}",
+        f"  acknowledged by hub:    {stats.acknowledged:,}",
     ]
-    if status.rejected:
-        lines.append(f"  rejected by the hub:    {status.rejected:,}")
-    if status.dropped:
-        lines.append(f"  dropped (size cap):     {status.dropped:,}")
-    lines.append(f"  database size:          {status.db_bytes / 1_048_576:.1f} MB")
+    if stats.rejected:
+        lines.append(f"  rejected by the hub:    {stats.rejected:,}")
+    if stats.dropped:
+        lines.append(f"  dropped (size cap):     {stats.dropped:,}")
+    lines.append(f"  database size:          {stats.db_bytes / 1_048_576:.1f} MB")
     lines.append(f"  clock:                  {status.clock}")
     if status.health:
         lines.append("  drivers:")
         for h in status.health:
             detail = f" — {h.last_error}" if h.last_error and h.state != "ok" else ""
-            lines.append(f"    {h.driver:<12} {h.state}{detail}")
-    if status.sensors:
+            lines.append(f"    {h.driver:<12} {h.state} since {ago(h.since, now)}{detail}")
+    if status.latest:
         lines.append("  latest readings:")
-        for s in status.sensors:
-            flags = quality_words(s.quality)
+        for r in status.latest:
+            flags = [words for flag, words in FLAG_WORDS.items() if flag in r.quality]
             note = f"  [{', '.join(flags)}]" if flags else ""
-            value = "not a number" if math.isnan(s.value) else f"{s.value:g}"
             lines.append(
-                f"    {s.sensor_id:<22} {s.metric:<18} {value} {s.unit}  ({ago(s.at, now)}){note}"
+                f"    {r.sensor_id:<22} {r.metric:<18} {value_words(r.value, r.unit):<14} "
+                f"({ago(r.timestamp, now)}){note}"
             )
     return "\n".join(lines)
 

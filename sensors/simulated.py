@@ -199,12 +199,15 @@ class SimulatedDriver(Driver):
         self.seed = seed
         self.sensor_prefix = sensor_prefix
 
+    def _sensor_id(self, metric: str) -> str:
+        return f"{self.sensor_prefix}-{metric.replace('_', '-')}"
+
     def read(self) -> list[Reading]:
         """One reading of every simulated metric, now."""
         moment = self.clock()
         values = simulate(moment, self.seed, self.zone, self.interval_s)
         return [
-            Reading(f"{self.sensor_prefix}-{name}", name, values[name], METRICS[name].unit, moment)
+            Reading(self._sensor_id(name), name, values[name], METRICS[name].unit, moment)
             for name in METRIC_NAMES
         ]
 
@@ -212,7 +215,7 @@ class SimulatedDriver(Driver):
         """One simulated sensor per metric."""
         return [
             SensorInfo(
-                f"{self.sensor_prefix}-{name}",
+                self._sensor_id(name),
                 name,
                 METRICS[name].unit,
                 part="simulation",
