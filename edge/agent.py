@@ -77,10 +77,17 @@ class Agent:
         for driver in drivers:
             try:
                 store.register_sensors(list(driver.sensors()))
+            except StoreFull as error:
+                log.error("cannot record sensor details, the disk is full: %s", error)
             except StoreError:
                 raise
             except Exception as error:  # a driver's metadata must not stop the node
                 log.warning("driver %s could not describe its sensors: %s", driver.name, error)
+
+    def report_unavailable(self, driver: str, reason: str) -> None:
+        """Record a driver that could not start, so status and the page show it."""
+        with contextlib.suppress(StoreFull):
+            self.store.record_health(driver, "unavailable", reason, 0, datetime.now(UTC))
 
     # --- what the driver threads call ---
 

@@ -44,6 +44,10 @@ def driver_options(settings: EdgeSettings, name: str) -> dict[str, Any]:
 class DriverStartError(Exception):
     """A driver could not be started; the message names the driver and the reason."""
 
+    def __init__(self, driver: str, message: str) -> None:
+        super().__init__(message)
+        self.driver = driver
+
 
 def build_drivers(settings: EdgeSettings) -> tuple[list[Driver], list[DriverStartError]]:
     """Make every driver the settings name.
@@ -58,7 +62,7 @@ def build_drivers(settings: EdgeSettings) -> tuple[list[Driver], list[DriverStar
         try:
             drivers.append(driver_class(name)(**driver_options(settings, name)))
         except Exception as error:
-            failure = DriverStartError(f"driver {name} could not start: {error}")
+            failure = DriverStartError(name, f"driver {name} could not start: {error}")
             log.error("%s", failure)
             failures.append(failure)
     return drivers, failures

@@ -24,3 +24,5 @@ def configure_logging(level: str = "INFO") -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries' warnings go through the same handler instead of raw to stderr.
+    logging.captureWarnings(True)

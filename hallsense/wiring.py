@@ -56,4 +56,7 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
             driver.close()
         raise
     clock = edge_clock(settings)
-    return Agent(settings, store, drivers, clock.sample), failures
+    agent = Agent(settings, store, drivers, clock.sample)
+    for failure in failures:
+        agent.report_unavailable(failure.driver, str(failure))
+    return agent, failures

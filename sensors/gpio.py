@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from gpiozero import DigitalInputDevice, MotionSensor
-from gpiozero.exc import BadPinFactory, GPIOZeroError
+from gpiozero.exc import BadPinFactory, GPIOZeroError, PinFactoryFallback
 
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
 from sensors.reading import Reading, SensorInfo, utc_now
+
+log = logging.getLogger(__name__)
 
 FACTORY_PACKAGES = (
     "install gpiozero's pin library: on a Pi 5, Debian/Raspberry Pi OS package python3-lgpio "
@@ -159,15 +163,13 @@ class GpioDriver(Driver):
         self._beam_names: set[str] = set()
         try:
             factory = pin_factory if pin_factory is not None else make_pin_factory(pin_factory_name)
-            if pir_pin is not None:
-                self.pir = MotionSensor(pir_pin, queue_len=1, sample_rate=4, pin_factory=factory)
-                self._devices.append(self.pir)
-                self.pir.when_motion = self._on_motion
-            if beam_pin is not None:
-                self._beam("door", beam_pin, factory)
-            if beam_pair_pins is not None:
-                self._beam("outer", beam_pair_pins[0], factory)
-                self._beam("inner", beam_pair_pins[1], factory)
+            with warnings.catch_warnings(record=True) as fallbacks:
+                # gpiozero warns once per pin library it cannot load while it picks one;
+                # the outcome (a library, or our one clear error) is what a user needs.
+                warnings.simplefilter("always", PinFactoryFallback)
+                self._make_devices(pir_pin, beam_pin, beam_pair_pins, factory)
+            for fallback in fallbacks:
+                log.debug("gpio driver: %s", fallback.message)
         except BaseException as error:
             self.close()
             if isinstance(error, BadPinFactory):
@@ -178,6 +180,23 @@ class GpioDriver(Driver):
             if isinstance(error, GPIOZeroError):
                 raise DriverError(f"gpio driver: {error}", transient=False) from error
             raise
+
+    def _make_devices(
+        self,
+        pir_pin: int | None,
+        beam_pin: int | None,
+        beam_pair_pins: tuple[int, int] | None,
+        factory: Any,
+    ) -> None:
+        if pir_pin is not None:
+            self.pir = MotionSensor(pir_pin, queue_len=1, sample_rate=4, pin_factory=factory)
+            self._devices.append(self.pir)
+            self.pir.when_motion = self._on_motion
+        if beam_pin is not None:
+            self._beam("door", beam_pin, factory)
+        if beam_pair_pins is not None:
+            self._beam("outer", beam_pair_pins[0], factory)
+            self._beam("inner", beam_pair_pins[1], factory)
 
     def _beam(self, beam: str, pin: int, factory: Any) -> None:
         # Beam receivers pull their output low while the beam is broken.

@@ -123,3 +123,16 @@ def test_close_releases_the_pins(factory):
     driver.close()
     again = GpioDriver(pir_pin=17, beam_pin=27, pin_factory=factory)
     again.close()
+
+
+def test_a_pin_library_that_is_not_installed_names_the_package():
+    from sensors.driver import DriverError
+    from sensors.gpio import make_pin_factory
+
+    with pytest.raises(DriverError) as caught:
+        make_pin_factory("lgpio")
+    assert caught.value.transient is False
+    assert "python3-lgpio" in str(caught.value)
+    assert make_pin_factory("auto") is None
+    with pytest.raises(DriverConfigError, match="unknown pin factory 'wiringpi'"):
+        make_pin_factory("wiringpi")

@@ -31,9 +31,12 @@ class EdgeProcess:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> EdgeProcess:
+    def start(self, *, real_gpio: bool = False) -> EdgeProcess:
+        """Start the process; GPIO uses gpiozero's mock pins unless ``real_gpio``."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
-        env["GPIOZERO_PIN_FACTORY"] = "mock"
+        env.pop("GPIOZERO_PIN_FACTORY", None)
+        if not real_gpio:
+            env["GPIOZERO_PIN_FACTORY"] = "mock"
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "hallsense", "edge", "run", "--env", str(self.env_file)],

@@ -208,3 +208,29 @@ def test_demo_runs_a_simulated_node_and_reports_its_status(tmp_path):
     assert "readings stored:" in result.stdout
     assert "sim-temperature" in result.stdout
     assert "every reading was committed before exit" in result.stdout
+
+
+def test_a_gpio_driver_on_a_machine_without_gpio_is_reported_once_and_the_rest_run(tmp_path):
+    tally = tmp_path / "tally.txt"
+    env_file = write_env(
+        tmp_path / "edge.env",
+        data_dir=tmp_path / "node",
+        drivers="gpio,counter",
+        gpio_pir_pin=17,
+        counter_interval_s=0.02,
+        counter_tally_path=tally,
+        commit_interval_s=0.2,
+    )
+    edge = EdgeProcess(env_file, tmp_path / "edge.log")
+    edge.start(real_gpio=True)
+    try:
+        wait_for(lambda: tally.exists() and len(read_tally(tally)) >= 20, 20, edge.log())
+        time.sleep(0.5)
+        assert edge.terminate() == 0
+    finally:
+        edge.stop()
+    log = edge.log()
+    assert log.count("driver gpio could not start") == 1, log
+    result = run_cli("edge", "status", "--env", str(env_file))
+    assert "gpio         unavailable" in result.stdout
+    assert "driver gpio could not start" in result.stdout
