@@ -18,8 +18,9 @@ from sensors.reading import Reading
 
 log = logging.getLogger(__name__)
 
-MAX_BUFFERED_READINGS = 200_000
-"""Readings kept in memory while the disk is full; beyond this the oldest are lost (counted)."""
+MAX_BUFFERED_READINGS = 50_000
+"""Readings kept in memory while the disk is full (over an hour for ten sensors at one
+reading a second, about 10 MB); beyond this the oldest are lost, counted and logged."""
 
 CLOCK_CHECK_INTERVAL_S = 10.0
 

@@ -8,6 +8,7 @@ from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from sensors.counter import CounterDriver
 from sensors.faulty import FaultyDriver
+from sensors.reading import Quality
 
 
 class FakeTime:
@@ -109,5 +110,24 @@ def test_readings_from_before_and_after_a_clock_step_commit_separately(tmp_path)
         agent.accept(synced, driver.read())
         assert agent.flush() == 2
         assert store.stats().held_back == 1
+    finally:
+        store.close()
+
+
+def test_held_readings_are_corrected_once_the_clock_synchronises(tmp_path):
+    settings = EdgeSettings(data_dir=tmp_path)
+    store = EdgeStore(settings.db_path)
+    samples = [ClockSample(datetime(2025, 1, 1, tzinfo=UTC), 5 * 10**9, False, "boot-a")]
+    try:
+        agent = Agent(settings, store, [CounterDriver(interval_s=1)], lambda: samples[-1])
+        agent.poll_all()
+        agent.flush()
+        agent.correct_clock()
+        assert store.stats().held_back == 1
+        samples.append(ClockSample(datetime.now(UTC), 6 * 10**9, True, "boot-a"))
+        agent.correct_clock()
+        assert store.stats().held_back == 0
+        (reading,) = store.next_unacknowledged(10)
+        assert reading.quality == Quality.CLOCK_CORRECTED
     finally:
         store.close()
