@@ -9,7 +9,7 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
 from operator import attrgetter, mul
@@ -72,20 +72,13 @@ class StoreFull(StoreError, OSError):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredReading:
-    """A reading as the store holds it, with its sequence number."""
+class StoredReading(Reading):
+    """A reading as the store holds it: a :class:`Reading` with its sequence number."""
 
-    seq: int
-    sensor_id: str
-    metric: str
-    value: float
-    unit: str
-    timestamp: datetime
-    quality: Quality
-    censor: Censor | None
+    seq: int = field(kw_only=True)
 
     def reading(self) -> Reading:
-        """The plain Reading."""
+        """The plain Reading, without its sequence number."""
         return Reading(
             self.sensor_id,
             self.metric,
@@ -189,7 +182,6 @@ SELECT_READINGS = (
 def _row(row: tuple[int, str, str, float | None, str, int, int, str | None]) -> StoredReading:
     seq, sensor_id, metric, value, unit, ts_us, quality, censor = row
     return StoredReading(
-        seq,
         sensor_id,
         metric,
         math.nan if value is None else value,
@@ -197,6 +189,7 @@ def _row(row: tuple[int, str, str, float | None, str, int, int, str | None]) -> 
         _from_us(ts_us),
         Quality(quality),
         Censor(censor) if censor else None,
+        seq=seq,
     )
 
 
