@@ -137,7 +137,8 @@ def _parse_env_file(path: Path) -> tuple[dict[str, str | None], list[str]]:
         raise SettingsError(str(path), [f"{path}: no such settings file"]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SettingsError(str(path), [f"{path}: cannot be read ({error})"]) from error
-    for binding in parse_stream(io.StringIO(text)):
+    bindings = list(parse_stream(io.StringIO(text)))
+    for binding in bindings:
         if binding.error:
             line = binding.original.string.strip()
             problems.append(
@@ -145,6 +146,9 @@ def _parse_env_file(path: Path) -> tuple[dict[str, str | None], list[str]]:
             )
         elif binding.key is not None and binding.value is None:
             problems.append(f"line {binding.original.line}: {binding.key} has no '=value'")
+    if problems:
+        # python-dotenv would log its own warning for each bad line; ours name them already.
+        return {b.key: b.value for b in bindings if b.key is not None}, problems
     values = dotenv_values(stream=io.StringIO(text), interpolate=True)
     return dict(values), problems
 

@@ -1,6 +1,7 @@
 """The .env loader: every bad or missing key reported by name in one error."""
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,30 @@ def test_loader_never_touches_the_process_environment(tmp_path):
     before = dict(os.environ)
     load(tmp_path, "HALLSENSE_DATA_DIR=/tmp/n\n")
     assert dict(os.environ) == before
+
+
+@dataclass(frozen=True)
+class WithSecret:
+    token: str = field(metadata={"help": "a secret", "secret": True})
+
+
+def test_a_secret_can_come_from_a_file_readable_by_its_owner_only(tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    got = load_settings(WithSecret, None, environ={"HALLSENSE_TOKEN_FILE": str(secret)})
+    assert got.token == "s3cret"  # noqa: S105 - a test value
+    secret.chmod(0o644)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(WithSecret, None, environ={"HALLSENSE_TOKEN_FILE": str(secret)})
+    assert caught.value.problems == [
+        f"HALLSENSE_TOKEN: the secret file {secret} must be readable by its owner only "
+        "(chmod 600), it has mode 0644"
+    ]
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_broken_line_is_reported_once_and_not_by_dotenv_too(tmp_path, capfd):
+    with pytest.raises(SettingsError):
+        load(tmp_path, "HALLSENSE_DATA_DIR=/tmp/n\nnot a setting\n")
+    assert "python-dotenv could not parse" not in capfd.readouterr().err
