@@ -1,0 +1,526 @@
+"""The wire between nodes and the hub: topics, the batch codec, limits and their errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import struct
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Literal
+
+FORMAT_VERSION = 1
+TOPIC_PREFIX = "hallsense/v1"
+KINDS = ("readings", "ack", "status", "config")
+Kind = Literal["readings", "ack", "status", "config"]
+
+MAX_BATCH_READINGS = 10_000
+"""Readings in one batch at most."""
+MAX_PAYLOAD_BYTES = 256 * 1024
+"""A readings payload on the wire at most (compressed)."""
+MAX_DECODED_BYTES = 4 * 1024 * 1024
+"""A batch's body once decompressed at most: a small payload cannot unpack to a bomb."""
+MAX_SCALE = 9
+"""Values are sent as integers / 10^scale when exact at a scale up to this."""
+MAX_TEXT_BYTES = 64
+"""Sensor ids, metric names and units at most, in UTF-8 bytes."""
+
+DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAGIC = b"HS"
+FLAG_ZLIB = 0x01
+VALUES_SCALED = 0
+VALUES_FLOAT64 = 1
+SEQ_CONTIGUOUS = 0
+SEQ_LISTED = 1
+
+
+class ProtocolError(Exception):
+    """Base of every error in what travels on the wire; a bad payload is rejected, not retried."""
+
+
+class TopicError(ProtocolError, ValueError):
+    """A topic that is not exactly ``hallsense/v1/<device_id>/<kind>``."""
+
+
+class DeviceIdError(ProtocolError, ValueError):
+    """A device id that is not 1-32 lowercase letters, digits and hyphens."""
+
+
+class UnsupportedVersion(ProtocolError, ValueError):
+    """A payload in a format version this code does not know."""
+
+
+class PayloadTooLarge(ProtocolError, ValueError):
+    """A payload, or what it decompresses to, over the limits."""
+
+
+class BatchTooLarge(ProtocolError, ValueError):
+    """More readings in one batch than MAX_BATCH_READINGS."""
+
+
+class MalformedPayload(ProtocolError, ValueError):
+    """A payload that cannot be decoded: truncated, inconsistent, or not ours at all."""
+
+
+# --- topics ---
+
+
+def check_device_id(device_id: str) -> str:
+    """``device_id`` if it is valid.
+
+    Raises:
+        DeviceIdError: naming the id and the rule.
+    """
+    if not DEVICE_ID.match(device_id):
+        raise DeviceIdError(
+            f"device id {device_id!r} is not valid: use 1 to 32 lowercase letters, digits "
+            "and hyphens, starting with a letter or digit"
+        )
+    return device_id
+
+
+def topic(device_id: str, kind: Kind) -> str:
+    """The topic of ``kind`` messages of ``device_id``."""
+    if kind not in KINDS:
+        raise TopicError(f"unknown message kind {kind!r}; kinds are {', '.join(KINDS)}")
+    return f"{TOPIC_PREFIX}/{check_device_id(device_id)}/{kind}"
+
+
+def parse_topic(name: str) -> tuple[str, Kind]:
+    """(device id, kind) of a topic, checked strictly.
+
+    Raises:
+        TopicError: the topic does not have exactly the four levels, prefix and kind.
+        DeviceIdError: the device id level is not a valid id.
+    """
+    levels = name.split("/")
+    if len(levels) != 4 or "/".join(levels[:2]) != TOPIC_PREFIX:
+        raise TopicError(f"topic {name!r} is not of the form {TOPIC_PREFIX}/<device_id>/<kind>")
+    kind = levels[3]
+    if kind not in KINDS:
+        raise TopicError(f"topic {name!r} has unknown kind {kind!r}")
+    return check_device_id(levels[2]), kind  # type: ignore[return-value]
+
+
+# --- readings ---
+
+
+@dataclass(frozen=True, slots=True)
+class WireReading:
+    """One reading as it travels: its sequence number and everything the node stored."""
+
+    seq: int
+    sensor_id: str
+    metric: str
+    unit: str
+    ts_us: int
+    value: float
+    quality: int = 0
+    censor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Readings of one device and one store epoch, in sequence order."""
+
+    device_id: str
+    store_epoch: int
+    readings: Sequence[WireReading] = field(default_factory=tuple)
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.parts = bytearray()
+
+    def varint(self, n: int) -> None:
+        if n < 0:
+            raise ValueError(f"varint of negative {n}")
+        while True:
+            byte = n & 0x7F
+            n >>= 7
+            if n:
+                self.parts.append(byte | 0x80)
+            else:
+                self.parts.append(byte)
+                return
+
+    def svarint(self, n: int) -> None:
+        self.varint(n * 2 if n >= 0 else -n * 2 - 1)
+
+    def text(self, value: str) -> None:
+        data = value.encode("utf-8")
+        if len(data) > MAX_TEXT_BYTES:
+            raise MalformedPayload(
+                f"text {value[:20]!r}… is {len(data)} bytes; at most {MAX_TEXT_BYTES}"
+            )
+        self.varint(len(data))
+        self.parts += data
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        if self.pos >= len(self.data):
+            raise MalformedPayload("payload ends early (truncated)")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise MalformedPayload("payload ends early (truncated)")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def varint(self) -> int:
+        result = shift = 0
+        while True:
+            byte = self.byte()
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+            if shift > 70:
+                raise MalformedPayload("a varint is longer than 10 bytes")
+
+    def svarint(self) -> int:
+        n = self.varint()
+        return n >> 1 if not n & 1 else -((n + 1) >> 1)
+
+    def text(self) -> str:
+        length = self.varint()
+        if length > MAX_TEXT_BYTES:
+            raise MalformedPayload(f"a text field of {length} bytes; at most {MAX_TEXT_BYTES}")
+        try:
+            return self.take(length).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise MalformedPayload(f"a text field is not UTF-8: {error}") from error
+
+
+def _same_bits(a: float, b: float) -> bool:
+    return struct.pack(">d", a) == struct.pack(">d", b)
+
+
+def value_scale(values: Iterable[float]) -> int | None:
+    """The smallest scale at which every value is exactly ``round(v * 10^s) / 10^s``.
+
+    None when there is none up to MAX_SCALE (a NaN, an infinity, -0.0, or too many
+    digits): the column then travels as raw float64. The decoder only ever divides an
+    integer by a power of ten, which IEEE 754 rounds the same way everywhere.
+    """
+    values = list(values)
+    for scale in range(MAX_SCALE + 1):
+        power = 10**scale
+        for v in values:
+            if not math.isfinite(v) or abs(v) * power >= 2**53:
+                break
+            n = round(v * power)
+            if abs(n) >= 2**53 or not _same_bits(n / power, v):
+                break
+        else:
+            return scale
+    return None
+
+
+def encode_batch(batch: Batch, *, compress: bool = True) -> bytes:
+    """The readings payload of ``batch`` (format version 1, docs/protocol.md).
+
+    Raises:
+        BatchTooLarge: more than MAX_BATCH_READINGS readings.
+        PayloadTooLarge: the payload would exceed MAX_PAYLOAD_BYTES.
+        DeviceIdError: the device id is not valid.
+    """
+    readings = batch.readings
+    if len(readings) > MAX_BATCH_READINGS:
+        raise BatchTooLarge(f"batch of {len(readings)} readings; at most {MAX_BATCH_READINGS}")
+    if not readings:
+        raise MalformedPayload("a batch needs at least one reading")
+    check_device_id(batch.device_id)
+    if not 0 <= batch.store_epoch < 2**64:
+        raise MalformedPayload(f"store epoch {batch.store_epoch} is not an unsigned 64-bit number")
+    w = _Writer()
+    w.text(batch.device_id)
+    w.parts += batch.store_epoch.to_bytes(8, "big")
+    w.varint(len(readings))
+
+    seqs = [r.seq for r in readings]
+    if any(b <= a for a, b in pairwise(seqs)) or seqs[0] < 1:
+        raise MalformedPayload("sequence numbers must be 1 or more and strictly increasing")
+    if seqs[-1] - seqs[0] == len(seqs) - 1:
+        w.parts.append(SEQ_CONTIGUOUS)
+        w.varint(seqs[0])
+    else:
+        w.parts.append(SEQ_LISTED)
+        w.varint(seqs[0])
+        for a, b in pairwise(seqs):
+            w.varint(b - a)
+
+    series: dict[tuple[str, str, str], int] = {}
+    index = []
+    for r in readings:
+        key = (r.sensor_id, r.metric, r.unit)
+        index.append(series.setdefault(key, len(series)))
+    w.varint(len(series))
+    for sensor_id, metric, unit in series:
+        w.text(sensor_id)
+        w.text(metric)
+        w.text(unit)
+    for i in index:
+        w.varint(i)
+
+    # Per series: timestamp deltas, then the values, each series in one column.
+    members: list[list[WireReading]] = [[] for _ in series]
+    for r, i in zip(readings, index, strict=True):
+        members[i].append(r)
+    for group in members:
+        previous = 0
+        for r in group:
+            w.svarint(r.ts_us - previous)
+            previous = r.ts_us
+    for group in members:
+        scale = value_scale(r.value for r in group)
+        if scale is None:
+            w.parts.append(VALUES_FLOAT64)
+            for r in group:
+                w.parts += struct.pack(">d", r.value)
+        else:
+            w.parts.append(VALUES_SCALED)
+            w.parts.append(scale)
+            power = 10**scale
+            previous = 0
+            for r in group:
+                n = round(r.value * power)
+                w.svarint(n - previous)
+                previous = n
+    for r in readings:
+        w.varint(r.quality)
+    censored = [(i, r.censor) for i, r in enumerate(readings) if r.censor is not None]
+    w.varint(len(censored))
+    previous = 0
+    for i, censor in censored:
+        if censor not in ("<", ">"):
+            raise MalformedPayload(f"censor must be '<' or '>', got {censor!r}")
+        w.varint(i - previous)
+        w.parts += censor.encode("ascii")
+        previous = i
+
+    body = bytes(w.parts)
+    flags = FLAG_ZLIB if compress else 0
+    if compress:
+        body = zlib.compress(body, 9)
+    payload = MAGIC + bytes([FORMAT_VERSION, flags]) + body
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"payload of {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}: send smaller batches"
+        )
+    return payload
+
+
+def decode_batch(payload: bytes) -> Batch:
+    """The batch in a readings payload.
+
+    Raises:
+        PayloadTooLarge, UnsupportedVersion, MalformedPayload, BatchTooLarge,
+        DeviceIdError: each naming what is wrong. Never anything else for bad input.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"payload of {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
+    if len(payload) < 4 or payload[:2] != MAGIC:
+        raise MalformedPayload("not a hallsense readings payload (no 'HS' header)")
+    version, flags = payload[2], payload[3]
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersion(
+            f"readings format version {version}; this hub knows version {FORMAT_VERSION}"
+        )
+    if flags & ~FLAG_ZLIB:
+        raise MalformedPayload(f"unknown flags 0x{flags:02x}")
+    body = payload[4:]
+    if flags & FLAG_ZLIB:
+        inflater = zlib.decompressobj()
+        try:
+            body = inflater.decompress(body, MAX_DECODED_BYTES)
+        except zlib.error as error:
+            raise MalformedPayload(f"compressed body is damaged: {error}") from error
+        if inflater.unconsumed_tail:
+            raise PayloadTooLarge(f"body decompresses to more than {MAX_DECODED_BYTES} bytes")
+        if not inflater.eof:
+            raise MalformedPayload("compressed body is truncated")
+    r = _Reader(body)
+    device_id = check_device_id(r.text())
+    store_epoch = int.from_bytes(r.take(8), "big")
+    count = r.varint()
+    if count == 0:
+        raise MalformedPayload("a batch needs at least one reading")
+    if count > MAX_BATCH_READINGS:
+        raise BatchTooLarge(f"batch of {count} readings; at most {MAX_BATCH_READINGS}")
+    mode = r.byte()
+    first = r.varint()
+    if first < 1:
+        raise MalformedPayload("sequence numbers start at 1")
+    if mode == SEQ_CONTIGUOUS:
+        seqs = list(range(first, first + count))
+    elif mode == SEQ_LISTED:
+        seqs = [first]
+        for _ in range(count - 1):
+            step = r.varint()
+            if step < 1:
+                raise MalformedPayload("sequence numbers must strictly increase")
+            seqs.append(seqs[-1] + step)
+    else:
+        raise MalformedPayload(f"unknown sequence mode {mode}")
+    if seqs[-1] >= 2**63:
+        raise MalformedPayload("a sequence number is beyond 2^63 - 1")
+    n_series = r.varint()
+    if not 1 <= n_series <= count:
+        raise MalformedPayload(f"{n_series} series for {count} readings")
+    series = [(r.text(), r.text(), r.text()) for _ in range(n_series)]
+    index = [r.varint() for _ in range(count)]
+    if max(index) >= n_series:
+        raise MalformedPayload("a reading refers to a series that is not in the batch")
+    sizes = [0] * n_series
+    for i in index:
+        sizes[i] += 1
+    stamps: list[list[int]] = []
+    for size in sizes:
+        column, previous = [], 0
+        for _ in range(size):
+            previous += r.svarint()
+            column.append(previous)
+        stamps.append(column)
+    values: list[list[float]] = []
+    for size in sizes:
+        kind = r.byte()
+        if kind == VALUES_FLOAT64:
+            values.append(list(struct.unpack(f">{size}d", r.take(8 * size))))
+        elif kind == VALUES_SCALED:
+            scale = r.byte()
+            if scale > MAX_SCALE:
+                raise MalformedPayload(f"value scale {scale}; at most {MAX_SCALE}")
+            power = 10**scale
+            column_values, previous = [], 0
+            for _ in range(size):
+                previous += r.svarint()
+                if abs(previous) >= 2**53:
+                    raise MalformedPayload("a scaled value is beyond 2^53")
+                column_values.append(previous / power)
+            values.append(column_values)
+        else:
+            raise MalformedPayload(f"unknown value encoding {kind}")
+    qualities = [r.varint() for _ in range(count)]
+    censors: list[str | None] = [None] * count
+    position = 0
+    for _ in range(r.varint()):
+        position += r.varint()
+        if position >= count:
+            raise MalformedPayload("a censored reading is beyond the batch")
+        mark = r.take(1).decode("ascii", errors="replace")
+        if mark not in ("<", ">"):
+            raise MalformedPayload(f"censor must be '<' or '>', got {mark!r}")
+        censors[position] = mark
+    if r.pos != len(body):
+        raise MalformedPayload(f"{len(body) - r.pos} unexpected bytes after the batch")
+    cursors = [0] * n_series
+    readings = []
+    for k in range(count):
+        i = index[k]
+        j = cursors[i]
+        cursors[i] += 1
+        sensor_id, metric, unit = series[i]
+        readings.append(
+            WireReading(
+                seqs[k],
+                sensor_id,
+                metric,
+                unit,
+                stamps[i][j],
+                values[i][j],
+                qualities[k],
+                censors[k],
+            )
+        )
+    return Batch(device_id, store_epoch, tuple(readings))
+
+
+# --- acks ---
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Readings the hub will never store, and why."""
+
+    first: int
+    last: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The hub's answer on a device's ``ack`` topic: ranges committed, ranges rejected."""
+
+    store_epoch: int
+    acked: tuple[tuple[int, int], ...] = ()
+    rejected: tuple[Rejection, ...] = ()
+
+
+def encode_ack(ack: Ack) -> bytes:
+    """The JSON of an ack (the store epoch as a string: JSON numbers stop at 2^53)."""
+    return json.dumps(
+        {
+            "v": FORMAT_VERSION,
+            "store_epoch": str(ack.store_epoch),
+            "acked": [list(pair) for pair in ack.acked],
+            "rejected": [
+                {"first": r.first, "last": r.last, "reason": r.reason} for r in ack.rejected
+            ],
+        },
+        separators=(",", ":"),
+    ).encode("utf-8")
+
+
+def _json(payload: bytes, what: str) -> dict[str, Any]:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"{what} of {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedPayload(f"{what} is not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise MalformedPayload(f"{what} is not a JSON object")
+    if data.get("v") != FORMAT_VERSION:
+        raise UnsupportedVersion(f"{what} version {data.get('v')!r}; this code knows 1")
+    return data
+
+
+def _range(item: Any, what: str) -> tuple[int, int]:
+    if (
+        not isinstance(item, list | tuple)
+        or len(item) != 2
+        or not all(isinstance(x, int) and not isinstance(x, bool) for x in item)
+        or not 1 <= item[0] <= item[1]
+    ):
+        raise MalformedPayload(f"{what}: {item!r} is not a range [first, last] of 1 ≤ first ≤ last")
+    return int(item[0]), int(item[1])
+
+
+def decode_ack(payload: bytes) -> Ack:
+    """The ack in a JSON payload; raises a ProtocolError naming what is wrong."""
+    data = _json(payload, "ack")
+    try:
+        epoch = int(str(data["store_epoch"]))
+    except (KeyError, ValueError) as error:
+        raise MalformedPayload("ack: store_epoch missing or not a number") from error
+    acked = tuple(_range(item, "ack: acked") for item in data.get("acked", []))
+    rejected = []
+    for item in data.get("rejected", []):
+        if not isinstance(item, dict) or not isinstance(item.get("reason"), str):
+            raise MalformedPayload(f"ack: rejected entry {item!r} needs first, last, reason")
+        first, last = _range([item.get("first"), item.get("last")], "ack: rejected")
+        rejected.append(Rejection(first, last, item["reason"]))
+    return Ack(epoch, acked, tuple(rejected))

@@ -1,0 +1,215 @@
+import contextlib
+import math
+import struct
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hub_sync.protocol import (
+    MAX_BATCH_READINGS,
+    Ack,
+    Batch,
+    BatchTooLarge,
+    DeviceIdError,
+    MalformedPayload,
+    PayloadTooLarge,
+    ProtocolError,
+    Rejection,
+    TopicError,
+    UnsupportedVersion,
+    WireReading,
+    decode_ack,
+    decode_batch,
+    encode_ack,
+    encode_batch,
+    parse_topic,
+    topic,
+    value_scale,
+)
+
+EPOCH = 0xFEDC_BA98_7654_3210
+
+
+def bits(value):
+    return struct.pack(">d", value)
+
+
+def same(a: WireReading, b: WireReading) -> bool:
+    return (a.seq, a.sensor_id, a.metric, a.unit, a.ts_us, a.quality, a.censor) == (
+        b.seq,
+        b.sensor_id,
+        b.metric,
+        b.unit,
+        b.ts_us,
+        b.quality,
+        b.censor,
+    ) and bits(a.value) == bits(b.value)
+
+
+texts = st.text(min_size=1, max_size=12).filter(lambda s: len(s.encode()) <= 64)
+values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**6), 10**6).map(lambda n: n / 100),
+    st.sampled_from([0.0, -0.0, 21.5, 1e-300, 5e-324, 1.7976931348623157e308]),
+)
+
+
+@st.composite
+def batches(draw):
+    n = draw(st.integers(1, 25))
+    start = draw(st.integers(1, 2**62))
+    contiguous = draw(st.booleans())
+    seqs = [start]
+    for _ in range(n - 1):
+        seqs.append(seqs[-1] + (1 if contiguous else draw(st.integers(1, 1000))))
+    series = draw(st.lists(st.tuples(texts, texts, texts), min_size=1, max_size=4))
+    readings = []
+    for seq in seqs:
+        sensor, metric, unit = draw(st.sampled_from(series))
+        readings.append(
+            WireReading(
+                seq,
+                sensor,
+                metric,
+                unit,
+                draw(st.integers(-(2**62), 2**62)),
+                draw(values),
+                draw(st.integers(0, 2**16)),
+                draw(st.sampled_from([None, None, "<", ">"])),
+            )
+        )
+    device = draw(st.from_regex(r"[a-z0-9][a-z0-9-]{0,31}", fullmatch=True))
+    return Batch(device, draw(st.integers(0, 2**64 - 1)), tuple(readings))
+
+
+@settings(max_examples=80, deadline=None)
+@given(batches(), st.booleans())
+def test_every_batch_round_trips_bit_for_bit(batch, compress):
+    decoded = decode_batch(encode_batch(batch, compress=compress))
+    assert (decoded.device_id, decoded.store_epoch) == (batch.device_id, batch.store_epoch)
+    assert len(decoded.readings) == len(batch.readings)
+    for original, back in zip(batch.readings, decoded.readings, strict=True):
+        assert same(original, back), (original, back)
+
+
+def test_scales_are_chosen_only_where_exact():
+    assert value_scale([21.5, 21.25]) == 2
+    assert value_scale([400.0, 412.0]) == 0
+    assert value_scale([0.1, 0.2]) == 1
+    assert value_scale([math.pi]) is None
+    assert value_scale([-0.0]) is None
+    assert value_scale([float("nan")]) is None
+
+
+def day_of_hall_readings(n=1000):
+    out = []
+    for i in range(n):
+        series = i % 8
+        out.append(
+            WireReading(
+                1000 + i,
+                f"sim-{series}",
+                ["temperature", "co2", "pm2_5", "noise", "footfall", "occupancy", "pm10", "rh"][
+                    series
+                ],
+                "x",
+                1_780_000_000_000_000 + (i // 8) * 10_000_000,
+                [19.5 + (i % 13) * 0.01, 420.0 + i % 50, 4.2, 31.4, 0.0, 0.0, 6.1, 60.2][series],
+            )
+        )
+    return Batch("askrigg-hall", EPOCH, tuple(out))
+
+
+def test_a_thousand_hall_readings_take_a_few_bytes_each():
+    payload = encode_batch(day_of_hall_readings())
+    assert len(payload) / 1000 < 3
+
+
+def test_topics_are_strict():
+    assert topic("askrigg-hall", "readings") == "hallsense/v1/askrigg-hall/readings"
+    assert parse_topic("hallsense/v1/askrigg-hall/ack") == ("askrigg-hall", "ack")
+    for bad in [
+        "hallsense/v1/askrigg-hall",
+        "hallsense/v1/askrigg-hall/readings/extra",
+        "hallsense/v2/askrigg-hall/readings",
+        "hallsense/v1/askrigg-hall/secrets",
+    ]:
+        with pytest.raises(TopicError):
+            parse_topic(bad)
+    with pytest.raises(DeviceIdError) as caught:
+        parse_topic("hallsense/v1/Askrigg Hall/readings")
+    assert str(caught.value) == (
+        "device id 'Askrigg Hall' is not valid: use 1 to 32 lowercase letters, digits and "
+        "hyphens, starting with a letter or digit"
+    )
+    with pytest.raises(DeviceIdError):
+        topic("a" * 33, "status")
+    with pytest.raises(DeviceIdError):
+        topic("+", "status")
+
+
+def test_too_many_readings_is_a_named_error():
+    reading = WireReading(1, "s", "m", "u", 0, 1.0)
+    readings = tuple(
+        WireReading(i + 1, "s", "m", "u", 0, 1.0) for i in range(MAX_BATCH_READINGS + 1)
+    )
+    with pytest.raises(BatchTooLarge, match=f"at most {MAX_BATCH_READINGS}"):
+        encode_batch(Batch("d", 1, readings))
+    assert decode_batch(encode_batch(Batch("d", 1, (reading,)))).readings == (reading,)
+
+
+@pytest.mark.parametrize(
+    ("payload", "error", "message"),
+    [
+        (b"", MalformedPayload, "no 'HS' header"),
+        (b'{"json": true}', MalformedPayload, "no 'HS' header"),
+        (b"HS\x02\x01xx", UnsupportedVersion, "readings format version 2"),
+        (b"HS\x01\x80", MalformedPayload, "unknown flags 0x80"),
+        (b"HS\x01\x01not zlib", MalformedPayload, "compressed body is damaged"),
+        (b"HS\x01\x00", MalformedPayload, "truncated"),
+        (
+            b"HS\x01\x01" + zlib.compress(bytes(MAX_BATCH_READINGS * 1000)),
+            PayloadTooLarge,
+            "decompresses",
+        ),
+        (b"HS\x01\x00" + b"x" * 300_000, PayloadTooLarge, "at most"),
+    ],
+)
+def test_bad_payloads_are_named_errors(payload, error, message):
+    with pytest.raises(error, match=message):
+        decode_batch(payload)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300))
+def test_garbage_never_raises_anything_but_a_protocol_error(junk):
+    for payload in (junk, b"HS\x01\x00" + junk, b"HS\x01\x01" + zlib.compress(junk)):
+        with contextlib.suppress(ProtocolError):
+            decode_batch(payload)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches(), st.data())
+def test_truncation_is_always_detected(batch, data):
+    payload = encode_batch(batch, compress=False)
+    cut = data.draw(st.integers(0, len(payload) - 1))
+    with pytest.raises(ProtocolError):
+        decode_batch(payload[:cut])
+
+
+def test_acks_round_trip_as_plain_json():
+    ack = Ack(EPOCH, ((1, 500), (600, 700)), (Rejection(501, 599, "timestamp too far ahead"),))
+    payload = encode_ack(ack)
+    assert b'"store_epoch":"18364758544493064720"' in payload
+    assert decode_ack(payload) == ack
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[]", b'{"v":2,"store_epoch":"1"}', b'{"v":1}', b'{"v":1,"store_epoch":"1","acked":[[5,2]]}'],
+)
+def test_bad_acks_are_refused(payload):
+    with pytest.raises(ProtocolError):
+        decode_ack(payload)
