@@ -1,0 +1,378 @@
+"""The one wrapper around paho-mqtt both ends use: MQTT 5, reason codes turned into exceptions."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+NO_MATCHING_SUBSCRIBERS = 0x10
+"""A PUBACK reason code that is a success: the broker has the message, nobody listens."""
+
+
+class MqttError(Exception):
+    """Base of every MQTT failure: the link, the broker's refusal, a timeout."""
+
+
+class NotConnected(MqttError, ConnectionError):
+    """The client has no connection to the broker (now)."""
+
+
+class ConnectRefused(MqttError, ConnectionError):
+    """The broker refused the connection; ``reason`` is its MQTT 5 reason code."""
+
+    def __init__(self, message: str, reason: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PublishRefused(MqttError):
+    """The broker refused a publish (reason code 0x80 or above), e.g. not authorised."""
+
+    def __init__(self, message: str, reason: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class MqttTimeout(MqttError, TimeoutError):
+    """No answer from the broker in time."""
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """How to reach the broker and who to be there. ``password`` never appears in a repr."""
+
+    host: str
+    port: int
+    username: str
+    password: str = ""
+    ca_file: Path | None = None
+    keepalive_s: int = 30
+
+    def __repr__(self) -> str:
+        return (
+            f"BrokerSettings(host={self.host!r}, port={self.port}, username={self.username!r}, "
+            f"tls={self.ca_file is not None})"
+        )
+
+
+class Delivery:
+    """The broker's answer to one QoS 1 publish: its PUBACK reason code, once it comes.
+
+    A PUBACK only says the broker has the message, never that the hub stored it.
+    """
+
+    def __init__(self, mid: int, topic: str) -> None:
+        self.mid = mid
+        self.topic = topic
+        self._done = threading.Event()
+        self.reason: int | None = None
+
+    def _settle(self, reason: int) -> None:
+        self.reason = reason
+        self._done.set()
+
+    @property
+    def done(self) -> bool:
+        """Whether the broker has answered."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float) -> int:
+        """The PUBACK's reason code.
+
+        Raises:
+            MqttTimeout: no PUBACK within ``timeout`` seconds.
+            PublishRefused: the broker refused the message (0x80 or above).
+        """
+        if not self._done.wait(timeout):
+            raise MqttTimeout(f"no PUBACK for a message to {self.topic} within {timeout:g} s")
+        if self.reason is not None and self.reason >= 0x80:
+            raise PublishRefused(
+                f"the broker refused a message to {self.topic}: "
+                f"{ReasonCode(PacketTypes.PUBACK, identifier=self.reason)} (0x{self.reason:02x})",
+                self.reason,
+            )
+        return self.reason or 0
+
+
+MessageHandler = Callable[[paho.MQTTMessage], None]
+
+
+class MqttClient:
+    """An MQTT 5 client for hallsense, with paho's network loop in a background thread.
+
+    ``session_expiry_s`` keeps the broker session (subscriptions and queued QoS 1
+    messages) for that long after a disconnect; ``manual_ack`` makes received QoS 1
+    messages unacknowledged to the broker until :meth:`ack` — after the hub's commit.
+    ``on_message`` runs in paho's thread. paho reconnects by itself with back-off
+    between ``reconnect_min_s`` and ``reconnect_max_s``; ``on_connect`` runs after every
+    successful (re)connection, e.g. to subscribe again or to publish a birth message.
+    """
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        *,
+        client_id: str,
+        on_message: MessageHandler | None = None,
+        on_connect: Callable[[MqttClient], None] | None = None,
+        session_expiry_s: int | None = None,
+        manual_ack: bool = False,
+        will: tuple[str, bytes, int, bool] | None = None,
+        reconnect_min_s: int = 1,
+        reconnect_max_s: int = 4,
+    ) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self.session_expiry_s = session_expiry_s
+        self._on_message = on_message
+        self._on_connect_hook = on_connect
+        self._lock = threading.Lock()
+        self._pending: dict[int, Delivery] = {}
+        self._early: dict[int, int] = {}
+        self._connected = threading.Event()
+        self._connack: int | None = None
+        self._connack_event = threading.Event()
+        self._client = paho.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=manual_ack,
+        )
+        self._client.enable_logger(logging.getLogger("hub_sync.mqtt.paho"))
+        self._client.username_pw_set(broker.username, broker.password or None)
+        if broker.ca_file is not None:
+            self._client.tls_set(ca_certs=str(broker.ca_file))
+        if will is not None:
+            topic, payload, qos, retain = will
+            self._client.will_set(topic, payload, qos=qos, retain=retain)
+        self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        self._client.on_connect = self._handle_connect
+        self._client.on_disconnect = self._handle_disconnect
+        self._client.on_publish = self._handle_publish
+        self._client.on_message = self._handle_message
+        self._started = False
+
+    # --- paho callbacks (paho's thread) ---
+
+    def _handle_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connack = reason.value
+        self._connack_event.set()
+        if reason.is_failure:
+            log.warning("broker refused %s: %s", self.client_id, reason)
+            return
+        self._connected.set()
+        if self._on_connect_hook is not None:
+            try:
+                self._on_connect_hook(self)
+            except Exception:
+                log.exception("on_connect hook of %s failed", self.client_id)
+
+    def _handle_disconnect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if self._connected.is_set():
+            log.info("%s disconnected from the broker: %s", self.client_id, reason)
+        self._connected.clear()
+
+    def _handle_publish(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            delivery = self._pending.pop(mid, None)
+            if delivery is None:
+                # The PUBACK beat publish() to registering its mid.
+                self._early[mid] = reason.value
+                return
+        delivery._settle(reason.value)
+
+    def _handle_message(
+        self, client: paho.Client, userdata: object, message: paho.MQTTMessage
+    ) -> None:
+        if self._on_message is None:
+            return
+        try:
+            self._on_message(message)
+        except Exception:
+            # A handler must never kill paho's thread; the handler logs its own reasons.
+            log.exception("handling a message on %s failed", message.topic)
+
+    # --- the interface ---
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client is connected now."""
+        return self._connected.is_set()
+
+    def connect(self, timeout: float = 10.0) -> None:
+        """Connect and wait for the broker's answer; later drops reconnect by themselves.
+
+        Raises:
+            ConnectRefused: bad credentials, not authorised, or another refusal.
+            NotConnected: the broker cannot be reached.
+            MqttTimeout: no CONNACK within ``timeout``.
+        """
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        clean_start = True
+        if self.session_expiry_s is not None:
+            properties.SessionExpiryInterval = self.session_expiry_s
+            clean_start = False
+        self._connack_event.clear()
+        try:
+            self._client.connect(
+                self.broker.host,
+                self.broker.port,
+                keepalive=self.broker.keepalive_s,
+                clean_start=clean_start,
+                properties=properties,
+            )
+        except OSError as error:
+            raise NotConnected(
+                f"cannot reach the broker at {self.broker.host}:{self.broker.port}: {error}"
+            ) from error
+        if not self._started:
+            self._client.loop_start()
+            self._started = True
+        if not self._connack_event.wait(timeout):
+            raise MqttTimeout(f"no answer from the broker within {timeout:g} s")
+        reason = self._connack or 0
+        if reason >= 0x80:
+            self.close()
+            raise ConnectRefused(
+                f"the broker refused {self.broker.username!r}: "
+                f"{ReasonCode(PacketTypes.CONNACK, identifier=reason)} (0x{reason:02x})",
+                reason,
+            )
+
+    def start_background(self) -> None:
+        """Connect in the background and keep reconnecting (for a broker that is down now)."""
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        clean_start = True
+        if self.session_expiry_s is not None:
+            properties.SessionExpiryInterval = self.session_expiry_s
+            clean_start = False
+        self._client.connect_async(
+            self.broker.host,
+            self.broker.port,
+            keepalive=self.broker.keepalive_s,
+            clean_start=clean_start,
+            properties=properties,
+        )
+        if not self._started:
+            self._client.loop_start()
+            self._started = True
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until connected; False if not within ``timeout``."""
+        return self._connected.wait(timeout)
+
+    def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> Delivery:
+        """Send a message; the returned Delivery gets the broker's PUBACK.
+
+        Raises:
+            NotConnected: there is no connection (the message is not queued: callers keep
+                their own durable outbox; paho's memory queue is no storage).
+        """
+        if not self._connected.is_set():
+            raise NotConnected(f"not connected: cannot publish to {topic}")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise NotConnected(f"publishing to {topic} failed: {paho.error_string(info.rc)}")
+        delivery = Delivery(info.mid, topic)
+        if qos == 0:
+            delivery._settle(0)
+            return delivery
+        with self._lock:
+            early = self._early.pop(info.mid, None)
+            if early is None:
+                self._pending[info.mid] = delivery
+        if early is not None:
+            delivery._settle(early)
+        return delivery
+
+    def subscribe(self, topic_filter: str, *, qos: int = 1, timeout: float = 10.0) -> None:
+        """Subscribe and wait for the SUBACK.
+
+        Raises:
+            PublishRefused: the broker refused the subscription (e.g. not authorised).
+        """
+        answered = threading.Event()
+        codes: list[ReasonCode] = []
+
+        def on_subscribe(
+            client: paho.Client,
+            userdata: object,
+            mid: int,
+            reason_codes: list[ReasonCode],
+            properties: Properties | None,
+        ) -> None:
+            codes.extend(reason_codes)
+            answered.set()
+
+        self._client.on_subscribe = on_subscribe
+        result, _mid = self._client.subscribe(topic_filter, qos=qos)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise NotConnected(f"subscribing to {topic_filter} failed: {paho.error_string(result)}")
+        if not answered.wait(timeout):
+            raise MqttTimeout(f"no SUBACK for {topic_filter} within {timeout:g} s")
+        for code in codes:
+            if code.is_failure:
+                raise PublishRefused(
+                    f"the broker refused the subscription to {topic_filter}: {code}", code.value
+                )
+
+    def ack(self, message: paho.MQTTMessage) -> None:
+        """Acknowledge a received QoS 1 message to the broker (with ``manual_ack``)."""
+        self._client.ack(message.mid, message.qos)
+
+    def close(self) -> None:
+        """Disconnect and stop the network thread; safe to call more than once."""
+        try:
+            self._client.disconnect()
+        except Exception as error:  # closing must not fail on a dead link
+            log.debug("disconnect: %s", error)
+        if self._started:
+            self._client.loop_stop()
+            self._started = False
+        self._connected.clear()
+
+    def __enter__(self) -> MqttClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

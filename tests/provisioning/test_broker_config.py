@@ -1,0 +1,25 @@
+from provisioning.broker_config import (
+    HUB_ACCOUNT,
+    BrokerConfig,
+    acl_text,
+    mosquitto_conf_text,
+    write_broker_files,
+)
+
+
+def test_the_acl_confines_devices_to_their_own_topics():
+    acl = acl_text()
+    assert "pattern write hallsense/v1/%u/readings" in acl
+    assert "pattern read hallsense/v1/%u/ack" in acl
+    assert f"user {HUB_ACCOUNT}\ntopic read hallsense/v1/+/readings" in acl
+    assert "#" not in acl.replace("# ", "")
+
+
+def test_no_anonymous_access_and_files_are_private(tmp_path):
+    config = BrokerConfig(directory=tmp_path, port=18830)
+    write_broker_files(config, {"askrigg": "$7$101$x$y"})
+    conf = mosquitto_conf_text(config)
+    assert "allow_anonymous false" in conf
+    assert "listener 18830 127.0.0.1" in conf
+    assert (config.password_path.stat().st_mode & 0o777) == 0o600
+    assert config.password_path.read_text() == "askrigg:$7$101$x$y\n"
