@@ -351,6 +351,23 @@ class MqttClient:
                     f"the broker refused the subscription to {topic_filter}: {code}", code.value
                 )
 
+    def subscribe_nowait(self, topic_filter: str, *, qos: int = 1) -> None:
+        """Ask to subscribe without waiting (safe inside ``on_connect``); refusals are logged."""
+
+        def on_subscribe(
+            client: paho.Client,
+            userdata: object,
+            mid: int,
+            reason_codes: list[ReasonCode],
+            properties: Properties | None,
+        ) -> None:
+            for code in reason_codes:
+                if code.is_failure:
+                    log.error("the broker refused the subscription to %s: %s", topic_filter, code)
+
+        self._client.on_subscribe = on_subscribe
+        self._client.subscribe(topic_filter, qos=qos)
+
     def ack(self, message: paho.MQTTMessage) -> None:
         """Acknowledge a received QoS 1 message to the broker (with ``manual_ack``)."""
         self._client.ack(message.mid, message.qos)

@@ -1,0 +1,48 @@
+"""HubSettings: every setting of the hub's ingestion workers, with defaults and units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+def _setting(default: Any, help: str, unit: str = "", **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, "unit": unit, **extra})
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """The settings of `hallsense hub run|status|add-device`, from ``HALLSENSE_*`` keys."""
+
+    hub_store: Path = field(metadata={"help": "The hub store: a SQLite file path.", "unit": "path"})
+    broker_host: str = _setting("127.0.0.1", "The MQTT broker's host name.")
+    broker_port: int = _setting(8883, "The MQTT broker's port.", "port", min=1, max=65535)
+    broker_username: str = _setting("_hub", "The ingestion workers' broker account.")
+    broker_password: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "Its password (or HALLSENSE_BROKER_PASSWORD_FILE, mode 0600).",
+            "unit": "",
+            "secret": True,
+        },
+    )
+    broker_ca_file: Path | None = _setting(
+        None, "CA certificate for TLS to the broker (unset: plain MQTT, for a lab).", "path"
+    )
+    worker_id: str = _setting("1", "This worker's name, unique among the hub's workers.")
+    share_group: str = _setting(
+        "hallsense-hub", "The shared-subscription group the workers split batches in."
+    )
+    session_expiry_s: int = _setting(
+        60,
+        "How long the broker keeps a disconnected worker's session; keep it no longer than "
+        "the nodes' resend timeout.",
+        "s",
+        min=0,
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO", "How much to log.")
+    fault_point: Literal["", "after-commit"] = _setting(
+        "", "For fault tests only: die at this point of handling a batch."
+    )

@@ -1,0 +1,107 @@
+"""The hub store's interface: devices, readings stored once, gaps, rejections and fleet state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from hub_sync.protocol import Batch, Rejection
+
+IMPLAUSIBLE_TIME = 1 << 11
+"""Quality bit the hub sets on a reading stamped far in the future or long before its
+device was registered. Stored, flagged, kept out of "latest value"."""
+
+FUTURE_TOLERANCE_US = 24 * 3600 * 1_000_000
+PAST_TOLERANCE_US = 365 * 24 * 3600 * 1_000_000
+
+
+class HubStoreError(Exception):
+    """The hub store cannot do what was asked (unavailable, damaged, full)."""
+
+
+class UnknownDevice(HubStoreError, KeyError):
+    """A device id that is not registered, or has been revoked."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown device"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A registered node."""
+
+    device_id: str
+    name: str
+    added_at_us: int
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoreOutcome:
+    """What storing one batch did: ranges now durably held, ranges refused and why."""
+
+    acked: tuple[tuple[int, int], ...]
+    rejected: tuple[Rejection, ...]
+    inserted: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """One node as the fleet pages and `hub status` see it."""
+
+    device_id: str
+    name: str
+    online: bool
+    last_seen_us: int | None
+    readings: int
+    missing: tuple[tuple[int, int, int], ...]
+    """(store_epoch, first, last) ranges not yet received between ones that were."""
+    rejected_batches: int
+    status: str
+    """The node's last status message (JSON text), or "" before the first."""
+
+
+class HubStore(Protocol):
+    """What ingestion, `hub status` and the hub's pages need of a hub store."""
+
+    def add_device(self, device_id: str, name: str) -> Device:
+        """Register a device (idempotent for the same name)."""
+        ...
+
+    def device(self, device_id: str) -> Device | None:
+        """The registered device, or None."""
+        ...
+
+    def store_batch(self, batch: Batch, received_at_us: int) -> StoreOutcome:
+        """Store a batch idempotently on (device_id, store_epoch, seq) and commit.
+
+        Raises:
+            UnknownDevice: the device is not registered or is revoked.
+            HubStoreError: the store is unavailable; nothing was committed.
+        """
+        ...
+
+    def count_rejected_batch(self, device_id: str, reason: str, at_us: int) -> None:
+        """Count a batch refused before storage (malformed, spoofed), per device."""
+        ...
+
+    def record_status(self, device_id: str, online: bool, status_json: str, at_us: int) -> None:
+        """Record a node's status message (birth, heartbeat or will)."""
+        ...
+
+    def fleet(self) -> Sequence[DeviceState]:
+        """Every device's state."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+def plausibility_flags(ts_us: int, now_us: int, registered_us: int) -> int:
+    """IMPLAUSIBLE_TIME for a timestamp a day ahead of the hub or a year before registration."""
+    if ts_us > now_us + FUTURE_TOLERANCE_US or ts_us < registered_us - PAST_TOLERANCE_US:
+        return IMPLAUSIBLE_TIME
+    return 0

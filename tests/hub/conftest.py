@@ -1,0 +1,37 @@
+import threading
+
+import pytest
+
+from hub.service import IngestService
+from hub.settings import HubSettings
+from hub.store_sqlite import SqliteHubStore
+from provisioning.broker_config import HUB_ACCOUNT
+from tests.hub_sync.conftest import PASSWORDS
+from tests.support.broker import Broker
+
+
+@pytest.fixture
+def broker(tmp_path):
+    broker = Broker(tmp_path / "broker", PASSWORDS).start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def hub(tmp_path, broker):
+    """An ingestion worker in a thread, with a SQLite hub store that knows 'askrigg'."""
+    settings = HubSettings(
+        hub_store=tmp_path / "hub.db",
+        broker_port=broker.port,
+        broker_password=PASSWORDS[HUB_ACCOUNT],
+    )
+    store = SqliteHubStore(settings.hub_store)
+    store.add_device("askrigg", "Askrigg Village Hall")
+    service = IngestService(settings, store)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    assert service.client.wait_connected(10)
+    yield service
+    service.stop_event.set()
+    thread.join(10)
+    store.close()

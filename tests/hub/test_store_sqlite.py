@@ -1,0 +1,107 @@
+import math
+import struct
+import time
+
+import pytest
+
+from hub.store import IMPLAUSIBLE_TIME, UnknownDevice
+from hub.store_sqlite import SqliteHubStore
+from hub_sync.protocol import Batch, WireReading
+
+EPOCH = 2**64 - 5  # beyond int64: stored as two's complement, read back unsigned
+NOW_US = time.time_ns() // 1000
+
+
+@pytest.fixture
+def hub(tmp_path):
+    store = SqliteHubStore(tmp_path / "hub.db")
+    store.add_device("askrigg", "Askrigg Village Hall")
+    yield store
+    store.close()
+
+
+def batch(seqs, *, value=20.0, ts=None, sensor="t", epoch=EPOCH, device="askrigg"):
+    return Batch(
+        device,
+        epoch,
+        tuple(
+            WireReading(
+                s, sensor, "temperature", "°C", NOW_US - 1000 + s if ts is None else ts, value
+            )
+            for s in seqs
+        ),
+    )
+
+
+def test_a_batch_stored_twice_is_stored_once(hub):
+    first = hub.store_batch(batch(range(1, 11)), NOW_US)
+    again = hub.store_batch(batch(range(1, 11)), NOW_US)
+    assert (first.inserted, first.duplicates, first.acked) == (10, 0, ((1, 10),))
+    assert (again.inserted, again.duplicates, again.acked) == (0, 10, ((1, 10),))
+    stored = hub.readings("askrigg")
+    assert [r.seq for _, r in stored] == list(range(1, 11))
+    assert {epoch for epoch, _ in stored} == {EPOCH}
+
+
+def test_values_are_kept_bit_for_bit(hub):
+    values = [float("nan"), -0.0, float("inf"), 5e-324, 21.123456789012345]
+    b = Batch(
+        "askrigg",
+        EPOCH,
+        tuple(
+            WireReading(i + 1, "t", "temperature", "°C", NOW_US, v) for i, v in enumerate(values)
+        ),
+    )
+    hub.store_batch(b, NOW_US)
+    back = [r.value for _, r in hub.readings("askrigg")]
+    assert [struct.pack(">d", v) for v in back] == [struct.pack(">d", v) for v in values]
+
+
+def test_a_replay_with_different_content_is_rejected_not_stored(hub):
+    hub.store_batch(batch([1, 2, 3], value=20.0), NOW_US)
+    outcome = hub.store_batch(batch([2, 3, 4], value=99.0), NOW_US)
+    assert outcome.acked == ((4, 4),)
+    assert [(r.first, r.last) for r in outcome.rejected] == [(2, 3)]
+    assert [r.value for _, r in hub.readings("askrigg")] == [20.0, 20.0, 20.0, 99.0]
+
+
+def test_unknown_and_revoked_devices_are_refused(hub):
+    with pytest.raises(UnknownDevice, match="'nowhere' is not registered"):
+        hub.store_batch(batch([1], device="nowhere"), NOW_US)
+
+
+def test_out_of_order_batches_leave_exact_gaps(hub):
+    hub.store_batch(batch(range(100, 110)), NOW_US)
+    hub.store_batch(batch(range(1, 11)), NOW_US)
+    hub.store_batch(batch(range(50, 60)), NOW_US)
+    assert hub.missing("askrigg") == ((EPOCH, 11, 49), (EPOCH, 60, 99))
+    hub.store_batch(batch(range(11, 50)), NOW_US)
+    assert hub.missing("askrigg") == ((EPOCH, 60, 99),)
+
+
+def test_a_backfilled_reading_never_replaces_a_newer_latest(hub):
+    hub.store_batch(batch([500], value=21.0, ts=NOW_US), NOW_US)
+    hub.store_batch(batch([1], value=5.0, ts=NOW_US - 86_400_000_000), NOW_US)
+    assert hub.latest("askrigg") == {("t", "temperature"): (NOW_US, 21.0)}
+
+
+def test_implausible_times_are_stored_flagged_and_kept_out_of_latest(hub):
+    future = NOW_US + 3 * 86_400_000_000
+    hub.store_batch(batch([1], ts=future), NOW_US)
+    ((_, reading),) = hub.readings("askrigg")
+    assert reading.quality & IMPLAUSIBLE_TIME
+    assert hub.latest("askrigg") == {}
+
+
+def test_fleet_state_counts(hub):
+    hub.store_batch(batch([1, 2]), NOW_US)
+    hub.count_rejected_batch("askrigg", "malformed", NOW_US)
+    hub.record_status("askrigg", True, '{"v":1}', NOW_US)
+    (state,) = hub.fleet()
+    assert (state.device_id, state.online, state.readings, state.rejected_batches) == (
+        "askrigg",
+        True,
+        2,
+        1,
+    )
+    assert not math.isnan(state.last_seen_us)
