@@ -6,6 +6,7 @@ import click
 
 from hallsense import __version__
 from hallsense.cli_edge import edge
+from hallsense.cli_hub import hub
 from hallsense.demo import demo
 
 
@@ -22,18 +23,6 @@ def cli() -> None:
 
 
 @cli.group()
-def hub() -> None:
-    """Run the central hub (ingestion and the hub's pages).
-
-    The hub's commands arrive with the hub release; see docs/cli.md.
-
-    \b
-    Example:
-        hallsense hub --help
-    """
-
-
-@cli.group()
 def provision() -> None:
     """Provision nodes for the council IoT team (accounts, certificates, bundles).
 
@@ -46,4 +35,5 @@ def provision() -> None:
 
 
 cli.add_command(edge)
+cli.add_command(hub)
 cli.add_command(demo)

@@ -44,7 +44,7 @@ UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "MB": "megabytes"}
 
 
 def _describe_expected(kind: Any, unit: str) -> str:
-    unit = UNIT_WORDS.get(unit, "" if "pin" in unit or unit == "path" else unit)
+    unit = UNIT_WORDS.get(unit, "" if "pin" in unit or unit in ("path", "port") else unit)
     if kind is bool:
         return "true or false"
     if kind is int:

@@ -8,6 +8,7 @@ import pytest
 from edge.settings import EdgeSettings
 from hallsense.cli import cli
 from hallsense.settings import describe_fields
+from hub.settings import HubSettings
 
 DOCS = Path(__file__).parents[1] / "docs"
 
@@ -34,7 +35,10 @@ def test_every_command_is_documented(path):
     assert f"`{path}" in (DOCS / "cli.md").read_text(encoding="utf-8"), path
 
 
-@pytest.mark.parametrize(("key", "default", "unit", "help_text"), describe_fields(EdgeSettings))
+@pytest.mark.parametrize(
+    ("key", "default", "unit", "help_text"),
+    describe_fields(EdgeSettings) + describe_fields(HubSettings),
+)
 def test_every_setting_is_documented_with_its_default_and_unit(key, default, unit, help_text):
     rows = [
         line

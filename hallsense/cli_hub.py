@@ -1,0 +1,147 @@
+"""``hallsense hub …``: run ingestion workers, register devices, show the fleet."""
+
+from __future__ import annotations
+
+import json
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from hallsense.cli_edge import env_option
+from hallsense.logs import configure_logging
+from hallsense.settings import SettingsError, load_settings
+from hub.service import IngestService
+from hub.settings import HubSettings
+from hub.store import HubStoreError
+from hub.store_sqlite import SqliteHubStore
+from hub_sync.protocol import ProtocolError, check_device_id
+
+
+def _settings(env_file: Path | None) -> HubSettings:
+    try:
+        return load_settings(HubSettings, env_file)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _store(settings: HubSettings) -> SqliteHubStore:
+    try:
+        return SqliteHubStore(settings.hub_store)
+    except HubStoreError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.group()
+def hub() -> None:
+    """Run the central hub: ingestion workers, the device registry and the fleet status.
+
+    \b
+    Example:
+        hallsense hub add-device askrigg --name "Askrigg Village Hall" --env hub.env
+        hallsense hub run --env hub.env
+    """
+
+
+@hub.command()
+@env_option
+def run(env_file: Path | None) -> None:
+    """Run one ingestion worker until SIGTERM or Ctrl-C.
+
+    Start several (each with its own HALLSENSE_WORKER_ID) to share the load.
+
+    \b
+    Example:
+        hallsense hub run --env /etc/hallsense/hub.env
+    """
+    settings = _settings(env_file)
+    configure_logging(settings.log_level)
+    store = _store(settings)
+    service = IngestService(settings, store)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        service.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        service.run()
+    finally:
+        store.close()
+
+
+@hub.command("add-device")
+@env_option
+@click.argument("device_id")
+@click.option("--name", required=True, help='The hall\'s name, e.g. "Askrigg Village Hall".')
+def add_device(env_file: Path | None, device_id: str, name: str) -> None:
+    """Register a device so the hub accepts its readings.
+
+    \b
+    Example:
+        hallsense hub add-device askrigg --name "Askrigg Village Hall" --env hub.env
+    """
+    try:
+        check_device_id(device_id)
+    except ProtocolError as error:
+        raise click.BadParameter(str(error), param_hint="DEVICE_ID") from error
+    store = _store(_settings(env_file))
+    try:
+        store.add_device(device_id, name)
+    finally:
+        store.close()
+    click.echo(f"registered {device_id} ({name})")
+
+
+@hub.command()
+@env_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def status(env_file: Path | None, as_json: bool) -> None:
+    """Show every node: online, last seen, readings stored, missing ranges, rejections.
+
+    \b
+    Example:
+        hallsense hub status --env /etc/hallsense/hub.env
+    """
+    store = _store(_settings(env_file))
+    try:
+        fleet = store.fleet()
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "device_id": d.device_id,
+                        "name": d.name,
+                        "online": d.online,
+                        "last_seen": _iso(d.last_seen_us),
+                        "readings": d.readings,
+                        "missing": [
+                            {"store_epoch": str(e), "first": a, "last": b} for e, a, b in d.missing
+                        ],
+                        "rejected_batches": d.rejected_batches,
+                    }
+                    for d in fleet
+                ],
+                indent=2,
+            )
+        )
+        return
+    header = f"{'device':<20} {'hall':<28} {'state':<8} {'last seen (UTC)':<20} "
+    header += f"{'readings':>10} {'missing':>8} {'rejected':>8}"
+    click.echo(header)
+    for d in fleet:
+        missing = sum(b - a + 1 for _, a, b in d.missing)
+        click.echo(
+            f"{d.device_id:<20} {d.name[:28]:<28} {'online' if d.online else 'offline':<8} "
+            f"{(_iso(d.last_seen_us) or 'never')[:19]:<20} {d.readings:>10,} {missing:>8,} "
+            f"{d.rejected_batches:>8,}"
+        )
+
+
+def _iso(us: int | None) -> str | None:
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat() if us else None
