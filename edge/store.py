@@ -10,7 +10,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from operator import attrgetter, mul
 from pathlib import Path
@@ -153,8 +153,12 @@ def _us(moment: datetime) -> int:
     return round(moment.timestamp() * 1_000_000)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _from_us(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1_000_000, UTC)
+    # Exact to the microsecond, unlike fromtimestamp() of a float.
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def _sqlite_code(error: sqlite3.Error) -> int:
@@ -533,8 +537,8 @@ class EdgeStore:
             self._unsettled_rows(newest_first=newest_first, include_held=False, limit=limit)
         )
 
-    def _check_ranges(self, ranges: Iterable[SeqRange]) -> list[SeqRange]:
-        wanted = merge(ranges)
+    def _check_ranges(self, ranges: Iterable[SeqRange | tuple[int, int]]) -> list[SeqRange]:
+        wanted = merge(r if isinstance(r, SeqRange) else SeqRange(*r) for r in ranges)
         last_seq = self._last_seq()
         for block in wanted:
             if last_seq is None or block.last > last_seq:
@@ -543,7 +547,9 @@ class EdgeStore:
                 )
         return wanted
 
-    def _settle(self, table: str, ranges: Iterable[SeqRange], reason: str) -> int:
+    def _settle(
+        self, table: str, ranges: Iterable[SeqRange | tuple[int, int]], reason: str
+    ) -> int:
         wanted = self._check_ranges(ranges)
         now_us = _us(datetime.now(UTC))
         with self._write(f"settling ranges in {table}"):
@@ -590,7 +596,7 @@ class EdgeStore:
             self._settled = None
         return count
 
-    def acknowledge(self, ranges: Iterable[SeqRange]) -> int:
+    def acknowledge(self, ranges: Iterable[SeqRange | tuple[int, int]]) -> int:
         """Record that the hub has committed ``ranges``; returns readings newly acknowledged.
 
         Acknowledgements are a monotone union: they may come in any order, overlap or
@@ -601,7 +607,7 @@ class EdgeStore:
         """
         return self._settle("acked", ranges, "")
 
-    def reject(self, ranges: Iterable[SeqRange], reason: str) -> int:
+    def reject(self, ranges: Iterable[SeqRange | tuple[int, int]], reason: str) -> int:
         """Record that the hub refused ``ranges``: kept and counted, never offered again."""
         return self._settle("rejected", ranges, reason)
 

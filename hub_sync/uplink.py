@@ -1,0 +1,288 @@
+"""The node's uplink: send unacknowledged readings in batches, forget them only on the hub's ack."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import paho.mqtt.client as paho
+
+from hub_sync.mqtt import (
+    NO_MATCHING_SUBSCRIBERS,
+    BrokerSettings,
+    Delivery,
+    MqttClient,
+    MqttError,
+    NotConnected,
+    PublishRefused,
+)
+from hub_sync.protocol import (
+    Ack,
+    Batch,
+    ProtocolError,
+    WireReading,
+    decode_ack,
+    encode_batch,
+    topic,
+)
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class UplinkError(Exception):
+    """Base of the uplink's errors."""
+
+
+class OutboxReading(Protocol):
+    """What the uplink needs of a stored reading."""
+
+    @property
+    def seq(self) -> int: ...  # noqa: D102
+    @property
+    def sensor_id(self) -> str: ...  # noqa: D102
+    @property
+    def metric(self) -> str: ...  # noqa: D102
+    @property
+    def unit(self) -> str: ...  # noqa: D102
+    @property
+    def value(self) -> float: ...  # noqa: D102
+    @property
+    def timestamp(self) -> datetime: ...  # noqa: D102
+    @property
+    def quality(self) -> int: ...  # noqa: D102
+    @property
+    def censor(self) -> str | None: ...  # noqa: D102
+
+
+class Outbox(Protocol):
+    """The durable store the uplink sends from (the edge store offers exactly this)."""
+
+    @property
+    def store_epoch(self) -> int: ...  # noqa: D102
+
+    def next_unacknowledged(
+        self, limit: int, *, newest_first: bool = False
+    ) -> Sequence[OutboxReading]:
+        """Readings still to send."""
+        ...
+
+    def acknowledge(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Record the hub's acknowledgement."""
+        ...
+
+    def reject(self, ranges: Iterable[tuple[int, int]], reason: str) -> int:
+        """Record the hub's refusal."""
+        ...
+
+
+@dataclass(frozen=True)
+class UplinkSettings:
+    """How the node sends: batch size, window, resend timeout."""
+
+    device_id: str
+    batch_readings: int = 1000
+    window: int = 4
+    resend_after_s: float = 30.0
+
+
+@dataclass
+class _InFlight:
+    seqs: frozenset[int]
+    first: int
+    last: int
+    sent_at: float
+    delivery: Delivery
+
+
+def to_wire(reading: OutboxReading) -> WireReading:
+    """A stored reading as it travels (timestamp to exact microseconds)."""
+    return WireReading(
+        reading.seq,
+        reading.sensor_id,
+        reading.metric,
+        reading.unit,
+        (reading.timestamp - _EPOCH) // _MICROSECOND,
+        reading.value,
+        int(reading.quality),
+        None if reading.censor is None else str(reading.censor),
+    )
+
+
+class Uplink:
+    """Sends the outbox's readings to the hub and records the hub's acks in it.
+
+    The newest readings go first, so live values are not stuck behind a long backlog;
+    the backlog drains behind them. At most ``window`` batches are in flight; one not
+    acknowledged by the hub within ``resend_after_s`` is sent again (the hub stores
+    idempotently). A PUBACK only means the broker has a batch: the outbox forgets
+    nothing until the hub's ack says it is committed.
+
+    :meth:`sync_once` is the single step, called from the agent's thread (the only
+    thread that writes the store); acks arrive on paho's thread and wait in a queue.
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client_factory: Callable[..., MqttClient],
+        settings: UplinkSettings,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.outbox = outbox
+        self.settings = settings
+        self.monotonic = monotonic
+        self._acks: queue.SimpleQueue[Ack] = queue.SimpleQueue()
+        self._in_flight: dict[int, _InFlight] = {}
+        self.hub_subscribed = True
+        self.last_error = ""
+        self.sent_batches = 0
+        self.resent_batches = 0
+        device = settings.device_id
+        self.client = client_factory(
+            client_id=device,
+            on_message=self._on_message,
+            on_connect=self._on_connect,
+            will=(topic(device, "status"), _status("offline"), 1, True),
+        )
+
+    # --- paho's thread ---
+
+    def _on_connect(self, client: MqttClient) -> None:
+        client.subscribe_nowait(topic(self.settings.device_id, "ack"))
+        try:
+            client.publish(topic(self.settings.device_id, "status"), _status("online"), retain=True)
+        except MqttError as error:
+            log.debug("birth message not sent: %s", error)
+
+    def _on_message(self, message: paho.MQTTMessage) -> None:
+        try:
+            self._acks.put(decode_ack(bytes(message.payload)))
+        except ProtocolError as error:
+            log.warning("ignored a malformed ack: %s", error)
+
+    # --- the agent's thread ---
+
+    def start(self) -> None:
+        """Start connecting in the background (the broker may be away)."""
+        self.client.start_background()
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.client.close()
+
+    @property
+    def in_flight(self) -> int:
+        """Batches sent and not yet acknowledged."""
+        return len(self._in_flight)
+
+    def apply_acks(self) -> int:
+        """Record every ack received so far in the outbox; returns readings acknowledged."""
+        done = 0
+        while True:
+            try:
+                ack = self._acks.get_nowait()
+            except queue.Empty:
+                return done
+            if ack.store_epoch != self.outbox.store_epoch:
+                log.warning("ignored an ack for another store epoch (%d)", ack.store_epoch)
+                continue
+            if ack.acked:
+                done += self.outbox.acknowledge(list(ack.acked))
+            for rejection in ack.rejected:
+                count = self.outbox.reject([(rejection.first, rejection.last)], rejection.reason)
+                log.warning(
+                    "the hub rejected %d readings (%d..%d): %s",
+                    count,
+                    rejection.first,
+                    rejection.last,
+                    rejection.reason,
+                )
+            settled = [(a, b) for a, b in ack.acked] + [(r.first, r.last) for r in ack.rejected]
+            for key, flight in list(self._in_flight.items()):
+                if all(any(a <= s <= b for a, b in settled) for s in flight.seqs):
+                    del self._in_flight[key]
+
+    def sync_once(self) -> int:
+        """Apply acks, give up on stale batches, and send while the window has room.
+
+        Returns the number of readings sent in this step.
+        """
+        self.apply_acks()
+        now = self.monotonic()
+        for key, flight in list(self._in_flight.items()):
+            if now - flight.sent_at > self.settings.resend_after_s:
+                del self._in_flight[key]  # picked up again below: the hub stores idempotently
+                self.resent_batches += 1
+            elif flight.delivery.done:
+                self._check_delivery(flight.delivery)
+        if not self.client.connected:
+            return 0
+        sent = 0
+        while len(self._in_flight) < self.settings.window:
+            busy = set().union(*(f.seqs for f in self._in_flight.values()))
+            wanted = self.settings.batch_readings
+            candidates = self.outbox.next_unacknowledged(wanted + len(busy), newest_first=True)
+            chosen = [r for r in candidates if r.seq not in busy][:wanted]
+            if not chosen:
+                break
+            chosen.sort(key=lambda r: r.seq)
+            payload = encode_batch(
+                Batch(
+                    self.settings.device_id,
+                    self.outbox.store_epoch,
+                    tuple(to_wire(r) for r in chosen),
+                )
+            )
+            try:
+                delivery = self.client.publish(
+                    topic(self.settings.device_id, "readings"), payload, qos=1
+                )
+            except NotConnected:
+                break
+            self._in_flight[chosen[0].seq] = _InFlight(
+                frozenset(r.seq for r in chosen), chosen[0].seq, chosen[-1].seq, now, delivery
+            )
+            self.sent_batches += 1
+            sent += len(chosen)
+        return sent
+
+    def _check_delivery(self, delivery: Delivery) -> None:
+        try:
+            reason = delivery.wait(0)
+        except PublishRefused as error:
+            if self.last_error != str(error):
+                log.error("%s", error)
+            self.last_error = str(error)
+            return
+        except MqttError:
+            return
+        subscribed = reason != NO_MATCHING_SUBSCRIBERS
+        if subscribed != self.hub_subscribed:
+            if subscribed:
+                log.info("the hub is subscribed again")
+            else:
+                log.warning("the broker has the readings but the hub is not subscribed")
+        self.hub_subscribed = subscribed
+
+
+def _status(state: str) -> bytes:
+    return json.dumps({"v": 1, "state": state}, separators=(",", ":")).encode("utf-8")
+
+
+def client_factory(broker: BrokerSettings) -> Callable[..., MqttClient]:
+    """A factory of uplink clients to ``broker`` (reconnecting quickly when it returns)."""
+
+    def make(**kwargs: object) -> MqttClient:
+        return MqttClient(broker, reconnect_min_s=1, reconnect_max_s=2, **kwargs)  # type: ignore[arg-type]
+
+    return make

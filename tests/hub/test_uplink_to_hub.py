@@ -1,0 +1,105 @@
+"""The uplink against a real broker and a real ingestion worker: every reading once."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from edge.clock import ClockSample
+from edge.store import EdgeStore
+from hub_sync.mqtt import BrokerSettings
+from hub_sync.uplink import Uplink, UplinkSettings, client_factory
+from sensors.reading import Reading
+from tests.hub_sync.conftest import PASSWORDS
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def synced():
+    return ClockSample(datetime.now(UTC), time.monotonic_ns(), True, "boot")
+
+
+@pytest.fixture
+def edge(tmp_path):
+    store = EdgeStore(tmp_path / "edge.db")
+    yield store
+    store.close()
+
+
+def make_uplink(edge, broker, **settings):
+    broker_settings = BrokerSettings("127.0.0.1", broker.port, "askrigg", PASSWORDS["askrigg"])
+    uplink = Uplink(
+        edge,
+        client_factory(broker_settings),
+        UplinkSettings(device_id="askrigg", **settings),
+    )
+    uplink.start()
+    assert uplink.client.wait_connected(10)
+    return uplink
+
+
+def drain(uplink, edge, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        uplink.sync_once()
+        if edge.stats().backlog == 0 and uplink.in_flight == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not drained: {edge.stats()}")
+
+
+def counter_readings(n, start=1):
+    return [
+        Reading("counter", "test_counter", float(i), "count", T0 + timedelta(seconds=i))
+        for i in range(start, start + n)
+    ]
+
+
+def test_every_reading_reaches_the_hub_once_and_is_acknowledged(hub, broker, edge):
+    edge.append(counter_readings(2500), synced())
+    uplink = make_uplink(edge, broker, batch_readings=1000)
+    try:
+        drain(uplink, edge)
+    finally:
+        uplink.close()
+    stored = hub.store.readings("askrigg")
+    values = [r.value for _, r in stored]
+    assert sorted(values) == [float(i) for i in range(1, 2501)]
+    assert len(set(values)) == len(values)
+    assert {epoch for epoch, _ in stored} == {edge.store_epoch}
+    assert edge.stats().acknowledged == 2500
+    assert [(r.first, r.last) for r in edge.acknowledged_ranges()] == [(1, 2500)]
+
+
+def test_the_newest_readings_go_first(hub, broker, edge):
+    edge.append(counter_readings(3000), synced())
+    uplink = make_uplink(edge, broker, batch_readings=500, window=1)
+    try:
+        uplink.sync_once()
+        deadline = time.monotonic() + 10
+        while edge.stats().acknowledged == 0 and time.monotonic() < deadline:
+            uplink.sync_once()
+            time.sleep(0.02)
+    finally:
+        uplink.close()
+    assert [(r.first, r.last) for r in edge.acknowledged_ranges()] == [(2501, 3000)]
+
+
+def test_a_batch_the_hub_never_answers_is_sent_again(tmp_path, broker, edge):
+    # No hub at all: the broker takes the batch (nobody subscribed), no ack ever comes.
+    clock = [0.0]
+    edge.append(counter_readings(10), synced())
+    uplink = make_uplink(edge, broker, resend_after_s=30)
+    uplink.monotonic = lambda: clock[0]
+    try:
+        assert uplink.sync_once() == 10
+        assert uplink.sync_once() == 0
+        clock[0] += 31
+        assert uplink.sync_once() == 10
+        assert uplink.resent_batches == 1
+        assert edge.stats().acknowledged == 0
+        time.sleep(0.3)
+        uplink.sync_once()
+        assert uplink.hub_subscribed is False
+    finally:
+        uplink.close()
