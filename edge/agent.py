@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from edge.clock import ClockSample
 from edge.runner import DriverRunner, Health, RunnerThread
@@ -23,6 +24,22 @@ MAX_BUFFERED_READINGS = 50_000
 reading a second, about 10 MB); beyond this the oldest are lost, counted and logged."""
 
 CLOCK_CHECK_INTERVAL_S = 10.0
+
+
+class Companion(Protocol):
+    """Something that runs a step in the agent's thread after each commit (the uplink)."""
+
+    def start(self) -> None:
+        """Begin (e.g. connect in the background)."""
+        ...
+
+    def sync_once(self) -> int:
+        """One step; returns how much work it did."""
+        ...
+
+    def close(self) -> None:
+        """Stop."""
+        ...
 
 
 class Agent:
@@ -45,9 +62,11 @@ class Agent:
         drivers: Sequence[Driver],
         sample_clock: Callable[[], ClockSample],
         *,
+        companions: Sequence[Companion] = (),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.companions = list(companions)
         self.store = store
         self.sample_clock = sample_clock
         self.monotonic = monotonic
@@ -245,6 +264,13 @@ class Agent:
             self.flush()
         if self._disk_full:
             return
+        for companion in self.companions:
+            try:
+                companion.sync_once()
+            except StoreError:
+                raise
+            except Exception:  # the uplink must never stop the node from keeping readings
+                log.exception("the uplink step failed; retrying next tick")
         try:
             self.record_health()
             if now - self._last_clock_check >= CLOCK_CHECK_INTERVAL_S:
@@ -257,7 +283,9 @@ class Agent:
     # --- the long-running loop ---
 
     def start(self) -> None:
-        """Start one thread per driver."""
+        """Start one thread per driver, and the companions (the uplink)."""
+        for companion in self.companions:
+            companion.start()
         for runner in self.runners:
             thread = RunnerThread(runner, self.accept, self.sample_clock, self.stop_event)
             thread.start()
@@ -294,6 +322,11 @@ class Agent:
             if thread.is_alive():
                 log.warning("driver %s is still hung at shutdown; leaving it", thread.runner.name)
         committed = self.flush()
+        for companion in self.companions:
+            try:
+                companion.close()
+            except Exception as error:
+                log.warning("the uplink did not close cleanly: %s", error)
         if self.buffered:
             log.error("%d readings could not be written before exit", self.buffered)
         self.record_health_stopped()

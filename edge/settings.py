@@ -98,6 +98,38 @@ class EdgeSettings:
         min=0,
     )
 
+    # --- the uplink to the hub ---
+    device_id: str = _setting("", "This node's device id at the hub (from provisioning).")
+    broker_host: str = _setting(
+        "", "The hub's MQTT broker; empty keeps every reading on the node only."
+    )
+    broker_port: int = _setting(8883, "The broker's port.", "port", min=1, max=65535)
+    broker_username: str = _setting("", "The broker account (default: the device id).")
+    broker_password: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "The broker password (or HALLSENSE_BROKER_PASSWORD_FILE, mode 0600).",
+            "unit": "",
+            "secret": True,
+        },
+    )
+    broker_ca_file: Path | None = _setting(
+        None, "CA certificate for TLS to the broker (unset: plain MQTT, for a lab).", "path"
+    )
+    uplink_batch_readings: int = _setting(
+        1000, "Readings per batch sent to the hub.", "readings", min=1, max=10000
+    )
+    uplink_window: int = _setting(
+        4, "Batches sent and not yet acknowledged at most.", "batches", min=1
+    )
+    uplink_resend_s: float = _setting(
+        30.0,
+        "A batch the hub has not acknowledged after this long is sent again.",
+        "s",
+        above=0,
+    )
+
     # --- driver: simulated ---
     simulated_interval_s: float = _setting(
         10.0, "Simulated driver: seconds between readings.", "s", above=0
@@ -190,6 +222,8 @@ class EdgeSettings:
                     "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
                 )
             )
+        if self.broker_host and not self.device_id:
+            problems.append(("device_id", "required when HALLSENSE_BROKER_HOST is set"))
         if self.gpio_beam_pair_pins is not None:
             for pin in self.gpio_beam_pair_pins:
                 if not 0 <= pin <= 27:

@@ -547,9 +547,7 @@ class EdgeStore:
                 )
         return wanted
 
-    def _settle(
-        self, table: str, ranges: Iterable[SeqRange | tuple[int, int]], reason: str
-    ) -> int:
+    def _settle(self, table: str, ranges: Iterable[SeqRange | tuple[int, int]], reason: str) -> int:
         wanted = self._check_ranges(ranges)
         now_us = _us(datetime.now(UTC))
         with self._write(f"settling ranges in {table}"):

@@ -10,7 +10,10 @@ from edge.clock import SystemClock
 from edge.drivers import DriverStartError, build_drivers
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
-from hallsense.settings import load_settings
+from hallsense.settings import SettingsError, load_settings
+from hub_sync.mqtt import BrokerSettings
+from hub_sync.protocol import ProtocolError, check_device_id
+from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,31 @@ def edge_clock(settings: EdgeSettings) -> SystemClock:
     return SystemClock(settings.clock_check)
 
 
+def build_uplink(settings: EdgeSettings, store: EdgeStore) -> Uplink:
+    """The node's uplink to the hub's broker, sending from ``store``."""
+    try:
+        check_device_id(settings.device_id)
+    except ProtocolError as error:
+        raise SettingsError("the node's settings", [f"HALLSENSE_DEVICE_ID: {error}"]) from error
+    broker = BrokerSettings(
+        settings.broker_host,
+        settings.broker_port,
+        settings.broker_username or settings.device_id,
+        settings.broker_password,
+        settings.broker_ca_file,
+    )
+    return Uplink(
+        store,
+        client_factory(broker),
+        UplinkSettings(
+            device_id=settings.device_id,
+            batch_readings=settings.uplink_batch_readings,
+            window=settings.uplink_window,
+            resend_after_s=settings.uplink_resend_s,
+        ),
+    )
+
+
 class NoWorkingDriver(Exception):
     """Not one of the configured drivers could start."""
 
@@ -56,7 +84,8 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
             driver.close()
         raise
     clock = edge_clock(settings)
-    agent = Agent(settings, store, drivers, clock.sample)
+    companions = [build_uplink(settings, store)] if settings.broker_host else []
+    agent = Agent(settings, store, drivers, clock.sample, companions=companions)
     for failure in failures:
         agent.report_unavailable(failure.driver, str(failure))
     return agent, failures
