@@ -100,3 +100,65 @@ def test_broker_restarts_and_a_killed_hub_lose_and_duplicate_nothing(stack):
         assert_exactly_once(hub_db, tally, edge)
     finally:
         edge.stop()
+
+
+def test_a_hub_dying_between_its_commit_and_its_ack_loses_and_duplicates_nothing(stack):
+    _, hub, edge, tally, hub_db, hub_env = stack
+    wait_for(lambda: len(hub_values(hub_db)) > 50, 30, f"nothing arrived:\n{edge.log()}")
+    hub.stop()
+    normal = hub_env.read_text()
+    hub_env.write_text(normal + "HALLSENSE_FAULT_POINT=after-commit\n")
+    deaths = 0
+    for _ in range(5):
+        hub.start()
+        # It commits the next batch it gets, then dies before acknowledging it.
+        assert hub.wait(30) == 77, hub.log()
+        deaths += 1
+    assert deaths == 5
+    assert hub.log().count("fault point after-commit: exiting before the ack") == 5
+    hub_env.write_text(normal)
+    hub.start()
+    assert edge.terminate() == 0, edge.log()
+    text = edge.env_file.read_text().replace(
+        "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
+    )
+    edge.env_file.write_text(text)
+    edge.start()
+    assert_exactly_once(hub_db, tally, edge)
+
+
+def test_a_node_killed_mid_batch_resends_what_was_not_acknowledged(stack):
+    _, _, edge, tally, hub_db, _ = stack
+    kills_ns = []
+    for _ in range(4):
+        wait_for(lambda: len(hub_values(hub_db)) > 50, 30, f"nothing arrived:\n{edge.log()}")
+        time.sleep(0.4)
+        kills_ns.append(time.time_ns())
+        edge.kill()
+        edge.start()
+    time.sleep(1.0)
+    assert edge.terminate() == 0, edge.log()
+    text = edge.env_file.read_text().replace(
+        "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
+    )
+    edge.env_file.write_text(text)
+    edge.start()
+    # Produced (by the counter's own tally) and not lost to a SIGKILL's durability
+    # window of one commit interval (0.2 s) plus the commit itself (docs/store.md).
+    window_ns = int(0.7e9)
+
+    def must_arrive():
+        return [
+            value
+            for value, made in read_tally(tally)
+            if not any(0 <= kill - made <= window_ns for kill in kills_ns)
+        ]
+
+    wait_for(
+        lambda: set(must_arrive()) <= set(hub_values(hub_db)),
+        60,
+        f"the hub never caught up:\n{edge.log()[-2000:]}",
+    )
+    values = hub_values(hub_db)
+    assert len(values) == len(set(values)), "a reading was stored twice (by content)"
+    assert set(values) <= {value for value, _ in read_tally(tally)}
