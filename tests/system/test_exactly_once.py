@@ -1,5 +1,6 @@
 """Readings a node produces reach the hub exactly once through broker and hub failures."""
 
+import re
 import time
 
 import pytest
@@ -162,3 +163,27 @@ def test_a_node_killed_mid_batch_resends_what_was_not_acknowledged(stack):
     values = hub_values(hub_db)
     assert len(values) == len(set(values)), "a reading was stored twice (by content)"
     assert set(values) <= {value for value, _ in read_tally(tally)}
+
+
+def test_two_workers_share_the_load_and_one_dies(stack, tmp_path):
+    _, hub, edge, tally, hub_db, hub_env = stack
+    second_env = tmp_path / "hub2.env"
+    second_env.write_text(hub_env.read_text() + "HALLSENSE_WORKER_ID=2\n")
+    second = HubProcess(second_env, tmp_path / "hub2.log").start()
+    try:
+        wait_for(lambda: len(hub_values(hub_db)) > 300, 30, f"nothing arrived:\n{edge.log()}")
+        hub.kill()  # the first worker dies mid-run; its share goes to the second
+        time.sleep(1.5)
+        assert second.alive(), second.log()
+        assert edge.terminate() == 0, edge.log()
+        text = edge.env_file.read_text().replace(
+            "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
+        )
+        edge.env_file.write_text(text)
+        edge.start()
+        assert_exactly_once(hub_db, tally, edge)
+    finally:
+        second.stop()
+    stored_by_second = re.search(r"worker 2 stopped: (\d+) batches stored", second.log())
+    assert stored_by_second, second.log()
+    assert int(stored_by_second.group(1)) > 0
