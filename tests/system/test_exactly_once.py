@@ -15,15 +15,15 @@ from tests.support.hub_process import HubProcess
 PASSWORDS = {HUB_ACCOUNT: "hub-pw-for-tests", "askrigg": "askrigg-pw-for-tests"}
 
 
-@pytest.fixture
-def stack(tmp_path):
-    broker = Broker(tmp_path / "broker", PASSWORDS).start()
+def start_stack(tmp_path, *, broker_options=None, hub_options=None, edge_options=None):
+    """A real broker, `hallsense hub run` and `hallsense edge run` with the counter driver."""
+    broker = Broker(tmp_path / "broker", PASSWORDS, **(broker_options or {})).start()
     hub_env = write_env(
         tmp_path / "hub.env",
         hub_store=tmp_path / "hub.db",
         broker_port=broker.port,
         broker_password=PASSWORDS[HUB_ACCOUNT],
-        session_expiry_s=5,
+        **{"session_expiry_s": 5, **(hub_options or {})},
     )
     store = SqliteHubStore(tmp_path / "hub.db")
     store.add_device("askrigg", "Askrigg Village Hall")
@@ -41,15 +41,36 @@ def stack(tmp_path):
         broker_host="127.0.0.1",
         broker_port=broker.port,
         broker_password=PASSWORDS["askrigg"],
-        uplink_batch_readings=200,
-        uplink_resend_s=3,
+        **{"uplink_batch_readings": 200, "uplink_resend_s": 3, **(edge_options or {})},
     )
     hub = HubProcess(hub_env, tmp_path / "hub.log").start()
     edge = EdgeProcess(edge_env, tmp_path / "edge.log").start()
-    yield broker, hub, edge, tally, tmp_path / "hub.db", hub_env
+    return broker, hub, edge, tally, tmp_path / "hub.db", hub_env
+
+
+def stop_stack(parts):
+    broker, hub, edge = parts[0], parts[1], parts[2]
     edge.stop()
     hub.stop()
     broker.stop()
+
+
+@pytest.fixture
+def stack(tmp_path):
+    parts = start_stack(tmp_path)
+    yield parts
+    stop_stack(parts)
+
+
+def stop_producing_and_drain(edge):
+    """SIGTERM commits every waiting reading; a node whose counter is next due in an hour
+    then drains what is left."""
+    assert edge.terminate() == 0, edge.log()
+    text = edge.env_file.read_text().replace(
+        "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
+    )
+    edge.env_file.write_text(text)
+    edge.start()
 
 
 def hub_values(path):
@@ -89,14 +110,7 @@ def test_broker_restarts_and_a_killed_hub_lose_and_duplicate_nothing(stack):
     time.sleep(1.0)
     hub.start()
     time.sleep(1.5)
-    # Stop producing: SIGTERM commits every waiting reading; then a node whose counter is
-    # next due in an hour drains what is left.
-    assert edge.terminate() == 0, edge.log()
-    text = edge.env_file.read_text().replace(
-        "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
-    )
-    edge.env_file.write_text(text)
-    edge.start()
+    stop_producing_and_drain(edge)
     try:
         assert_exactly_once(hub_db, tally, edge)
     finally:
@@ -119,12 +133,7 @@ def test_a_hub_dying_between_its_commit_and_its_ack_loses_and_duplicates_nothing
     assert hub.log().count("fault point after-commit: exiting before the ack") == 5
     hub_env.write_text(normal)
     hub.start()
-    assert edge.terminate() == 0, edge.log()
-    text = edge.env_file.read_text().replace(
-        "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
-    )
-    edge.env_file.write_text(text)
-    edge.start()
+    stop_producing_and_drain(edge)
     assert_exactly_once(hub_db, tally, edge)
 
 
@@ -138,12 +147,7 @@ def test_a_node_killed_mid_batch_resends_what_was_not_acknowledged(stack):
         edge.kill()
         edge.start()
     time.sleep(1.0)
-    assert edge.terminate() == 0, edge.log()
-    text = edge.env_file.read_text().replace(
-        "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
-    )
-    edge.env_file.write_text(text)
-    edge.start()
+    stop_producing_and_drain(edge)
     # Produced (by the counter's own tally) and not lost to a SIGKILL's durability
     # window of one commit interval (0.2 s) plus the commit itself (docs/store.md).
     window_ns = int(0.7e9)
@@ -175,15 +179,34 @@ def test_two_workers_share_the_load_and_one_dies(stack, tmp_path):
         hub.kill()  # the first worker dies mid-run; its share goes to the second
         time.sleep(1.5)
         assert second.alive(), second.log()
-        assert edge.terminate() == 0, edge.log()
-        text = edge.env_file.read_text().replace(
-            "HALLSENSE_COUNTER_INTERVAL_S=0.01", "HALLSENSE_COUNTER_INTERVAL_S=3600"
-        )
-        edge.env_file.write_text(text)
-        edge.start()
+        stop_producing_and_drain(edge)
         assert_exactly_once(hub_db, tally, edge)
     finally:
         second.stop()
     stored_by_second = re.search(r"worker 2 stopped: (\d+) batches stored", second.log())
     assert stored_by_second, second.log()
     assert int(stored_by_second.group(1)) > 0
+
+
+def test_the_hub_offline_beyond_the_brokers_queue_still_gets_everything(tmp_path):
+    parts = start_stack(
+        tmp_path,
+        broker_options={"max_queued_messages": 10},
+        hub_options={"session_expiry_s": 120},
+        edge_options={"uplink_batch_readings": 20, "uplink_window": 8, "uplink_resend_s": 1},
+    )
+    broker, hub, edge, tally, hub_db, _ = parts
+    try:
+        wait_for(lambda: len(hub_values(hub_db)) > 50, 30, f"nothing arrived:\n{edge.log()}")
+        hub.stop()  # its session (and its subscription) lives on at the broker
+        wait_for(
+            lambda: "dropped" in broker.log().lower(),
+            30,
+            f"the broker never dropped anything:\n{broker.log()[-2000:]}",
+        )
+        time.sleep(2.0)  # well over 3 x max_queued_messages published meanwhile
+        hub.start()
+        stop_producing_and_drain(edge)
+        assert_exactly_once(hub_db, tally, edge)
+    finally:
+        stop_stack(parts)
