@@ -15,8 +15,7 @@ from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
 from hub.service import IngestService
 from hub.settings import HubSettings
-from hub.store import HubStoreError
-from hub.store_sqlite import SqliteHubStore
+from hub.store import HubStore, HubStoreError, open_hub_store
 from hub_sync.protocol import ProtocolError, check_device_id
 
 
@@ -27,9 +26,9 @@ def _settings(env_file: Path | None) -> HubSettings:
         raise click.ClickException(str(error)) from error
 
 
-def _store(settings: HubSettings) -> SqliteHubStore:
+def _store(settings: HubSettings) -> HubStore:
     try:
-        return SqliteHubStore(settings.hub_store)
+        return open_hub_store(settings.hub_store)
     except HubStoreError as error:
         raise click.ClickException(str(error)) from error
 

@@ -15,7 +15,13 @@ def _setting(default: Any, help: str, unit: str = "", **extra: Any) -> Any:
 class HubSettings:
     """The settings of `hallsense hub run|status|add-device`, from ``HALLSENSE_*`` keys."""
 
-    hub_store: Path = field(metadata={"help": "The hub store: a SQLite file path.", "unit": "path"})
+    hub_store: str = field(
+        metadata={
+            "help": "The hub store: a SQLite file path, or a postgresql:// URL (keep its "
+            "password out of it: use ~/.pgpass or PGPASSFILE).",
+            "unit": "path or URL",
+        }
+    )
     broker_host: str = _setting("127.0.0.1", "The MQTT broker's host name.")
     broker_port: int = _setting(8883, "The MQTT broker's port.", "port", min=1, max=65535)
     broker_username: str = _setting("_hub", "The ingestion workers' broker account.")

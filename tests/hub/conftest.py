@@ -4,10 +4,30 @@ import pytest
 
 from hub.service import IngestService
 from hub.settings import HubSettings
+from hub.store_postgres import PostgresHubStore
 from hub.store_sqlite import SqliteHubStore
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.hub_sync.conftest import PASSWORDS
 from tests.support.broker import Broker
+from tests.support.postgres import PostgresCluster
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def hub_store(request, tmp_path):
+    """An empty hub store of each backend; the same tests run against both."""
+    if request.param == "sqlite":
+        store = SqliteHubStore(tmp_path / "hub.db")
+    else:
+        store = PostgresHubStore(request.getfixturevalue("pg_cluster").new_database())
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -25,7 +45,7 @@ def hub(tmp_path, broker):
         broker_port=broker.port,
         broker_password=PASSWORDS[HUB_ACCOUNT],
     )
-    store = SqliteHubStore(settings.hub_store)
+    store = SqliteHubStore(tmp_path / "hub.db")
     store.add_device("askrigg", "Askrigg Village Hall")
     service = IngestService(settings, store)
     thread = threading.Thread(target=service.run, daemon=True)

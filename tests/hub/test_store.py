@@ -5,7 +5,6 @@ import time
 import pytest
 
 from hub.store import IMPLAUSIBLE_TIME, UnknownDevice
-from hub.store_sqlite import SqliteHubStore
 from hub_sync.protocol import Batch, WireReading
 
 EPOCH = 2**64 - 5  # beyond int64: stored as two's complement, read back unsigned
@@ -13,11 +12,9 @@ NOW_US = time.time_ns() // 1000
 
 
 @pytest.fixture
-def hub(tmp_path):
-    store = SqliteHubStore(tmp_path / "hub.db")
-    store.add_device("askrigg", "Askrigg Village Hall")
-    yield store
-    store.close()
+def hub(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    return hub_store
 
 
 def batch(seqs, *, value=20.0, ts=None, sensor="t", epoch=EPOCH, device="askrigg"):

@@ -1,0 +1,351 @@
+"""The hub store's logic, written once in SQL both SQLite and PostgreSQL understand."""
+
+from __future__ import annotations
+
+import abc
+import math
+import struct
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from hub.store import (
+    Device,
+    DeviceState,
+    StoreOutcome,
+    UnknownDevice,
+    plausibility_flags,
+)
+from hub_sync.protocol import Batch, Rejection, WireReading
+
+SCHEMA_VERSION = 1
+NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
+"""Quality bits that keep a reading out of "latest value": bad value, unsettled or
+implausible time."""
+
+Row = tuple[Any, ...]
+
+
+def signed_epoch(epoch: int) -> int:
+    """A u64 store epoch as a signed 64-bit integer (two's complement), as both databases store."""
+    return epoch - 2**64 if epoch >= 2**63 else epoch
+
+
+def unsigned_epoch(value: int) -> int:
+    """The inverse of :func:`signed_epoch`."""
+    return value + 2**64 if value < 0 else value
+
+
+def value_columns(value: float) -> tuple[float | None, bytes | None]:
+    """(value, exact bits): the bits only where a REAL column cannot keep them (NaN, -0.0)."""
+    if math.isnan(value) or (value == 0 and math.copysign(1, value) < 0):
+        return None, struct.pack(">d", value)
+    return value, None
+
+
+def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of inclusive ranges, sorted and merged."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def now_us() -> int:
+    """The hub's time in UTC microseconds."""
+    return time.time_ns() // 1000
+
+
+class SqlHubStore(abc.ABC):
+    """Every reading once on (device_id, store_epoch, seq), in any SQL database.
+
+    Subclasses supply the connection: :meth:`_query`, :meth:`_run`, :meth:`_run_many`
+    and :meth:`_transaction`, with "?" placeholders in the SQL they are given.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str, str], int] = {}
+
+    # --- what a backend provides ---
+
+    @abc.abstractmethod
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows of a SELECT."""
+
+    @abc.abstractmethod
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute a statement; returns the rows it changed."""
+
+    @abc.abstractmethod
+    def _run_many(self, sql: str, rows: Sequence[Row]) -> int:
+        """Execute a statement for each row; returns the rows changed in all."""
+
+    @abc.abstractmethod
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction; database errors come out as HubStoreError, rolled back."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    # --- devices ---
+
+    def add_device(self, device_id: str, name: str) -> Device:
+        """Register a device; registering it again keeps its first registration time."""
+        with self._lock, self._transaction():
+            self._run(
+                "INSERT INTO devices (device_id, name, added_at_us) VALUES (?, ?, ?) "
+                "ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, revoked = 0",
+                (device_id, name, now_us()),
+            )
+        device = self.device(device_id)
+        if device is None:  # pragma: no cover - just inserted
+            raise UnknownDevice(f"device {device_id} was not registered")
+        return device
+
+    def device(self, device_id: str) -> Device | None:
+        """The registered device, or None."""
+        rows = self._query(
+            "SELECT device_id, name, added_at_us, revoked FROM devices WHERE device_id = ?",
+            (device_id,),
+        )
+        return Device(rows[0][0], rows[0][1], rows[0][2], bool(rows[0][3])) if rows else None
+
+    # --- readings ---
+
+    def _series_id(self, sensor_id: str, metric: str, unit: str) -> int:
+        key = (sensor_id, metric, unit)
+        found = self._series.get(key)
+        if found is None:
+            self._run(
+                "INSERT INTO series (sensor_id, metric, unit) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                key,
+            )
+            found = int(
+                self._query(
+                    "SELECT id FROM series WHERE sensor_id = ? AND metric = ? AND unit = ?", key
+                )[0][0]
+            )
+            self._series[key] = found
+        return found
+
+    def store_batch(self, batch: Batch, received_at_us: int) -> StoreOutcome:
+        """Store a batch idempotently and commit (see hub.store.HubStore)."""
+        device = self.device(batch.device_id)
+        if device is None or device.revoked:
+            raise UnknownDevice(f"device {batch.device_id!r} is not registered or is revoked")
+        epoch = signed_epoch(batch.store_epoch)
+        with self._lock:
+            try:
+                with self._transaction():
+                    rows: list[Row] = []
+                    for r in batch.readings:
+                        value, bits = value_columns(r.value)
+                        quality = r.quality | plausibility_flags(
+                            r.ts_us, received_at_us, device.added_at_us
+                        )
+                        series = self._series_id(r.sensor_id, r.metric, r.unit)
+                        rows.append(
+                            (
+                                batch.device_id,
+                                epoch,
+                                r.seq,
+                                series,
+                                r.ts_us,
+                                value,
+                                bits,
+                                quality,
+                                r.censor,
+                                received_at_us,
+                            )
+                        )
+                    inserted = self._run_many(
+                        "INSERT INTO readings (device_id, store_epoch, seq, series_id, ts_us, "
+                        "value, value_bits, quality, censor, received_us) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        rows,
+                    )
+                    rejected = self._differing_replays(batch) if inserted < len(rows) else []
+                    refused = {s for rej in rejected for s in range(rej.first, rej.last + 1)}
+                    self._record_received(batch.device_id, epoch, [r.seq for r in batch.readings])
+                    self._update_latest(batch.device_id, rows, refused)
+                    self._run(
+                        "UPDATE devices SET readings = readings + ?, last_seen_us = ? "
+                        "WHERE device_id = ?",
+                        (inserted, received_at_us, batch.device_id),
+                    )
+                    for rej in rejected:
+                        self._run(
+                            "INSERT INTO rejections (device_id, store_epoch, first_seq, "
+                            "last_seq, reason, at_us) VALUES (?, ?, ?, ?, ?, ?)",
+                            (
+                                batch.device_id,
+                                epoch,
+                                rej.first,
+                                rej.last,
+                                rej.reason,
+                                received_at_us,
+                            ),
+                        )
+            except BaseException:
+                self._series.clear()  # ids made in a rolled-back transaction are gone
+                raise
+        acked = merge([(r.seq, r.seq) for r in batch.readings if r.seq not in refused])
+        return StoreOutcome(tuple(acked), tuple(rejected), inserted, len(rows) - inserted)
+
+    def _differing_replays(self, batch: Batch) -> list[Rejection]:
+        """Sequence numbers already stored with different content: a replay that lies."""
+        sent = {r.seq: r for r in batch.readings}
+        differing = []
+        for seq, series_id, ts_us, value, bits, censor in self._query(
+            "SELECT seq, series_id, ts_us, value, value_bits, censor FROM readings "
+            "WHERE device_id = ? AND store_epoch = ? AND seq BETWEEN ? AND ?",
+            (
+                batch.device_id,
+                signed_epoch(batch.store_epoch),
+                batch.readings[0].seq,
+                batch.readings[-1].seq,
+            ),
+        ):
+            new = sent.get(seq)
+            if new is None:
+                continue
+            stored = struct.unpack(">d", bytes(bits))[0] if bits is not None else value
+            if not (
+                series_id == self._series_id(new.sensor_id, new.metric, new.unit)
+                and ts_us == new.ts_us
+                and struct.pack(">d", stored) == struct.pack(">d", new.value)
+                and censor == new.censor
+            ):
+                differing.append(seq)
+        return [
+            Rejection(a, b, "sequence numbers already stored with different content")
+            for a, b in merge([(s, s) for s in differing])
+        ]
+
+    def _record_received(self, device_id: str, epoch: int, seqs: list[int]) -> None:
+        existing = [
+            (int(a), int(b))
+            for a, b in self._query(
+                "SELECT first_seq, last_seq FROM received WHERE device_id = ? AND store_epoch = ?",
+                (device_id, epoch),
+            )
+        ]
+        merged = merge(existing + [(s, s) for s in seqs])
+        if merged == sorted(existing):
+            return
+        self._run(
+            "DELETE FROM received WHERE device_id = ? AND store_epoch = ?", (device_id, epoch)
+        )
+        self._run_many(
+            "INSERT INTO received (device_id, store_epoch, first_seq, last_seq) "
+            "VALUES (?, ?, ?, ?)",
+            [(device_id, epoch, a, b) for a, b in merged],
+        )
+
+    def _update_latest(self, device_id: str, rows: list[Row], refused: set[int]) -> None:
+        newest: dict[int, tuple[int, float | None]] = {}
+        for row in rows:
+            seq, series_id, ts_us, value, quality = row[2], row[3], row[4], row[5], row[7]
+            if seq in refused or quality & NOT_LATEST:
+                continue
+            current = newest.get(series_id)
+            if current is None or ts_us > current[0]:
+                newest[series_id] = (ts_us, value)
+        # A backfilled (older) reading never replaces a newer live one.
+        self._run_many(
+            "INSERT INTO latest (device_id, series_id, ts_us, value) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (device_id, series_id) DO UPDATE SET ts_us = excluded.ts_us, "
+            "value = excluded.value WHERE excluded.ts_us > latest.ts_us",
+            [(device_id, sid, ts, v) for sid, (ts, v) in newest.items()],
+        )
+
+    def count_rejected_batch(self, device_id: str, reason: str, at_us: int) -> None:
+        """Count a batch refused before storage, per device (unknown devices too)."""
+        with self._lock, self._transaction():
+            self._run(
+                "UPDATE devices SET rejected_batches = rejected_batches + 1 WHERE device_id = ?",
+                (device_id,),
+            )
+            self._run(
+                "INSERT INTO rejections (device_id, reason, at_us) VALUES (?, ?, ?)",
+                (device_id, reason, at_us),
+            )
+
+    def record_status(self, device_id: str, online: bool, status_json: str, at_us: int) -> None:
+        """Record a node's status (birth, heartbeat, will)."""
+        with self._lock, self._transaction():
+            self._run(
+                "UPDATE devices SET online = ?, status_json = ?, last_seen_us = CASE "
+                "WHEN last_seen_us IS NULL OR last_seen_us < ? THEN ? ELSE last_seen_us END "
+                "WHERE device_id = ?",
+                (int(online), status_json, at_us, at_us, device_id),
+            )
+
+    # --- reading back ---
+
+    def readings(self, device_id: str) -> list[tuple[int, WireReading]]:
+        """Every stored reading of a device as (store_epoch, reading), in key order."""
+        out = []
+        for epoch, seq, sensor_id, metric, unit, ts_us, value, bits, quality, censor in self._query(
+            "SELECT r.store_epoch, r.seq, s.sensor_id, s.metric, s.unit, r.ts_us, r.value, "
+            "r.value_bits, r.quality, r.censor FROM readings r JOIN series s "
+            "ON s.id = r.series_id WHERE r.device_id = ? ORDER BY 1, 2",
+            (device_id,),
+        ):
+            exact = struct.unpack(">d", bytes(bits))[0] if bits is not None else float(value)
+            reading = WireReading(seq, sensor_id, metric, unit, ts_us, exact, quality, censor)
+            out.append((unsigned_epoch(epoch), reading))
+        return out
+
+    def latest(self, device_id: str) -> dict[tuple[str, str], tuple[int, float | None]]:
+        """(sensor_id, metric) → (ts_us, value) of the newest plausible reading."""
+        return {
+            (sensor, metric): (ts, value)
+            for sensor, metric, ts, value in self._query(
+                "SELECT s.sensor_id, s.metric, l.ts_us, l.value FROM latest l "
+                "JOIN series s ON s.id = l.series_id WHERE l.device_id = ?",
+                (device_id,),
+            )
+        }
+
+    def missing(self, device_id: str) -> tuple[tuple[int, int, int], ...]:
+        """(store_epoch, first, last) gaps between the ranges received so far."""
+        gaps = []
+        previous: tuple[int, int] | None = None
+        for epoch, first, last in self._query(
+            "SELECT store_epoch, first_seq, last_seq FROM received WHERE device_id = ? "
+            "ORDER BY 1, 2",
+            (device_id,),
+        ):
+            if previous is not None and previous[0] == epoch and first > previous[1] + 1:
+                gaps.append((unsigned_epoch(epoch), previous[1] + 1, first - 1))
+            previous = (epoch, last)
+        return tuple(gaps)
+
+    def fleet(self) -> Sequence[DeviceState]:
+        """Every device's state."""
+        return [
+            DeviceState(
+                device_id,
+                name,
+                bool(online),
+                last_seen,
+                readings,
+                self.missing(device_id),
+                rejected,
+                status,
+            )
+            for device_id, name, online, last_seen, readings, rejected, status in self._query(
+                "SELECT device_id, name, online, last_seen_us, readings, rejected_batches, "
+                "status_json FROM devices ORDER BY device_id"
+            )
+        ]

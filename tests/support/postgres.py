@@ -1,0 +1,95 @@
+"""A throwaway PostgreSQL cluster (initdb/pg_ctl on a free port), or HALLSENSE_TEST_PG_DSN."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from tests.support.broker import free_port
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not candidates:
+        raise AssertionError(
+            f"{name} not found: scripts/setup installs PostgreSQL (apt-get install postgresql)"
+        )
+    return candidates[-1]
+
+
+def _as_postgres(*args: str) -> list[str]:
+    # initdb refuses to run as root; tests run as root here.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return list(args)
+
+
+class PostgresCluster:
+    """A PostgreSQL server of its own for the test session: start, stop, fresh databases."""
+
+    def __init__(self) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="hallsense-pg-"))
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self.log = self.directory / "server.log"
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres(_binary("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"),
+            check=True,
+            capture_output=True,
+        )
+        self.counter = 0
+
+    def start(self) -> PostgresCluster:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            _as_postgres(
+                _binary("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-o",
+                options,
+                "-w",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+        )
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        subprocess.run(
+            _as_postgres(_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"),
+            capture_output=True,
+        )
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        self.counter += 1
+        name = f"hub_{self.counter}_{int(time.time() * 1000) % 100000}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def destroy(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def external_dsn() -> str | None:
+    return os.environ.get("HALLSENSE_TEST_PG_DSN") or None
