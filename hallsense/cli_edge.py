@@ -25,6 +25,7 @@ from hallsense.settings import SettingsError
 from hallsense.wiring import (
     NoWorkingDriver,
     build_edge_agent,
+    drain_to_hub,
     load_edge_settings,
     open_edge_store,
 )
@@ -212,6 +213,37 @@ def export(env_file: Path | None, start: str, end: str, fmt: str, output: Path |
                 stream.close()
     if output is not None:
         click.echo(f"wrote {count:,} readings to {output}", err=True)
+
+
+@edge.command()
+@env_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Give up after this many seconds.",
+)
+@user_errors
+def drain(env_file: Path | None, timeout: float) -> None:
+    """Send everything still waiting to the hub, then exit (the sensors stay stopped).
+
+    Run it with the node's service stopped, e.g. before swapping its SD card. Exit status
+    1 if readings are still waiting at the timeout.
+
+    \b
+    Example:
+        systemctl stop hallsense-edge
+        hallsense edge drain --env /etc/hallsense/edge.env
+    """
+    settings = _status_settings(env_file)
+    configure_logging(settings.log_level)
+    waiting = drain_to_hub(settings, timeout_s=timeout)
+    if waiting:
+        raise click.ClickException(
+            f"{waiting:,} readings still wait for the hub after {timeout:g} s"
+        )
+    click.echo("every reading is at the hub")
 
 
 @edge.command()

@@ -1,21 +1,18 @@
-"""``hallsense demo``: a simulated village-hall node on this machine, showing its status."""
+"""``hallsense demo``: a broker, the hub and three simulated halls on this machine."""
 
 from __future__ import annotations
 
 import signal
 import tempfile
+import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 import click
 
-from edge.agent import Agent
-from edge.settings import EdgeSettings
-from edge.status import format_status, node_status
+from hallsense.demo_stack import DemoStack
 from hallsense.logs import configure_logging
-from hallsense.wiring import build_edge_agent, edge_clock
 
 
 @click.command()
@@ -23,7 +20,9 @@ from hallsense.wiring import build_edge_agent, edge_clock
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Keep the demo node's database here (default: a temporary directory, removed at the end).",
+    help="Keep everything (databases, settings, logs) here; default: a temporary "
+    "directory, removed at the end. Afterwards `hallsense hub status --env DIR/hub.env` "
+    "shows the hub.",
 )
 @click.option(
     "--duration",
@@ -41,70 +40,65 @@ from hallsense.wiring import build_edge_agent, edge_clock
 @click.option(
     "--clock-check",
     type=click.Choice(["auto", "adjtimex", "timesyncd", "trust"]),
-    default="auto",
+    default="trust",
     show_default=True,
-    help="How the demo node decides whether this machine's clock is synchronised.",
+    help="How the demo nodes judge this machine's clock (trust: as a laptop's is).",
 )
 def demo(data_dir: Path | None, duration: float | None, every: float, clock_check: str) -> None:
-    """Run a simulated village-hall node and print its status every few seconds.
+    """Run a whole hallsense on this machine and show that no reading is lost.
 
-    The node reads simulated temperature, humidity, CO2, particulates, noise and footfall
-    (one reading of each per second) and this machine's own health, and keeps them in a
-    SQLite store, exactly as a node in a hall does. Stop it with Ctrl-C.
+    Starts Mosquitto on a free port with freshly generated passwords, one hub ingestion
+    worker with a SQLite hub store, and three simulated village halls, each reading its
+    sensors every second and sending them to the hub. When it stops (Ctrl-C or
+    --duration) the sensors stop, every hall drains to the hub, and a line per hall
+    compares what its counter driver produced with what the hub stored.
 
     \b
     Example:
         hallsense demo
-        hallsense demo --duration 30 --data-dir /tmp/hall-demo
+        hallsense demo --duration 30 --data-dir /tmp/hallsense-demo
     """
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="hallsense-demo-") as scratch:
         directory = data_dir if data_dir is not None else Path(scratch)
-        settings = EdgeSettings(
-            data_dir=directory,
-            hall_name="Demo Village Hall",
-            drivers=("simulated", "system"),
-            simulated_interval_s=1.0,
-            system_interval_s=10.0,
-            clock_check=clock_check,  # type: ignore[arg-type]
-        )
-        agent, _ = build_edge_agent(settings)
+        stop = threading.Event()
 
-        def stop(signum: int, frame: FrameType | None) -> None:
-            agent.stop_event.set()
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        click.echo(f"Demo node writing to {settings.db_path}; Ctrl-C to stop.\n")
-        started = time.monotonic()
-        agent.start()
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        stack = DemoStack(directory, clock_check=clock_check)
+        click.echo(f"Starting the broker, the hub and three halls in {directory} …")
         try:
-            next_report = started + min(every, 3.0)
-            while not agent.stop_event.is_set():
-                agent.tick()
-                now = time.monotonic()
-                if now >= next_report:
-                    _report(agent, settings)
-                    next_report = now + every
-                if duration is not None and now - started >= duration:
+            stack.start()
+            started = time.monotonic()
+            click.echo("Running; Ctrl-C to stop.\n")
+            while not stop.is_set():
+                stop.wait(min(every, 2.0))
+                dead = stack.dead()
+                if dead:
+                    raise click.ClickException(
+                        f"{', '.join(dead)} stopped unexpectedly; see its log in {directory}"
+                    )
+                elapsed = time.monotonic() - started
+                click.echo(f"after {elapsed:.0f} s:\n{stack.hub_table()}\n")
+                if duration is not None and elapsed >= duration:
                     break
-                agent.stop_event.wait(0.2)
-        finally:
-            agent.shutdown()
-            _report(agent, settings)
-            agent.store.close()
-        click.echo("\nDemo stopped; every reading was committed before exit.")
-
-
-def _report(agent: Agent, settings: EdgeSettings) -> None:
-    store = agent.store
-    clock = edge_clock(settings)
-    sample = clock.sample()
-    summary = node_status(
-        store,
-        hall_name=settings.hall_name,
-        clock_synchronised=sample.synchronised,
-        clock_description=clock.describe(sample),
-    )
-    click.echo(format_status(summary, datetime.now(UTC)))
-    click.echo("")
+            click.echo("Stopping the sensors and letting every hall drain to the hub …")
+            summaries = stack.finish()
+        except BaseException:
+            stack.stop_all()
+            raise
+        for summary in summaries:
+            click.echo(summary.line())
+        total = (
+            sum(s.produced for s in summaries),
+            sum(s.stored for s in summaries),
+            sum(s.missing for s in summaries),
+            sum(s.duplicated for s in summaries),
+        )
+        click.echo(
+            f"all halls: {total[0]:,} produced, {total[1]:,} stored at the hub, "
+            f"{total[2]:,} missing, {total[3]:,} duplicated"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from edge.agent import Agent
@@ -89,3 +90,32 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
     for failure in failures:
         agent.report_unavailable(failure.driver, str(failure))
     return agent, failures
+
+
+def drain_to_hub(settings: EdgeSettings, *, timeout_s: float, poll_s: float = 0.05) -> int:
+    """Send everything the node's store still holds for the hub, then return.
+
+    Returns how many readings are still waiting when it gives up (0 when drained).
+    """
+    if not settings.broker_host:
+        raise SettingsError("the node's settings", ["HALLSENSE_BROKER_HOST: not set: no hub"])
+    store = open_edge_store(settings)
+    try:
+        clock = edge_clock(settings)
+        store.correct_clock(clock.sample(), hold_max_s=settings.clock_hold_max_s)
+        uplink = build_uplink(settings, store)
+        uplink.start()
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                uplink.sync_once()
+                stats = store.stats()
+                if stats.backlog - stats.held_back == 0 and uplink.in_flight == 0:
+                    break
+                time.sleep(poll_s)
+        finally:
+            uplink.close()
+        stats = store.stats()
+        return stats.backlog - stats.held_back
+    finally:
+        store.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from hub_sync.protocol import Batch, Rejection
+from hub_sync.protocol import Batch, Rejection, WireReading
 
 IMPLAUSIBLE_TIME = 1 << 11
 """Quality bit the hub sets on a reading stamped far in the future or long before its
@@ -94,6 +94,10 @@ class HubStore(Protocol):
 
     def fleet(self) -> Sequence[DeviceState]:
         """Every device's state."""
+        ...
+
+    def readings(self, device_id: str) -> list[tuple[int, WireReading]]:
+        """Every stored reading of a device as (store_epoch, reading), in key order."""
         ...
 
     def close(self) -> None:

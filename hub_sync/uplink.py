@@ -177,7 +177,14 @@ class Uplink:
         self.client.start_background()
 
     def close(self) -> None:
-        """Disconnect."""
+        """Say "offline" (a clean disconnect sends no last will), then disconnect."""
+        if self.client.connected:
+            try:
+                self.client.publish(
+                    topic(self.settings.device_id, "status"), _status("offline"), retain=True
+                ).wait(2)
+            except MqttError as error:
+                log.debug("offline status not sent: %s", error)
         self.client.close()
 
     @property

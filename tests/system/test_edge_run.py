@@ -199,15 +199,24 @@ def test_a_corrupt_database_is_a_clear_error_and_is_left_untouched(tmp_path):
     assert db.read_bytes() == garbage
 
 
-def test_demo_runs_a_simulated_node_and_reports_its_status(tmp_path):
+def test_demo_runs_the_whole_stack_and_shows_nothing_lost(tmp_path):
     result = run_cli(
-        "demo", "--duration", "4", "--every", "1", "--data-dir", str(tmp_path), timeout=60
+        "demo", "--duration", "5", "--every", "2", "--data-dir", str(tmp_path), timeout=120
     )
-    assert result.returncode == 0, result.stderr
-    assert "Demo Village Hall" in result.stdout
-    assert "readings stored:" in result.stdout
-    assert "sim-temperature" in result.stdout
-    assert "every reading was committed before exit" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Askrigg Village Hall" in result.stdout
+    lines = [line for line in result.stdout.splitlines() if " produced, " in line]
+    assert len(lines) == 4, result.stdout
+    for line in lines:
+        produced = int(line.split(": ")[1].split(" produced")[0].replace(",", ""))
+        assert produced > 0, line
+        assert line.endswith(
+            f"{produced:,} produced, {produced:,} stored at the hub, 0 missing, 0 duplicated"
+        ), line
+    status = run_cli("hub", "status", "--env", str(tmp_path / "hub.env"))
+    assert status.returncode == 0, status.stderr
+    assert "reeth" in status.stdout
+    assert "offline" in status.stdout
 
 
 def test_a_gpio_driver_on_a_machine_without_gpio_is_reported_once_and_the_rest_run(tmp_path):
