@@ -123,6 +123,9 @@ class EdgeSettings:
     uplink_window: int = _setting(
         4, "Batches sent and not yet acknowledged at most.", "batches", min=1
     )
+    uplink_heartbeat_s: float = _setting(
+        60.0, "How often the node tells the hub its backlog, clock and health.", "s", above=0
+    )
     uplink_resend_s: float = _setting(
         30.0,
         "A batch the hub has not acknowledged after this long is sent again.",

@@ -123,6 +123,7 @@ def status(env_file: Path | None, as_json: bool) -> None:
                             {"store_epoch": str(e), "first": a, "last": b} for e, a, b in d.missing
                         ],
                         "rejected_batches": d.rejected_batches,
+                        "status": json.loads(d.status) if d.status else None,
                     }
                     for d in fleet
                 ],
@@ -131,14 +132,18 @@ def status(env_file: Path | None, as_json: bool) -> None:
         )
         return
     header = f"{'device':<20} {'hall':<28} {'state':<8} {'last seen (UTC)':<20} "
-    header += f"{'readings':>10} {'missing':>8} {'rejected':>8}"
+    header += f"{'readings':>10} {'missing':>8} {'backlog':>8} {'clock':<6} {'rejected':>8}"
     click.echo(header)
     for d in fleet:
         missing = sum(b - a + 1 for _, a, b in d.missing)
+        node = json.loads(d.status) if d.status else {}
+        backlog = f"{node['backlog']:,}" if "backlog" in node else "?"
+        synced = node.get("clock_synchronised")
+        clock = "?" if synced is None else ("ok" if synced else "unset")
         click.echo(
             f"{d.device_id:<20} {d.name[:28]:<28} {'online' if d.online else 'offline':<8} "
             f"{(_iso(d.last_seen_us) or 'never')[:19]:<20} {d.readings:>10,} {missing:>8,} "
-            f"{d.rejected_batches:>8,}"
+            f"{backlog:>8} {clock:<6} {d.rejected_batches:>8,}"
         )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.drivers import DriverStartError, build_drivers
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
+from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
 from hub_sync.mqtt import BrokerSettings
 from hub_sync.protocol import ProtocolError, check_device_id
@@ -52,6 +54,25 @@ def build_uplink(settings: EdgeSettings, store: EdgeStore) -> Uplink:
         settings.broker_password,
         settings.broker_ca_file,
     )
+    clock = edge_clock(settings)
+
+    def status() -> dict[str, Any]:
+        stats = store.stats()
+        failing = [h for h in store.health() if h.state not in ("ok", "stopped")]
+        oldest = stats.oldest_unacknowledged
+        return {
+            "version": __version__,
+            "store_epoch": str(stats.store_epoch),
+            "backlog": stats.backlog,
+            "held_back": stats.held_back,
+            "oldest_unacknowledged": oldest.isoformat() if oldest else None,
+            "store_bytes": stats.db_bytes,
+            "clock_synchronised": clock.sample().synchronised,
+            "rejected": stats.rejected,
+            "dropped": [[d.first, d.last, d.count] for d in store.dropped_ranges()],
+            "last_error": f"{failing[0].driver}: {failing[0].last_error}" if failing else "",
+        }
+
     return Uplink(
         store,
         client_factory(broker),
@@ -60,7 +81,9 @@ def build_uplink(settings: EdgeSettings, store: EdgeStore) -> Uplink:
             batch_readings=settings.uplink_batch_readings,
             window=settings.uplink_window,
             resend_after_s=settings.uplink_resend_s,
+            heartbeat_s=settings.uplink_heartbeat_s,
         ),
+        status=status,
     )
 
 

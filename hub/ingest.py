@@ -15,6 +15,7 @@ from hub_sync.protocol import (
     Ack,
     ProtocolError,
     decode_batch,
+    decode_status,
     encode_ack,
     parse_topic,
     topic,
@@ -146,16 +147,13 @@ class IngestWorker:
 
     def _status(self, device_id: str, payload: bytes) -> Outcome:
         try:
-            data = json.loads(payload.decode("utf-8"))
-            state = data.get("state") if isinstance(data, dict) else None
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            state = None
-        if state not in ("online", "offline"):
-            return self._reject(device_id, "status is not JSON with a state of online/offline")
+            status = decode_status(payload)
+        except ProtocolError as error:
+            return self._reject(device_id, f"bad status: {error}")
         try:
-            self.store.record_status(
-                device_id, state == "online", payload.decode("utf-8"), self.now_us()
-            )
+            # A bare "offline" (the last will) keeps the node's last reported figures.
+            figures = "" if set(status) == {"state"} else json.dumps(status, separators=(",", ":"))
+            self.store.record_status(device_id, status["state"] == "online", figures, self.now_us())
         except HubStoreError as error:
             log.error("could not record the status of %s: %s", device_id, error)
             return "store-unavailable"

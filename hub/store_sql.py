@@ -281,13 +281,15 @@ class SqlHubStore(abc.ABC):
             )
 
     def record_status(self, device_id: str, online: bool, status_json: str, at_us: int) -> None:
-        """Record a node's status (birth, heartbeat, will)."""
+        """Record a node's status (birth, heartbeat, will); "" keeps the last figures."""
         with self._lock, self._transaction():
             self._run(
-                "UPDATE devices SET online = ?, status_json = ?, last_seen_us = CASE "
+                "UPDATE devices SET online = ?, "
+                "status_json = CASE WHEN ? = '' THEN status_json ELSE ? END, "
+                "last_seen_us = CASE "
                 "WHEN last_seen_us IS NULL OR last_seen_us < ? THEN ? ELSE last_seen_us END "
                 "WHERE device_id = ?",
-                (int(online), status_json, at_us, at_us, device_id),
+                (int(online), status_json, status_json, at_us, at_us, device_id),
             )
 
     # --- reading back ---

@@ -524,3 +524,51 @@ def decode_ack(payload: bytes) -> Ack:
         first, last = _range([item.get("first"), item.get("last")], "ack: rejected")
         rejected.append(Rejection(first, last, item["reason"]))
     return Ack(epoch, acked, tuple(rejected))
+
+
+# --- status ---
+
+STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "state": str,
+    "version": str,
+    "store_epoch": str,
+    "backlog": int,
+    "held_back": int,
+    "oldest_unacknowledged": (str, type(None)),
+    "store_bytes": int,
+    "clock_synchronised": bool,
+    "last_error": str,
+    "hub_subscribed": bool,
+    "dropped": list,
+    "rejected": int,
+}
+
+
+def encode_status(state: str, **fields: Any) -> bytes:
+    """A status message: ``state`` ("online" or "offline") and the heartbeat's fields.
+
+    Raises:
+        MalformedPayload: an unknown field or a value of the wrong type.
+    """
+    if state not in ("online", "offline"):
+        raise MalformedPayload(f"status state must be online or offline, got {state!r}")
+    for name, value in fields.items():
+        if name not in STATUS_FIELDS or not isinstance(value, STATUS_FIELDS[name]):
+            raise MalformedPayload(f"status field {name}={value!r} is not allowed")
+    return json.dumps(
+        {"v": FORMAT_VERSION, "state": state, **fields}, separators=(",", ":")
+    ).encode("utf-8")
+
+
+def decode_status(payload: bytes) -> dict[str, Any]:
+    """The fields of a status message; unknown fields are dropped, wrong types refused."""
+    data = _json(payload, "status")
+    if data.get("state") not in ("online", "offline"):
+        raise MalformedPayload("status: state must be online or offline")
+    out: dict[str, Any] = {}
+    for name, kind in STATUS_FIELDS.items():
+        if name in data:
+            if not isinstance(data[name], kind):
+                raise MalformedPayload(f"status: {name} has the wrong type")
+            out[name] = data[name]
+    return out

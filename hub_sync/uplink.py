@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import paho.mqtt.client as paho
 
@@ -29,6 +29,7 @@ from hub_sync.protocol import (
     WireReading,
     decode_ack,
     encode_batch,
+    encode_status,
     topic,
 )
 
@@ -86,12 +87,17 @@ class Outbox(Protocol):
 
 @dataclass(frozen=True)
 class UplinkSettings:
-    """How the node sends: batch size, window, resend timeout."""
+    """How the node sends: batch size, window, resend timeout, heartbeat interval."""
 
     device_id: str
     batch_readings: int = 1000
     window: int = 4
     resend_after_s: float = 30.0
+    heartbeat_s: float = 60.0
+
+
+StatusSource = Callable[[], dict[str, Any]]
+"""The node's own status fields for the heartbeat (hub_sync.protocol.STATUS_FIELDS)."""
 
 
 @dataclass
@@ -136,9 +142,13 @@ class Uplink:
         client_factory: Callable[..., MqttClient],
         settings: UplinkSettings,
         *,
+        status: StatusSource | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.outbox = outbox
+        self.status = status
+        self._birth_due = threading.Event()
+        self._next_heartbeat = 0.0
         self.settings = settings
         self.monotonic = monotonic
         self._acks: queue.SimpleQueue[Ack] = queue.SimpleQueue()
@@ -159,10 +169,8 @@ class Uplink:
 
     def _on_connect(self, client: MqttClient) -> None:
         client.subscribe_nowait(topic(self.settings.device_id, "ack"))
-        try:
-            client.publish(topic(self.settings.device_id, "status"), _status("online"), retain=True)
-        except MqttError as error:
-            log.debug("birth message not sent: %s", error)
+        # The birth message carries the store's figures, read in the agent's thread.
+        self._birth_due.set()
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
         try:
@@ -234,6 +242,9 @@ class Uplink:
                 self._check_delivery(flight.delivery)
         if not self.client.connected:
             return 0
+        if self._birth_due.is_set() or now >= self._next_heartbeat:
+            self._birth_due.clear()
+            self.publish_status(now)
         sent = 0
         while len(self._in_flight) < self.settings.window:
             busy = set().union(*(f.seqs for f in self._in_flight.values()))
@@ -263,6 +274,23 @@ class Uplink:
             sent += len(chosen)
         return sent
 
+    def publish_status(self, now: float) -> None:
+        """Publish the retained status: online, with the heartbeat's figures."""
+        self._next_heartbeat = now + self.settings.heartbeat_s
+        fields: dict[str, Any] = dict(self.status()) if self.status is not None else {}
+        fields.update(
+            hub_subscribed=self.hub_subscribed,
+            last_error=self.last_error or str(fields.get("last_error", "")),
+        )
+        try:
+            self.client.publish(
+                topic(self.settings.device_id, "status"),
+                encode_status("online", **fields),
+                retain=True,
+            )
+        except MqttError as error:
+            log.debug("status not sent: %s", error)
+
     def _check_delivery(self, delivery: Delivery) -> None:
         try:
             reason = delivery.wait(0)
@@ -283,7 +311,7 @@ class Uplink:
 
 
 def _status(state: str) -> bytes:
-    return json.dumps({"v": 1, "state": state}, separators=(",", ":")).encode("utf-8")
+    return encode_status(state)
 
 
 def client_factory(broker: BrokerSettings) -> Callable[..., MqttClient]:

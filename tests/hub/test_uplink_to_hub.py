@@ -103,3 +103,30 @@ def test_a_batch_the_hub_never_answers_is_sent_again(tmp_path, broker, edge):
         assert uplink.hub_subscribed is False
     finally:
         uplink.close()
+
+
+def test_the_birth_message_tells_the_hub_the_backlog_and_clock(hub, broker, edge):
+    edge.append(counter_readings(5), synced())
+    broker_settings = BrokerSettings("127.0.0.1", broker.port, "askrigg", PASSWORDS["askrigg"])
+    uplink = Uplink(
+        edge,
+        client_factory(broker_settings),
+        UplinkSettings(device_id="askrigg"),
+        status=lambda: {"backlog": edge.stats().backlog, "clock_synchronised": True},
+    )
+    uplink.start()
+    try:
+        assert uplink.client.wait_connected(10)
+        uplink.sync_once()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and '"backlog"' not in hub.store.fleet()[0].status:
+            time.sleep(0.05)
+    finally:
+        uplink.close()
+    import json
+
+    (state,) = hub.store.fleet()
+    status = json.loads(state.status)
+    assert status["backlog"] == 5
+    assert status["clock_synchronised"] is True
+    assert state.online is False  # said on the clean close

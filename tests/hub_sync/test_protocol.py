@@ -213,3 +213,21 @@ def test_acks_round_trip_as_plain_json():
 def test_bad_acks_are_refused(payload):
     with pytest.raises(ProtocolError):
         decode_ack(payload)
+
+
+def test_status_messages_are_checked_json():
+    from hub_sync.protocol import decode_status, encode_status
+
+    payload = encode_status("online", backlog=12, clock_synchronised=False, dropped=[[1, 5, 5]])
+    assert decode_status(payload) == {
+        "state": "online",
+        "backlog": 12,
+        "clock_synchronised": False,
+        "dropped": [[1, 5, 5]],
+    }
+    with pytest.raises(MalformedPayload, match="status field colour='red' is not allowed"):
+        encode_status("online", colour="red")
+    with pytest.raises(MalformedPayload, match="state must be online or offline"):
+        decode_status(b'{"v":1,"state":"asleep"}')
+    with pytest.raises(MalformedPayload, match="backlog has the wrong type"):
+        decode_status(b'{"v":1,"state":"online","backlog":"lots"}')
