@@ -210,3 +210,32 @@ def test_the_hub_offline_beyond_the_brokers_queue_still_gets_everything(tmp_path
         assert_exactly_once(hub_db, tally, edge)
     finally:
         stop_stack(parts)
+
+
+def test_a_slow_lossy_link_that_cuts_out_loses_and_duplicates_nothing(tmp_path):
+    from tests.support.lossy_proxy import LossyProxy
+
+    proxy = None
+    parts = None
+    try:
+        parts = start_stack(tmp_path, edge_options={"uplink_resend_s": 2})
+        broker_, _, edge, tally, hub_db, _ = parts
+        # Point the node at the broker through a 256 kbit/s link that cuts out often.
+        edge.stop()
+        proxy = LossyProxy(broker_.port, latency_s=0.05, rate_bytes_s=32_000, cut_every_s=1.0)
+        text = edge.env_file.read_text().replace(
+            f"HALLSENSE_BROKER_PORT={broker_.port}", f"HALLSENSE_BROKER_PORT={proxy.port}"
+        )
+        edge.env_file.write_text(text)
+        edge.start()
+        wait_for(lambda: len(hub_values(hub_db)) > 100, 60, f"nothing arrived:\n{edge.log()}")
+        time.sleep(4)
+        assert proxy.cuts >= 2
+        proxy.healthy()
+        stop_producing_and_drain(edge)
+        assert_exactly_once(hub_db, tally, edge)
+    finally:
+        if parts is not None:
+            stop_stack(parts)
+        if proxy is not None:
+            proxy.close()
