@@ -18,6 +18,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bind_address_of(broker: Broker) -> str:
+    return broker.config.bind_address
+
+
 class Broker:
     """Mosquitto with accounts ``{user: password}``; start, stop, kill and restart it."""
 
@@ -28,6 +32,7 @@ class Broker:
         *,
         persistence: bool = True,
         max_queued_messages: int = 1000,
+        bind_address: str = "127.0.0.1",
     ) -> None:
         self.accounts = accounts
         self.port = free_port()
@@ -35,6 +40,7 @@ class Broker:
         self.config = BrokerConfig(
             directory=directory,
             port=self.port,
+            bind_address=bind_address,
             persistence=persistence,
             max_queued_messages=max_queued_messages,
             run_as="root",
@@ -57,7 +63,7 @@ class Broker:
             if self.proc.poll() is not None:
                 raise AssertionError(f"mosquitto exited:\n{out.read_text()}\n{self.log()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection((bind_address_of(self), self.port), timeout=0.2):
                     return self
             except OSError:
                 time.sleep(0.01)

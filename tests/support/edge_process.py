@@ -30,16 +30,29 @@ class EdgeProcess:
         self.env_file = env_file
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.prefix: tuple[str, ...] = ()
 
-    def start(self, *, real_gpio: bool = False) -> EdgeProcess:
-        """Start the process; GPIO uses gpiozero's mock pins unless ``real_gpio``."""
+    def start(self, *, real_gpio: bool = False, prefix: tuple[str, ...] = ()) -> EdgeProcess:
+        """Start the process (after ``prefix``, e.g. `ip netns exec NS`); GPIO uses
+        gpiozero's mock pins unless ``real_gpio``; a restart keeps the first prefix."""
+        if prefix:
+            self.prefix = prefix
         env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
         env.pop("GPIOZERO_PIN_FACTORY", None)
         if not real_gpio:
             env["GPIOZERO_PIN_FACTORY"] = "mock"
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hallsense", "edge", "run", "--env", str(self.env_file)],
+                [
+                    *self.prefix,
+                    sys.executable,
+                    "-m",
+                    "hallsense",
+                    "edge",
+                    "run",
+                    "--env",
+                    str(self.env_file),
+                ],
                 stdout=log,
                 stderr=log,
                 env=env,

@@ -15,12 +15,22 @@ from tests.support.hub_process import HubProcess
 PASSWORDS = {HUB_ACCOUNT: "hub-pw-for-tests", "askrigg": "askrigg-pw-for-tests"}
 
 
-def start_stack(tmp_path, *, broker_options=None, hub_options=None, edge_options=None):
-    """A real broker, `hallsense hub run` and `hallsense edge run` with the counter driver."""
-    broker = Broker(tmp_path / "broker", PASSWORDS, **(broker_options or {})).start()
+def start_stack(
+    tmp_path, *, broker_options=None, hub_options=None, edge_options=None, node_host=None
+):
+    """A real broker, `hallsense hub run` and `hallsense edge run` with the counter driver.
+
+    With ``node_host`` (tests.support.netns) the node runs in its own network namespace
+    and reaches the broker over that host's lossy link.
+    """
+    address = node_host.hub_address if node_host else "127.0.0.1"
+    broker = Broker(
+        tmp_path / "broker", PASSWORDS, bind_address=address, **(broker_options or {})
+    ).start()
     hub_env = write_env(
         tmp_path / "hub.env",
         hub_store=tmp_path / "hub.db",
+        broker_host=address,
         broker_port=broker.port,
         broker_password=PASSWORDS[HUB_ACCOUNT],
         **{"session_expiry_s": 5, **(hub_options or {})},
@@ -38,13 +48,15 @@ def start_stack(tmp_path, *, broker_options=None, hub_options=None, edge_options
         commit_interval_s=0.2,
         clock_check="trust",
         device_id="askrigg",
-        broker_host="127.0.0.1",
+        broker_host=address,
         broker_port=broker.port,
         broker_password=PASSWORDS["askrigg"],
         **{"uplink_batch_readings": 200, "uplink_resend_s": 3, **(edge_options or {})},
     )
     hub = HubProcess(hub_env, tmp_path / "hub.log").start()
-    edge = EdgeProcess(edge_env, tmp_path / "edge.log").start()
+    edge = EdgeProcess(edge_env, tmp_path / "edge.log").start(
+        prefix=tuple(node_host.command()) if node_host else ()
+    )
     return broker, hub, edge, tally, tmp_path / "hub.db", hub_env
 
 
@@ -239,3 +251,21 @@ def test_a_slow_lossy_link_that_cuts_out_loses_and_duplicates_nothing(tmp_path):
             stop_stack(parts)
         if proxy is not None:
             proxy.close()
+
+
+def test_a_node_behind_a_shaped_lossy_network_link_loses_and_duplicates_nothing(tmp_path):
+    """The node in its own network namespace: 256 kbit/s (tbf) and 5 % of packets dropped."""
+    from tests.support.netns import lossy_node_host
+
+    with lossy_node_host(rate="256kbit", drop=0.05) as node_host:
+        parts = start_stack(tmp_path, node_host=node_host, edge_options={"uplink_resend_s": 3})
+        try:
+            broker, _, edge, tally, hub_db, _ = parts
+            wait_for(lambda: len(hub_values(hub_db)) > 100, 60, f"nothing arrived:\n{edge.log()}")
+            # The node really is on the far side of the shaped link.
+            assert f"from {node_host.node_address}" in broker.log()
+            time.sleep(2)
+            stop_producing_and_drain(edge)
+            assert_exactly_once(hub_db, tally, edge)
+        finally:
+            stop_stack(parts)

@@ -1,0 +1,84 @@
+"""A node host of its own: a network namespace behind a rate-limited, lossy veth link."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+def _run(*args: str) -> None:
+    subprocess.run(list(args), check=True, capture_output=True)
+
+
+@dataclass(frozen=True)
+class NodeHost:
+    """The namespace's name, the hub side's address and the node side's address."""
+
+    name: str
+    hub_address: str
+    node_address: str
+
+    def command(self, *args: str) -> list[str]:
+        """``args`` run inside the namespace."""
+        return ["ip", "netns", "exec", self.name, *args]
+
+
+@contextmanager
+def lossy_node_host(*, rate: str = "256kbit", drop: float = 0.05) -> Iterator[NodeHost]:
+    """A namespace whose only link to this host is a veth pair with ``tbf`` shaping its
+    uplink to ``rate`` and iptables dropping a random ``drop`` share of its packets.
+
+    Needs root, iproute2 and iptables (scripts/setup installs them). The addresses are
+    the project's own, inside this machine.
+    """
+    tag = random.randrange(1 << 16)
+    name, host_if, node_if = f"hs{tag}", f"hsh{tag}", f"hsn{tag}"
+    octet = tag % 250 + 1
+    hub_address, node_address = f"10.231.{octet}.1", f"10.231.{octet}.2"
+    _run("ip", "netns", "add", name)
+    try:
+        _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", node_if)
+        _run("ip", "link", "set", node_if, "netns", name)
+        _run("ip", "addr", "add", f"{hub_address}/30", "dev", host_if)
+        _run("ip", "link", "set", host_if, "up")
+        inside = ["ip", "netns", "exec", name]
+        _run(*inside, "ip", "addr", "add", f"{node_address}/30", "dev", node_if)
+        _run(*inside, "ip", "link", "set", node_if, "up")
+        _run(*inside, "ip", "link", "set", "lo", "up")
+        _run(
+            *inside,
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            node_if,
+            "root",
+            "tbf",
+            "rate",
+            rate,
+            "burst",
+            "16kbit",
+            "latency",
+            "500ms",
+        )
+        _run(
+            *inside,
+            "iptables",
+            "-A",
+            "OUTPUT",
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            str(drop),
+            "-j",
+            "DROP",
+        )
+        yield NodeHost(name, hub_address, node_address)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
