@@ -107,6 +107,7 @@ class DriverRunner:
             previous = self.state
             self.read_started = None
             self.failures = 0
+            self.last_error = ""
             self.state = "ok"
             interval = self.driver.interval_s
             self.next_due = max(self.next_due + interval, finished)

@@ -126,6 +126,17 @@ class EdgeSettings:
     uplink_heartbeat_s: float = _setting(
         60.0, "How often the node tells the hub its backlog, clock and health.", "s", above=0
     )
+    uplink_max_bytes_per_s: int = _setting(
+        0, "Bandwidth cap for the uplink (0: none).", "bytes/s", min=0
+    )
+    uplink_daily_budget_mb: float = _setting(
+        0.0, "Data the uplink may use per local day (0: no budget).", "MB", min=0
+    )
+    uplink_drain_window: str = _setting(
+        "",
+        "Local hours when backlog may drain, e.g. 23:00-06:00 (empty: any time); live "
+        "readings go at any hour.",
+    )
     uplink_resend_s: float = _setting(
         30.0,
         "A batch the hub has not acknowledged after this long is sent again.",

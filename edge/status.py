@@ -136,7 +136,7 @@ def format_status(status: NodeStatus, now: datetime) -> str:
     if status.health:
         lines.append("  drivers:")
         for h in status.health:
-            detail = f" — {h.last_error}" if h.last_error and h.state != "ok" else ""
+            detail = f" — {h.last_error}" if h.last_error else ""
             lines.append(f"    {h.driver:<12} {h.state} since {ago(h.since, now)}{detail}")
     if status.latest:
         lines.append("  latest readings:")

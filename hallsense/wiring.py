@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
+from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
 from hub_sync.protocol import ProtocolError, check_device_id
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
@@ -73,6 +75,24 @@ def build_uplink(settings: EdgeSettings, store: EdgeStore) -> Uplink:
             "last_error": f"{failing[0].driver}: {failing[0].last_error}" if failing else "",
         }
 
+    try:
+        window = parse_window(settings.uplink_drain_window)
+    except ValueError as error:
+        raise SettingsError(
+            "the node's settings", [f"HALLSENSE_UPLINK_DRAIN_WINDOW: {error}"]
+        ) from error
+    meter = LinkMeter(
+        MeteringSettings(
+            max_bytes_per_s=settings.uplink_max_bytes_per_s,
+            daily_budget_bytes=int(settings.uplink_daily_budget_mb * 1_000_000),
+            drain_window=window,
+            timezone=settings.timezone,
+        )
+    )
+
+    def report(state: str, words: str) -> None:
+        store.record_health("uplink", state, words, 0, datetime.now(UTC))
+
     return Uplink(
         store,
         client_factory(broker),
@@ -84,6 +104,8 @@ def build_uplink(settings: EdgeSettings, store: EdgeStore) -> Uplink:
             heartbeat_s=settings.uplink_heartbeat_s,
         ),
         status=status,
+        meter=meter,
+        report=report,
     )
 
 

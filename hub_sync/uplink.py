@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as paho
 
+from hub_sync.metering import LinkMeter
 from hub_sync.mqtt import (
     NO_MATCHING_SUBSCRIBERS,
     BrokerSettings,
@@ -143,10 +145,20 @@ class Uplink:
         settings: UplinkSettings,
         *,
         status: StatusSource | None = None,
+        meter: LinkMeter | None = None,
+        report: Callable[[str, str], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.outbox = outbox
         self.status = status
+        self.meter = meter
+        self.report = report
+        self._acked_history: deque[tuple[float, int]] = deque(maxlen=64)
+        self._acked_total = 0
+        self._bytes_sent = 0
+        self._readings_sent = 0
+        self._next_report = 0.0
+        self._last_report: tuple[str, str] | None = None
         self._birth_due = threading.Event()
         self._next_heartbeat = 0.0
         self.settings = settings
@@ -212,7 +224,9 @@ class Uplink:
                 log.warning("ignored an ack for another store epoch (%d)", ack.store_epoch)
                 continue
             if ack.acked:
-                done += self.outbox.acknowledge(list(ack.acked))
+                newly = self.outbox.acknowledge(list(ack.acked))
+                done += newly
+                self._acked_total += newly
             for rejection in ack.rejected:
                 count = self.outbox.reject([(rejection.first, rejection.last)], rejection.reason)
                 log.warning(
@@ -234,6 +248,8 @@ class Uplink:
         """
         self.apply_acks()
         now = self.monotonic()
+        if now >= self._next_report:
+            self._report_progress(now)
         for key, flight in list(self._in_flight.items()):
             if now - flight.sent_at > self.settings.resend_after_s:
                 del self._in_flight[key]  # picked up again below: the hub stores idempotently
@@ -253,6 +269,7 @@ class Uplink:
             chosen = [r for r in candidates if r.seq not in busy][:wanted]
             if not chosen:
                 break
+            live = self._is_live(chosen)
             chosen.sort(key=lambda r: r.seq)
             payload = encode_batch(
                 Batch(
@@ -261,18 +278,63 @@ class Uplink:
                     tuple(to_wire(r) for r in chosen),
                 )
             )
+            if self.meter is not None and not self.meter.may_send(len(payload), live=live):
+                break
             try:
                 delivery = self.client.publish(
                     topic(self.settings.device_id, "readings"), payload, qos=1
                 )
             except NotConnected:
                 break
+            if self.meter is not None:
+                self.meter.record(len(payload))
+            self._bytes_sent += len(payload)
+            self._readings_sent += len(chosen)
             self._in_flight[chosen[0].seq] = _InFlight(
                 frozenset(r.seq for r in chosen), chosen[0].seq, chosen[-1].seq, now, delivery
             )
             self.sent_batches += 1
             sent += len(chosen)
         return sent
+
+    def _is_live(self, newest_first: Sequence[OutboxReading]) -> bool:
+        if self.meter is None:
+            return True
+        age = (self.meter.wall() - newest_first[0].timestamp).total_seconds()
+        return age < self.meter.settings.live_age_s
+
+    def progress(self, backlog: int, now: float) -> tuple[str, str]:
+        """(state, words) about the backlog: how much waits and how long it should take."""
+        self._acked_history.append((now, self._acked_total))
+        if backlog == 0:
+            return "ok", "every reading is at the hub"
+        per_reading = self._bytes_sent / self._readings_sent if self._readings_sent else 1.0
+        waiting = f"{backlog:,} readings (about {backlog * per_reading / 1024:,.0f} KB) wait"
+        if not self.client.connected:
+            return "waiting", f"{waiting}; no link to the hub's broker"
+        if self.meter is not None:
+            left = self.meter.budget_left()
+            if left is not None and left < 1024:
+                return "waiting", f"{waiting}; today's data budget is used up"
+            if not self.meter.in_drain_window():
+                return "waiting", f"{waiting}; backlog drains in the set window"
+        first_time, first_total = self._acked_history[0]
+        rate = (self._acked_total - first_total) / (now - first_time) if now > first_time else 0
+        if rate <= 0:
+            return "sending", f"{waiting}; sending"
+        minutes = backlog / rate / 60
+        eta = f"{minutes:,.0f} minutes" if minutes >= 1 else "under a minute"
+        return "sending", f"{waiting}; about {eta} to go at {rate * 60:,.0f} readings a minute"
+
+    def _report_progress(self, now: float) -> None:
+        self._next_report = now + 10.0
+        if self.report is None or self.status is None:
+            return
+        backlog = int(self.status().get("backlog", 0))
+        state, words = self.progress(backlog, now)
+        if (state, words) != self._last_report:
+            self._last_report = (state, words)
+            self.report(state, words)
 
     def publish_status(self, now: float) -> None:
         """Publish the retained status: online, with the heartbeat's figures."""

@@ -130,3 +130,59 @@ def test_the_birth_message_tells_the_hub_the_backlog_and_clock(hub, broker, edge
     assert status["backlog"] == 5
     assert status["clock_synchronised"] is True
     assert state.online is False  # said on the clean close
+
+
+def metered_uplink(edge, broker, now, **metering):
+    from hub_sync.metering import LinkMeter, MeteringSettings
+
+    broker_settings = BrokerSettings("127.0.0.1", broker.port, "askrigg", PASSWORDS["askrigg"])
+    reports = []
+    uplink = Uplink(
+        edge,
+        client_factory(broker_settings),
+        UplinkSettings(device_id="askrigg", batch_readings=100, window=1),
+        status=lambda: {"backlog": edge.stats().backlog},
+        meter=LinkMeter(MeteringSettings(**metering), wall=lambda: now),
+        report=lambda state, words: reports.append((state, words)),
+    )
+    uplink.start()
+    assert uplink.client.wait_connected(10)
+    return uplink, reports
+
+
+def test_backlog_waits_for_the_drain_window_while_live_readings_go(hub, broker, edge):
+    from hub_sync.metering import parse_window
+
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    old = [
+        Reading("c", "test_counter", float(i), "count", noon - timedelta(days=3)) for i in range(50)
+    ]
+    edge.append(old, synced())
+    uplink, reports = metered_uplink(edge, broker, noon, drain_window=parse_window("23:00-06:00"))
+    try:
+        assert uplink.sync_once() == 0  # three-day-old backlog, outside the window
+        assert reports[-1][0] == "waiting"
+        assert "backlog drains in the set window" in reports[-1][1]
+        edge.append([Reading("c", "test_counter", 99.0, "count", noon)], synced())
+        # The live reading leads the next batch, which goes at once.
+        assert uplink.sync_once() > 0
+    finally:
+        uplink.close()
+
+
+def test_a_spent_daily_budget_stops_sending_and_says_so(hub, broker, edge):
+    noon = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+    edge.append(counter_readings(500), synced())
+    uplink, reports = metered_uplink(edge, broker, noon, daily_budget_bytes=300)
+    try:
+        uplink.sync_once()
+        sent_first = uplink.sent_batches
+        for _ in range(5):
+            uplink.sync_once()
+        assert uplink.sent_batches == sent_first <= 1
+        uplink._next_report = 0
+        uplink.sync_once()
+        assert reports[-1][0] == "waiting"
+        assert "today's data budget is used up" in reports[-1][1]
+    finally:
+        uplink.close()
