@@ -183,6 +183,17 @@ SELECT_READINGS = (
 )
 
 
+_QUALITIES: dict[int, Quality] = {}
+
+
+def _quality(bits: int) -> Quality:
+    # Building an IntFlag member is slow; a node sees only a handful of combinations.
+    found = _QUALITIES.get(bits)
+    if found is None:
+        found = _QUALITIES[bits] = Quality(bits)
+    return found
+
+
 def _row(row: tuple[int, str, str, float | None, str, int, int, str | None]) -> StoredReading:
     seq, sensor_id, metric, value, unit, ts_us, quality, censor = row
     return StoredReading(
@@ -191,7 +202,7 @@ def _row(row: tuple[int, str, str, float | None, str, int, int, str | None]) -> 
         math.nan if value is None else value,
         unit,
         _from_us(ts_us),
-        Quality(quality),
+        _quality(quality),
         Censor(censor) if censor else None,
         seq=seq,
     )
@@ -501,11 +512,31 @@ class EdgeStore:
         return self._settled
 
     def _unsettled_rows(
-        self, *, newest_first: bool, include_held: bool, limit: int | None
+        self,
+        *,
+        newest_first: bool,
+        include_held: bool,
+        limit: int | None,
+        skip: Sequence[tuple[int, int]] = (),
     ) -> Iterator[StoredReading]:
         """Rows neither acknowledged nor rejected, walking the gaps between settled ranges."""
+        for row in self._unsettled_tuples(
+            newest_first=newest_first, include_held=include_held, limit=limit, skip=skip
+        ):
+            yield _row(row)
+
+    def _unsettled_tuples(
+        self,
+        *,
+        newest_first: bool,
+        include_held: bool,
+        limit: int | None,
+        skip: Sequence[tuple[int, int]] = (),
+    ) -> Iterator[tuple[Any, ...]]:
         conn = self._db
         settled = self._settled_ranges()
+        if skip:
+            settled = merge([*settled, *(SeqRange(a, b) for a, b in skip)])
         stretches = list(gaps(settled, 1))
         if newest_first:
             stretches.reverse()
@@ -523,11 +554,59 @@ class EdgeStore:
                 sql += " LIMIT ?"
                 params.append(remaining)
             for row in conn.execute(sql, params):
-                yield _row(row)
+                yield row
                 if remaining is not None:
                     remaining -= 1
             if remaining is not None and remaining <= 0:
                 return
+
+    def outbox_rows(
+        self, limit: int, *, newest_first: bool = True, skip: Sequence[tuple[int, int]] = ()
+    ) -> list[tuple[int, str, str, str, int, float, int, str | None]]:
+        """The uplink's fast path: up to ``limit`` readings to send, as plain tuples.
+
+        Each is (seq, sensor_id, metric, unit, ts_us, value, quality, censor); ``skip``
+        lists ranges already in flight. Held-back readings are never offered.
+        """
+        if limit <= 0:
+            return []
+        conn = self._db
+        series = {
+            sid: (sensor, metric, unit)
+            for sid, sensor, metric, unit in conn.execute(
+                "SELECT id, sensor_id, metric, unit FROM series"
+            )
+        }
+        held = conn.execute("SELECT 1 FROM held LIMIT 1").fetchone() is not None
+        settled = self._settled_ranges()
+        if skip:
+            settled = merge([*settled, *(SeqRange(a, b) for a, b in skip)])
+        stretches = list(gaps(settled, 1))
+        if newest_first:
+            stretches.reverse()
+        order = "DESC" if newest_first else "ASC"
+        out: list[tuple[int, str, str, str, int, float, int, str | None]] = []
+        for first, last in stretches:
+            # No JOIN, and no held-back test per row unless something is held: this is
+            # the hot path of draining a month of backlog.
+            sql = (
+                "SELECT seq, series_id, ts_us, value, quality, censor FROM readings WHERE seq >= ?"
+            )
+            params: list[int] = [first]
+            if last is not None:
+                sql += " AND seq <= ?"
+                params.append(last)
+            if held:
+                sql += " AND seq NOT IN (SELECT seq FROM held)"
+            sql += f" ORDER BY seq {order} LIMIT ?"
+            params.append(limit - len(out))
+            for seq, sid, ts_us, value, quality, censor in conn.execute(sql, params):
+                sensor, metric, unit = series[sid]
+                nan_safe = math.nan if value is None else value
+                out.append((seq, sensor, metric, unit, ts_us, nan_safe, quality, censor))
+            if len(out) >= limit:
+                break
+        return out
 
     def next_unacknowledged(self, limit: int, *, newest_first: bool = False) -> list[StoredReading]:
         """Up to ``limit`` readings still to send: not acknowledged, rejected or held back."""

@@ -78,6 +78,15 @@ class Outbox(Protocol):
         """Readings still to send."""
         ...
 
+    def outbox_rows(
+        self, limit: int, *, newest_first: bool = True, skip: Sequence[tuple[int, int]] = ()
+    ) -> Sequence[tuple[int, str, str, str, int, float, int, str | None]]:
+        """Readings to send, as (seq, sensor_id, metric, unit, ts_us, value, quality, censor).
+
+        ``skip`` lists the ranges already in flight.
+        """
+        ...
+
     def acknowledge(self, ranges: Iterable[tuple[int, int]]) -> int:
         """Record the hub's acknowledgement."""
         ...
@@ -104,11 +113,34 @@ StatusSource = Callable[[], dict[str, Any]]
 
 @dataclass
 class _InFlight:
-    seqs: frozenset[int]
-    first: int
-    last: int
+    ranges: list[tuple[int, int]]
     sent_at: float
     delivery: Delivery
+
+
+def _ranges(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted sequence numbers as inclusive runs."""
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs
+
+
+def _covered(block: tuple[int, int], by: list[tuple[int, int]]) -> bool:
+    return any(a <= block[0] and block[1] <= b for a, b in by)
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def to_wire(reading: OutboxReading) -> WireReading:
@@ -236,9 +268,9 @@ class Uplink:
                     rejection.last,
                     rejection.reason,
                 )
-            settled = [(a, b) for a, b in ack.acked] + [(r.first, r.last) for r in ack.rejected]
+            settled = _merge([*ack.acked, *((r.first, r.last) for r in ack.rejected)])
             for key, flight in list(self._in_flight.items()):
-                if all(any(a <= s <= b for a, b in settled) for s in flight.seqs):
+                if all(_covered(block, settled) for block in flight.ranges):
                     del self._in_flight[key]
 
     def sync_once(self) -> int:
@@ -263,19 +295,19 @@ class Uplink:
             self.publish_status(now)
         sent = 0
         while len(self._in_flight) < self.settings.window:
-            busy = set().union(*(f.seqs for f in self._in_flight.values()))
-            wanted = self.settings.batch_readings
-            candidates = self.outbox.next_unacknowledged(wanted + len(busy), newest_first=True)
-            chosen = [r for r in candidates if r.seq not in busy][:wanted]
+            busy = _merge(block for f in self._in_flight.values() for block in f.ranges)
+            chosen = list(
+                self.outbox.outbox_rows(self.settings.batch_readings, newest_first=True, skip=busy)
+            )
             if not chosen:
                 break
-            live = self._is_live(chosen)
-            chosen.sort(key=lambda r: r.seq)
+            live = self._is_live(chosen[0][4])
+            chosen.reverse()  # newest first from the store; a batch goes in seq order
             payload = encode_batch(
                 Batch(
                     self.settings.device_id,
                     self.outbox.store_epoch,
-                    tuple(to_wire(r) for r in chosen),
+                    tuple(WireReading(*row) for row in chosen),
                 )
             )
             if self.meter is not None and not self.meter.may_send(len(payload), live=live):
@@ -290,17 +322,17 @@ class Uplink:
                 self.meter.record(len(payload))
             self._bytes_sent += len(payload)
             self._readings_sent += len(chosen)
-            self._in_flight[chosen[0].seq] = _InFlight(
-                frozenset(r.seq for r in chosen), chosen[0].seq, chosen[-1].seq, now, delivery
+            self._in_flight[chosen[0][0]] = _InFlight(
+                _ranges([row[0] for row in chosen]), now, delivery
             )
             self.sent_batches += 1
             sent += len(chosen)
         return sent
 
-    def _is_live(self, newest_first: Sequence[OutboxReading]) -> bool:
+    def _is_live(self, newest_ts_us: int) -> bool:
         if self.meter is None:
             return True
-        age = (self.meter.wall() - newest_first[0].timestamp).total_seconds()
+        age = (self.meter.wall() - _EPOCH).total_seconds() - newest_ts_us / 1e6
         return age < self.meter.settings.live_age_s
 
     def progress(self, backlog: int, now: float) -> tuple[str, str]:
