@@ -186,3 +186,39 @@ def test_a_spent_daily_budget_stops_sending_and_says_so(hub, broker, edge):
         assert "today's data budget is used up" in reports[-1][1]
     finally:
         uplink.close()
+
+
+def test_a_month_of_backlog_drains_behind_live_readings(hub, broker, edge):
+    month_ago = datetime(2026, 10, 24, tzinfo=UTC)
+    backlog = [
+        Reading(
+            f"s{i % 8}",
+            "temperature",
+            20.0 + (i % 7) / 10,
+            "°C",
+            month_ago + timedelta(seconds=(i // 8) * 600),
+        )
+        for i in range(8 * 6 * 24 * 30)  # a month of 8 sensors every 10 minutes
+    ]
+    for i in range(0, len(backlog), 5000):
+        edge.append(backlog[i : i + 5000], synced())
+    uplink = make_uplink(edge, broker, batch_readings=1000, window=2)
+    waits = []
+    try:
+        for k in range(8):
+            live = Reading("live", "temperature", float(k), "°C", datetime.now(UTC))
+            seq = edge.append([live], synced()).first
+            steps = 0
+            while not any(r.first <= seq <= r.last for r in edge.acknowledged_ranges()):
+                uplink.sync_once()
+                time.sleep(0.01)
+                steps += 1
+                assert steps < 500, "a live reading waited behind the backlog"
+            waits.append(steps)
+            assert edge.stats().backlog > 0  # the backlog is still draining behind it
+        drain(uplink, edge, timeout=60)
+    finally:
+        uplink.close()
+    stored = hub.store.readings("askrigg")
+    assert len(stored) == len(backlog) + 8
+    assert len({(r.sensor_id, r.metric, r.ts_us, r.value) for _, r in stored}) == len(stored)
