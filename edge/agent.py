@@ -109,6 +109,20 @@ class Agent:
         with contextlib.suppress(StoreFull):
             self.store.record_health(driver, "unavailable", reason, 0, datetime.now(UTC))
 
+    def apply_intervals(self, intervals: dict[str, float]) -> str:
+        """Change drivers' sample intervals; "" when applied, else why nothing was.
+
+        All or nothing: one unknown driver name rejects the whole change.
+        """
+        by_name = {runner.name: runner for runner in self.runners}
+        unknown = sorted(set(intervals) - set(by_name))
+        if unknown:
+            return f"no driver named {', '.join(unknown)} on this node"
+        for name, seconds in intervals.items():
+            by_name[name].driver.interval_s = seconds
+            by_name[name].next_due = min(by_name[name].next_due, self.monotonic() + seconds)
+        return ""
+
     # --- what the driver threads call ---
 
     def accept(self, sample: ClockSample, readings: list[Reading]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -13,10 +15,18 @@ import click
 from hallsense.cli_edge import env_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
-from hub.service import IngestService
+from hub.service import IngestService, broker_settings
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError, open_hub_store
-from hub_sync.protocol import ProtocolError, check_device_id
+from hub_sync.mqtt import MqttClient, MqttError
+from hub_sync.protocol import (
+    NodeConfig,
+    ProtocolError,
+    check_device_id,
+    decode_config,
+    encode_config,
+    topic,
+)
 
 
 def _settings(env_file: Path | None) -> HubSettings:
@@ -92,6 +102,51 @@ def add_device(env_file: Path | None, device_id: str, name: str) -> None:
     finally:
         store.close()
     click.echo(f"registered {device_id} ({name})")
+
+
+@hub.command("set-config")
+@env_option
+@click.argument("device_id")
+@click.option(
+    "--interval",
+    "intervals",
+    multiple=True,
+    required=True,
+    metavar="DRIVER=SECONDS",
+    help="A driver's sample interval, e.g. simulated=30 (repeat for more).",
+)
+def set_config(env_file: Path | None, device_id: str, intervals: tuple[str, ...]) -> None:
+    """Send a node new sample intervals (retained, so it gets them when it next connects).
+
+    The node checks them, applies them all or none, and answers in its status
+    (config_revision, or config_error with the reason); see `hallsense hub status --json`.
+
+    \b
+    Example:
+        hallsense hub set-config askrigg --interval simulated=30 --interval system=300 --env hub.env
+    """
+    try:
+        check_device_id(device_id)
+        pairs = {}
+        for item in intervals:
+            name, _, seconds = item.partition("=")
+            pairs[name.strip()] = float(seconds)
+        payload = encode_config(NodeConfig(int(time.time()), tuple(sorted(pairs.items()))))
+        decode_config(payload)  # the same checks the node makes, before anything is sent
+    except (ProtocolError, ValueError) as error:
+        raise click.BadParameter(str(error)) from error
+    settings = _settings(env_file)
+    client = MqttClient(broker_settings(settings), client_id=f"hallsense-hub-config-{os.getpid()}")
+    try:
+        client.connect()
+        client.publish(topic(device_id, "config"), payload, retain=True).wait(10)
+    except MqttError as error:
+        raise click.ClickException(f"could not send the config: {error}") from error
+    finally:
+        client.close()
+    click.echo(
+        f"sent config to {device_id}: " + ", ".join(f"{k}={v:g} s" for k, v in pairs.items())
+    )
 
 
 @hub.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
-from hub_sync.protocol import ProtocolError, check_device_id
+from hub_sync.protocol import NodeConfig, ProtocolError, check_device_id
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,11 @@ def edge_clock(settings: EdgeSettings) -> SystemClock:
     return SystemClock(settings.clock_check)
 
 
-def build_uplink(settings: EdgeSettings, store: EdgeStore) -> Uplink:
+def build_uplink(
+    settings: EdgeSettings,
+    store: EdgeStore,
+    apply_config: Callable[[NodeConfig], str] | None = None,
+) -> Uplink:
     """The node's uplink to the hub's broker, sending from ``store``."""
     try:
         check_device_id(settings.device_id)
@@ -106,6 +111,7 @@ def build_uplink(settings: EdgeSettings, store: EdgeStore) -> Uplink:
         status=status,
         meter=meter,
         report=report,
+        apply_config=apply_config,
     )
 
 
@@ -130,8 +136,15 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
             driver.close()
         raise
     clock = edge_clock(settings)
-    companions = [build_uplink(settings, store)] if settings.broker_host else []
+    agents: list[Agent] = []
+
+    def apply_config(config: NodeConfig) -> str:
+        # The agent exists by the time the hub's config arrives (uplink.start runs in it).
+        return agents[0].apply_intervals(dict(config.intervals)) if agents else "starting"
+
+    companions = [build_uplink(settings, store, apply_config)] if settings.broker_host else []
     agent = Agent(settings, store, drivers, clock.sample, companions=companions)
+    agents.append(agent)
     for failure in failures:
         agent.report_unavailable(failure.driver, str(failure))
     return agent, failures

@@ -541,6 +541,8 @@ STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "hub_subscribed": bool,
     "dropped": list,
     "rejected": int,
+    "config_revision": int,
+    "config_error": str,
 }
 
 
@@ -572,3 +574,56 @@ def decode_status(payload: bytes) -> dict[str, Any]:
                 raise MalformedPayload(f"status: {name} has the wrong type")
             out[name] = data[name]
     return out
+
+
+# --- config (hub → node, retained) ---
+
+MIN_INTERVAL_S = 0.1
+MAX_INTERVAL_S = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Settings the hub may change on a node: sample intervals per driver, in seconds."""
+
+    revision: int
+    intervals: tuple[tuple[str, float], ...] = ()
+
+
+def encode_config(config: NodeConfig) -> bytes:
+    """The JSON of a config message."""
+    return json.dumps(
+        {"v": FORMAT_VERSION, "revision": config.revision, "intervals": dict(config.intervals)},
+        separators=(",", ":"),
+    ).encode("utf-8")
+
+
+def decode_config(payload: bytes) -> NodeConfig:
+    """The config in a JSON payload, every value checked.
+
+    Raises:
+        MalformedPayload: naming the field that is wrong; nothing of it may be applied.
+    """
+    data = _json(payload, "config")
+    unknown = set(data) - {"v", "revision", "intervals"}
+    if unknown:
+        raise MalformedPayload(f"config: unknown field(s) {', '.join(sorted(unknown))}")
+    revision = data.get("revision")
+    if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
+        raise MalformedPayload("config: revision must be a whole number of 0 or more")
+    intervals = data.get("intervals", {})
+    if not isinstance(intervals, dict):
+        raise MalformedPayload("config: intervals must be an object of driver: seconds")
+    checked = []
+    for name, seconds in sorted(intervals.items()):
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S
+        ):
+            raise MalformedPayload(
+                f"config: interval of {name!r} must be {MIN_INTERVAL_S:g} to "
+                f"{MAX_INTERVAL_S:g} seconds, got {seconds!r}"
+            )
+        checked.append((str(name), float(seconds)))
+    return NodeConfig(revision, tuple(checked))

@@ -27,9 +27,11 @@ from hub_sync.mqtt import (
 from hub_sync.protocol import (
     Ack,
     Batch,
+    NodeConfig,
     ProtocolError,
     WireReading,
     decode_ack,
+    decode_config,
     encode_batch,
     encode_status,
     topic,
@@ -179,12 +181,17 @@ class Uplink:
         status: StatusSource | None = None,
         meter: LinkMeter | None = None,
         report: Callable[[str, str], None] | None = None,
+        apply_config: Callable[[NodeConfig], str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.outbox = outbox
         self.status = status
         self.meter = meter
         self.report = report
+        self.apply_config = apply_config
+        self._configs: queue.SimpleQueue[NodeConfig | str] = queue.SimpleQueue()
+        self.config_revision: int | None = None
+        self.config_error = ""
         self._acked_history: deque[tuple[float, int]] = deque(maxlen=64)
         self._acked_total = 0
         self._bytes_sent = 0
@@ -213,14 +220,42 @@ class Uplink:
 
     def _on_connect(self, client: MqttClient) -> None:
         client.subscribe_nowait(topic(self.settings.device_id, "ack"))
+        client.subscribe_nowait(topic(self.settings.device_id, "config"))
         # The birth message carries the store's figures, read in the agent's thread.
         self._birth_due.set()
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
+        if message.topic.endswith("/config"):
+            try:
+                self._configs.put(decode_config(bytes(message.payload)))
+            except ProtocolError as error:
+                self._configs.put(str(error))
+            return
         try:
             self._acks.put(decode_ack(bytes(message.payload)))
         except ProtocolError as error:
             log.warning("ignored a malformed ack: %s", error)
+
+    def apply_configs(self) -> None:
+        """Apply config received from the hub (the newest wins); answer on status."""
+        while True:
+            try:
+                item = self._configs.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, str):
+                reason = item
+            elif self.apply_config is None:
+                reason = "this node takes no config"
+            else:
+                reason = self.apply_config(item)
+                if not reason:
+                    self.config_revision = item.revision
+                    log.info("applied config revision %d from the hub", item.revision)
+            if reason:
+                log.warning("rejected config from the hub, keeping the old one: %s", reason)
+            self.config_error = reason
+            self._birth_due.set()  # answer on status at once
 
     # --- the agent's thread ---
 
@@ -279,6 +314,7 @@ class Uplink:
         Returns the number of readings sent in this step.
         """
         self.apply_acks()
+        self.apply_configs()
         now = self.monotonic()
         if now >= self._next_report:
             self._report_progress(now)
@@ -376,6 +412,10 @@ class Uplink:
             hub_subscribed=self.hub_subscribed,
             last_error=self.last_error or str(fields.get("last_error", "")),
         )
+        if self.config_error:
+            fields["config_error"] = self.config_error
+        if self.config_revision is not None:
+            fields["config_revision"] = self.config_revision
         try:
             self.client.publish(
                 topic(self.settings.device_id, "status"),

@@ -131,3 +131,16 @@ def test_held_readings_are_corrected_once_the_clock_synchronises(tmp_path):
         assert reading.quality == Quality.CLOCK_CORRECTED
     finally:
         store.close()
+
+
+def test_intervals_change_all_or_nothing(tmp_path):
+    agent, store, _ = make_agent(tmp_path, [CounterDriver(interval_s=1)])
+    try:
+        assert agent.apply_intervals({"counter": 5.0}) == ""
+        assert agent.runners[0].driver.interval_s == 5.0
+        assert agent.apply_intervals({"counter": 9.0, "teleporter": 1.0}) == (
+            "no driver named teleporter on this node"
+        )
+        assert agent.runners[0].driver.interval_s == 5.0
+    finally:
+        store.close()

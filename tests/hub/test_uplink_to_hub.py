@@ -7,7 +7,7 @@ import pytest
 
 from edge.clock import ClockSample
 from edge.store import EdgeStore
-from hub_sync.mqtt import BrokerSettings
+from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 from sensors.reading import Reading
 from tests.hub_sync.conftest import PASSWORDS
@@ -222,3 +222,65 @@ def test_a_month_of_backlog_drains_behind_live_readings(hub, broker, edge):
     stored = hub.store.readings("askrigg")
     assert len(stored) == len(backlog) + 8
     assert len({(r.sensor_id, r.metric, r.ts_us, r.value) for _, r in stored}) == len(stored)
+
+
+def test_config_from_the_hub_is_applied_or_refused_and_answered(hub, broker, edge):
+    import json
+
+    from hub_sync.protocol import NodeConfig, encode_config, topic
+    from provisioning.broker_config import HUB_ACCOUNT
+
+    applied = []
+
+    def apply(config):
+        if dict(config.intervals).get("teleporter"):
+            return "no driver named teleporter on this node"
+        applied.append(config)
+        return ""
+
+    broker_settings = BrokerSettings("127.0.0.1", broker.port, "askrigg", PASSWORDS["askrigg"])
+    uplink = Uplink(
+        edge,
+        client_factory(broker_settings),
+        UplinkSettings(device_id="askrigg"),
+        status=lambda: {"backlog": 0},
+        apply_config=apply,
+    )
+    hub_client = MqttClient(
+        BrokerSettings("127.0.0.1", broker.port, HUB_ACCOUNT, PASSWORDS[HUB_ACCOUNT]),
+        client_id="hub-config",
+    )
+    hub_client.connect()
+
+    def status():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            uplink.sync_once()
+            text = hub.store.fleet()[0].status
+            if text and ("config_revision" in text or "config_error" in text):
+                return json.loads(text)
+            time.sleep(0.05)
+        raise AssertionError("no answer on status")
+
+    try:
+        # Retained: sent before the node connects, it still arrives.
+        good = NodeConfig(5, (("simulated", 30.0),))
+        hub_client.publish(topic("askrigg", "config"), encode_config(good), retain=True).wait(5)
+        uplink.start()
+        assert uplink.client.wait_connected(10)
+        answer = status()
+        assert answer["config_revision"] == 5
+        assert "config_error" not in answer
+        assert applied == [good]
+        bad = NodeConfig(6, (("teleporter", 30.0),))
+        hub_client.publish(topic("askrigg", "config"), encode_config(bad), retain=True).wait(5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not uplink.config_error:
+            uplink.sync_once()
+            time.sleep(0.05)
+        assert uplink.config_error == "no driver named teleporter on this node"
+        assert uplink.config_revision == 5  # the old config is kept
+        assert applied == [good]
+    finally:
+        uplink.close()
+        hub_client.close()

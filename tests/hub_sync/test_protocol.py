@@ -231,3 +231,18 @@ def test_status_messages_are_checked_json():
         decode_status(b'{"v":1,"state":"asleep"}')
     with pytest.raises(MalformedPayload, match="backlog has the wrong type"):
         decode_status(b'{"v":1,"state":"online","backlog":"lots"}')
+
+
+def test_config_is_checked_before_anything_is_applied():
+    from hub_sync.protocol import NodeConfig, decode_config, encode_config
+
+    config = NodeConfig(7, (("simulated", 30.0), ("system", 300.0)))
+    assert decode_config(encode_config(config)) == config
+    for bad, message in [
+        (b'{"v":1,"revision":1,"intervals":{"simulated":0}}', "interval of 'simulated'"),
+        (b'{"v":1,"revision":-1}', "revision must be"),
+        (b'{"v":1,"revision":1,"colour":"red"}', "unknown field"),
+        (b'{"v":1,"revision":1,"intervals":[1]}', "intervals must be an object"),
+    ]:
+        with pytest.raises(MalformedPayload, match=message):
+            decode_config(bad)
