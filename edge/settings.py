@@ -137,6 +137,13 @@ class EdgeSettings:
         "Local hours when backlog may drain, e.g. 23:00-06:00 (empty: any time); live "
         "readings go at any hour.",
     )
+    uplink_start_jitter_s: float = _setting(
+        5.0,
+        "The first connection waits a random part of this, so nodes powering up together "
+        "after a power cut do not all connect at once.",
+        "s",
+        min=0,
+    )
     uplink_resend_s: float = _setting(
         30.0,
         "A batch the hub has not acknowledged after this long is sent again.",

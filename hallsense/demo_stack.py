@@ -134,6 +134,7 @@ class DemoStack:
                         node_dir / "broker.password", passwords[device]
                     ),
                     "uplink_resend_s": 5,
+                    "uplink_start_jitter_s": 1,
                     "log_level": "WARNING",
                 },
             )

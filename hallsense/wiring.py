@@ -107,6 +107,7 @@ def build_uplink(
             window=settings.uplink_window,
             resend_after_s=settings.uplink_resend_s,
             heartbeat_s=settings.uplink_heartbeat_s,
+            start_jitter_s=settings.uplink_start_jitter_s,
         ),
         status=status,
         meter=meter,

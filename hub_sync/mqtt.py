@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,8 +131,8 @@ class MqttClient:
         session_expiry_s: int | None = None,
         manual_ack: bool = False,
         will: tuple[str, bytes, int, bool] | None = None,
-        reconnect_min_s: int = 1,
-        reconnect_max_s: int = 4,
+        reconnect_min_s: float = 0.5,
+        reconnect_max_s: float = 4.0,
     ) -> None:
         self.broker = broker
         self.client_id = client_id
@@ -157,12 +158,27 @@ class MqttClient:
         if will is not None:
             topic, payload, qos, retain = will
             self._client.will_set(topic, payload, qos=qos, retain=retain)
-        self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        self.reconnect_min_s = reconnect_min_s
+        self.reconnect_max_s = reconnect_max_s
+        self._jitter_reconnects()
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_publish = self._handle_publish
         self._client.on_message = self._handle_message
         self._started = False
+
+    def _jitter_reconnects(self) -> None:
+        """Give this client its own random reconnect delays.
+
+        paho doubles the delay from min to max on each failed attempt, the same for every
+        client: after a county-wide power cut or a broker restart, hundreds of nodes would
+        knock at the same instants. Randomising both ends per client (again after every
+        disconnect) spreads them, while the first retry still comes within a second or so.
+        """
+        low = random.uniform(self.reconnect_min_s, 2 * self.reconnect_min_s)  # noqa: S311
+        high = random.uniform(self.reconnect_max_s / 2, self.reconnect_max_s)  # noqa: S311
+        # paho types these as int but only ever adds and compares them.
+        self._client.reconnect_delay_set(low, max(low, high))  # type: ignore[arg-type]
 
     # --- paho callbacks (paho's thread) ---
 
@@ -197,6 +213,7 @@ class MqttClient:
         if self._connected.is_set():
             log.info("%s disconnected from the broker: %s", self.client_id, reason)
         self._connected.clear()
+        self._jitter_reconnects()
 
     def _handle_publish(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from collections import deque
@@ -107,6 +108,7 @@ class UplinkSettings:
     window: int = 4
     resend_after_s: float = 30.0
     heartbeat_s: float = 60.0
+    start_jitter_s: float = 0.0
 
 
 StatusSource = Callable[[], dict[str, Any]]
@@ -260,8 +262,19 @@ class Uplink:
     # --- the agent's thread ---
 
     def start(self) -> None:
-        """Start connecting in the background (the broker may be away)."""
-        self.client.start_background()
+        """Start connecting in the background (the broker may be away).
+
+        ``start_jitter_s`` delays the first attempt by a random part of itself, so a
+        county's nodes powering up together do not all knock at once.
+        """
+        jitter_s = self.settings.start_jitter_s
+        if jitter_s <= 0:
+            self.client.start_background()
+            return
+        delay = random.uniform(0, jitter_s)  # noqa: S311 - spreading load, not a secret
+        timer = threading.Timer(delay, self.client.start_background)
+        timer.daemon = True
+        timer.start()
 
     def close(self) -> None:
         """Say "offline" (a clean disconnect sends no last will), then disconnect."""
@@ -452,6 +465,6 @@ def client_factory(broker: BrokerSettings) -> Callable[..., MqttClient]:
     """A factory of uplink clients to ``broker`` (reconnecting quickly when it returns)."""
 
     def make(**kwargs: object) -> MqttClient:
-        return MqttClient(broker, reconnect_min_s=1, reconnect_max_s=2, **kwargs)  # type: ignore[arg-type]
+        return MqttClient(broker, reconnect_min_s=0.5, reconnect_max_s=3.0, **kwargs)  # type: ignore[arg-type]
 
     return make

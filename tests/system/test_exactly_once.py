@@ -51,7 +51,12 @@ def start_stack(
         broker_host=address,
         broker_port=broker.port,
         broker_password=PASSWORDS["askrigg"],
-        **{"uplink_batch_readings": 200, "uplink_resend_s": 3, **(edge_options or {})},
+        **{
+            "uplink_batch_readings": 200,
+            "uplink_resend_s": 3,
+            "uplink_start_jitter_s": 0,
+            **(edge_options or {}),
+        },
     )
     hub = HubProcess(hub_env, tmp_path / "hub.log").start()
     edge = EdgeProcess(edge_env, tmp_path / "edge.log").start(
