@@ -1,0 +1,224 @@
+"""The wire: bytes per reading, and backlog drain to the hub, beside naive baselines."""
+
+import json
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from edge.clock import ClockSample
+from edge.store import EdgeStore
+from hub.service import IngestService
+from hub.settings import HubSettings
+from hub.store_sqlite import SqliteHubStore
+from hub_sync.mqtt import BrokerSettings, MqttClient
+from hub_sync.protocol import Batch, WireReading, encode_batch, topic
+from hub_sync.uplink import Uplink, UplinkSettings, client_factory
+from provisioning.broker_config import HUB_ACCOUNT
+from sensors.simulated import SimulatedDriver
+from tests.support.broker import Broker
+
+TOPIC = topic("askrigg-village-hall", "readings")
+# A QoS 1 PUBLISH: fixed header (2-4), topic length (2) and topic, packet id (2), MQTT 5
+# properties length (1); its PUBACK: 4 bytes.
+MQTT_OVERHEAD = 4 + 2 + len(TOPIC.encode()) + 2 + 1 + 4
+
+
+def hall_day() -> list[WireReading]:
+    """A simulated hall day: 8 sensors every 10 s (the simulated driver's own values)."""
+    moment = [datetime(2026, 11, 24, tzinfo=UTC)]
+    driver = SimulatedDriver(interval_s=10, clock=lambda: moment[0])
+    readings = []
+    for _ in range(8640):
+        for r in driver.read():
+            readings.append(
+                WireReading(
+                    len(readings) + 1,
+                    r.sensor_id,
+                    r.metric,
+                    r.unit,
+                    round(r.timestamp.timestamp() * 1e6),
+                    r.value,
+                    int(r.quality),
+                )
+            )
+        moment[0] += timedelta(seconds=10)
+    return readings
+
+
+def naive_json(r: WireReading) -> bytes:
+    return json.dumps(
+        {
+            "device": "askrigg-village-hall",
+            "sensor": r.sensor_id,
+            "metric": r.metric,
+            "value": r.value,
+            "unit": r.unit,
+            "time": datetime.fromtimestamp(r.ts_us / 1e6, UTC).isoformat(),
+            "seq": r.seq,
+        }
+    ).encode()
+
+
+def bytes_table() -> None:
+    day = hall_day()
+    n = len(day)
+    per_message = sum(len(naive_json(r)) + MQTT_OVERHEAD for r in day) / n
+    json_batches = 0
+    ours = 0
+    for i in range(0, n, 1000):
+        chunk = day[i : i + 1000]
+        json_batches += (
+            len(zlib.compress(json.dumps([json.loads(naive_json(r)) for r in chunk]).encode(), 9))
+            + MQTT_OVERHEAD
+        )
+        ours += (
+            len(encode_batch(Batch("askrigg-village-hall", 2**63 + 1, tuple(chunk))))
+            + MQTT_OVERHEAD
+        )
+    print(f"\nBytes on the wire per reading, a simulated hall day ({n:,} readings), MQTT included")
+    print(f"| {'encoding':<52} | {'bytes/reading':>13} |")
+    print(f"| {'-' * 52} | {'-' * 12}:|")
+    print(f"| {'naive: one JSON message per reading':<52} | {per_message:>13.1f} |")
+    print(f"| {'JSON batch of 1,000 with zlib':<52} | {json_batches / n:>13.2f} |")
+    print(f"| {'hallsense v1 batch of 1,000':<52} | {ours / n:>13.2f} |")
+    print(f"\nGoal at most 3 bytes per reading: {'met' if ours / n <= 3 else 'MISSED'}.")
+
+
+def drain_ours(directory: Path, broker: Broker, total: int) -> float:
+    edge = EdgeStore(directory / "edge.db")
+    start = datetime(2026, 10, 24, tzinfo=UTC)
+    day = hall_day()
+    readings = []
+    from sensors.reading import Reading
+
+    for i in range(total):
+        w = day[i % len(day)]
+        readings.append(
+            Reading(
+                w.sensor_id, w.metric, w.value, w.unit, start + timedelta(microseconds=i * 1000)
+            )
+        )
+    for i in range(0, total, 5000):
+        edge.append(readings[i : i + 5000], ClockSample(datetime.now(UTC), 1, True, "bench"))
+    hub_store = SqliteHubStore(directory / "hub.db")
+    hub_store.add_device("askrigg", "Askrigg")
+    service = IngestService(
+        HubSettings(
+            hub_store=str(directory / "hub.db"), broker_port=broker.port, broker_password="hub"
+        ),
+        hub_store,
+    )
+    threading.Thread(target=service.run, daemon=True).start()
+    service.client.wait_connected(10)
+    uplink = Uplink(
+        edge,
+        client_factory(BrokerSettings("127.0.0.1", broker.port, "askrigg", "node")),
+        UplinkSettings("askrigg", batch_readings=5000, window=8),
+    )
+    uplink.start()
+    uplink.client.wait_connected(10)
+    began = time.perf_counter()
+    while edge.stats().backlog:
+        uplink.sync_once()
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - began
+    uplink.close()
+    service.stop_event.set()
+    edge.close()
+    return total / elapsed
+
+
+def drain_naive(directory: Path, broker: Broker, total: int) -> float:
+    """One JSON message per reading, QoS 1, paho's default window, INSERT+commit each."""
+    conn = sqlite3.connect(directory / "naive.db", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE r (device TEXT, sensor TEXT, metric TEXT, value REAL, time TEXT, "
+        "seq INTEGER, PRIMARY KEY (device, seq))"
+    )
+    stored = threading.Event()
+    count = [0]
+
+    def on_message(message):
+        data = json.loads(message.payload)
+        conn.execute(
+            "INSERT OR IGNORE INTO r VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                data["device"],
+                data["sensor"],
+                data["metric"],
+                data["value"],
+                data["time"],
+                data["seq"],
+            ),
+        )
+        count[0] += 1
+        if count[0] >= total:
+            stored.set()
+
+    hub = MqttClient(
+        BrokerSettings("127.0.0.1", broker.port, HUB_ACCOUNT, "hub"),
+        client_id="naive-hub",
+        on_message=on_message,
+    )
+    hub.connect()
+    hub.subscribe("hallsense/v1/+/readings")
+    node = MqttClient(
+        BrokerSettings("127.0.0.1", broker.port, "askrigg", "node"), client_id="askrigg"
+    )
+    node.connect()
+    day = hall_day()
+    began = time.perf_counter()
+    for i in range(total):
+        node.publish(topic("askrigg", "readings"), naive_json(day[i % len(day)]))
+    stored.wait(600)
+    elapsed = time.perf_counter() - began
+    node.close()
+    hub.close()
+    conn.close()
+    return total / elapsed
+
+
+def drain_table(total: int, naive_total: int) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        broker = Broker(
+            directory / "broker",
+            {HUB_ACCOUNT: "hub", "askrigg": "node"},
+            max_queued_messages=100000,
+        ).start()
+        try:
+            (directory / "a").mkdir()
+            (directory / "b").mkdir()
+            ours = drain_ours(directory / "a", broker, total)
+            naive = drain_naive(directory / "b", broker, naive_total)
+        finally:
+            broker.stop()
+    version = sys.version.split()[0]
+    print("\nBacklog drain: edge store, Mosquitto, hub worker, SQLite hub store")
+    print(f"(node and hub in one process, Python {version})")
+    rows = [
+        ("naive: JSON per reading, QoS 1, INSERT + commit each", naive_total, naive),
+        ("hallsense: batches of 5,000, window 8, acked after commit", total, ours),
+    ]
+    print(f"| {'pipeline':<60} | {'readings':>9} | {'readings/s':>10} |")
+    print(f"| {'-' * 60} | {'-' * 8}:| {'-' * 9}:|")
+    for label, count, rate in rows:
+        print(f"| {label:<60} | {count:>9,} | {rate:>10,.0f} |")
+    verdict = "met" if ours >= 100_000 else "NOT MET"
+    print(f"\n{ours / naive:.0f}x the naive baseline (goal 20x); goal 100,000/s: {verdict}.")
+
+
+def main() -> None:
+    bytes_table()
+    drain_table(total=200_000, naive_total=5_000)
+
+
+if __name__ == "__main__":
+    main()
