@@ -41,6 +41,8 @@ from hub_sync.protocol import (
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+NO_SUBSCRIBER_RETRY_S = 2.0
+"""A batch the broker says nobody subscribed to is sent again after this long."""
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -337,6 +339,14 @@ class Uplink:
                 self.resent_batches += 1
             elif flight.delivery.done:
                 self._check_delivery(flight.delivery)
+                if (
+                    flight.delivery.reason == NO_MATCHING_SUBSCRIBERS
+                    and now - flight.sent_at > NO_SUBSCRIBER_RETRY_S
+                ):
+                    # Nobody had it: the hub was away (e.g. reconnecting after the broker
+                    # restarted). Send it again soon rather than after the full timeout.
+                    del self._in_flight[key]
+                    self.resent_batches += 1
         if not self.client.connected:
             return 0
         if self._birth_due.is_set() or now >= self._next_heartbeat:
