@@ -7,6 +7,8 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,48 +91,56 @@ def bytes_table() -> None:
     print(f"\nGoal at most 3 bytes per reading: {'met' if ours / n <= 3 else 'MISSED'}.")
 
 
-def drain_ours(directory: Path, broker: Broker, total: int) -> float:
+@contextmanager
+def node_and_hub(
+    directory: Path, broker: Broker, **uplink: int
+) -> Iterator[tuple[EdgeStore, IngestService, Uplink]]:
+    """An edge store with its uplink and one ingestion worker, connected through ``broker``."""
     edge = EdgeStore(directory / "edge.db")
-    start = datetime(2026, 10, 24, tzinfo=UTC)
-    day = hall_day()
-    readings = []
-    from sensors.reading import Reading
-
-    for i in range(total):
-        w = day[i % len(day)]
-        readings.append(
-            Reading(
-                w.sensor_id, w.metric, w.value, w.unit, start + timedelta(microseconds=i * 1000)
-            )
-        )
-    for i in range(0, total, 5000):
-        edge.append(readings[i : i + 5000], ClockSample(datetime.now(UTC), 1, True, "bench"))
     hub_store = SqliteHubStore(directory / "hub.db")
     hub_store.add_device("askrigg", "Askrigg")
-    service = IngestService(
-        HubSettings(
-            hub_store=str(directory / "hub.db"), broker_port=broker.port, broker_password="hub"
-        ),
-        hub_store,
+    settings = HubSettings(
+        hub_store=str(directory / "hub.db"), broker_port=broker.port, broker_password="hub"
     )
+    service = IngestService(settings, hub_store)
     threading.Thread(target=service.run, daemon=True).start()
     service.client.wait_connected(10)
-    uplink = Uplink(
+    link = Uplink(
         edge,
         client_factory(BrokerSettings("127.0.0.1", broker.port, "askrigg", "node")),
-        UplinkSettings("askrigg", batch_readings=5000, window=8),
+        UplinkSettings("askrigg", **uplink),
     )
-    uplink.start()
-    uplink.client.wait_connected(10)
-    began = time.perf_counter()
-    while edge.stats().backlog:
-        uplink.sync_once()
-        time.sleep(0.001)
-    elapsed = time.perf_counter() - began
-    uplink.close()
-    service.stop_event.set()
-    edge.close()
-    return total / elapsed
+    link.start()
+    link.client.wait_connected(10)
+    try:
+        yield edge, service, link
+    finally:
+        link.close()
+        service.stop_event.set()
+        edge.close()
+
+
+def new_broker(directory: Path, **options: int) -> Broker:
+    return Broker(directory / "broker", {HUB_ACCOUNT: "hub", "askrigg": "node"}, **options).start()
+
+
+def drain_ours(directory: Path, broker: Broker, total: int) -> float:
+    from sensors.reading import Reading
+
+    start = datetime(2026, 10, 24, tzinfo=UTC)
+    day = hall_day()
+    readings = [
+        Reading(w.sensor_id, w.metric, w.value, w.unit, start + timedelta(microseconds=i * 1000))
+        for i, w in ((i, day[i % len(day)]) for i in range(total))
+    ]
+    with node_and_hub(directory, broker, batch_readings=5000, window=8) as (edge, _, link):
+        for i in range(0, total, 5000):
+            edge.append(readings[i : i + 5000], ClockSample(datetime.now(UTC), 1, True, "b"))
+        began = time.perf_counter()
+        while edge.stats().backlog:
+            link.sync_once()
+            time.sleep(0.001)
+        return total / (time.perf_counter() - began)
 
 
 def drain_naive(directory: Path, broker: Broker, total: int) -> float:
@@ -188,11 +198,7 @@ def drain_naive(directory: Path, broker: Broker, total: int) -> float:
 def drain_table(total: int, naive_total: int) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        broker = Broker(
-            directory / "broker",
-            {HUB_ACCOUNT: "hub", "askrigg": "node"},
-            max_queued_messages=100000,
-        ).start()
+        broker = new_broker(directory, max_queued_messages=100_000)
         try:
             (directory / "a").mkdir()
             (directory / "b").mkdir()
@@ -222,41 +228,23 @@ def first_reading_after_outage(outage_s: float = 10.0, rounds: int = 3) -> list[
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        broker = Broker(directory / "broker", {HUB_ACCOUNT: "hub", "askrigg": "node"}).start()
-        edge = EdgeStore(directory / "edge.db")
-        hub_store = SqliteHubStore(directory / "hub.db")
-        hub_store.add_device("askrigg", "Askrigg")
-        service = IngestService(
-            HubSettings(
-                hub_store=str(directory / "hub.db"), broker_port=broker.port, broker_password="hub"
-            ),
-            hub_store,
-        )
-        threading.Thread(target=service.run, daemon=True).start()
-        uplink = Uplink(
-            edge,
-            client_factory(BrokerSettings("127.0.0.1", broker.port, "askrigg", "node")),
-            UplinkSettings("askrigg"),
-        )
-        uplink.start()
-        uplink.client.wait_connected(10)
+        broker = new_broker(directory)
         try:
-            for _ in range(rounds):
-                broker.stop()
-                time.sleep(outage_s)
-                broker.start()
-                back = time.perf_counter()
-                reading = Reading("live", "temperature", 20.0, "°C", datetime.now(UTC))
-                seq = edge.append([reading], ClockSample(datetime.now(UTC), 1, True, "b")).first
-                while not any(r.first <= seq <= r.last for r in edge.acknowledged_ranges()):
-                    uplink.sync_once()
-                    time.sleep(0.01)
-                results.append(time.perf_counter() - back)
+            with node_and_hub(directory, broker) as (edge, _, link):
+                for _ in range(rounds):
+                    broker.stop()
+                    time.sleep(outage_s)
+                    broker.start()
+                    back = time.perf_counter()
+                    reading = Reading("live", "temperature", 20.0, "°C", datetime.now(UTC))
+                    sample = ClockSample(datetime.now(UTC), 1, True, "b")
+                    seq = edge.append([reading], sample).first
+                    while not any(r.first <= seq <= r.last for r in edge.acknowledged_ranges()):
+                        link.sync_once()
+                        time.sleep(0.01)
+                    results.append(time.perf_counter() - back)
         finally:
-            uplink.close()
-            service.stop_event.set()
             broker.stop()
-            edge.close()
     return results
 
 
@@ -278,45 +266,26 @@ def steady_resends(seconds: float = 20.0, per_second: int = 500) -> tuple[int, i
 
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        broker = Broker(directory / "broker", {HUB_ACCOUNT: "hub", "askrigg": "node"}).start()
-        edge = EdgeStore(directory / "edge.db")
-        hub_store = SqliteHubStore(directory / "hub.db")
-        hub_store.add_device("askrigg", "Askrigg")
-        service = IngestService(
-            HubSettings(
-                hub_store=str(directory / "hub.db"), broker_port=broker.port, broker_password="hub"
-            ),
-            hub_store,
-        )
-        threading.Thread(target=service.run, daemon=True).start()
-        service.client.wait_connected(10)
-        uplink = Uplink(
-            edge,
-            client_factory(BrokerSettings("127.0.0.1", broker.port, "askrigg", "node")),
-            UplinkSettings("askrigg"),
-        )
-        uplink.start()
-        uplink.client.wait_connected(10)
-        began = time.monotonic()
-        n = 0
+        broker = new_broker(directory)
         try:
-            while time.monotonic() - began < seconds:
-                batch = [
-                    Reading("c", "test_counter", float(n + i), "count", datetime.now(UTC))
-                    for i in range(per_second // 10)
-                ]
-                n += len(batch)
-                edge.append(batch, ClockSample(datetime.now(UTC), 1, True, "b"))
-                uplink.sync_once()
-                time.sleep(0.1)
-            while edge.stats().backlog:
-                uplink.sync_once()
-                time.sleep(0.01)
+            with node_and_hub(directory, broker) as (edge, service, link):
+                began = time.monotonic()
+                n = 0
+                while time.monotonic() - began < seconds:
+                    now = datetime.now(UTC)
+                    batch = [
+                        Reading("c", "test_counter", float(n + i), "count", now)
+                        for i in range(per_second // 10)
+                    ]
+                    n += len(batch)
+                    edge.append(batch, ClockSample(now, 1, True, "b"))
+                    link.sync_once()
+                    time.sleep(0.1)
+                while edge.stats().backlog:
+                    link.sync_once()
+                    time.sleep(0.01)
         finally:
-            uplink.close()
-            service.stop_event.set()
             broker.stop()
-            edge.close()
         counters = service.worker.counters
         return counters.stored_readings, counters.duplicate_readings
 
