@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster (initdb/pg_ctl on a free port), or HALLSENSE_TEST_PG_DSN."""
+"""A throwaway PostgreSQL cluster for the tests: initdb and pg_ctl on a free port."""
 
 from __future__ import annotations
 
@@ -89,7 +89,3 @@ class PostgresCluster:
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def external_dsn() -> str | None:
-    return os.environ.get("HALLSENSE_TEST_PG_DSN") or None
