@@ -10,12 +10,13 @@ import paho.mqtt.client as paho
 
 from hub.ingest import IngestWorker
 from hub.settings import HubSettings
-from hub.store import HubStore
+from hub.store import HubStore, HubStoreError
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.protocol import TOPIC_PREFIX
 
 log = logging.getLogger(__name__)
 
+RETENTION_EVERY_S = 3600.0
 STORE_RETRY_PAUSE_S = 1.0
 """Pause after a failed commit, so a store that is down does not make a busy loop."""
 
@@ -65,12 +66,27 @@ class IngestService:
         if outcome == "store-unavailable":
             time.sleep(STORE_RETRY_PAUSE_S)
 
+    def apply_retention(self) -> int:
+        """Delete raw readings past the retention window; returns how many."""
+        days = self.settings.raw_retention_days
+        if not days:
+            return 0
+        try:
+            deleted = self.store.prune(time.time_ns() // 1000 - int(days * 86_400_000_000))
+        except HubStoreError as error:
+            log.error("retention skipped: %s", error)
+            return 0
+        if deleted:
+            log.info("retention: deleted %d raw readings older than %g days", deleted, days)
+        return deleted
+
     def run(self) -> None:
         """Connect (retrying while the broker is away) and handle messages until stopped."""
         self.client.start_background()
         log.info("ingestion worker %s started", self.settings.worker_id)
         try:
-            self.stop_event.wait()
+            while not self.stop_event.wait(RETENTION_EVERY_S):
+                self.apply_retention()
         finally:
             self.client.close()
             log.info(

@@ -48,6 +48,9 @@ class HubSettings:
         "s",
         min=0,
     )
+    raw_retention_days: float = _setting(
+        0.0, "Delete raw readings older than this at the hub (0: keep them all).", "days", min=0
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO", "How much to log.")
     fault_point: Literal["", "after-commit"] = _setting(
         "", "For fault tests only: die at this point of handling a batch."

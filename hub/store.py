@@ -100,6 +100,10 @@ class HubStore(Protocol):
         """Every stored reading of a device as (store_epoch, reading), in key order."""
         ...
 
+    def prune(self, before_us: int) -> int:
+        """Delete raw readings taken before ``before_us`` (retention)."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...

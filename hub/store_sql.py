@@ -292,6 +292,14 @@ class SqlHubStore(abc.ABC):
                 (int(online), status_json, status_json, at_us, at_us, device_id),
             )
 
+    def prune(self, before_us: int) -> int:
+        """Delete raw readings taken before ``before_us``; returns how many went.
+
+        The received ranges stay, so the gaps the hub reports remain true.
+        """
+        with self._lock, self._transaction():
+            return self._run("DELETE FROM readings WHERE ts_us < ?", (before_us,))
+
     # --- reading back ---
 
     def readings(self, device_id: str) -> list[tuple[int, WireReading]]:

@@ -102,3 +102,11 @@ def test_fleet_state_counts(hub):
         1,
     )
     assert not math.isnan(state.last_seen_us)
+
+
+def test_retention_deletes_old_raw_readings_and_keeps_the_gaps_true(hub):
+    hub.store_batch(batch([1, 2], ts=NOW_US - 10 * 86_400_000_000), NOW_US)
+    hub.store_batch(batch([5], ts=NOW_US), NOW_US)
+    assert hub.prune(NOW_US - 86_400_000_000) == 2
+    assert [r.seq for _, r in hub.readings("askrigg")] == [5]
+    assert hub.missing("askrigg") == ((EPOCH, 3, 4),)
