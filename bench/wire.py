@@ -1,7 +1,9 @@
 """The wire: bytes per reading, and backlog drain to the hub, beside naive baselines."""
 
 import json
+import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -125,6 +127,7 @@ def new_broker(directory: Path, **options: int) -> Broker:
 
 
 def drain_ours(directory: Path, broker: Broker, total: int) -> float:
+    """The node's uplink in this process, the hub as its own `hallsense hub run` process."""
     from sensors.reading import Reading
 
     start = datetime(2026, 10, 24, tzinfo=UTC)
@@ -133,14 +136,41 @@ def drain_ours(directory: Path, broker: Broker, total: int) -> float:
         Reading(w.sensor_id, w.metric, w.value, w.unit, start + timedelta(microseconds=i * 1000))
         for i, w in ((i, day[i % len(day)]) for i in range(total))
     ]
-    with node_and_hub(directory, broker, batch_readings=5000, window=8) as (edge, _, link):
-        for i in range(0, total, 5000):
-            edge.append(readings[i : i + 5000], ClockSample(datetime.now(UTC), 1, True, "b"))
+    edge = EdgeStore(directory / "edge.db")
+    for i in range(0, total, 5000):
+        edge.append(readings[i : i + 5000], ClockSample(datetime.now(UTC), 1, True, "b"))
+    hub_store = SqliteHubStore(directory / "hub.db")
+    hub_store.add_device("askrigg", "Askrigg")
+    hub_store.close()
+    env_file = directory / "hub.env"
+    env_file.write_text(
+        f"HALLSENSE_HUB_STORE={directory / 'hub.db'}\nHALLSENSE_BROKER_HOST=127.0.0.1\n"
+        f"HALLSENSE_BROKER_PORT={broker.port}\nHALLSENSE_BROKER_PASSWORD=hub\n"
+        "HALLSENSE_LOG_LEVEL=WARNING\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
+    hub = subprocess.Popen(
+        [sys.executable, "-m", "hallsense", "hub", "run", "--env", str(env_file)], env=env
+    )
+    link = Uplink(
+        edge,
+        client_factory(BrokerSettings("127.0.0.1", broker.port, "askrigg", "node")),
+        UplinkSettings("askrigg", batch_readings=5000, window=8),
+    )
+    try:
+        time.sleep(1.5)  # the worker connects and subscribes
+        link.start()
+        link.client.wait_connected(10)
         began = time.perf_counter()
         while edge.stats().backlog:
             link.sync_once()
             time.sleep(0.001)
         return total / (time.perf_counter() - began)
+    finally:
+        link.close()
+        hub.terminate()
+        hub.wait(10)
+        edge.close()
 
 
 def drain_naive(directory: Path, broker: Broker, total: int) -> float:
@@ -208,7 +238,7 @@ def drain_table(total: int, naive_total: int) -> None:
             broker.stop()
     version = sys.version.split()[0]
     print("\nBacklog drain: edge store, Mosquitto, hub worker, SQLite hub store")
-    print(f"(node and hub in one process, Python {version})")
+    print(f"(the hub a separate `hallsense hub run` process, Python {version})")
     rows = [
         ("naive: JSON per reading, QoS 1, INSERT + commit each", naive_total, naive),
         ("hallsense: batches of 5,000, window 8, acked after commit", total, ours),
