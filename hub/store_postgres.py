@@ -110,6 +110,26 @@ class PostgresHubStore(SqlHubStore):
         except psycopg.Error as error:
             raise self._fail(error) from error
 
+    def _insert_readings(self, rows: list[Row]) -> int:
+        # COPY into a temporary table, then one INSERT … ON CONFLICT: PostgreSQL's fastest
+        # way to insert many rows while skipping those already there.
+        try:
+            conn = self._connect()
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE readings) ON COMMIT DELETE ROWS"
+            )
+            with conn.cursor().copy(
+                "COPY incoming (device_id, store_epoch, seq, series_id, ts_us, value, "
+                "value_bits, quality, censor, received_us) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return conn.execute(
+                "INSERT INTO readings SELECT * FROM incoming ON CONFLICT DO NOTHING"
+            ).rowcount
+        except psycopg.Error as error:
+            raise self._fail(error) from error
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         try:

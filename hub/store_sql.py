@@ -167,12 +167,7 @@ class SqlHubStore(abc.ABC):
                                 received_at_us,
                             )
                         )
-                    inserted = self._run_many(
-                        "INSERT INTO readings (device_id, store_epoch, seq, series_id, ts_us, "
-                        "value, value_bits, quality, censor, received_us) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        rows,
-                    )
+                    inserted = self._insert_readings(rows)
                     rejected = self._differing_replays(batch) if inserted < len(rows) else []
                     refused = {s for rej in rejected for s in range(rej.first, rej.last + 1)}
                     self._record_received(batch.device_id, epoch, [r.seq for r in batch.readings])
@@ -200,6 +195,15 @@ class SqlHubStore(abc.ABC):
                 raise
         acked = merge([(r.seq, r.seq) for r in batch.readings if r.seq not in refused])
         return StoreOutcome(tuple(acked), tuple(rejected), inserted, len(rows) - inserted)
+
+    def _insert_readings(self, rows: list[Row]) -> int:
+        """Insert reading rows, skipping keys already stored; returns how many were new."""
+        return self._run_many(
+            "INSERT INTO readings (device_id, store_epoch, seq, series_id, ts_us, "
+            "value, value_bits, quality, censor, received_us) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            rows,
+        )
 
     def _differing_replays(self, batch: Batch) -> list[Rejection]:
         """Sequence numbers already stored with different content: a replay that lies."""
