@@ -7,16 +7,18 @@ import math
 import struct
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from hub.store import (
+    FUTURE_TOLERANCE_US,
+    IMPLAUSIBLE_TIME,
+    PAST_TOLERANCE_US,
     Device,
     DeviceState,
     StoreOutcome,
     UnknownDevice,
-    plausibility_flags,
 )
 from hub_sync.protocol import Batch, Rejection, WireReading
 
@@ -54,6 +56,17 @@ def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((first, last))
     return merged
+
+
+def runs(readings: Iterable[WireReading]) -> list[tuple[int, int]]:
+    """The sequence numbers of readings (in increasing order) as inclusive runs."""
+    out: list[tuple[int, int]] = []
+    for r in readings:
+        if out and out[-1][1] == r.seq - 1:
+            out[-1] = (out[-1][0], r.seq)
+        else:
+            out.append((r.seq, r.seq))
+    return out
 
 
 def now_us() -> int:
@@ -147,11 +160,13 @@ class SqlHubStore(abc.ABC):
             try:
                 with self._transaction():
                     rows: list[Row] = []
+                    earliest = device.added_at_us - PAST_TOLERANCE_US
+                    latest = received_at_us + FUTURE_TOLERANCE_US
                     for r in batch.readings:
                         value, bits = value_columns(r.value)
-                        quality = r.quality | plausibility_flags(
-                            r.ts_us, received_at_us, device.added_at_us
-                        )
+                        quality = r.quality
+                        if not earliest <= r.ts_us <= latest:  # see plausibility_flags
+                            quality |= IMPLAUSIBLE_TIME
                         series = self._series_id(r.sensor_id, r.metric, r.unit)
                         rows.append(
                             (
@@ -170,7 +185,7 @@ class SqlHubStore(abc.ABC):
                     inserted = self._insert_readings(rows)
                     rejected = self._differing_replays(batch) if inserted < len(rows) else []
                     refused = {s for rej in rejected for s in range(rej.first, rej.last + 1)}
-                    self._record_received(batch.device_id, epoch, [r.seq for r in batch.readings])
+                    self._record_received(batch.device_id, epoch, runs(batch.readings))
                     self._update_latest(batch.device_id, rows, refused)
                     self._run(
                         "UPDATE devices SET readings = readings + ?, last_seen_us = ? "
@@ -193,7 +208,7 @@ class SqlHubStore(abc.ABC):
             except BaseException:
                 self._series.clear()  # ids made in a rolled-back transaction are gone
                 raise
-        acked = merge([(r.seq, r.seq) for r in batch.readings if r.seq not in refused])
+        acked = runs(r for r in batch.readings if r.seq not in refused)
         return StoreOutcome(tuple(acked), tuple(rejected), inserted, len(rows) - inserted)
 
     def _insert_readings(self, rows: list[Row]) -> int:
@@ -235,7 +250,7 @@ class SqlHubStore(abc.ABC):
             for a, b in merge([(s, s) for s in differing])
         ]
 
-    def _record_received(self, device_id: str, epoch: int, seqs: list[int]) -> None:
+    def _record_received(self, device_id: str, epoch: int, received: list[tuple[int, int]]) -> None:
         existing = [
             (int(a), int(b))
             for a, b in self._query(
@@ -243,7 +258,7 @@ class SqlHubStore(abc.ABC):
                 (device_id, epoch),
             )
         ]
-        merged = merge(existing + [(s, s) for s in seqs])
+        merged = merge(existing + received)
         if merged == sorted(existing):
             return
         self._run(

@@ -9,7 +9,7 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any, Literal
 
 FORMAT_VERSION = 1
@@ -150,6 +150,25 @@ class _Writer:
     def svarint(self, n: int) -> None:
         self.varint(n * 2 if n >= 0 else -n * 2 - 1)
 
+    def varints(self, values: Iterable[int]) -> None:
+        """Many varints at once: the hot path of encoding (most fit one byte)."""
+        parts = self.parts
+        append = parts.append
+        for n in values:
+            if 0 <= n < 0x80:
+                append(n)
+                continue
+            if n < 0:
+                raise ValueError(f"varint of negative {n}")
+            while n >= 0x80:
+                append((n & 0x7F) | 0x80)
+                n >>= 7
+            append(n)
+
+    def svarints(self, values: Iterable[int]) -> None:
+        """Many zigzag varints at once."""
+        self.varints(n * 2 if n >= 0 else -n * 2 - 1 for n in values)
+
     def text(self, value: str) -> None:
         data = value.encode("utf-8")
         if len(data) > MAX_TEXT_BYTES:
@@ -193,6 +212,39 @@ class _Reader:
     def svarint(self) -> int:
         n = self.varint()
         return n >> 1 if not n & 1 else -((n + 1) >> 1)
+
+    def varints(self, count: int) -> list[int]:
+        """``count`` varints at once: the hot path of decoding (most are one byte)."""
+        data, pos, end = self.data, self.pos, len(self.data)
+        out: list[int] = []
+        append = out.append
+        for _ in range(count):
+            if pos >= end:
+                raise MalformedPayload("payload ends early (truncated)")
+            byte = data[pos]
+            pos += 1
+            if byte < 0x80:
+                append(byte)
+                continue
+            result, shift = byte & 0x7F, 7
+            while True:
+                if pos >= end:
+                    raise MalformedPayload("payload ends early (truncated)")
+                byte = data[pos]
+                pos += 1
+                result |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+                if shift > 70:
+                    raise MalformedPayload("a varint is longer than 10 bytes")
+            append(result)
+        self.pos = pos
+        return out
+
+    def svarints(self, count: int) -> list[int]:
+        """``count`` zigzag varints at once."""
+        return [(n >> 1) ^ -(n & 1) for n in self.varints(count)]
 
     def text(self) -> str:
         length = self.varint()
@@ -272,18 +324,15 @@ def encode_batch(batch: Batch, *, compress: bool = True) -> bytes:
         w.text(sensor_id)
         w.text(metric)
         w.text(unit)
-    for i in index:
-        w.varint(i)
+    w.varints(index)
 
     # Per series: timestamp deltas, then the values, each series in one column.
     members: list[list[WireReading]] = [[] for _ in series]
     for r, i in zip(readings, index, strict=True):
         members[i].append(r)
     for group in members:
-        previous = 0
-        for r in group:
-            w.svarint(r.ts_us - previous)
-            previous = r.ts_us
+        stamps = [r.ts_us for r in group]
+        w.svarints(b - a for a, b in pairwise([0, *stamps]))
     for group in members:
         scale = value_scale(r.value for r in group)
         if scale is None:
@@ -294,13 +343,9 @@ def encode_batch(batch: Batch, *, compress: bool = True) -> bytes:
             w.parts.append(VALUES_SCALED)
             w.parts.append(scale)
             power = 10**scale
-            previous = 0
-            for r in group:
-                n = round(r.value * power)
-                w.svarint(n - previous)
-                previous = n
-    for r in readings:
-        w.varint(r.quality)
+            integers = [round(r.value * power) for r in group]
+            w.svarints(b - a for a, b in pairwise([0, *integers]))
+    w.varints(r.quality for r in readings)
     censored = [(i, r.censor) for i, r in enumerate(readings) if r.censor is not None]
     w.varint(len(censored))
     previous = 0
@@ -381,7 +426,7 @@ def decode_batch(payload: bytes) -> Batch:
     if not 1 <= n_series <= count:
         raise MalformedPayload(f"{n_series} series for {count} readings")
     series = [(r.text(), r.text(), r.text()) for _ in range(n_series)]
-    index = [r.varint() for _ in range(count)]
+    index = r.varints(count)
     if max(index) >= n_series:
         raise MalformedPayload("a reading refers to a series that is not in the batch")
     sizes = [0] * n_series
@@ -389,11 +434,7 @@ def decode_batch(payload: bytes) -> Batch:
         sizes[i] += 1
     stamps: list[list[int]] = []
     for size in sizes:
-        column, previous = [], 0
-        for _ in range(size):
-            previous += r.svarint()
-            column.append(previous)
-        stamps.append(column)
+        stamps.append(list(accumulate(r.svarints(size))))
     values: list[list[float]] = []
     for size in sizes:
         kind = r.byte()
@@ -404,16 +445,13 @@ def decode_batch(payload: bytes) -> Batch:
             if scale > MAX_SCALE:
                 raise MalformedPayload(f"value scale {scale}; at most {MAX_SCALE}")
             power = 10**scale
-            column_values, previous = [], 0
-            for _ in range(size):
-                previous += r.svarint()
-                if abs(previous) >= 2**53:
-                    raise MalformedPayload("a scaled value is beyond 2^53")
-                column_values.append(previous / power)
-            values.append(column_values)
+            integers = list(accumulate(r.svarints(size)))
+            if integers and (max(integers) >= 2**53 or min(integers) <= -(2**53)):
+                raise MalformedPayload("a scaled value is beyond 2^53")
+            values.append([n / power for n in integers])
         else:
             raise MalformedPayload(f"unknown value encoding {kind}")
-    qualities = [r.varint() for _ in range(count)]
+    qualities = r.varints(count)
     censors: list[str | None] = [None] * count
     position = 0
     for _ in range(r.varint()):

@@ -246,3 +246,30 @@ def test_config_is_checked_before_anything_is_applied():
     ]:
         with pytest.raises(MalformedPayload, match=message):
             decode_config(bad)
+
+
+def test_the_worked_example_in_the_docs_is_what_the_encoder_writes():
+    from pathlib import Path
+
+    example = Batch(
+        "askrigg-hall",
+        0x0123456789ABCDEF,
+        (
+            WireReading(41, "sim-temperature", "temperature", "°C", 1_795_000_000_000_000, 21.5),
+            WireReading(42, "sim-co2", "co2", "ppm", 1_795_000_000_000_000, 612.0),
+            WireReading(43, "sim-temperature", "temperature", "°C", 1_795_000_010_000_000, 21.25),
+        ),
+    )
+    doc = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    blocks = doc.split("### Worked example")[1].split("```")
+    hex_bytes = []
+    for line in blocks[1].strip().splitlines():
+        for token in line.split():  # the hex, then a comment
+            if len(token) != 2 or any(c not in "0123456789abcdef" for c in token):
+                break
+            hex_bytes.append(token)
+    plain = bytes.fromhex(" ".join(hex_bytes))
+    compressed = bytes.fromhex(" ".join(blocks[3].split()))
+    assert encode_batch(example, compress=False) == plain
+    assert encode_batch(example) == compressed
+    assert decode_batch(compressed) == example
