@@ -1,5 +1,7 @@
 """Drivers that turn hardware or a simulation into Readings, and the checks on their values."""
 
+# The driver classes are deliberately not imported here: driver_class() loads each one on
+# first use, so a node that never uses the gpio driver never imports gpiozero.
 from sensors.driver import (
     Driver,
     DriverConfigError,

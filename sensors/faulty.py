@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import threading
-from typing import Literal
+from typing import Literal, get_args
 
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
-from sensors.reading import Reading, utc_now
+from sensors.reading import Reading, SensorInfo, utc_now
 
 FaultMode = Literal["raise", "hang", "flaky"]
+MODES: tuple[str, ...] = get_args(FaultMode)
+SENSOR_ID = "faulty"
 
 
 class FaultyDriver(Driver):
-    """Misbehaves on purpose, so the IoT team can see how a node reports a broken sensor.
+    """A sensor that misbehaves on purpose, so the IoT team can see how a node copes.
 
-    ``mode`` "raise": every read raises DriverError; "hang": every read blocks for
-    ``hang_s`` seconds (released by close()); "flaky": reads alternate between a failure
-    and one good ``test_counter`` reading. Settings: ``HALLSENSE_FAULTY_MODE``,
-    ``HALLSENSE_FAULTY_INTERVAL_S``.
+    Nothing is wired: it is for drills and tests of the agent's isolation, back-off and
+    health reporting. ``mode`` chooses the fault: ``"raise"`` raises
+    :class:`~sensors.driver.DriverError` on every read; ``"hang"`` blocks every read for
+    ``hang_s`` seconds (``close()`` releases it at once) and then raises; ``"flaky"``
+    alternates a failure and one good ``test_counter`` reading (1, 2, 3, … over the good
+    reads). Settings: ``HALLSENSE_FAULTY_MODE``, ``HALLSENSE_FAULTY_INTERVAL_S``.
     """
 
     name = "faulty"
@@ -31,26 +36,58 @@ class FaultyDriver(Driver):
         clock: Clock = utc_now,
     ) -> None:
         super().__init__(interval_s=interval_s, clock=clock)
-        if mode not in ("raise", "hang", "flaky"):
+        if mode not in MODES:
             raise DriverConfigError(
-                f"faulty driver: mode must be raise, hang or flaky, got {mode!r}"
+                f"faulty driver: mode must be one of {', '.join(MODES)}, got {mode!r}"
+            )
+        if (
+            isinstance(hang_s, bool)
+            or not isinstance(hang_s, int | float)
+            or not (math.isfinite(hang_s) and hang_s >= 0)
+        ):
+            raise DriverConfigError(
+                f"faulty driver: hang_s must be a number of seconds, 0 or more, got {hang_s!r}"
             )
         self.mode = mode
-        self.hang_s = hang_s
+        self.hang_s = float(hang_s)
         self.reads = 0
+        self.good_reads = 0
         self._released = threading.Event()
 
     def read(self) -> list[Reading]:
-        """Fail in the configured way."""
+        """Fail in the configured way (or, every other time when flaky, succeed).
+
+        Raises:
+            DriverError: transient, saying which read failed and how.
+        """
         self.reads += 1
         if self.mode == "hang":
-            self._released.wait(self.hang_s)
-            raise DriverError("faulty driver: released from a hang", transient=True)
+            if self._released.wait(self.hang_s):
+                raise DriverError(
+                    f"faulty driver: read {self.reads} released from a hang by close()"
+                )
+            raise DriverError(f"faulty driver: read {self.reads} hung for {self.hang_s:g} s")
         if self.mode == "flaky" and self.reads % 2 == 0:
-            return [Reading("faulty", "test_counter", float(self.reads), "count", self.clock())]
+            self.good_reads += 1
+            return [
+                Reading(SENSOR_ID, "test_counter", float(self.good_reads), "count", self.clock())
+            ]
         raise DriverError(f"faulty driver: simulated failure of read {self.reads}")
 
+    def sensors(self) -> list[SensorInfo]:
+        """The one make-believe sensor (it reports only in flaky mode)."""
+        return [
+            SensorInfo(
+                SENSOR_ID,
+                "test_counter",
+                "count",
+                part="fault injection",
+                resolution=1,
+                description=f"Fails on purpose ({self.mode})",
+            )
+        ]
+
     def close(self) -> None:
-        """Release a hanging read."""
+        """Release a read that is hanging; safe to call more than once."""
         self._released.set()
         super().close()

@@ -3,105 +3,213 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import logging
+import math
 import threading
-import time
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
 
 from gpiozero import DigitalInputDevice, MotionSensor
-from gpiozero.exc import BadPinFactory, GPIOZeroError, PinFactoryFallback
+from gpiozero.exc import BadPinFactory, NativePinFactoryFallback, PinFactoryFallback
 
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
 from sensors.reading import Reading, SensorInfo, utc_now
 
 log = logging.getLogger(__name__)
 
-FACTORY_PACKAGES = (
-    "install gpiozero's pin library: on a Pi 5, Debian/Raspberry Pi OS package python3-lgpio "
-    "(or pip install lgpio); on earlier Pis lgpio or RPi.GPIO (python3-rpi.gpio)"
+Beam = Literal["beam", "outer", "inner"]
+Passage = Literal["entry", "exit"]
+
+LOWEST_PIN = 0
+HIGHEST_PIN = 27
+PAIR_WINDOW_S = 2.0
+"""Outer then inner (or inner then outer) within this many seconds is one person passing."""
+
+PIN_LIBRARY_HELP = (
+    "install gpiozero's pin library: on a Pi 5, lgpio (apt install python3-lgpio, or pip "
+    "install lgpio); on a Pi 4, 3 or Zero 2 W, lgpio or RPi.GPIO (apt install "
+    "python3-rpi.gpio, or pip install RPi.GPIO)"
 )
+
+PIN_FACTORIES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "lgpio": (
+            "gpiozero.pins.lgpio:LGPIOFactory",
+            "apt install python3-lgpio, or pip install lgpio",
+        ),
+        "rpigpio": (
+            "gpiozero.pins.rpigpio:RPiGPIOFactory",
+            "apt install python3-rpi.gpio, or pip install RPi.GPIO",
+        ),
+        "native": ("gpiozero.pins.native:NativeFactory", "it comes with gpiozero"),
+        "mock": ("gpiozero.pins.mock:MockFactory", "it comes with gpiozero"),
+    }
+)
+"""Pin factories a node's settings may name: gpiozero's class, and how to install it."""
+
+PIN_FACTORY_NAMES: tuple[str, ...] = ("auto", *PIN_FACTORIES)
 
 
 def make_pin_factory(name: str) -> Any:
-    """The gpiozero pin factory called ``name`` (auto: None, gpiozero's own choice).
+    """The gpiozero pin factory called ``name``; None for ``"auto"`` (gpiozero chooses).
+
+    Args:
+        name: one of :data:`PIN_FACTORY_NAMES`.
 
     Raises:
-        DriverError: permanent, saying which package provides the factory.
+        DriverConfigError: ``name`` is not a pin factory this driver knows.
+        DriverError: permanent; the pin library is not installed (the message says which
+            package provides it) or cannot reach GPIO pins on this machine.
     """
     if name == "auto":
         return None
     try:
-        if name == "lgpio":
-            from gpiozero.pins.lgpio import LGPIOFactory
-
-            return LGPIOFactory()
-        if name == "rpigpio":
-            from gpiozero.pins.rpigpio import RPiGPIOFactory
-
-            return RPiGPIOFactory()
-        if name == "native":
-            from gpiozero.pins.native import NativeFactory
-
-            return NativeFactory()
-        if name == "mock":
-            from gpiozero.pins.mock import MockFactory
-
-            return MockFactory()
-    except (ImportError, OSError, RuntimeError, GPIOZeroError) as error:
+        target, install = PIN_FACTORIES[name]
+    except KeyError:
+        raise DriverConfigError(
+            f"gpio driver: pin_factory_name must be one of {', '.join(PIN_FACTORY_NAMES)}, "
+            f"got {name!r}"
+        ) from None
+    module_name, class_name = target.split(":")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)()
+    except ImportError as error:
         raise DriverError(
-            f"gpio driver: pin factory {name} is not available here ({error}); {FACTORY_PACKAGES}",
+            f"gpio driver: pin library {name} is not installed ({error}); {install}",
             transient=False,
         ) from error
-    raise DriverConfigError(
-        f"gpio driver: unknown pin factory {name!r}; choose auto, lgpio, rpigpio, native, mock"
-    )
+    except Exception as error:  # each pin library fails in its own way off a Pi
+        raise DriverError(
+            f"gpio driver: pin library {name} cannot reach GPIO pins here "
+            f"({type(error).__name__}: {error}); {PIN_LIBRARY_HELP}",
+            transient=False,
+        ) from error
+
+
+def check_pins(
+    pir_pin: int | None,
+    beam_pin: int | None,
+    beam_pair_pins: tuple[int, int] | None,
+) -> dict[str, int]:
+    """The configured pins by the setting that names them, checked.
+
+    Args:
+        pir_pin: BCM pin of the PIR, or None.
+        beam_pin: BCM pin of a single beam-break receiver, or None.
+        beam_pair_pins: BCM pins of the (outer, inner) beam pair, or None.
+
+    Returns:
+        ``{"pir_pin": 17, "beam_pair_pins (outer)": 5, ...}`` for the pins given.
+
+    Raises:
+        DriverConfigError: no pin at all, a pin outside 0 to 27, a pair that is not two
+            pins, or one pin given twice; the message names the setting and the value.
+    """
+    pins: dict[str, Any] = {"pir_pin": pir_pin, "beam_pin": beam_pin}
+    if beam_pair_pins is not None:
+        if not isinstance(beam_pair_pins, tuple | list) or len(beam_pair_pins) != 2:
+            raise DriverConfigError(
+                f"gpio driver: beam_pair_pins must be two pins (outer, inner), "
+                f"got {beam_pair_pins!r}"
+            )
+        pins["beam_pair_pins (outer)"], pins["beam_pair_pins (inner)"] = beam_pair_pins
+    given = {setting: pin for setting, pin in pins.items() if pin is not None}
+    if not given:
+        raise DriverConfigError(
+            "gpio driver: no pins configured; set pir_pin, beam_pin or beam_pair_pins"
+        )
+    used: dict[int, str] = {}
+    for setting, pin in given.items():
+        if (
+            isinstance(pin, bool)
+            or not isinstance(pin, int)
+            or not LOWEST_PIN <= pin <= HIGHEST_PIN
+        ):
+            raise DriverConfigError(
+                f"gpio driver: {setting} must be a BCM pin number from {LOWEST_PIN} to "
+                f"{HIGHEST_PIN}, got {pin!r}"
+            )
+        if pin in used:
+            raise DriverConfigError(
+                f"gpio driver: BCM pin {pin} is given twice ({used[pin]} and {setting})"
+            )
+        used[pin] = setting
+    return given
+
+
+class BeamDebouncer:
+    """Tells a new break of one beam from contact bounce and a flickering beam.
+
+    A break counts only if the beam had been steady (no edge either way) for
+    ``window_s`` before it: the chatter of a receiver as a coat edge crosses the beam,
+    and the flicker as it clears, count once or not at all.
+    """
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._last_edge: float | None = None
+
+    def edge(self, at: float, broken: bool) -> bool:
+        """Record an edge at ``at`` seconds; True if it is a new break to count.
+
+        Args:
+            at: seconds on any steadily increasing clock.
+            broken: True for the beam being broken, False for it clearing.
+        """
+        last, self._last_edge = self._last_edge, at
+        return broken and (last is None or at - last >= self.window_s)
 
 
 class DirectionTracker:
-    """Tells entries from exits on a pair of beams, outer (street side) and inner.
+    """Tells entries from exits on a pair of beams a few centimetres apart.
 
-    Someone coming in breaks the outer beam, then the inner one, within ``window_s``;
-    someone leaving breaks them the other way round. A break with no partner in the
-    window is kept until one arrives or the window passes (a pet, a hand, a bag).
+    Someone coming in breaks the outer (street-side) beam and then the inner one within
+    ``window_s``; someone leaving breaks them the other way round. A break with no
+    partner in time (a hand, a bag, someone turning back) counts as no one.
     """
 
-    def __init__(self, window_s: float = 2.0) -> None:
+    def __init__(self, window_s: float = PAIR_WINDOW_S) -> None:
         self.window_s = window_s
-        self.entries = 0
-        self.exits = 0
-        self._pending: tuple[str, float] | None = None
+        self._pending: tuple[Literal["outer", "inner"], float] | None = None
 
-    def broken(self, beam: str, at: float) -> None:
-        """Beam ``beam`` ("outer" or "inner") was broken at monotonic time ``at``."""
-        pending = self._pending
+    def broken(self, beam: Literal["outer", "inner"], at: float) -> Passage | None:
+        """Beam ``beam`` was broken at ``at`` seconds: an entry, an exit, or not yet known."""
+        pending, self._pending = self._pending, None
         if pending is not None and pending[0] != beam and at - pending[1] <= self.window_s:
-            if pending[0] == "outer":
-                self.entries += 1
-            else:
-                self.exits += 1
-            self._pending = None
-        else:
-            self._pending = (beam, at)
+            return "entry" if pending[0] == "outer" else "exit"
+        self._pending = (beam, at)
+        return None
 
 
 class GpioDriver(Driver):
-    """Footfall and occupancy from sensors wired to the Pi's GPIO header.
+    """Footfall and occupancy from sensors wired to the Pi's 40-pin GPIO header.
 
-    - a PIR motion sensor (e.g. HC-SR501, output to ``pir_pin``): occupancy (1 while it
-      sees movement) and motion_events (activations since the last reading);
-    - a beam-break door counter (receiver output to ``beam_pin``, active low with the
-      Pi's pull-up): footfall, one per broken beam;
-    - or a pair of beams ``beam_pair_pins`` = (outer, inner) a few centimetres apart:
-      entries and exits, told apart by which beam breaks first, and footfall.
+    - A PIR motion sensor (HC-SR501, AM312) with its output on ``pir_pin``:
+      ``occupancy`` (1 while it sees movement now) and ``motion_events`` (activations
+      since the previous read).
+    - An infrared beam-break door counter whose receiver output (open collector, pulled
+      up by the Pi, low while the beam is broken) is on ``beam_pin``: ``footfall``, one
+      per break, in either direction.
+    - Or a pair of beams a few centimetres apart across the doorway, receivers on
+      ``beam_pair_pins`` = (outer, inner): ``entries`` and ``exits``, told apart by which
+      beam breaks first, and ``footfall`` = entries (people who came in).
 
-    Breaks closer together than ``debounce_ms`` count once (done here in software, so
-    it is the same on every pin library). Pins are BCM numbers. Settings:
-    ``HALLSENSE_GPIO_PIR_PIN``, ``HALLSENSE_GPIO_BEAM_PIN``,
-    ``HALLSENSE_GPIO_BEAM_PAIR_PINS``, ``HALLSENSE_GPIO_DEBOUNCE_MS``,
-    ``HALLSENSE_GPIO_INTERVAL_S``, ``HALLSENSE_GPIO_PIN_FACTORY``. ``pin_factory`` and
-    ``monotonic`` are advanced injection points (tests pass gpiozero's MockFactory).
+    Pins are BCM numbers (GPIO17 is header pin 11) and all inputs are 3.3 V logic: see
+    docs/sensors.md for wiring. Edges closer together than ``debounce_ms`` are one
+    break: gpiozero's ``bounce_time`` is set too, but each pin library honours it in its
+    own way (gpiozero's MockFactory not at all), so the driver applies the rule itself
+    and counts the same on every Pi. Settings: ``HALLSENSE_GPIO_PIR_PIN``,
+    ``HALLSENSE_GPIO_BEAM_PIN``, ``HALLSENSE_GPIO_BEAM_PAIR_PINS``,
+    ``HALLSENSE_GPIO_DEBOUNCE_MS``, ``HALLSENSE_GPIO_INTERVAL_S``,
+    ``HALLSENSE_GPIO_PIN_FACTORY`` (``pin_factory_name``: ``auto`` lets gpiozero choose).
+
+    ``pin_factory`` is an advanced feature which most users can ignore: a gpiozero pin
+    factory passed to every device (tests pass ``MockFactory()``); its ``ticks()`` is
+    also the clock the debounce and pairing windows are measured on.
     """
 
     name = "gpio"
@@ -117,158 +225,244 @@ class GpioDriver(Driver):
         sensor_prefix: str = "gpio",
         pin_factory: Any = None,
         pin_factory_name: str = "auto",
-        monotonic: Callable[[], float] = time.monotonic,
         clock: Clock = utc_now,
     ) -> None:
         super().__init__(interval_s=interval_s, clock=clock)
-        pins = [("pir_pin", pir_pin), ("beam_pin", beam_pin)]
-        if beam_pair_pins is not None:
-            if len(beam_pair_pins) != 2:
-                raise DriverConfigError(
-                    f"gpio driver: beam_pair_pins needs two pins (outer, inner), "
-                    f"got {beam_pair_pins!r}"
-                )
-            pins += [("beam_pair_pins", beam_pair_pins[0]), ("beam_pair_pins", beam_pair_pins[1])]
-        used: dict[int, str] = {}
-        for argument, pin in pins:
-            if pin is None:
-                continue
-            if not 0 <= pin <= 27:
-                raise DriverConfigError(
-                    f"gpio driver: {argument} must be a BCM pin from 0 to 27, got {pin}"
-                )
-            if pin in used:
-                raise DriverConfigError(
-                    f"gpio driver: pin {pin} is used twice ({used[pin]} and {argument})"
-                )
-            used[pin] = argument
-        if not used:
-            raise DriverConfigError(
-                "gpio driver: no pins configured; set pir_pin, beam_pin or beam_pair_pins"
-            )
-        if debounce_ms < 0:
-            raise DriverConfigError(
-                f"gpio driver: debounce_ms must be 0 or more, got {debounce_ms}"
-            )
-        self.prefix = sensor_prefix
-        self.debounce_s = debounce_ms / 1000
-        self.monotonic = monotonic
-        self._lock = threading.Lock()
         self._devices: list[Any] = []
+        self._owned_factory: Any = None
+        pins = check_pins(pir_pin, beam_pin, beam_pair_pins)
+        if (
+            isinstance(debounce_ms, bool)
+            or not isinstance(debounce_ms, int | float)
+            or not (math.isfinite(debounce_ms) and debounce_ms >= 0)
+        ):
+            raise DriverConfigError(
+                f"gpio driver: debounce_ms must be a number of milliseconds, 0 or more, "
+                f"got {debounce_ms!r}"
+            )
+        if pin_factory is not None and pin_factory_name != "auto":
+            raise DriverConfigError(
+                f"gpio driver: give pin_factory or pin_factory_name, not both "
+                f"(pin_factory_name={pin_factory_name!r})"
+            )
+        self.sensor_prefix = sensor_prefix
+        self.debounce_s = debounce_ms / 1000
+        self.pins: Mapping[str, int] = MappingProxyType(pins)
+        self._pir: Any = None
+        self._lock = threading.Lock()
         self._motion_events = 0
-        self._footfall = 0
-        self._last_break: dict[str, float] = {}
+        self._counts = {"beam": 0, "entry": 0, "exit": 0}
+        self._debouncers: dict[Beam, BeamDebouncer] = {}
         self._direction = DirectionTracker() if beam_pair_pins is not None else None
-        self.pir: Any = None
-        self._beam_names: set[str] = set()
+        self._ticks_factory: Any = None
+        self._last_ticks: Any = None
+        self._elapsed_s = 0.0
         try:
-            factory = pin_factory if pin_factory is not None else make_pin_factory(pin_factory_name)
-            with warnings.catch_warnings(record=True) as fallbacks:
-                # gpiozero warns once per pin library it cannot load while it picks one;
-                # the outcome (a library, or our one clear error) is what a user needs.
-                warnings.simplefilter("always", PinFactoryFallback)
-                self._make_devices(pir_pin, beam_pin, beam_pair_pins, factory)
-            for fallback in fallbacks:
-                log.debug("gpio driver: %s", fallback.message)
-        except BaseException as error:
+            if pin_factory is None:
+                pin_factory = self._owned_factory = make_pin_factory(pin_factory_name)
+            self._open_devices(pin_factory)
+        except BaseException:
             self.close()
-            if isinstance(error, BadPinFactory):
-                raise DriverError(
-                    f"gpio driver: no GPIO pins on this machine ({error}); {FACTORY_PACKAGES}",
-                    transient=False,
-                ) from error
-            if isinstance(error, GPIOZeroError):
-                raise DriverError(f"gpio driver: {error}", transient=False) from error
             raise
 
-    def _make_devices(
-        self,
-        pir_pin: int | None,
-        beam_pin: int | None,
-        beam_pair_pins: tuple[int, int] | None,
-        factory: Any,
-    ) -> None:
-        if pir_pin is not None:
-            self.pir = MotionSensor(pir_pin, queue_len=1, sample_rate=4, pin_factory=factory)
-            self._devices.append(self.pir)
-            self.pir.when_motion = self._on_motion
-        if beam_pin is not None:
-            self._beam("door", beam_pin, factory)
-        if beam_pair_pins is not None:
-            self._beam("outer", beam_pair_pins[0], factory)
-            self._beam("inner", beam_pair_pins[1], factory)
+    def _open_devices(self, factory: Any) -> None:
+        # gpiozero warns (PinFactoryFallback) for each pin library it fails to load while
+        # choosing one; what the operator needs is the outcome, logged, or our one clear
+        # error listing the reasons. catch_warnings is process-wide, which is fine here:
+        # drivers are built once, at start-up, before the driver threads run.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PinFactoryFallback)
+            warnings.simplefilter("always", NativePinFactoryFallback)
+            try:
+                self._open_each(factory)
+            except BadPinFactory as error:
+                reasons = "; ".join(str(w.message) for w in caught) or str(error)
+                raise DriverError(
+                    f"gpio driver: no GPIO pin library could be loaded ({reasons}); "
+                    f"{PIN_LIBRARY_HELP}",
+                    transient=False,
+                ) from error
+        for warning in caught:
+            if issubclass(warning.category, NativePinFactoryFallback):
+                log.warning("gpio driver: %s", warning.message)
+            elif issubclass(warning.category, PinFactoryFallback):
+                log.info("gpio driver: %s", warning.message)
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
 
-    def _beam(self, beam: str, pin: int, factory: Any) -> None:
-        # Beam receivers pull their output low while the beam is broken.
-        device = DigitalInputDevice(pin, pull_up=True, pin_factory=factory)
+    def _open_each(self, factory: Any) -> None:
+        for setting, pin in self.pins.items():
+            if setting == "pir_pin":
+                # queue_len=1: a PIR module smooths its own output (its hold time), so
+                # the level it reports is taken as it is, sampled 10 times a second.
+                self._pir = self._device(
+                    setting,
+                    pin,
+                    functools.partial(
+                        MotionSensor, pin, queue_len=1, sample_rate=10, pin_factory=factory
+                    ),
+                )
+                self._pir.when_motion = self._on_motion
+                continue
+            beam: Beam = (
+                "beam"
+                if setting == "beam_pin"
+                else ("outer" if setting.endswith("(outer)") else "inner")
+            )
+            # pull_up=True: the receiver's open-collector output is pulled up by the Pi
+            # and goes low while the beam is broken, so "active" means broken.
+            device = self._device(
+                setting,
+                pin,
+                functools.partial(
+                    DigitalInputDevice,
+                    pin,
+                    pull_up=True,
+                    bounce_time=self.debounce_s or None,
+                    pin_factory=factory,
+                ),
+            )
+            if self._ticks_factory is None:
+                self._ticks_factory = device.pin_factory
+            self._debouncers[beam] = BeamDebouncer(self.debounce_s)
+            device.when_activated = functools.partial(self._on_edge, beam, True)
+            device.when_deactivated = functools.partial(self._on_edge, beam, False)
+
+    def _device(self, setting: str, pin: int, make: Callable[[], Any]) -> Any:
+        try:
+            device = make()
+        except BadPinFactory:
+            raise
+        except Exception as error:  # each pin library raises its own errors
+            raise DriverError(
+                f"gpio driver: cannot use BCM pin {pin} for {setting} "
+                f"({type(error).__name__}: {error})",
+                transient=False,
+            ) from error
         self._devices.append(device)
-        self._beam_names.add(beam)
-        device.when_activated = lambda: self._on_break(beam)
+        return device
+
+    def _seconds(self) -> float:
+        """Seconds since the first edge, from the pin factory's ticks (call with the lock).
+
+        Ticks are opaque and may wrap (pigpio's do), so only differences between
+        successive ticks are used, through the factory's own ``ticks_diff``.
+        """
+        factory = self._ticks_factory
+        now = factory.ticks()
+        if self._last_ticks is not None:
+            self._elapsed_s += factory.ticks_diff(now, self._last_ticks)
+        self._last_ticks = now
+        return self._elapsed_s
 
     def _on_motion(self) -> None:
+        # Called in gpiozero's sampling thread.
         with self._lock:
             self._motion_events += 1
 
-    def _on_break(self, beam: str) -> None:
-        now = self.monotonic()
+    def _on_edge(self, beam: Beam, broken: bool) -> None:
+        # Called in the pin library's thread (in the caller's for MockFactory pins).
         with self._lock:
-            last = self._last_break.get(beam)
-            if last is not None and now - last < self.debounce_s:
-                return  # contact bounce or a flickering beam: one person, one count
-            self._last_break[beam] = now
-            if self._direction is None:
-                self._footfall += 1
-            else:
-                self._direction.broken(beam, now)
+            at = self._seconds()
+            if not self._debouncers[beam].edge(at, broken):
+                return
+            if beam == "beam":
+                self._counts["beam"] += 1
+            elif self._direction is not None:
+                passage = self._direction.broken(beam, at)
+                if passage is not None:
+                    self._counts[passage] += 1
 
     def read(self) -> list[Reading]:
-        """Occupancy now and the counts since the last read (which starts them again)."""
+        """Occupancy now, and the counts since the previous read (which start again at 0).
+
+        Raises:
+            DriverError: permanent, if the driver has been closed.
+        """
+        if self.closed:
+            raise DriverError("gpio driver: read after close()", transient=False)
         moment = self.clock()
-        readings = []
+        occupied = bool(self._pir.motion_detected) if self._pir is not None else False
         with self._lock:
-            motion, self._motion_events = self._motion_events, 0
-            footfall, self._footfall = self._footfall, 0
-            entries = exits = 0
-            if self._direction is not None:
-                entries, self._direction.entries = self._direction.entries, 0
-                exits, self._direction.exits = self._direction.exits, 0
-        if self.pir is not None:
-            occupied = 1.0 if self.pir.motion_detected else 0.0
-            readings.append(Reading(f"{self.prefix}-pir", "occupancy", occupied, "bool", moment))
+            motion_events, self._motion_events = self._motion_events, 0
+            counts, self._counts = self._counts, {"beam": 0, "entry": 0, "exit": 0}
+        prefix = self.sensor_prefix
+        readings = []
+        if self._pir is not None:
+            readings += [
+                Reading(f"{prefix}-pir", "occupancy", float(occupied), "bool", moment),
+                Reading(f"{prefix}-pir", "motion_events", float(motion_events), "count", moment),
+            ]
+        if "beam_pin" in self.pins:
             readings.append(
-                Reading(f"{self.prefix}-pir", "motion_events", float(motion), "count", moment)
-            )
-        if "door" in self._beam_names:
-            readings.append(
-                Reading(f"{self.prefix}-door", "footfall", float(footfall), "count", moment)
+                Reading(f"{prefix}-door", "footfall", float(counts["beam"]), "count", moment)
             )
         if self._direction is not None:
-            sensor = f"{self.prefix}-door-pair"
-            readings.append(Reading(sensor, "entries", float(entries), "count", moment))
-            readings.append(Reading(sensor, "exits", float(exits), "count", moment))
-            readings.append(Reading(sensor, "footfall", float(entries + exits), "count", moment))
+            sensor = f"{prefix}-door-pair"
+            readings += [
+                Reading(sensor, "entries", float(counts["entry"]), "count", moment),
+                Reading(sensor, "exits", float(counts["exit"]), "count", moment),
+                Reading(sensor, "footfall", float(counts["entry"]), "count", moment),
+            ]
         return readings
 
     def sensors(self) -> list[SensorInfo]:
         """The PIR and beam sensors this driver reads."""
+        prefix = self.sensor_prefix
         infos = []
-        if self.pir is not None:
-            infos.append(SensorInfo(f"{self.prefix}-pir", "occupancy", "bool", part="PIR"))
-            infos.append(SensorInfo(f"{self.prefix}-pir", "motion_events", "count", part="PIR"))
-        if "door" in self._beam_names:
-            infos.append(SensorInfo(f"{self.prefix}-door", "footfall", "count", part="beam-break"))
-        if self._direction is not None:
-            for metric in ("entries", "exits", "footfall"):
-                infos.append(
-                    SensorInfo(f"{self.prefix}-door-pair", metric, "count", part="beam pair")
+        if "pir_pin" in self.pins:
+            pir = f"PIR motion sensor on GPIO{self.pins['pir_pin']}"
+            infos += [
+                SensorInfo(f"{prefix}-pir", "occupancy", "bool", part="PIR", description=pir),
+                SensorInfo(
+                    f"{prefix}-pir",
+                    "motion_events",
+                    "count",
+                    part="PIR",
+                    resolution=1,
+                    description=pir,
+                ),
+            ]
+        if "beam_pin" in self.pins:
+            infos.append(
+                SensorInfo(
+                    f"{prefix}-door",
+                    "footfall",
+                    "count",
+                    part="IR beam-break",
+                    resolution=1,
+                    description=f"Door beam on GPIO{self.pins['beam_pin']}: every passage",
                 )
+            )
+        if self._direction is not None:
+            pair = (
+                f"Door beam pair on GPIO{self.pins['beam_pair_pins (outer)']} (outer) and "
+                f"GPIO{self.pins['beam_pair_pins (inner)']} (inner)"
+            )
+            infos += [
+                SensorInfo(
+                    f"{prefix}-door-pair",
+                    metric,
+                    "count",
+                    part="IR beam-break pair",
+                    resolution=1,
+                    description=pair,
+                )
+                for metric in ("entries", "exits", "footfall")
+            ]
         return infos
 
     def close(self) -> None:
-        """Release every pin; safe to call more than once."""
-        for device in getattr(self, "_devices", []):
-            # Closing must go on for the other pins whatever one of them does.
+        """Release every pin (and a pin factory this driver made); safe to call twice."""
+        devices, self._devices = self._devices, []
+        for device in reversed(devices):
+            # One device failing to close must not keep the others' pins reserved.
             with contextlib.suppress(Exception):
                 device.close()
-        self._devices = []
+        factory, self._owned_factory = self._owned_factory, None
+        if factory is not None:
+            with contextlib.suppress(Exception):
+                factory.close()
         super().close()

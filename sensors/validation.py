@@ -1,27 +1,50 @@
-"""Pure checks of reading values: NaN, infinities, out of range, stuck — flagged, never dropped."""
+"""Pure checks of reading values (NaN, infinities, out of range, stuck) that flag, never drop."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from sensors.reading import Quality, Reading
 from sensors.vocabulary import METRICS
 
+# This runs on every reading, so the vocabulary is flattened once into plain tuples: the
+# common case (a known metric, in range) is one dict lookup and three comparisons.
+_BOUNDS: dict[str, tuple[str, float, float]] = {
+    m.name: (m.unit, m.low, m.high) for m in METRICS.values()
+}
+_GAUGES: frozenset[str] = frozenset(m.name for m in METRICS.values() if m.kind == "gauge")
+_INFINITY = float("inf")
+
 
 def validate(reading: Reading) -> Reading:
-    """``reading`` with the flags its value earns against the vocabulary."""
-    flags = Quality.GOOD
+    """``reading`` with the flags its value earns against the vocabulary.
+
+    NaN is flagged ``NOT_A_NUMBER`` and ±infinity ``INFINITE`` (neither is also called
+    out of range); a finite value outside the metric's physical range is flagged
+    ``OUT_OF_RANGE``; a metric the vocabulary does not know, or a unit other than the
+    vocabulary's, is flagged ``UNKNOWN_METRIC`` and its range is not checked. The value
+    itself is never changed.
+
+    Args:
+        reading: any reading.
+
+    Returns:
+        The same object when nothing is wrong, else a copy with the flags added.
+    """
+    bounds = _BOUNDS.get(reading.metric)
     value = reading.value
-    if math.isnan(value):
+    if bounds is not None and bounds[0] == reading.unit:
+        if bounds[1] <= value <= bounds[2]:
+            return reading
+        flags = Quality.GOOD
+    else:
+        flags = Quality.UNKNOWN_METRIC
+    if value != value:  # NaN is the only value unequal to itself
         flags |= Quality.NOT_A_NUMBER
-    elif math.isinf(value):
+    elif value == _INFINITY or value == -_INFINITY:
         flags |= Quality.INFINITE
-    described = METRICS.get(reading.metric)
-    if described is None or described.unit != reading.unit:
-        flags |= Quality.UNKNOWN_METRIC
-    elif not flags and not described.low <= value <= described.high:
-        flags |= Quality.OUT_OF_RANGE
+    elif not flags:
+        flags = Quality.OUT_OF_RANGE
     return reading.flagged(flags) if flags else reading
 
 
@@ -29,34 +52,56 @@ class StuckDetector:
     """Flags a gauge that has returned exactly the same value ``repeats`` times in a row.
 
     Real sensors wander by at least their resolution; a frozen value usually means a hung
-    bus or a dead part. Counts and states are never stuck (a quiet night is zero people).
+    bus, a dead part or a driver returning a cached value. Each series (``sensor_id``,
+    ``metric``) is followed on its own. Counts and states are never stuck: a quiet night
+    is zero people, and an empty room stays unoccupied.
     """
 
     def __init__(self, repeats: int) -> None:
-        if repeats < 2:
-            raise ValueError(f"repeats must be at least 2, got {repeats}")
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 2:
+            raise ValueError(f"stuck repeats must be a whole number of 2 or more, got {repeats!r}")
         self.repeats = repeats
-        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+        # (sensor_id, metric) -> [last value, how many times in a row]; a list so the
+        # common case updates in place instead of allocating.
+        self._runs: dict[tuple[str, str], list[float]] = {}
 
     def check(self, reading: Reading) -> Reading:
-        """``reading``, flagged STUCK if its series has not moved for ``repeats`` readings."""
-        described = METRICS.get(reading.metric)
-        if described is None or described.kind != "gauge":
+        """``reading``, flagged ``STUCK`` from the ``repeats``-th identical value on.
+
+        Args:
+            reading: the next reading of its series.
+
+        Returns:
+            The same object, or a copy flagged ``STUCK``.
+        """
+        if reading.metric not in _GAUGES:
             return reading
         key = (reading.sensor_id, reading.metric)
-        value = reading.value
-        previous = self._last.get(key)
-        count = previous[1] + 1 if previous is not None and previous[0] == value else 1
-        self._last[key] = (value, count)
-        return reading.flagged(Quality.STUCK) if count >= self.repeats else reading
+        run = self._runs.get(key)
+        if run is None or run[0] != reading.value:
+            self._runs[key] = [reading.value, 1]
+            return reading
+        run[1] += 1
+        return reading.flagged(Quality.STUCK) if run[1] >= self.repeats else reading
 
 
 class Validator:
-    """Applies :func:`validate` and a :class:`StuckDetector` to every reading of a driver."""
+    """Applies :func:`validate` and a :class:`StuckDetector` to each batch from a driver.
+
+    One validator per driver: it remembers each series' last value to spot stuck gauges.
+    """
 
     def __init__(self, stuck_repeats: int = 100) -> None:
         self.stuck = StuckDetector(stuck_repeats)
 
     def __call__(self, readings: Sequence[Reading]) -> list[Reading]:
-        """The readings, each with the flags it earns."""
-        return [self.stuck.check(validate(reading)) for reading in readings]
+        """The readings in the same order, each with the flags it earns.
+
+        Args:
+            readings: one driver's readings.
+
+        Returns:
+            A new list; readings that earn no flags are the same objects.
+        """
+        check = self.stuck.check
+        return [check(validate(reading)) for reading in readings]
