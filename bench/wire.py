@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -106,7 +107,7 @@ def node_and_hub(
     settings = HubSettings(
         hub_store=str(directory / "hub.db"), broker_port=broker.port, broker_password="hub"
     )
-    service = IngestService(settings, hub_store)
+    service = IngestService(settings, lambda: SqliteHubStore(directory / "hub.db"))
     threading.Thread(target=service.run, daemon=True).start()
     service.client.wait_connected(10)
     link = Uplink(
@@ -128,7 +129,9 @@ def new_broker(directory: Path, **options: int) -> Broker:
     return Broker(directory / "broker", {HUB_ACCOUNT: "hub", "askrigg": "node"}, **options).start()
 
 
-def drain_ours(directory: Path, broker: Broker, total: int, store_url: str = "") -> float:
+def drain_ours(
+    directory: Path, broker: Broker, total: int, store_url: str = "", writers: int = 2
+) -> float:
     """The node's uplink in this process, the hub as its own `hallsense hub run` process."""
     from sensors.reading import Reading
 
@@ -149,7 +152,7 @@ def drain_ours(directory: Path, broker: Broker, total: int, store_url: str = "")
     env_file.write_text(
         f"HALLSENSE_HUB_STORE={location}\nHALLSENSE_BROKER_HOST=127.0.0.1\n"
         f"HALLSENSE_BROKER_PORT={broker.port}\nHALLSENSE_BROKER_PASSWORD=hub\n"
-        "HALLSENSE_LOG_LEVEL=WARNING\n"
+        f"HALLSENSE_LOG_LEVEL=WARNING\nHALLSENSE_WRITERS={writers}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
     hub = subprocess.Popen(
@@ -269,25 +272,35 @@ def paho_ceiling(broker: Broker, total: int) -> float:
 
 
 def postgres_ceiling(url: str, total: int) -> float:
-    """PostgreSQL's own unique-insert rate: COPY into a temp table, INSERT … ON CONFLICT."""
+    """PostgreSQL's own unique-insert rate: COPY into a temp table, INSERT … ON CONFLICT.
+
+    The same rows as the hub stores, into the hub's own readings table (its schema made
+    by the hub store), 5,000 per transaction, binary COPY as the hub store uses, with no
+    Python work besides COPY itself.
+    """
     import psycopg
 
-    rows = [("askrigg", 1, i + 1, 1, 1_790_000_000_000_000 + i, 20.5, 0) for i in range(total)]
+    from hub.store_postgres import READING_TYPES, PostgresHubStore
+
+    PostgresHubStore(url).close()
+    rows = [
+        ("askrigg", 1, i + 1, 1, 1_790_000_000_000_000 + i, 20.5, None, 0, None, 1_790_000_000)
+        for i in range(total)
+    ]
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE ceiling (device_id TEXT, store_epoch BIGINT, seq BIGINT, "
-            "series_id BIGINT, ts_us BIGINT, value DOUBLE PRECISION, quality INTEGER, "
-            "PRIMARY KEY (device_id, store_epoch, seq))"
-        )
         began = time.perf_counter()
         for i in range(0, total, 5000):
             with conn.transaction():
-                conn.execute("CREATE TEMP TABLE incoming (LIKE ceiling) ON COMMIT DROP")
-                with conn.cursor().copy("COPY incoming FROM STDIN") as copy:
+                conn.execute("CREATE TEMP TABLE incoming (LIKE readings) ON COMMIT DROP")
+                with conn.cursor().copy("COPY incoming FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(READING_TYPES)
                     for row in rows[i : i + 5000]:
                         copy.write_row(row)
-                conn.execute("INSERT INTO ceiling SELECT * FROM incoming ON CONFLICT DO NOTHING")
+                conn.execute("INSERT INTO readings SELECT * FROM incoming ON CONFLICT DO NOTHING")
         return total / (time.perf_counter() - began)
+
+
+ROUNDS = 3
 
 
 def drain_table(total: int, naive_total: int) -> None:
@@ -299,15 +312,26 @@ def drain_table(total: int, naive_total: int) -> None:
             directory = Path(scratch)
             broker = new_broker(directory, max_queued_messages=100_000)
             try:
-                for part in ("a", "b", "c"):
-                    (directory / part).mkdir()
-                ours = drain_ours(directory / "a", broker, total)
-                ours_pg = drain_ours(directory / "c", broker, total, cluster.new_database())
-                naive = drain_naive(directory / "b", broker, naive_total)
+                # Best of ROUNDS, each pipeline and its ceiling taken in turn, so that a
+                # noisy neighbour on a shared machine slows both alike.
+                ours = ours_pg = pg_ceiling = 0.0
+                for n in range(ROUNDS):
+                    for part in ("sqlite", "postgres"):
+                        (directory / f"{part}-{n}").mkdir()
+                    ours = max(ours, drain_ours(directory / f"sqlite-{n}", broker, total))
+                    ours_pg = max(
+                        ours_pg,
+                        drain_ours(
+                            directory / f"postgres-{n}", broker, total, cluster.new_database()
+                        ),
+                    )
+                    pg_ceiling = max(pg_ceiling, postgres_ceiling(cluster.new_database(), total))
+                    shutil.rmtree(directory / f"sqlite-{n}")
+                (directory / "naive").mkdir()
+                naive = drain_naive(directory / "naive", broker, naive_total)
                 ceiling = paho_ceiling(broker, total)
             finally:
                 broker.stop()
-        pg_ceiling = postgres_ceiling(cluster.new_database(), total)
     finally:
         cluster.destroy()
     version = sys.version.split()[0]
@@ -414,7 +438,7 @@ def resend_table() -> None:
 
 def main() -> None:
     bytes_table()
-    drain_table(total=200_000, naive_total=5_000)
+    drain_table(total=1_000_000, naive_total=5_000)
     outage_table()
     resend_table()
 

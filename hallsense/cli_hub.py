@@ -67,18 +67,17 @@ def run(env_file: Path | None) -> None:
     """
     settings = _settings(env_file)
     configure_logging(settings.log_level)
-    store = _store(settings)
-    service = IngestService(settings, store)
+    try:
+        service = IngestService(settings, lambda: open_hub_store(settings.hub_store))
+    except HubStoreError as error:
+        raise click.ClickException(str(error)) from error
 
     def stop(signum: int, frame: FrameType | None) -> None:
         service.stop_event.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    try:
-        service.run()
-    finally:
-        store.close()
+    service.run()
 
 
 @hub.command("add-device")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as paho
 
-from hub.ingest import IngestWorker
+from hub.ingest import IngestCounters, IngestWorker
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
 from hub_sync.mqtt import BrokerSettings, MqttClient
@@ -32,39 +34,110 @@ def broker_settings(settings: HubSettings) -> BrokerSettings:
     )
 
 
-class IngestService:
-    """One ingestion worker: subscribes to every node's readings and status and stores them.
+class InOrderAcks:
+    """Acknowledges received messages to the broker in the order they arrived.
 
-    Several run side by side on the same shared subscription. Each message is
-    acknowledged to the broker only once handled (after the commit); when the store is
+    MQTT 5 (4.6) asks a receiver to send PUBACKs in the order the PUBLISHes came, while
+    several writers finish messages out of order. A message from an earlier connection
+    is not acknowledged at all: its packet id means nothing on the new one, and a broker
+    that kept the session sends it again.
+    """
+
+    def __init__(self, send: Callable[[paho.MQTTMessage], None]) -> None:
+        self._send = send
+        self._lock = threading.Lock()
+        self._issued = 0
+        self._next = 0
+        self._finished: dict[int, paho.MQTTMessage | None] = {}
+
+    def ticket(self) -> int:
+        """A number for the next message, in arrival order."""
+        with self._lock:
+            self._issued += 1
+            return self._issued - 1
+
+    def finish(self, ticket: int, message: paho.MQTTMessage | None) -> None:
+        """Ticket ``ticket`` is handled; None means: do not acknowledge it."""
+        with self._lock:
+            self._finished[ticket] = message
+            while self._next in self._finished:
+                ready = self._finished.pop(self._next)
+                self._next += 1
+                if ready is not None:
+                    self._send(ready)
+
+
+class IngestService:
+    """Ingestion workers: a shared subscription to every node's readings and status.
+
+    Several processes run side by side on the same shared subscription, and each runs
+    ``writers`` threads with a hub store connection of its own: while one waits on the
+    database, another decodes and builds rows. Each message is acknowledged to the
+    broker only once handled (after the commit), in arrival order; when the store is
     unavailable it is acknowledged without an ack to the node, so the broker's window
     stays open and the node resends later.
     """
 
-    def __init__(self, settings: HubSettings, store: HubStore) -> None:
+    def __init__(self, settings: HubSettings, open_store: Callable[[], HubStore]) -> None:
         self.settings = settings
-        self.store = store
         self.stop_event = threading.Event()
         self.client = MqttClient(
             broker_settings(settings),
             client_id=f"hallsense-hub-{settings.worker_id}",
             on_message=self._on_message,
-            on_connect=self._subscribe,
+            on_connect=self._connected,
             session_expiry_s=settings.session_expiry_s,
             manual_ack=True,
         )
-        self.worker = IngestWorker(store, self.client, fault_point=settings.fault_point)
+        self.stores = [open_store() for _ in range(settings.writers)]
+        self.store = self.stores[0]
+        self.workers = [
+            IngestWorker(store, self.client, fault_point=settings.fault_point)
+            for store in self.stores
+        ]
+        self._acks = InOrderAcks(self.client.ack)
+        self._connection = 0
+        # Bounded: a full queue holds paho's thread, so the broker's window does the rest.
+        self._queue: queue.Queue[tuple[int, int, paho.MQTTMessage] | None] = queue.Queue(
+            maxsize=2 * settings.writers
+        )
+        self._threads = [
+            threading.Thread(target=self._write, args=(worker,), name=f"hub-writer-{n}")
+            for n, worker in enumerate(self.workers, 1)
+        ]
 
-    def _subscribe(self, client: MqttClient) -> None:
+    def _connected(self, client: MqttClient) -> None:
+        self._connection += 1
         group = self.settings.share_group
         client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/readings")
         client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/status")
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
-        outcome = self.worker.handle(message)
-        self.client.ack(message)
-        if outcome == "store-unavailable":
-            time.sleep(STORE_RETRY_PAUSE_S)
+        self._queue.put((self._acks.ticket(), self._connection, message))
+
+    def _write(self, worker: IngestWorker) -> None:
+        while (item := self._queue.get()) is not None:
+            ticket, connection, message = item
+            handled = False
+            try:
+                outcome = worker.handle(message)
+                handled = True
+            except Exception:
+                # Not acknowledged: the broker or the node sends it again.
+                log.exception("handling a message on %s failed", message.topic)
+            current = handled and connection == self._connection
+            self._acks.finish(ticket, message if current else None)
+            if handled and outcome == "store-unavailable":
+                time.sleep(STORE_RETRY_PAUSE_S)
+
+    @property
+    def counters(self) -> IngestCounters:
+        """What this process's writers have done, summed."""
+        total = IngestCounters()
+        for worker in self.workers:
+            for name, value in vars(worker.counters).items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
 
     def apply_retention(self) -> int:
         """Delete raw readings past the retention window; returns how many."""
@@ -82,16 +155,29 @@ class IngestService:
 
     def run(self) -> None:
         """Connect (retrying while the broker is away) and handle messages until stopped."""
+        for thread in self._threads:
+            thread.start()
         self.client.start_background()
-        log.info("ingestion worker %s started", self.settings.worker_id)
+        log.info(
+            "ingestion worker %s started with %d writers",
+            self.settings.worker_id,
+            len(self._threads),
+        )
         try:
             while not self.stop_event.wait(RETENTION_EVERY_S):
                 self.apply_retention()
         finally:
             self.client.close()
+            for _ in self._threads:
+                self._queue.put(None)
+            for thread in self._threads:
+                thread.join()
+            for store in self.stores:
+                store.close()
+            counters = self.counters
             log.info(
                 "ingestion worker %s stopped: %d batches stored, %d rejected",
                 self.settings.worker_id,
-                self.worker.counters.stored_batches,
-                self.worker.counters.rejected_batches,
+                counters.stored_batches,
+                counters.rejected_batches,
             )

@@ -38,6 +38,14 @@ class HubSettings:
         None, "CA certificate for TLS to the broker (unset: plain MQTT, for a lab).", "path"
     )
     worker_id: str = _setting("1", "This worker's name, unique among the hub's workers.")
+    writers: int = _setting(
+        2,
+        "Threads per worker process, each with its own hub store connection: while one "
+        "waits on the database another decodes the next batch.",
+        "threads",
+        min=1,
+        max=16,
+    )
     share_group: str = _setting(
         "hallsense-hub", "The shared-subscription group the workers split batches in."
     )

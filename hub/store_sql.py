@@ -60,6 +60,10 @@ def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def runs(readings: Iterable[WireReading]) -> list[tuple[int, int]]:
     """The sequence numbers of readings (in increasing order) as inclusive runs."""
+    if isinstance(readings, Sequence) and readings:
+        first, last = readings[0].seq, readings[-1].seq
+        if last - first + 1 == len(readings):  # strictly increasing, so contiguous
+            return [(first, last)]
     out: list[tuple[int, int]] = []
     for r in readings:
         if out and out[-1][1] == r.seq - 1:
@@ -67,6 +71,19 @@ def runs(readings: Iterable[WireReading]) -> list[tuple[int, int]]:
         else:
             out.append((r.seq, r.seq))
     return out
+
+
+def newest_per_series(rows: Iterable[Row]) -> dict[int, tuple[int, float | None]]:
+    """Series id → (ts_us, value) of the newest reading rows fit for "latest value"."""
+    newest: dict[int, tuple[int, float | None]] = {}
+    for row in rows:
+        series_id, ts_us, quality = row[3], row[4], row[7]
+        if quality & NOT_LATEST:
+            continue
+        current = newest.get(series_id)
+        if current is None or ts_us > current[0]:
+            newest[series_id] = (ts_us, row[5])
+    return newest
 
 
 def now_us() -> int:
@@ -151,65 +168,86 @@ class SqlHubStore(abc.ABC):
         return found
 
     def store_batch(self, batch: Batch, received_at_us: int) -> StoreOutcome:
-        """Store a batch idempotently and commit (see hub.store.HubStore)."""
-        device = self.device(batch.device_id)
-        if device is None or device.revoked:
-            raise UnknownDevice(f"device {batch.device_id!r} is not registered or is revoked")
-        epoch = signed_epoch(batch.store_epoch)
+        """Store a batch idempotently and commit (see hub.store.HubStore).
+
+        The rows are built before the transaction opens, and the device's row is locked
+        only after the insert: batches of one device merge their received ranges one at
+        a time, while other connections' decoding and inserts overlap.
+        """
         with self._lock:
-            try:
-                with self._transaction():
-                    rows: list[Row] = []
-                    earliest = device.added_at_us - PAST_TOLERANCE_US
-                    latest = received_at_us + FUTURE_TOLERANCE_US
-                    for r in batch.readings:
-                        value, bits = value_columns(r.value)
-                        quality = r.quality
-                        if not earliest <= r.ts_us <= latest:  # see plausibility_flags
-                            quality |= IMPLAUSIBLE_TIME
-                        series = self._series_id(r.sensor_id, r.metric, r.unit)
-                        rows.append(
-                            (
-                                batch.device_id,
-                                epoch,
-                                r.seq,
-                                series,
-                                r.ts_us,
-                                value,
-                                bits,
-                                quality,
-                                r.censor,
-                                received_at_us,
-                            )
-                        )
-                    inserted = self._insert_readings(rows)
-                    rejected = self._differing_replays(batch) if inserted < len(rows) else []
-                    refused = {s for rej in rejected for s in range(rej.first, rej.last + 1)}
-                    self._record_received(batch.device_id, epoch, runs(batch.readings))
-                    self._update_latest(batch.device_id, rows, refused)
-                    self._run(
-                        "UPDATE devices SET readings = readings + ?, last_seen_us = ? "
-                        "WHERE device_id = ?",
-                        (inserted, received_at_us, batch.device_id),
-                    )
-                    for rej in rejected:
-                        self._run(
-                            "INSERT INTO rejections (device_id, store_epoch, first_seq, "
-                            "last_seq, reason, at_us) VALUES (?, ?, ?, ?, ?, ?)",
-                            (
-                                batch.device_id,
-                                epoch,
-                                rej.first,
-                                rej.last,
-                                rej.reason,
-                                received_at_us,
-                            ),
-                        )
-            except BaseException:
-                self._series.clear()  # ids made in a rolled-back transaction are gone
-                raise
-        acked = runs(r for r in batch.readings if r.seq not in refused)
+            device = self.device(batch.device_id)
+            if device is None or device.revoked:
+                raise UnknownDevice(f"device {batch.device_id!r} is not registered or is revoked")
+            rows = self._rows(batch, device.added_at_us, received_at_us)
+        newest = newest_per_series(rows)
+        received = runs(batch.readings)
+        epoch = signed_epoch(batch.store_epoch)
+        with self._lock, self._transaction():
+            inserted = self._insert_readings(rows)
+            # Locked after the insert, which is safe side by side, and before the merges,
+            # which are not: other writers' inserts overlap this one's.
+            if not self._lock_device(batch.device_id):
+                raise UnknownDevice(f"device {batch.device_id!r} was revoked")
+            rejected = self._differing_replays(batch) if inserted < len(rows) else []
+            refused = {s for rej in rejected for s in range(rej.first, rej.last + 1)}
+            if refused:
+                newest = newest_per_series([row for row in rows if row[2] not in refused])
+            self._record_received(batch.device_id, epoch, received)
+            self._update_latest(batch.device_id, newest)
+            self._run(
+                "UPDATE devices SET readings = readings + ?, last_seen_us = ? WHERE device_id = ?",
+                (inserted, received_at_us, batch.device_id),
+            )
+            for rej in rejected:
+                self._run(
+                    "INSERT INTO rejections (device_id, store_epoch, first_seq, "
+                    "last_seq, reason, at_us) VALUES (?, ?, ?, ?, ?, ?)",
+                    (batch.device_id, epoch, rej.first, rej.last, rej.reason, received_at_us),
+                )
+        acked = runs(r for r in batch.readings if r.seq not in refused) if refused else received
         return StoreOutcome(tuple(acked), tuple(rejected), inserted, len(rows) - inserted)
+
+    def _rows(self, batch: Batch, registered_us: int, received_at_us: int) -> list[Row]:
+        """The batch as rows of the readings table, implausible times flagged."""
+        device_id = batch.device_id
+        epoch = signed_epoch(batch.store_epoch)
+        earliest = registered_us - PAST_TOLERANCE_US
+        latest = received_at_us + FUTURE_TOLERANCE_US
+        series_ids = self._series
+        rows: list[Row] = []
+        append = rows.append
+        for r in batch.readings:
+            value, bits = value_columns(r.value)
+            quality = r.quality
+            if not earliest <= r.ts_us <= latest:  # see plausibility_flags
+                quality |= IMPLAUSIBLE_TIME
+            series = series_ids.get((r.sensor_id, r.metric, r.unit))
+            if series is None:
+                series = self._series_id(r.sensor_id, r.metric, r.unit)
+            append(
+                (
+                    device_id,
+                    epoch,
+                    r.seq,
+                    series,
+                    r.ts_us,
+                    value,
+                    bits,
+                    quality,
+                    r.censor,
+                    received_at_us,
+                )
+            )
+        return rows
+
+    def _lock_device(self, device_id: str) -> bool:
+        """Lock the device's row until the transaction ends; False if it is gone or revoked.
+
+        SQLite's BEGIN IMMEDIATE already holds the whole database; PostgreSQL overrides
+        this with SELECT … FOR UPDATE.
+        """
+        rows = self._query("SELECT revoked FROM devices WHERE device_id = ?", (device_id,))
+        return bool(rows) and not rows[0][0]
 
     def _insert_readings(self, rows: list[Row]) -> int:
         """Insert reading rows, skipping keys already stored; returns how many were new."""
@@ -270,15 +308,7 @@ class SqlHubStore(abc.ABC):
             [(device_id, epoch, a, b) for a, b in merged],
         )
 
-    def _update_latest(self, device_id: str, rows: list[Row], refused: set[int]) -> None:
-        newest: dict[int, tuple[int, float | None]] = {}
-        for row in rows:
-            seq, series_id, ts_us, value, quality = row[2], row[3], row[4], row[5], row[7]
-            if seq in refused or quality & NOT_LATEST:
-                continue
-            current = newest.get(series_id)
-            if current is None or ts_us > current[0]:
-                newest[series_id] = (ts_us, value)
+    def _update_latest(self, device_id: str, newest: dict[int, tuple[int, float | None]]) -> None:
         # A backfilled (older) reading never replaces a newer live one.
         self._run_many(
             "INSERT INTO latest (device_id, series_id, ts_us, value) VALUES (?, ?, ?, ?) "

@@ -17,6 +17,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 log = logging.getLogger(__name__)
+PAHO_LOG = logging.getLogger("hub_sync.mqtt.paho")
 
 NO_MATCHING_SUBSCRIBERS = 0x10
 """A PUBACK reason code that is a success: the broker has the message, nobody listens."""
@@ -139,6 +140,7 @@ class MqttClient:
         self.session_expiry_s = session_expiry_s
         self._on_message = on_message
         self._on_connect_hook = on_connect
+        self._closing = False
         self._lock = threading.Lock()
         self._pending: dict[int, Delivery] = {}
         self._early: dict[int, int] = {}
@@ -151,7 +153,7 @@ class MqttClient:
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=manual_ack,
         )
-        self._client.enable_logger(logging.getLogger("hub_sync.mqtt.paho"))
+        self._client.on_log = self._paho_log
         self._client.username_pw_set(broker.username, broker.password or None)
         if broker.ca_file is not None:
             self._client.tls_set(ca_certs=str(broker.ca_file))
@@ -241,6 +243,18 @@ class MqttClient:
         except Exception:
             # A handler must never kill paho's thread; the handler logs its own reasons.
             log.exception("handling a message on %s failed", message.topic)
+
+    def _paho_log(self, client: paho.Client, userdata: object, level: int, text: str) -> None:
+        # paho's network thread can take one more turn after a clean disconnect and calls
+        # that an error; an operator stopping a worker should not see "ERROR" for it.
+        if self._closing:
+            PAHO_LOG.debug(text)
+        elif level == paho.MQTT_LOG_ERR:
+            PAHO_LOG.error(text)
+        elif level == paho.MQTT_LOG_WARNING:
+            PAHO_LOG.warning(text)
+        else:
+            PAHO_LOG.debug(text)
 
     # --- the interface ---
 
@@ -391,6 +405,7 @@ class MqttClient:
 
     def close(self) -> None:
         """Disconnect and stop the network thread; safe to call more than once."""
+        self._closing = True
         try:
             self._client.disconnect()
         except Exception as error:  # closing must not fail on a dead link

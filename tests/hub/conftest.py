@@ -47,7 +47,7 @@ def hub(tmp_path, broker):
     )
     store = SqliteHubStore(tmp_path / "hub.db")
     store.add_device("askrigg", "Askrigg Village Hall")
-    service = IngestService(settings, store)
+    service = IngestService(settings, lambda: SqliteHubStore(tmp_path / "hub.db"))
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     assert service.client.wait_connected(10)

@@ -87,7 +87,7 @@ def test_bad_payloads_are_rejected_counted_and_the_hub_carries_on(hub, node, bro
     stranger.connect()
     stranger.publish(topic("bainbridge", "readings"), readings([1], device="bainbridge")).wait(5)
     stranger.close()
-    assert wait_for(lambda: hub.worker.counters.rejected_batches == 6), hub.worker.counters
+    assert wait_for(lambda: hub.counters.rejected_batches == 6), hub.counters
     node.publish(topic("askrigg", "readings"), readings([7])).wait(5)
     assert wait_for(lambda: node.acks)
     assert [r.seq for _, r in hub.store.readings("askrigg")] == [7]

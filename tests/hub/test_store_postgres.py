@@ -30,14 +30,15 @@ def batch(seqs):
 
 
 def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(tmp_path, broker, pg_cluster):
-    store = PostgresHubStore(pg_cluster.new_database())
+    url = pg_cluster.new_database()
+    store = PostgresHubStore(url)
     store.add_device("askrigg", "Askrigg")
     settings = HubSettings(
         hub_store=tmp_path / "unused.db",
         broker_port=broker.port,
         broker_password=PASSWORDS[HUB_ACCOUNT],
     )
-    service = IngestService(settings, store)
+    service = IngestService(settings, lambda: PostgresHubStore(url))
     worker = threading.Thread(target=service.run, daemon=True)
     worker.start()
     acks = []
@@ -56,7 +57,7 @@ def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(tmp_path, br
         try:
             for _ in range(3):  # the node resends; the worker neither acks nor crashes
                 node.publish(topic("askrigg", "readings"), batch(range(6, 11))).wait(5)
-            wait_for(lambda: service.worker.counters.store_failures >= 3, 20, "no failures seen")
+            wait_for(lambda: service.counters.store_failures >= 3, 20, "no failures seen")
             assert len(acks) == 1
             assert worker.is_alive()
             with pytest.raises(HubStoreError, match=re.escape("hub store at 127.0.0.1")):
