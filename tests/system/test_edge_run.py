@@ -1,5 +1,6 @@
 """`hallsense edge run` as a real process: clean stops, bad settings, failing drivers, bad disks."""
 
+import json
 import subprocess
 import sys
 import time
@@ -207,16 +208,29 @@ def test_demo_runs_the_whole_stack_and_shows_nothing_lost(tmp_path):
     assert "Askrigg Village Hall" in result.stdout
     lines = [line for line in result.stdout.splitlines() if " produced, " in line]
     assert len(lines) == 4, result.stdout
+    produced_by_hall = {}
     for line in lines:
         produced = int(line.split(": ")[1].split(" produced")[0].replace(",", ""))
         assert produced > 0, line
         assert line.endswith(
             f"{produced:,} produced, {produced:,} stored at the hub, 0 missing, 0 duplicated"
         ), line
+        produced_by_hall[line.split(": ")[0]] = produced
+    # The hub's own view afterwards, from the settings file the demo leaves behind.
     status = run_cli("hub", "status", "--env", str(tmp_path / "hub.env"))
     assert status.returncode == 0, status.stderr
-    assert "reeth" in status.stdout
-    assert "offline" in status.stdout
+    table = status.stdout.splitlines()
+    assert table[0].split()[:3] == ["device", "hall", "state"], status.stdout
+    assert len(table) == 4, status.stdout
+    assert all(" offline " in row for row in table[1:]), status.stdout
+    as_json = run_cli("hub", "status", "--env", str(tmp_path / "hub.env"), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    fleet = json.loads(as_json.stdout)
+    # Each hall's counter readings (the summary's "produced") and its simulated ones.
+    assert {d["name"] for d in fleet} == set(produced_by_hall) - {"all halls"}
+    assert all(d["readings"] > produced_by_hall[d["name"]] for d in fleet), fleet
+    assert all(d["missing"] == [] and d["rejected_batches"] == 0 for d in fleet), fleet
+    assert not any(d["online"] for d in fleet), fleet
 
 
 def test_a_gpio_driver_on_a_machine_without_gpio_is_reported_once_and_the_rest_run(tmp_path):
