@@ -89,12 +89,14 @@ class IngestService:
             session_expiry_s=settings.session_expiry_s,
             manual_ack=True,
         )
-        self.stores = [open_store() for _ in range(settings.writers)]
+        # One connection per writer, and one more for status messages.
+        self.stores = [open_store() for _ in range(settings.writers + 1)]
         self.store = self.stores[0]
         self.workers = [
             IngestWorker(store, self.client, fault_point=settings.fault_point)
             for store in self.stores
         ]
+        self.status_worker = self.workers[-1]
         self._acks = InOrderAcks(self.client.ack)
         self._connection = 0
         # Bounded: a full queue holds paho's thread, so the broker's window does the rest.
@@ -103,7 +105,7 @@ class IngestService:
         )
         self._threads = [
             threading.Thread(target=self._write, args=(worker,), name=f"hub-writer-{n}")
-            for n, worker in enumerate(self.workers, 1)
+            for n, worker in enumerate(self.workers[:-1], 1)
         ]
 
     def _connected(self, client: MqttClient) -> None:
@@ -113,22 +115,33 @@ class IngestService:
         client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/status")
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
-        self._queue.put((self._acks.ticket(), self._connection, message))
+        ticket = self._acks.ticket()
+        if message.topic.endswith("/status"):
+            # Birth, heartbeat and will must land in the order they came: an "offline"
+            # overtaken by the "online" before it would show a gone node as up. They are
+            # one small UPDATE each, so paho's thread handles them itself, in order.
+            self._handle(self.status_worker, ticket, self._connection, message)
+            return
+        self._queue.put((ticket, self._connection, message))
+
+    def _handle(
+        self, worker: IngestWorker, ticket: int, connection: int, message: paho.MQTTMessage
+    ) -> None:
+        handled = False
+        try:
+            outcome = worker.handle(message)
+            handled = True
+        except Exception:
+            # Not acknowledged: the broker or the node sends it again.
+            log.exception("handling a message on %s failed", message.topic)
+        current = handled and connection == self._connection
+        self._acks.finish(ticket, message if current else None)
+        if handled and outcome == "store-unavailable":
+            time.sleep(STORE_RETRY_PAUSE_S)
 
     def _write(self, worker: IngestWorker) -> None:
         while (item := self._queue.get()) is not None:
-            ticket, connection, message = item
-            handled = False
-            try:
-                outcome = worker.handle(message)
-                handled = True
-            except Exception:
-                # Not acknowledged: the broker or the node sends it again.
-                log.exception("handling a message on %s failed", message.topic)
-            current = handled and connection == self._connection
-            self._acks.finish(ticket, message if current else None)
-            if handled and outcome == "store-unavailable":
-                time.sleep(STORE_RETRY_PAUSE_S)
+            self._handle(worker, *item)
 
     @property
     def counters(self) -> IngestCounters:
