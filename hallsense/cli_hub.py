@@ -110,27 +110,83 @@ def add_device(env_file: Path | None, device_id: str, name: str) -> None:
     "--interval",
     "intervals",
     multiple=True,
-    required=True,
     metavar="DRIVER=SECONDS",
     help="A driver's sample interval, e.g. simulated=30 (repeat for more).",
 )
-def set_config(env_file: Path | None, device_id: str, intervals: tuple[str, ...]) -> None:
-    """Send a node new sample intervals (retained, so it gets them when it next connects).
+@click.option("--hall-name", default=None, help="The hall's name on its page.")
+@click.option("--opening-hours", default=None, help='E.g. "Mon to Sat, 9:00 to 22:00".')
+@click.option("--contact", default=None, help="Who visitors ask about the sensors.")
+@click.option(
+    "--public-metrics",
+    default=None,
+    metavar="METRIC,...",
+    help="Comma-separated metrics shown to visitors, e.g. temperature,co2,footfall.",
+)
+@click.option(
+    "--sensor-label",
+    "sensor_labels",
+    multiple=True,
+    metavar="SENSOR=LABEL",
+    help='A sensor\'s name on the page, e.g. "gpio-door=Main door" (repeat for more).',
+)
+def set_config(
+    env_file: Path | None,
+    device_id: str,
+    intervals: tuple[str, ...],
+    hall_name: str | None,
+    opening_hours: str | None,
+    contact: str | None,
+    public_metrics: str | None,
+    sensor_labels: tuple[str, ...],
+) -> None:
+    """Send a node new settings (retained, so it gets them when it next connects).
 
-    The node checks them, applies them all or none, and answers in its status
+    Sample intervals, and what the hall's community page shows. The page settings sent
+    replace those sent before; those not sent fall back to the node's settings file.
+    The node checks everything, applies all or none, and answers in its status
     (config_revision, or config_error with the reason); see `hallsense hub status --json`.
 
     \b
     Example:
         hallsense hub set-config askrigg --interval simulated=30 --interval system=300 --env hub.env
+        hallsense hub set-config askrigg --hall-name "Askrigg Village Hall" \\
+            --sensor-label "gpio-door=Main door" --env hub.env
     """
+    page: dict[str, object] = {}
+    for key, value in (
+        ("hall_name", hall_name),
+        ("opening_hours", opening_hours),
+        ("contact", contact),
+    ):
+        if value is not None:
+            page[key] = value
+    if public_metrics is not None:
+        page["public_metrics"] = [m.strip() for m in public_metrics.split(",") if m.strip()]
+    if sensor_labels:
+        labels = {}
+        for item in sensor_labels:
+            sensor, sep, label = item.partition("=")
+            if not sep:
+                raise click.BadParameter(
+                    f"{item!r} is not SENSOR=LABEL", param_hint="--sensor-label"
+                )
+            labels[sensor.strip()] = label.strip()
+        page["sensor_labels"] = labels
+    if not intervals and not page:
+        raise click.UsageError("give at least one --interval or page setting")
     try:
         check_device_id(device_id)
         pairs = {}
         for item in intervals:
             name, _, seconds = item.partition("=")
             pairs[name.strip()] = float(seconds)
-        payload = encode_config(NodeConfig(int(time.time()), tuple(sorted(pairs.items()))))
+        payload = encode_config(
+            NodeConfig(
+                int(time.time()),
+                tuple(sorted(pairs.items())),
+                tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in page.items()),
+            )
+        )
         decode_config(payload)  # the same checks the node makes, before anything is sent
     except (ProtocolError, ValueError) as error:
         raise click.BadParameter(str(error)) from error
@@ -143,9 +199,8 @@ def set_config(env_file: Path | None, device_id: str, intervals: tuple[str, ...]
         raise click.ClickException(f"could not send the config: {error}") from error
     finally:
         client.close()
-    click.echo(
-        f"sent config to {device_id}: " + ", ".join(f"{k}={v:g} s" for k, v in pairs.items())
-    )
+    sent = [f"{k}={v:g} s" for k, v in pairs.items()] + [f"page {k}" for k in page]
+    click.echo(f"sent config to {device_id}: " + ", ".join(sent))
 
 
 @hub.command()

@@ -620,20 +620,84 @@ MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 86_400.0
 
 
+PAGE_TEXT_KEYS = ("hall_name", "opening_hours", "contact")
+PAGE_TEXT_MAX = 200
+PAGE_LABEL_MAX = 80
+PAGE_LIST_MAX = 64
+
+
 @dataclass(frozen=True, slots=True)
 class NodeConfig:
-    """Settings the hub may change on a node: sample intervals per driver, in seconds."""
+    """Settings the hub may change on a node.
+
+    ``intervals``: sample intervals per driver, in seconds. ``page``: the community
+    page's settings (``hall_name``, ``opening_hours``, ``contact``: text;
+    ``public_metrics``: metric names; ``sensor_labels``: sensor id to label), checked
+    here for shape; the node checks metric names against its vocabulary.
+    """
 
     revision: int
     intervals: tuple[tuple[str, float], ...] = ()
+    page: tuple[tuple[str, Any], ...] = ()
 
 
 def encode_config(config: NodeConfig) -> bytes:
     """The JSON of a config message."""
-    return json.dumps(
-        {"v": FORMAT_VERSION, "revision": config.revision, "intervals": dict(config.intervals)},
-        separators=(",", ":"),
-    ).encode("utf-8")
+    body: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "revision": config.revision,
+        "intervals": dict(config.intervals),
+    }
+    if config.page:
+        body["page"] = {
+            key: dict(value)
+            if key == "sensor_labels"
+            else list(value)
+            if isinstance(value, tuple)
+            else value
+            for key, value in config.page
+        }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _page_config(page: object) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(page, dict):
+        raise MalformedPayload("config: page must be an object of page settings")
+    checked: list[tuple[str, Any]] = []
+    for key, value in sorted(page.items()):
+        if key in PAGE_TEXT_KEYS:
+            if not isinstance(value, str) or len(value) > PAGE_TEXT_MAX:
+                raise MalformedPayload(
+                    f"config: page.{key} must be text of at most {PAGE_TEXT_MAX} characters"
+                )
+            if key == "hall_name" and not value.strip():
+                raise MalformedPayload("config: page.hall_name must not be empty")
+            checked.append((key, value))
+        elif key == "public_metrics":
+            if (
+                not isinstance(value, list)
+                or len(value) > PAGE_LIST_MAX
+                or not all(isinstance(m, str) and m for m in value)
+            ):
+                raise MalformedPayload("config: page.public_metrics must be a list of metric names")
+            checked.append((key, tuple(value)))
+        elif key == "sensor_labels":
+            if (
+                not isinstance(value, dict)
+                or len(value) > PAGE_LIST_MAX
+                or not all(
+                    isinstance(label, str) and 0 < len(label) <= PAGE_LABEL_MAX
+                    for label in value.values()
+                )
+            ):
+                raise MalformedPayload(
+                    "config: page.sensor_labels must map sensor ids to labels of 1 to "
+                    f"{PAGE_LABEL_MAX} characters"
+                )
+            checked.append((key, tuple(sorted(value.items()))))
+        else:
+            raise MalformedPayload(f"config: page.{key} is not a page setting")
+    return tuple(checked)
 
 
 def decode_config(payload: bytes) -> NodeConfig:
@@ -643,7 +707,7 @@ def decode_config(payload: bytes) -> NodeConfig:
         MalformedPayload: naming the field that is wrong; nothing of it may be applied.
     """
     data = _json(payload, "config")
-    unknown = set(data) - {"v", "revision", "intervals"}
+    unknown = set(data) - {"v", "revision", "intervals", "page"}
     if unknown:
         raise MalformedPayload(f"config: unknown field(s) {', '.join(sorted(unknown))}")
     revision = data.get("revision")
@@ -664,4 +728,5 @@ def decode_config(payload: bytes) -> NodeConfig:
                 f"{MAX_INTERVAL_S:g} seconds, got {seconds!r}"
             )
         checked.append((str(name), float(seconds)))
-    return NodeConfig(revision, tuple(checked))
+    page = _page_config(data["page"]) if "page" in data else ()
+    return NodeConfig(revision, tuple(checked), page)

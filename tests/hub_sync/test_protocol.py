@@ -248,6 +248,32 @@ def test_config_is_checked_before_anything_is_applied():
             decode_config(bad)
 
 
+def test_page_settings_travel_in_the_config_and_bad_shapes_are_refused():
+    from hub_sync.protocol import NodeConfig, decode_config, encode_config
+
+    config = NodeConfig(
+        8,
+        (),
+        (
+            ("hall_name", "Askrigg Village Hall"),
+            ("public_metrics", ("co2", "temperature")),
+            ("sensor_labels", (("gpio-door", "Main door"),)),
+        ),
+    )
+    assert decode_config(encode_config(config)) == config
+    for page, message in [
+        ('{"hall_name":"  "}', "hall_name must not be empty"),
+        ('{"contact":' + '"x"' * 0 + '"' + "x" * 201 + '"}', "contact must be text"),
+        ('{"public_metrics":"co2"}', "public_metrics must be a list"),
+        ('{"sensor_labels":{"a":""}}', "sensor_labels must map"),
+        ('{"colour":"red"}', "page.colour is not a page setting"),
+        ("[]", "page must be an object"),
+    ]:
+        payload = ('{"v":1,"revision":1,"page":' + page + "}").encode()
+        with pytest.raises(MalformedPayload, match=message):
+            decode_config(payload)
+
+
 def test_the_worked_example_in_the_docs_is_what_the_encoder_writes():
     from pathlib import Path
 
