@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Protocol, TextIO
 from zoneinfo import ZoneInfo
@@ -81,11 +82,42 @@ def write_csv(rows: Iterable[ExportRow], out: TextIO, *, timezone: str = "Europe
     ends, times in the hall's local time with their UTC offset, NaN as an empty cell,
     censored values as ``<3``. Open files with ``newline=""``.
     """
-    zone = ZoneInfo(timezone)
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
     count = 0
+    for chunk in csv_chunks(rows, timezone=timezone):
+        out.write(chunk)
+        count += chunk.rows
+    return count
+
+
+class Chunk(str):
+    """A piece of an export, knowing how many readings it holds."""
+
+    rows: int = 0
+
+
+def _take(buffer: io.StringIO, rows: int) -> Chunk:
+    chunk = Chunk(buffer.getvalue())
+    chunk.rows = rows
+    buffer.seek(0)
+    buffer.truncate()
+    return chunk
+
+
+def csv_chunks(
+    rows: Iterable[ExportRow], *, timezone: str = "Europe/London", per_chunk: int = 1000
+) -> Iterator[Chunk]:
+    """The CSV of :func:`write_csv` in pieces of at most ``per_chunk`` rows.
+
+    The header comes first, on its own, so a download streams without being held in
+    memory.
+    """
+    zone = ZoneInfo(timezone)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow(CSV_HEADER)
+    yield _take(buffer, 0)
+    pending = 0
     for row in rows:
         value = plain_number(row.value)
         if row.censor is not None:
@@ -101,8 +133,12 @@ def write_csv(rows: Iterable[ExportRow], out: TextIO, *, timezone: str = "Europe
                 row.seq,
             )
         )
-        count += 1
-    return count
+        pending += 1
+        if pending == per_chunk:
+            yield _take(buffer, pending)
+            pending = 0
+    if pending:
+        yield _take(buffer, pending)
 
 
 def write_senml(
@@ -123,11 +159,27 @@ def write_senml(
     know them ignore them: ``q``, the quality flags (as in the CSV, present only when not
     ok), and ``c``, "<" or ">" for a censored value.
     """
-    units = senml_units or {}
-    out.write("[")
-    base_time: float | None = None
     count = 0
-    for row in rows:
+    for chunk in senml_chunks(rows, base_name=base_name, senml_units=senml_units):
+        out.write(chunk)
+        count += chunk.rows
+    return count
+
+
+def senml_chunks(
+    rows: Iterable[ExportRow],
+    *,
+    base_name: str,
+    senml_units: Mapping[str, str | None] | None = None,
+    per_chunk: int = 1000,
+) -> Iterator[Chunk]:
+    """The SenML pack of :func:`write_senml` in pieces of at most ``per_chunk`` records."""
+    units = senml_units or {}
+    buffer = io.StringIO()
+    buffer.write("[")
+    base_time: float | None = None
+    pending = 0
+    for count, row in enumerate(rows):
         stamp = row.timestamp.timestamp()
         record: dict[str, object] = {}
         if base_time is None:
@@ -149,7 +201,10 @@ def write_senml(
             record["q"] = quality_text(row.quality)
         if row.censor is not None:
             record["c"] = row.censor.value
-        out.write(("," if count else "") + "\n" + json.dumps(record, ensure_ascii=False))
-        count += 1
-    out.write("\n]\n")
-    return count
+        buffer.write(("," if count else "") + "\n" + json.dumps(record, ensure_ascii=False))
+        pending += 1
+        if pending == per_chunk:
+            yield _take(buffer, pending)
+            pending = 0
+    buffer.write("\n]\n")
+    yield _take(buffer, pending)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sensors.registry import DRIVER_NAMES
+from sensors.vocabulary import METRICS
 
 
 def _setting(default: Any, help: str, unit: str = "", **bounds: float) -> Any:
@@ -35,6 +36,43 @@ class EdgeSettings:
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting(
         "INFO", "How much the node logs."
+    )
+
+    # --- the community page (`hallsense edge web`) ---
+    web_host: str = _setting(
+        "0.0.0.0",  # noqa: S104 - the page is for everyone on the hall's Wi-Fi
+        "Address the community page listens on (0.0.0.0: every network of the Pi).",
+    )
+    web_port: int = _setting(
+        8080,
+        "The community page's port (80 needs CAP_NET_BIND_SERVICE, which the unit grants).",
+        "port",
+        min=1,
+        max=65535,
+    )
+    opening_hours: str = _setting("", "The hall's opening hours, in words, for its page.")
+    contact: str = _setting(
+        "", "Who visitors ask about the sensors (a name, email or phone), for the page."
+    )
+    public_metrics: tuple[str, ...] = _setting(
+        (
+            "temperature",
+            "relative_humidity",
+            "co2",
+            "pm2_5",
+            "pm10",
+            "noise",
+            "footfall",
+            "entries",
+            "exits",
+            "occupancy",
+        ),
+        "Comma-separated metrics shown to visitors on the page and its API.",
+    )
+    sensor_labels: str = _setting(
+        "",
+        "Names for sensors on the page: sensor-id=Label pairs separated by semicolons, "
+        "e.g. gpio-door=Main door;sim-co2=Main hall CO2.",
     )
 
     # --- the store ---
@@ -204,6 +242,22 @@ class EdgeSettings:
         "raise", "Faulty driver: fail by raising, by hanging, or every other read."
     )
 
+    def labels(self) -> dict[str, str]:
+        """``sensor_labels`` as a mapping of sensor id to label.
+
+        Raises:
+            ValueError: a pair without "=", an empty id or label, or an id given twice.
+        """
+        labels: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in self.sensor_labels.split(";"))):
+            sensor, sep, label = (part.strip() for part in pair.partition("="))
+            if not sep or not sensor or not label:
+                raise ValueError(f"{pair!r} is not sensor-id=Label")
+            if sensor in labels:
+                raise ValueError(f"sensor {sensor!r} is labelled twice")
+            labels[sensor] = label
+        return labels
+
     @property
     def db_path(self) -> Path:
         """The node's SQLite database."""
@@ -243,6 +297,13 @@ class EdgeSettings:
                     "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
                 )
             )
+        for name in self.public_metrics:
+            if name not in METRICS:
+                problems.append(("public_metrics", f"unknown metric {name!r}"))
+        try:
+            self.labels()
+        except ValueError as error:
+            problems.append(("sensor_labels", str(error)))
         if self.broker_host and not self.device_id:
             problems.append(("device_id", "required when HALLSENSE_BROKER_HOST is set"))
         if self.gpio_beam_pair_pins is not None:

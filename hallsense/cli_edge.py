@@ -97,6 +97,104 @@ def run(env_file: Path | None) -> None:
         agent.store.close()
 
 
+@edge.command()
+@env_option
+@user_errors
+def web(env_file: Path | None) -> None:
+    """Serve the hall's community page (read-only) until SIGTERM or Ctrl-C.
+
+    It listens on HALLSENSE_WEB_HOST:HALLSENSE_WEB_PORT (every network, port 8080 by
+    default; the systemd unit may grant port 80). It only reads the store that
+    `hallsense edge run` writes.
+
+    \b
+    Example:
+        hallsense edge web --env /etc/hallsense/edge.env
+    """
+    import waitress
+
+    from hallsense.wiring_web import build_site
+    from web_local.app import create_app
+
+    settings = load_edge_settings(env_file)
+    configure_logging(settings.log_level)
+    app = create_app(build_site(settings))
+    click.echo(
+        f"serving {settings.hall_name}'s page on http://{settings.web_host}:{settings.web_port}/",
+        err=True,
+    )
+    # No version banner: waitress's Server header says only "hallsense".
+    waitress.serve(
+        app, host=settings.web_host, port=settings.web_port, threads=4, ident="hallsense"
+    )
+
+
+@edge.command()
+@env_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["pdf", "svg"]),
+    default="pdf",
+    show_default=True,
+    help="PDF to print as it is; SVG to edit or print from a browser.",
+)
+@click.option(
+    "--out",
+    "output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=None,
+    help="Write to this file ('-' for standard output) [default: hall-poster.pdf or .svg].",
+)
+@click.option(
+    "--url",
+    default=None,
+    help="The page's address [default: http://<this host's name>.local:<HALLSENSE_WEB_PORT>/].",
+)
+@click.option("--wifi", "wifi_name", default=None, help="The hall Wi-Fi's name, to print too.")
+@user_errors
+def poster(
+    env_file: Path | None, fmt: str, output: Path | None, url: str | None, wifi_name: str | None
+) -> None:
+    """Make an A4 poster for the hall's wall: the page's address, spelt out and as a QR code.
+
+    The hall's name comes from the settings (HALLSENSE_HALL_NAME). Print it at actual
+    size, not "fit to page", so that the QR code stays at least 6 cm wide.
+
+    \b
+    Example:
+        hallsense edge poster --env /etc/hallsense/edge.env --wifi "Askrigg Hall"
+        hallsense edge poster --env /etc/hallsense/edge.env --format svg --out poster.svg
+    """
+    import socket
+
+    from web_local.poster import build_poster, local_page_url
+
+    settings = load_edge_settings(env_file)
+    if url is None:
+        try:
+            url = local_page_url(socket.gethostname(), settings.web_port)
+        except ValueError as error:
+            raise click.ClickException(f"{error}; give the page's address with --url") from error
+    try:
+        document = build_poster(
+            settings.hall_name,
+            url,
+            fmt="svg" if fmt == "svg" else "pdf",
+            wifi_name=wifi_name,
+            created=datetime.now(UTC),
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    if output == Path("-"):
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+        return
+    destination = output if output is not None else Path(f"hall-poster.{fmt}")
+    destination.write_bytes(document)
+    click.echo(f"wrote the poster for {url} to {destination}", err=True)
+
+
 def _status_settings(env_file: Path | None) -> EdgeSettings:
     settings = load_edge_settings(env_file)
     if not settings.db_path.exists():

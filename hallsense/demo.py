@@ -73,6 +73,9 @@ def demo(data_dir: Path | None, duration: float | None, every: float, clock_chec
         try:
             stack.start()
             started = time.monotonic()
+            click.echo("Each hall's community page (opens once its first readings are in):")
+            for name, url in stack.page_urls():
+                click.echo(f"  {name}: {url}")
             click.echo("Running; Ctrl-C to stop.\n")
             while not stop.is_set():
                 stop.wait(min(every, 2.0))

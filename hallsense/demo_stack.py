@@ -75,6 +75,7 @@ class DemoStack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.hub_env = directory / "hub.env"
         self.node_envs = {device: directory / device / "edge.env" for device, _ in HALLS}
+        self.page_ports = {device: free_port() for device, _ in HALLS}
 
     # --- start ---
 
@@ -135,13 +136,19 @@ class DemoStack:
                     ),
                     "uplink_resend_s": 5,
                     "uplink_start_jitter_s": 1,
+                    "web_host": "127.0.0.1",
+                    "web_port": self.page_ports[device],
                     "log_level": "WARNING",
                 },
             )
-            self._spawn(
-                device, self._hallsense("edge", "run", "--env", str(self.node_envs[device]))
-            )
+            env_arg = str(self.node_envs[device])
+            self._spawn(device, self._hallsense("edge", "run", "--env", env_arg))
+            self._spawn(f"{device}-web", self._hallsense("edge", "web", "--env", env_arg))
         return self
+
+    def page_urls(self) -> list[tuple[str, str]]:
+        """(hall name, address) of each hall's community page."""
+        return [(name, f"http://127.0.0.1:{self.page_ports[device]}/") for device, name in HALLS]
 
     @staticmethod
     def _hallsense(*args: str) -> list[str]:
@@ -200,6 +207,8 @@ class DemoStack:
         for device, _ in HALLS:
             settings = load_settings(EdgeSettings, self.node_envs[device])
             drain_to_hub(settings, timeout_s=drain_timeout_s)
+        for device, _ in HALLS:
+            self._stop(f"{device}-web")
         self._stop("hub")
         self._stop("broker")
         return self.summaries()

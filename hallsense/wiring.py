@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,12 @@ from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
+from hallsense.wiring_web import downlink_page_settings_path
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
 from hub_sync.protocol import NodeConfig, ProtocolError, check_device_id
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
+from web_local.site import PageConfigError, validate_page_config
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,47 @@ class NoWorkingDriver(Exception):
     """Not one of the configured drivers could start."""
 
 
+def apply_node_config(agent: Agent, config: NodeConfig, page_file: Path) -> str:
+    """Apply a config from the hub, all or nothing; "" when applied, else why not.
+
+    The page settings are checked against the vocabulary and written beside the store
+    (atomically, so the page never reads half a file); the intervals are applied only
+    if they are, and the new page settings take effect only if the intervals did.
+    """
+    page = {key: dict(value) if key == "sensor_labels" else value for key, value in config.page}
+    try:
+        checked = validate_page_config(page)
+    except PageConfigError as error:
+        return f"page settings: {error}"
+    pending = page_file.with_name(page_file.name + ".new")
+    if checked:
+        try:
+            write_page_settings(pending, checked)
+        except OSError as error:
+            return f"could not keep the page settings: {error.strerror or error}"
+    reason = agent.apply_intervals(dict(config.intervals))
+    if reason:
+        pending.unlink(missing_ok=True)
+        return reason
+    try:
+        if checked:
+            pending.replace(page_file)
+        else:
+            page_file.unlink(missing_ok=True)  # the hub no longer overrides the file
+    except OSError as error:
+        return f"could not keep the page settings: {error.strerror or error}"
+    return ""
+
+
+def write_page_settings(path: Path, values: dict[str, object]) -> None:
+    """Write page settings as JSON, flushed to the card before anyone may read them."""
+    data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items()}
+    with path.open("w", encoding="utf-8") as out:
+        json.dump(data, out, ensure_ascii=False, indent=1, default=list)
+        out.flush()
+        os.fsync(out.fileno())
+
+
 def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartError]]:
     """The node's agent with its store, drivers and clock, ready to ``run()``.
 
@@ -141,7 +186,9 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
 
     def apply_config(config: NodeConfig) -> str:
         # The agent exists by the time the hub's config arrives (uplink.start runs in it).
-        return agents[0].apply_intervals(dict(config.intervals)) if agents else "starting"
+        if not agents:
+            return "starting"
+        return apply_node_config(agents[0], config, downlink_page_settings_path(settings))
 
     companions = [build_uplink(settings, store, apply_config)] if settings.broker_host else []
     agent = Agent(settings, store, drivers, clock.sample, companions=companions)

@@ -144,3 +144,30 @@ def test_backup_is_a_complete_consistent_copy(node, tmp_path):
     again = CliRunner().invoke(cli, ["edge", "backup", "--env", str(env), str(dest)])
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+def test_poster_writes_an_a4_svg_with_the_address_and_the_halls_name(node, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    env_file = node[0]
+    out = tmp_path / "poster.svg"
+    result = CliRunner().invoke(
+        cli,
+        ["edge", "poster", "--env", str(env_file), "--format", "svg", "--out", str(out),
+         "--url", "http://askrigg-hall.local:8080/"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    root = ET.fromstring(out.read_bytes())  # noqa: S314 - the file this test just made
+    text = " ".join(t.strip() for t in root.itertext() if t.strip())
+    assert "Askrigg Village Hall" in text
+    assert "http://askrigg-hall.local:8080/" in text.replace(" ", "")
+    assert root.get("width") == "210mm"
+
+
+def test_poster_refuses_a_bad_address(node):
+    env_file = node[0]
+    result = CliRunner().invoke(
+        cli, ["edge", "poster", "--env", str(env_file), "--url", "ftp://x", "--out", "-"]
+    )
+    assert result.exit_code == 1
+    assert "ftp://x" in result.output or "http" in result.output

@@ -1,0 +1,107 @@
+"""The community page in real headless Chromium: WCAG 2.2 AA by axe-core, reflow at
+320 px, visible focus, no other origin, a download clicked through, JavaScript off."""
+
+import csv
+import io
+import threading
+
+import pytest
+from waitress.server import create_server
+
+from tests.support.browser import (
+    assert_no_axe_violations,
+    assert_no_horizontal_scroll,
+    assert_no_page_errors,
+    assert_visible_focus,
+    load,
+    screenshot,
+)
+from tests.web_local.conftest import HALL, make_app
+
+PAGES = {
+    "/": HALL,
+    "/kiosk": HALL,
+    "/trends": "Trends",
+    "/trends/sim-temperature/temperature?period=week": "Air temperature",
+    "/trends/sim-footfall/footfall?period=year": "People through the door",
+    "/busy-times": "Busy times",
+    "/data": "Download data",
+    "/status": "Sensor status",
+    "/privacy": "Privacy: what we measure",
+    "/accessibility": "Accessibility statement",
+    "/data/download?from=2026-13-01": "Bad Request",
+    "/no/such/page": "Not Found",
+}
+
+
+@pytest.fixture(scope="module")
+def site(hall_db):
+    """The page app served by waitress on a free port, as `hallsense edge web` serves it."""
+    server = create_server(make_app(hall_db), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_meets_wcag_22_aa_reflows_at_320px_and_shows_focus(site, new_page, path):
+    status = 400 if "2026-13" in path else 404 if "no/such" in path else 200
+    page = new_page("desktop")
+    load(page, site + path, status=status, heading=PAGES[path])
+    assert_no_axe_violations(page)
+    assert_visible_focus(page)
+    narrow = new_page("reflow")
+    load(narrow, site + path, status=status)
+    assert_no_horizontal_scroll(narrow)
+    if status == 200:
+        assert_no_page_errors(page)
+
+
+def test_home_works_with_javascript_off_and_is_light(site, new_page):
+    page = new_page("phone", javascript=False)
+    sizes = []
+    page.on("response", lambda r: sizes.append(len(r.body()) if r.ok else 0))
+    load(page, site + "/", heading=HALL)
+    assert page.get_by_text("People today").is_visible()
+    assert sum(sizes) < 100_000, sizes  # everything the home page loads
+    screenshot(page, "home-phone")
+
+
+def test_home_on_the_halls_tv(site, new_page):
+    page = new_page("tv")
+    load(page, site + "/kiosk", heading=HALL)
+    screenshot(page, "kiosk-tv")
+    home = new_page("tv")
+    load(home, site + "/", heading=HALL)
+    screenshot(home, "home-tv")
+
+
+def test_the_kiosk_pause_control_shows_only_with_javascript_and_toggles(site, new_page):
+    page = new_page("tv")
+    load(page, site + "/kiosk", heading=HALL)
+    button = page.get_by_role("button", name="Pause updates")
+    assert button.is_visible()
+    button.click()
+    assert page.get_by_role("button", name="Resume updates").get_attribute("aria-pressed") == "true"
+    assert page.get_by_text("Updates are paused.").is_visible()
+    static = new_page("tv", javascript=False)
+    load(static, site + "/kiosk", heading=HALL)
+    assert static.get_by_role("button").count() == 0
+
+
+def test_a_visitor_clicks_through_to_a_csv_download(site, page):
+    load(page, site + "/", heading=HALL)
+    page.get_by_role("link", name="Download data").first.click()
+    page.get_by_label("First day").fill("2026-11-20")
+    page.get_by_label("Last day").fill("2026-11-20")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download").click()
+    download = info.value
+    assert download.suggested_filename == "hallsense-2026-11-20-to-2026-11-20.csv"
+    with open(download.path(), encoding="utf-8-sig", newline="") as saved:
+        text = saved.read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows
+    assert all(r["time"].startswith("2026-11-20T") for r in rows)
+    assert {"temperature", "co2"} <= {r["metric"] for r in rows}

@@ -1,0 +1,165 @@
+"""The Flask application factory of the community page: blueprints, headers, errors.
+
+Every response carries a Content-Security-Policy with no 'unsafe-inline' and no other
+origin, and the usual security headers; errors are plain pages that say what was wrong,
+never tracebacks or version banners. The page is read-only: every route is GET (or HEAD).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g, render_template, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from edge.store import EdgeStore, StoreError
+from web_local.site import PageSettings, Site
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+
+class StoreUnavailable(Exception):
+    """The node's store cannot be read (not made yet, damaged, or the card has failed)."""
+
+
+def create_app(site: Site) -> Flask:
+    """The community page for the node described by ``site``."""
+    from web_local.api import api
+    from web_local.pages import pages
+
+    app = Flask(__name__, static_folder=str(Path(__file__).with_name("static")))
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+        MAX_CONTENT_LENGTH=1024,  # nothing is ever posted to the page
+    )
+    app.extensions["hallsense_site"] = site
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    app.teardown_appcontext(_close_store)
+    app.after_request(_secure)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StoreUnavailable, _store_unavailable)
+    app.register_error_handler(Exception, _unexpected)
+    app.jinja_env.globals["page"] = page_settings
+    app.jinja_env.autoescape = True
+    return app
+
+
+def current_site() -> Site:
+    """The Site of the running app."""
+    site: Site = current_app.extensions["hallsense_site"]
+    return site
+
+
+def page_settings() -> PageSettings:
+    """The page settings for this request (read once per request)."""
+    if "page_settings" not in g:
+        g.page_settings = current_site().page_settings()
+    settings: PageSettings = g.page_settings
+    return settings
+
+
+def open_store() -> EdgeStore:
+    """This request's read-only view of the node's store, closed when the request ends.
+
+    Raises:
+        StoreUnavailable: the store cannot be opened; the page says so in words.
+    """
+    if "store" not in g:
+        site = current_site()
+        try:
+            g.store = EdgeStore(site.store_path, timezone=page_settings().timezone, readonly=True)
+        except StoreError as error:
+            raise StoreUnavailable(str(error)) from error
+    store: EdgeStore = g.store
+    return store
+
+
+def open_private_store() -> EdgeStore:
+    """A read-only store the caller closes (for a streamed body that outlives the view).
+
+    Raises:
+        StoreUnavailable: as :func:`open_store`.
+    """
+    try:
+        return EdgeStore(
+            current_site().store_path, timezone=page_settings().timezone, readonly=True
+        )
+    except StoreError as error:
+        raise StoreUnavailable(str(error)) from error
+
+
+def _close_store(exception: BaseException | None) -> None:
+    store = g.pop("store", None)
+    if store is not None:
+        store.close()
+
+
+def _secure(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.pop("Server", None)
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    code = error.code or 500
+    message = error.description or error.name
+    # The exception's own headers (Allow on a 405, which RFC 9110 requires), not its type.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    if _wants_json():
+        return {"error": error.name, "message": message}, code, headers
+    page = render_template("error.html", title=error.name, message=message, code=code)
+    return page, code, headers
+
+
+def _store_unavailable(error: StoreUnavailable) -> ResponseReturnValue:
+    current_app.logger.error("the node's store cannot be read: %s", error)
+    message = (
+        "The hall's sensor readings cannot be read just now. The sensors keep recording; "
+        "please try again later, or tell the hall committee if this lasts."
+    )
+    if _wants_json():
+        return {"error": "Service Unavailable", "message": message}, 503
+    return (
+        render_template("error.html", title="Readings unavailable", message=message, code=503),
+        503,
+    )
+
+
+def _unexpected(error: Exception) -> ResponseReturnValue:
+    current_app.logger.error("unexpected error on %s", request.path, exc_info=error)
+    message = "Something went wrong on this page. The sensors keep recording."
+    if _wants_json():
+        return {"error": "Internal Server Error", "message": message}, 500
+    return render_template(
+        "error.html", title="Something went wrong", message=message, code=500
+    ), 500

@@ -1,0 +1,185 @@
+"""What the home page and the kiosk show, gathered from the store's rollups in one place.
+
+Reads only rollups and the latest-value table (never raw scans), so the page stays fast
+with years of data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from edge.rollups import Rollup
+from edge.store import EdgeStore, StoredReading
+from sensors.vocabulary import METRICS
+from web_local.charts import format_value
+from web_local.insights import (
+    PEOPLE_METRICS,
+    AirQualityIndex,
+    Freshness,
+    PeopleToday,
+    Ventilation,
+    daqi_window,
+    freshness,
+    people_today,
+    people_window,
+    pm25_daqi,
+    summary_window,
+    ventilation_advice,
+    weekly_summary,
+)
+from web_local.site import PageSettings
+
+NOW_METRICS = ("temperature", "relative_humidity", "co2", "pm2_5", "noise")
+"""The "now" figures on the home page, in this order."""
+
+
+@dataclass(frozen=True)
+class NowFigure:
+    """One figure of "now": a metric's newest value, as a person reads it."""
+
+    metric: str
+    label: str
+    text: str
+    at: datetime
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the home page shows."""
+
+    hall_name: str
+    figures: list[NowFigure]
+    ventilation: Ventilation | None
+    air_quality: AirQualityIndex | None
+    people: PeopleToday
+    freshness: Freshness
+    summary: list[str]
+
+
+def public_latest(store: EdgeStore, page: PageSettings) -> list[StoredReading]:
+    """The newest reading of each public sensor metric, finite values first per metric."""
+    return [r for r in store.latest() if r.metric in page.public_metrics]
+
+
+def _first_per_metric(readings: Iterable[StoredReading]) -> dict[str, StoredReading]:
+    chosen: dict[str, StoredReading] = {}
+    for reading in readings:
+        held = chosen.get(reading.metric)
+        if held is None or (not math.isfinite(held.value) and math.isfinite(reading.value)):
+            chosen[reading.metric] = reading
+    return chosen
+
+
+def _rollups(
+    store: EdgeStore, window: tuple[datetime, datetime], metrics: Sequence[str]
+) -> list[Rollup]:
+    out: list[Rollup] = []
+    for name in metrics:
+        out.extend(store.rollups("hour", window[0], window[1], metric=name))
+    return out
+
+
+def overview(store: EdgeStore, page: PageSettings, now: datetime) -> Overview:
+    """The home page's figures, advice and summary for ``now``."""
+    zone: ZoneInfo = page.zone
+    latest = public_latest(store, page)
+    newest = _first_per_metric(latest)
+    figures = []
+    for name in NOW_METRICS:
+        if name not in page.public_metrics or name not in newest:
+            continue
+        reading = newest[name]
+        figures.append(
+            NowFigure(
+                name,
+                page.label(reading.sensor_id, name),
+                format_value(reading.value, reading.unit),
+                reading.timestamp,
+            )
+        )
+    ventilation = None
+    if "co2" in newest:
+        ventilation = ventilation_advice(newest["co2"].value)
+    air = None
+    if "pm2_5" in page.public_metrics and "pm2_5" in newest:
+        air = pm25_daqi(_rollups(store, daqi_window(now), ["pm2_5"]), now)
+    people_metrics = [m for m in PEOPLE_METRICS if m in page.public_metrics]
+    people = people_today(_rollups(store, people_window(now, zone), people_metrics), now, zone)
+    summary_metrics = [
+        m for m in ("temperature", "co2", *PEOPLE_METRICS) if m in page.public_metrics
+    ]
+    summary = weekly_summary(_rollups(store, summary_window(now, zone), summary_metrics), now, zone)
+    times = [r.timestamp for r in latest]
+    return Overview(
+        hall_name=page.hall_name,
+        figures=figures,
+        ventilation=ventilation,
+        air_quality=air,
+        people=people,
+        freshness=freshness(max(times) if times else None, now),
+        summary=summary,
+    )
+
+
+PERIODS = {
+    "day": ("the last 24 hours", timedelta(days=1), "hour"),
+    "week": ("the last 7 days", timedelta(days=7), "hour"),
+    "month": ("the last 30 days", timedelta(days=30), "day"),
+    "year": ("the last 12 months", timedelta(days=365), "day"),
+}
+"""Trend periods: words, length and the rollup resolution they are drawn from."""
+
+
+def series_of(store: EdgeStore, page: PageSettings) -> list[tuple[str, str, str]]:
+    """(sensor_id, metric, label) of every public series the node has, in vocabulary order."""
+    order = {name: n for n, name in enumerate(METRICS)}
+    found = {(r.sensor_id, r.metric) for r in store.latest() if r.metric in page.public_metrics}
+    return [
+        (sensor, metric, page.label(sensor, metric))
+        for sensor, metric in sorted(found, key=lambda s: (order.get(s[1], 999), s[0]))
+    ]
+
+
+def trend_points(
+    rollups: Iterable[Rollup],
+) -> list[tuple[datetime, float, float | None, float | None]]:
+    """Chart points: a gauge's mean over its min-max band; a count's total per bucket."""
+    points: list[tuple[datetime, float, float | None, float | None]] = []
+    for r in rollups:
+        kind = METRICS[r.metric].kind if r.metric in METRICS else "gauge"
+        if kind == "count":
+            points.append((r.start, r.mean * r.count, None, None))
+        else:
+            points.append((r.start, r.mean, r.min, r.max))
+    return points
+
+
+BUSY_WEEKS = 4
+
+
+def busy_hours(store: EdgeStore, page: PageSettings, now: datetime) -> dict[tuple[int, int], float]:
+    """Mean people per hour by (weekday, local hour) over the last four weeks."""
+    zone = page.zone
+    start = now - timedelta(weeks=BUSY_WEEKS)
+    rollups: list[Rollup] = []
+    for name in PEOPLE_METRICS:
+        if name in page.public_metrics:
+            rollups.extend(store.rollups("hour", start, now, metric=name))
+    # A door counted in and out reports entries: count those, not its footfall too.
+    with_entries = {r.sensor_id for r in rollups if r.metric == "entries"}
+    totals: dict[tuple[int, int], list[float]] = defaultdict(list)
+    per_hour: dict[datetime, float] = defaultdict(float)
+    for r in rollups:
+        if r.metric == "footfall" and r.sensor_id in with_entries:
+            continue
+        per_hour[r.start] += r.mean * r.count
+    for start_utc, people in per_hour.items():
+        local = start_utc.astimezone(zone)
+        totals[(local.weekday(), local.hour)].append(people)
+    return {key: sum(v) / len(v) for key, v in totals.items()}
