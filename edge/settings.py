@@ -15,6 +15,22 @@ def _setting(default: Any, help: str, unit: str = "", **bounds: float) -> Any:
     return field(default=default, metadata={"help": help, "unit": unit, **bounds})
 
 
+DEFAULT_PUBLIC_METRICS = (
+    "temperature",
+    "relative_humidity",
+    "co2",
+    "pm2_5",
+    "pm10",
+    "noise",
+    "footfall",
+    "entries",
+    "exits",
+    "occupancy",
+)
+"""Metrics shown to visitors unless the settings say otherwise; the Pi's own health
+(CPU temperature, disk, load) shows on the status page only."""
+
+
 @dataclass(frozen=True)
 class EdgeSettings:
     """The settings of one node (``hallsense edge run``), read from ``HALLSENSE_*`` keys.
@@ -55,18 +71,7 @@ class EdgeSettings:
         "", "Who visitors ask about the sensors (a name, email or phone), for the page."
     )
     public_metrics: tuple[str, ...] = _setting(
-        (
-            "temperature",
-            "relative_humidity",
-            "co2",
-            "pm2_5",
-            "pm10",
-            "noise",
-            "footfall",
-            "entries",
-            "exits",
-            "occupancy",
-        ),
+        DEFAULT_PUBLIC_METRICS,
         "Comma-separated metrics shown to visitors on the page and its API.",
     )
     sensor_labels: str = _setting(

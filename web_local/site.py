@@ -18,27 +18,13 @@ from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from edge.settings import DEFAULT_PUBLIC_METRICS
 from sensors.vocabulary import METRICS
 
 Source = Literal["default", "settings file", "hub"]
 
 PAGE_KEYS = ("hall_name", "opening_hours", "contact", "public_metrics", "sensor_labels")
 """The settings the hub's config downlink may change for the page."""
-
-DEFAULT_PUBLIC_METRICS = (
-    "temperature",
-    "relative_humidity",
-    "co2",
-    "pm2_5",
-    "pm10",
-    "noise",
-    "footfall",
-    "entries",
-    "exits",
-    "occupancy",
-)
-"""Metrics shown to visitors unless the settings say otherwise; the Pi's own health
-(CPU temperature, disk, load) shows on the status page only."""
 
 
 def _frozen(mapping: Mapping[str, str]) -> Mapping[str, str]:
