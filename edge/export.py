@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -38,8 +39,12 @@ class ExportRow(Protocol):
     def censor(self) -> Censor | None: ...  # noqa: D102
 
 
+@functools.lru_cache(maxsize=256)
 def quality_text(quality: Quality) -> str:
-    """``ok``, or the flags' names joined by ``;`` (``out_of_range;stuck``)."""
+    """``ok``, or the flags' names joined by ``;`` (``out_of_range;stuck``).
+
+    Cached: an export asks for the same few combinations hundreds of thousands of times.
+    """
     names = [flag.name.lower() for flag in Quality if flag and flag in quality and flag.name]
     return ";".join(names) if names else "ok"
 

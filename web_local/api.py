@@ -264,7 +264,7 @@ def readings() -> Response:
     store = open_private_store()
     try:
         with _store_errors():
-            rows: Iterator[StoredReading] = store.readings_between(start, end)
+            rows: Iterator[StoredReading] = store.readings_between(start, end, metrics=wanted)
             # Run the query now: a store that cannot be read is a 503 before any byte is sent.
             first = next(rows, None)
     except BaseException:
