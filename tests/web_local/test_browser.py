@@ -105,3 +105,20 @@ def test_a_visitor_clicks_through_to_a_csv_download(site, page):
     assert rows
     assert all(r["time"].startswith("2026-11-20T") for r in rows)
     assert {"temperature", "co2"} <= {r["metric"] for r in rows}
+
+
+def test_the_kiosk_refreshes_its_figures_every_minute_unless_paused(site, new_page):
+    page = new_page("tv")
+    page.clock.install()
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if r.url.endswith("/kiosk") else None)
+    load(page, site + "/kiosk", heading=HALL)
+    assert len(fetched) == 1  # the page itself
+    with page.expect_response(lambda r: r.url.endswith("/kiosk")):
+        page.clock.run_for(61_000)
+    assert len(fetched) == 2
+    assert page.locator("#kiosk-content .figures").count() == 1  # replaced, still there
+    page.get_by_role("button", name="Pause updates").click()
+    page.clock.run_for(180_000)
+    page.wait_for_timeout(200)
+    assert len(fetched) == 2
