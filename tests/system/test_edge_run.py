@@ -232,9 +232,11 @@ def test_demo_runs_the_whole_stack_serves_each_page_and_shows_nothing_lost(tmp_p
                 try:
                     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
                         html = response.read().decode()
+                        server = response.headers.get("Server")
                 except OSError:
                     time.sleep(0.3)
             assert f"<h1>{name}</h1>" in html
+            assert server == "hallsense"  # waitress's name and version stay hidden
         out, err = demo.communicate(timeout=120)
     finally:
         if demo.poll() is None:
