@@ -17,6 +17,7 @@ import click
 
 from edge.clock import SystemClock
 from edge.export import write_csv, write_senml
+from edge.lock import AgentLock, AgentRunning
 from edge.settings import EdgeSettings
 from edge.status import format_status, node_status
 from edge.store import StoreError
@@ -84,17 +85,24 @@ def run(env_file: Path | None) -> None:
     """
     settings = load_edge_settings(env_file)
     configure_logging(settings.log_level)
-    agent, _failures = build_edge_agent(settings)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        agent.stop_event.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        agent.run()
+        lock = AgentLock(settings.data_dir).acquire()
+    except AgentRunning as error:
+        raise click.ClickException(str(error)) from error
+    try:
+        agent, _failures = build_edge_agent(settings)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            agent.stop_event.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            agent.run()
+        finally:
+            agent.store.close()
     finally:
-        agent.store.close()
+        lock.release()
 
 
 @edge.command()
@@ -193,6 +201,36 @@ def poster(
     destination = output if output is not None else Path(f"hall-poster.{fmt}")
     destination.write_bytes(document)
     click.echo(f"wrote the poster for {url} to {destination}", err=True)
+
+
+@edge.command()
+@env_option
+@click.option("--yes", is_flag=True, help="Do not ask; wipe at once.")
+@user_errors
+def wipe(env_file: Path | None, yes: bool) -> None:
+    """Delete this node's readings, state and credentials, before it leaves the hall.
+
+    Stop the agent first (systemctl stop hallsense-edge). The settings file stays, less
+    any password written in it, so the node can be provisioned again.
+
+    \b
+    Example:
+        hallsense edge wipe --env /etc/hallsense/edge.env
+    """
+    from hallsense.wipe import NodeBusy, WipeFailed, wipe_node
+
+    settings = load_edge_settings(env_file)
+    if not yes:
+        click.confirm(
+            f"Delete every reading and credential of {settings.hall_name} in {settings.data_dir}?",
+            abort=True,
+        )
+    try:
+        report = wipe_node(settings, env_file)
+    except (NodeBusy, WipeFailed) as error:
+        raise click.ClickException(str(error)) from error
+    for line in report.lines():
+        click.echo(line)
 
 
 def _status_settings(env_file: Path | None) -> EdgeSettings:
