@@ -39,6 +39,30 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
+class RegisteredDevice:
+    """A device as the registry holds it (provisioning's view)."""
+
+    device_id: str
+    site: str
+    location: str
+    added_at_us: int
+    revoked: bool
+    revoked_at_us: int | None
+    last_seen_us: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One thing someone did to a device, and when (UTC microseconds)."""
+
+    at_us: int
+    actor: str
+    action: str
+    device_id: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoreOutcome:
     """What storing one batch did: ranges now durably held, ranges refused and why."""
 

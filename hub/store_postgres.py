@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from hub.store import HubStoreError
-from hub.store_sql import SCHEMA_VERSION, Row, SqlHubStore
+from hub.store_sql import MIGRATION_2, SCHEMA_VERSION, Row, SqlHubStore
 
 SCHEMA = [
     "CREATE TABLE hallsense_schema (version INTEGER NOT NULL)",
@@ -89,7 +89,12 @@ class PostgresHubStore(SqlHubStore):
             if version < 1:
                 for statement in SCHEMA:
                     self._run(statement)
-                self._run("INSERT INTO hallsense_schema VALUES (?)", (SCHEMA_VERSION,))
+                self._run("INSERT INTO hallsense_schema VALUES (0)")
+            if version < 2:
+                for statement in MIGRATION_2:
+                    self._run(statement)
+            if version < SCHEMA_VERSION:
+                self._run("UPDATE hallsense_schema SET version = ?", (SCHEMA_VERSION,))
 
     def _fail(self, error: psycopg.Error) -> HubStoreError:
         return HubStoreError(f"hub store at {self._where()}: {error}")

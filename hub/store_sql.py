@@ -15,14 +15,26 @@ from hub.store import (
     FUTURE_TOLERANCE_US,
     IMPLAUSIBLE_TIME,
     PAST_TOLERANCE_US,
+    AuditEntry,
     Device,
     DeviceState,
+    RegisteredDevice,
     StoreOutcome,
     UnknownDevice,
 )
 from hub_sync.protocol import Batch, Rejection, WireReading
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+MIGRATION_2 = [
+    # Provisioning: where a device is, when it was revoked, and who did what to it when.
+    "ALTER TABLE devices ADD COLUMN location TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE devices ADD COLUMN revoked_at_us BIGINT",
+    """CREATE TABLE audit (
+        at_us BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        device_id TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')""",
+]
+"""Schema version 2, the same SQL on SQLite and PostgreSQL."""
 NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
 """Quality bits that keep a reading out of "latest value": bad value, unsettled or
 implausible time."""
@@ -127,18 +139,86 @@ class SqlHubStore(abc.ABC):
 
     # --- devices ---
 
-    def add_device(self, device_id: str, name: str) -> Device:
-        """Register a device; registering it again keeps its first registration time."""
+    def add_device(
+        self, device_id: str, name: str, *, location: str = "", actor: str = "hallsense"
+    ) -> Device:
+        """Register a device (or re-register it: its first registration time stays)."""
         with self._lock, self._transaction():
+            existed = bool(self._query("SELECT 1 FROM devices WHERE device_id = ?", (device_id,)))
             self._run(
-                "INSERT INTO devices (device_id, name, added_at_us) VALUES (?, ?, ?) "
-                "ON CONFLICT (device_id) DO UPDATE SET name = excluded.name, revoked = 0",
-                (device_id, name, now_us()),
+                "INSERT INTO devices (device_id, name, location, added_at_us) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "name = excluded.name, location = excluded.location, revoked = 0, "
+                "revoked_at_us = NULL",
+                (device_id, name, location, now_us()),
             )
+            self._audit(actor, "re-registered" if existed else "registered", device_id, name)
         device = self.device(device_id)
         if device is None:  # pragma: no cover - just inserted
             raise UnknownDevice(f"device {device_id} was not registered")
         return device
+
+    def revoke_device(self, device_id: str, *, actor: str = "hallsense") -> bool:
+        """Refuse the device's readings from now on; False if it is not registered."""
+        with self._lock, self._transaction():
+            changed = self._run(
+                "UPDATE devices SET revoked = 1, revoked_at_us = ?, online = 0 WHERE device_id = ?",
+                (now_us(), device_id),
+            )
+            if changed:
+                self._audit(actor, "revoked", device_id, "")
+        return bool(changed)
+
+    def delete_device(self, device_id: str, *, with_data: bool, actor: str = "hallsense") -> int:
+        """Revoke a device and, with ``with_data``, delete it and everything it sent.
+
+        Returns how many readings were deleted (0 without ``with_data``).
+
+        Raises:
+            UnknownDevice: no such device.
+        """
+        with self._lock, self._transaction():
+            if not self._query("SELECT 1 FROM devices WHERE device_id = ?", (device_id,)):
+                raise UnknownDevice(f"device {device_id!r} is not registered")
+            deleted = 0
+            if with_data:
+                deleted = self._run("DELETE FROM readings WHERE device_id = ?", (device_id,))
+                for table in ("received", "latest", "rejections", "devices"):
+                    self._run(f"DELETE FROM {table} WHERE device_id = ?", (device_id,))  # noqa: S608
+                self._audit(actor, "deleted with its data", device_id, f"{deleted} readings")
+            else:
+                self._run(
+                    "UPDATE devices SET revoked = 1, online = 0, "
+                    "revoked_at_us = COALESCE(revoked_at_us, ?) WHERE device_id = ?",
+                    (now_us(), device_id),
+                )
+                self._audit(actor, "deleted, data kept", device_id, "")
+        return deleted
+
+    def _audit(self, actor: str, action: str, device_id: str, detail: str) -> None:
+        self._run(
+            "INSERT INTO audit (at_us, actor, action, device_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (now_us(), actor, action, device_id, detail),
+        )
+
+    def audit_log(self, device_id: str | None = None) -> list[AuditEntry]:
+        """Who did what to which device, and when, oldest first."""
+        sql = "SELECT at_us, actor, action, device_id, detail FROM audit"
+        params: tuple[str, ...] = ()
+        if device_id is not None:
+            sql += " WHERE device_id = ?"
+            params = (device_id,)
+        return [AuditEntry(*row) for row in self._query(sql + " ORDER BY at_us", params)]
+
+    def registered(self) -> list[RegisteredDevice]:
+        """Every registered device, with its site, location and state."""
+        return [
+            RegisteredDevice(d, n, loc, added, bool(rev), rev_at, seen)
+            for d, n, loc, added, rev, rev_at, seen in self._query(
+                "SELECT device_id, name, location, added_at_us, revoked, revoked_at_us, "
+                "last_seen_us FROM devices ORDER BY device_id"
+            )
+        ]
 
     def device(self, device_id: str) -> Device | None:
         """The registered device, or None."""

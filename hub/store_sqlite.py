@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.store import HubStoreError
-from hub.store_sql import SCHEMA_VERSION, Row, SqlHubStore
+from hub.store_sql import MIGRATION_2, SCHEMA_VERSION, Row, SqlHubStore
 
 SCHEMA = [
     """CREATE TABLE devices (
@@ -67,6 +67,10 @@ class SqliteHubStore(SqlHubStore):
             if version < 1:
                 for statement in SCHEMA:
                     self._conn.execute(statement)
+            if version < 2:
+                for statement in MIGRATION_2:
+                    self._conn.execute(statement)
+            if version < SCHEMA_VERSION:
                 self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

@@ -1,0 +1,74 @@
+"""The device registry in the hub store: register, revoke, delete, and the audit trail."""
+
+import sqlite3
+import time
+
+import pytest
+
+from hub.store import UnknownDevice
+from hub.store_sqlite import SCHEMA, SqliteHubStore
+from hub_sync.protocol import Batch, WireReading
+
+NOW_US = time.time_ns() // 1000
+
+
+def batch(device, seqs):
+    return Batch(
+        device,
+        7,
+        tuple(WireReading(s, "t", "temperature", "°C", NOW_US - 1000 + s, 20.0) for s in seqs),
+    )
+
+
+def test_register_revoke_and_delete_leave_an_audit_trail(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall", location="Main hall", actor="alice")
+    hub_store.add_device("reeth", "Reeth Memorial Hall", actor="alice")
+    hub_store.store_batch(batch("askrigg", range(1, 11)), NOW_US)
+    hub_store.store_batch(batch("reeth", range(1, 6)), NOW_US)
+
+    assert hub_store.revoke_device("reeth", actor="bob")
+    assert not hub_store.revoke_device("nowhere", actor="bob")
+    with pytest.raises(UnknownDevice):
+        hub_store.store_batch(batch("reeth", range(6, 8)), NOW_US)
+
+    assert hub_store.delete_device("askrigg", with_data=True, actor="carol") == 10
+    assert hub_store.readings("askrigg") == []
+    assert hub_store.delete_device("reeth", with_data=False, actor="carol") == 0
+    assert len(hub_store.readings("reeth")) == 5  # kept, still attributable
+    with pytest.raises(UnknownDevice):
+        hub_store.delete_device("askrigg", with_data=True)
+
+    devices = {d.device_id: d for d in hub_store.registered()}
+    assert set(devices) == {"reeth"}
+    assert devices["reeth"].revoked
+    assert devices["reeth"].revoked_at_us is not None
+    trail = [(e.actor, e.action, e.device_id) for e in hub_store.audit_log()]
+    assert trail == [
+        ("alice", "registered", "askrigg"),
+        ("alice", "registered", "reeth"),
+        ("bob", "revoked", "reeth"),
+        ("carol", "deleted with its data", "askrigg"),
+        ("carol", "deleted, data kept", "reeth"),
+    ]
+    assert hub_store.audit_log("askrigg")[-1].detail == "10 readings"
+
+
+def test_a_version_1_hub_store_is_migrated_and_keeps_its_devices(tmp_path):
+    path = tmp_path / "hub.db"
+    conn = sqlite3.connect(path)
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO devices (device_id, name, added_at_us) VALUES ('askrigg', 'Askrigg', 1)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = SqliteHubStore(path)
+    try:
+        (device,) = store.registered()
+        assert (device.device_id, device.site, device.location) == ("askrigg", "Askrigg", "")
+        store.revoke_device("askrigg", actor="test")
+        assert [e.action for e in store.audit_log()] == ["revoked"]
+    finally:
+        store.close()
