@@ -413,6 +413,13 @@ class MqttClient:
         if self._started:
             self._client.loop_stop()
             self._started = False
+            # loop_start made a socket pair to wake its thread; loop_stop leaves it open
+            # when the thread ends between reconnect attempts. Close it, not the GC.
+            for name in ("_sockpairR", "_sockpairW"):
+                pair_end = getattr(self._client, name, None)
+                if pair_end is not None:
+                    pair_end.close()
+                    setattr(self._client, name, None)
         self._connected.clear()
 
     def __enter__(self) -> MqttClient:
