@@ -28,7 +28,7 @@ MAX_SCALE = 9
 MAX_TEXT_BYTES = 64
 """Sensor ids, metric names and units at most, in UTF-8 bytes."""
 
-DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 MAGIC = b"HS"
 FLAG_ZLIB = 0x01
 VALUES_SCALED = 0
@@ -74,7 +74,7 @@ def check_device_id(device_id: str) -> str:
     Raises:
         DeviceIdError: naming the id and the rule.
     """
-    if not DEVICE_ID.match(device_id):
+    if not DEVICE_ID.fullmatch(device_id):
         raise DeviceIdError(
             f"device id {device_id!r} is not valid: use 1 to 32 lowercase letters, digits "
             "and hyphens, starting with a letter or digit"

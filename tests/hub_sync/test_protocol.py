@@ -20,6 +20,7 @@ from hub_sync.protocol import (
     TopicError,
     UnsupportedVersion,
     WireReading,
+    check_device_id,
     decode_ack,
     decode_batch,
     encode_ack,
@@ -148,6 +149,8 @@ def test_topics_are_strict():
         topic("a" * 33, "status")
     with pytest.raises(DeviceIdError):
         topic("+", "status")
+    with pytest.raises(DeviceIdError):  # "$" in a pattern would let a newline through
+        check_device_id("askrigg\n")
 
 
 def test_too_many_readings_is_a_named_error():
