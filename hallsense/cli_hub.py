@@ -191,7 +191,7 @@ def set_config(
     except (ProtocolError, ValueError) as error:
         raise click.BadParameter(str(error)) from error
     settings = _settings(env_file)
-    client = MqttClient(broker_settings(settings), client_id=f"hallsense-hub-config-{os.getpid()}")
+    client = MqttClient(broker_settings(settings), client_id=f"_hub-config-{os.getpid()}")
     try:
         client.connect()
         client.publish(topic(device_id, "config"), payload, retain=True).wait(10)

@@ -83,7 +83,8 @@ class IngestService:
         self.stop_event = threading.Event()
         self.client = MqttClient(
             broker_settings(settings),
-            client_id=f"hallsense-hub-{settings.worker_id}",
+            # "_" cannot start a device id, so no device can take a worker's session.
+            client_id=f"_hub-{settings.worker_id}",
             on_message=self._on_message,
             on_connect=self._connected,
             session_expiry_s=settings.session_expiry_s,
