@@ -7,6 +7,7 @@ import click
 from hallsense import __version__
 from hallsense.cli_edge import edge
 from hallsense.cli_hub import hub
+from hallsense.cli_provision import provision
 from hallsense.demo import demo
 
 
@@ -22,18 +23,7 @@ def cli() -> None:
     """
 
 
-@cli.group()
-def provision() -> None:
-    """Provision nodes for the council IoT team (accounts, certificates, bundles).
-
-    The provisioning commands arrive with the provisioning release; see docs/cli.md.
-
-    \b
-    Example:
-        hallsense provision --help
-    """
-
-
 cli.add_command(edge)
 cli.add_command(hub)
 cli.add_command(demo)
+cli.add_command(provision)

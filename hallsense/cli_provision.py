@@ -1,0 +1,414 @@
+"""`hallsense provision …`: the council IoT team's commands for the broker and the nodes.
+
+Everything lives under one state directory (``--state-dir`` or
+``HALLSENSE_PROVISION_DIR``): the council CA, the broker's configuration and accounts,
+and the enrolment tokens. The device registry is the hub store named by the hub's
+settings file (``--env hub.env``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hallsense.settings import SettingsError, load_settings
+from hub.settings import HubSettings
+from hub.store import HubStoreError, UnknownDevice, open_hub_store
+from hub.store_sql import SqlHubStore
+from hub_sync.protocol import ProtocolError, check_device_id
+from provisioning.enrolment import TokenStore, label_svg
+from provisioning.passwords import write_private_file
+from provisioning.registry import device_id_from_site
+from provisioning.state import (
+    ProvisioningState,
+    StateError,
+    init_state,
+    load_state,
+    reload_broker,
+    remove_device_account,
+    state_dir_from,
+    write_broker_config,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ENROLMENT_DIR = "enrolment"
+"""Under the state directory: the one-time tokens (the hub's web reads the same store)."""
+
+
+def tokens_of(state: ProvisioningState) -> TokenStore:
+    """The enrolment token store of a provisioning state."""
+    return TokenStore(state.layout.root / ENROLMENT_DIR)
+
+
+def _actor() -> str:
+    """Who is running the command, for the registry's audit trail."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def state_option(command: F) -> F:
+    """``--state-dir DIR``."""
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The provisioning state directory [default: $HALLSENSE_PROVISION_DIR].",
+    )(command)
+
+
+def hub_env_option(command: F) -> F:
+    """``--env hub.env``: where the registry (the hub store) is."""
+    return click.option(
+        "--env",
+        "env_file",
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        required=True,
+        help="The hub's settings file; its HALLSENSE_HUB_STORE holds the device registry.",
+    )(command)
+
+
+def pid_file_option(command: F) -> F:
+    """``--broker-pid-file``: reload the running broker after a change."""
+    return click.option(
+        "--broker-pid-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Mosquitto's pid file, to reload it at once (else reload it yourself).",
+    )(command)
+
+
+def provisioning_errors(command: F) -> F:
+    """Errors an operator can fix become a one-paragraph message and exit status 1."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (StateError, SettingsError, HubStoreError, ProtocolError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _state(state_dir: Path | None) -> ProvisioningState:
+    return load_state(state_dir_from(state_dir))
+
+
+def _registry(env_file: Path) -> SqlHubStore:
+    store = open_hub_store(load_settings(HubSettings, env_file).hub_store)
+    if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
+        raise TypeError(f"{type(store).__name__} keeps no device registry")
+    return store
+
+
+def _reload(pid_file: Path | None) -> str:
+    if pid_file is None:
+        return "reload the broker for this to count (systemctl reload mosquitto)"
+    pid = reload_broker(pid_file=pid_file)
+    return f"reloaded the broker (pid {pid})"
+
+
+@click.group()
+def provision() -> None:
+    """Provision the broker and the nodes: accounts, certificates, enrolment.
+
+    \b
+    Example:
+        hallsense provision init --state-dir /etc/hallsense/provision --hostname hub.example
+        hallsense provision add-device --site "Askrigg Village Hall" --env hub.env \\
+            --hub-url https://hub.example:8443 --out bundles/
+    """
+
+
+@provision.command()
+@state_option
+@click.option(
+    "--hostname",
+    "hostnames",
+    multiple=True,
+    required=True,
+    help="A DNS name nodes use for the broker (repeat for more).",
+)
+@click.option("--ip", "ips", multiple=True, help="An IP address nodes use for the broker.")
+@click.option("--port", default=8883, show_default=True, help="The devices' TLS port.")
+@click.option("--service-port", default=8884, show_default=True, help="The hub workers' TLS port.")
+@click.option(
+    "--plain-port",
+    type=int,
+    default=None,
+    help="Also listen without TLS on this port: for a lab only, never in a hall.",
+)
+@click.option(
+    "--broker-user",
+    default=None,
+    help="The user Mosquitto runs as [default: mosquitto where it exists].",
+)
+@provisioning_errors
+def init(
+    state_dir: Path | None,
+    hostnames: tuple[str, ...],
+    ips: tuple[str, ...],
+    port: int,
+    service_port: int,
+    plain_port: int | None,
+    broker_user: str | None,
+) -> None:
+    """Create the council CA, the broker's certificate, configuration and service accounts.
+
+    \b
+    Example:
+        hallsense provision init --state-dir /etc/hallsense/provision --hostname hub.example
+        mosquitto -c /etc/hallsense/provision/mosquitto/mosquitto.conf
+    """
+    state = init_state(
+        state_dir_from(state_dir),
+        hostnames=hostnames,
+        ips=ips,
+        port_tls=port,
+        plain_port=plain_port,
+        service_port=service_port,
+        run_as=broker_user,
+    )
+    layout = state.layout
+    click.echo(f"made the provisioning state in {layout.root}")
+    click.echo(f"  council CA: {layout.ca_cert} ({state.ca_fingerprint})")
+    click.echo(f"  broker: mosquitto -c {layout.conf_path}")
+    click.echo(f"  devices connect with TLS on port {port}; hub workers on {service_port}")
+    if plain_port is not None:
+        click.echo(f"  WARNING: plain MQTT on port {plain_port} as asked: for a lab only")
+
+
+@provision.command("add-device")
+@state_option
+@hub_env_option
+@click.option("--site", required=True, help='The hall, e.g. "Askrigg Village Hall".')
+@click.option("--id", "device_id", default=None, help="The device id [default: from the site].")
+@click.option("--location", default="", help='Where in the hall, e.g. "main hall, north wall".')
+@click.option("--hub-url", required=True, help="The hub's enrolment address, https://host:port.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("bundles"),
+    show_default=True,
+    help="Where to write the installer's bundle (a folder per device).",
+)
+@provisioning_errors
+def add_device(
+    state_dir: Path | None,
+    env_file: Path,
+    site: str,
+    device_id: str | None,
+    location: str,
+    hub_url: str,
+    out: Path,
+) -> None:
+    """Register a node and write its installer bundle with a one-time enrolment token.
+
+    The bundle holds the node's settings, the council CA, the token for the SD card's
+    boot partition and a printable QR label; the node gets its broker password from the
+    hub once, over TLS, when it first starts.
+
+    \b
+    Example:
+        hallsense provision add-device --site "Askrigg Village Hall" --env hub.env \\
+            --hub-url https://hub.example:8443
+    """
+    state = _state(state_dir)
+    registry = _registry(env_file)
+    try:
+        taken = {d.device_id for d in registry.registered()}
+        if device_id is None:
+            device_id = device_id_from_site(site, taken)
+        else:
+            check_device_id(device_id)
+            if device_id in taken:
+                raise click.ClickException(f"device {device_id!r} is registered already")
+        issued = tokens_of(state).issue(device_id)
+        bundle = out / device_id
+        if bundle.exists():
+            raise click.ClickException(f"{bundle} exists: move it away or choose --out")
+        registry.add_device(device_id, site, location=location, actor=_actor())
+    finally:
+        registry.close()
+    settings = state.settings
+    host = settings.hostnames[0]
+    bundle.mkdir(parents=True, mode=0o700)
+    (bundle / "ca.crt").write_bytes(state.layout.ca_cert.read_bytes())
+    write_private_file(bundle / "hallsense-enrol.token", (issued.token + "\n").encode("ascii"))
+    (bundle / "edge.env").write_text(
+        "\n".join(
+            [
+                "# hallsense node settings, made by `hallsense provision add-device`.",
+                "# No password here: the node enrols once with the token on its boot partition.",
+                "HALLSENSE_DATA_DIR=/var/lib/hallsense",
+                f'HALLSENSE_HALL_NAME="{site}"',
+                f"HALLSENSE_DEVICE_ID={device_id}",
+                f"HALLSENSE_BROKER_HOST={host}",
+                f"HALLSENSE_BROKER_PORT={settings.port_tls}",
+                "HALLSENSE_BROKER_CA_FILE=/etc/hallsense/ca.crt",
+                f"HALLSENSE_ENROL_URL={hub_url.rstrip('/')}",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    (bundle / "label.svg").write_text(
+        label_svg(
+            hub_url=hub_url,
+            token=issued.token,
+            ca_fingerprint=state.ca_fingerprint,
+            device_id=device_id,
+            site=site,
+            expires_at=issued.expires_at,
+        ),
+        encoding="utf-8",
+    )
+    (bundle / "README.txt").write_text(
+        INSTALLER_README.format(
+            site=site,
+            device_id=device_id,
+            expires=issued.expires_at.strftime("%d %B %Y %H:%M UTC"),
+            fingerprint=state.ca_fingerprint,
+        ),
+        encoding="utf-8",
+    )
+    click.echo(f"registered {device_id} ({site}); bundle in {bundle}")
+    click.echo(f"  the enrolment token works once, until {issued.expires_at:%Y-%m-%d %H:%M} UTC")
+
+
+INSTALLER_README = """\
+hallsense node for {site} (device {device_id})
+
+1. Copy edge.env to /etc/hallsense/edge.env and ca.crt to /etc/hallsense/ca.crt.
+2. Copy hallsense-enrol.token to the SD card's boot partition
+   (/boot/firmware/hallsense-enrol.token). It works once, until {expires}.
+3. Start the node (systemctl enable --now hallsense-edge). On first start it fetches
+   its broker password from the council's hub over TLS and deletes the token.
+4. Keep label.svg with the installation papers, not on the wall: whoever has the code
+   can enrol this device once.
+
+The council CA's fingerprint is {fingerprint}.
+"""
+
+
+@provision.command("list")
+@state_option
+@hub_env_option
+@provisioning_errors
+def list_devices(state_dir: Path | None, env_file: Path) -> None:
+    """One line per device: site, state, enrolment, last seen.
+
+    \b
+    Example:
+        hallsense provision list --env hub.env
+    """
+    state = _state(state_dir)
+    registry = _registry(env_file)
+    try:
+        devices = registry.registered()
+    finally:
+        registry.close()
+    tokens = tokens_of(state)
+    now = datetime.now(UTC)
+    click.echo(f"{'device':<32} {'site':<30} {'state':<8} {'enrolment':<10} last seen (UTC)")
+    for d in devices:
+        records = tokens.tokens(d.device_id)
+        enrolment = records[-1].state(now) if records else "none"
+        seen = (
+            datetime.fromtimestamp(d.last_seen_us / 1e6, UTC).strftime("%Y-%m-%d %H:%M")
+            if d.last_seen_us
+            else "never"
+        )
+        state_word = "revoked" if d.revoked else "active"
+        click.echo(f"{d.device_id:<32} {d.site[:30]:<30} {state_word:<8} {enrolment:<10} {seen}")
+
+
+@provision.command()
+@state_option
+@hub_env_option
+@pid_file_option
+@click.argument("device_id")
+@provisioning_errors
+def revoke(
+    state_dir: Path | None, env_file: Path, broker_pid_file: Path | None, device_id: str
+) -> None:
+    """Take a device's credentials away: the broker and the hub refuse it from now on.
+
+    \b
+    Example:
+        hallsense provision revoke askrigg-village-hall --env hub.env \\
+            --broker-pid-file /run/mosquitto/mosquitto.pid
+    """
+    check_device_id(device_id)
+    state = _state(state_dir)
+    registry = _registry(env_file)
+    try:
+        if not registry.revoke_device(device_id, actor=_actor()):
+            raise click.ClickException(f"device {device_id!r} is not registered")
+    finally:
+        registry.close()
+    removed = remove_device_account(state, device_id)
+    withdrawn = tokens_of(state).revoke(device_id)
+    click.echo(
+        f"revoked {device_id}: broker account {'removed' if removed else 'had none'}, "
+        f"{withdrawn} unused enrolment token(s) withdrawn; {_reload(broker_pid_file)}"
+    )
+
+
+@provision.command("delete-device")
+@state_option
+@hub_env_option
+@pid_file_option
+@click.option("--with-data", is_flag=True, help="Also delete every reading it sent.")
+@click.argument("device_id")
+@provisioning_errors
+def delete_device(
+    state_dir: Path | None,
+    env_file: Path,
+    broker_pid_file: Path | None,
+    with_data: bool,
+    device_id: str,
+) -> None:
+    """Remove a device's credentials and, with --with-data, its data at the hub.
+
+    \b
+    Example:
+        hallsense provision delete-device askrigg-village-hall --with-data --env hub.env
+    """
+    check_device_id(device_id)
+    state = _state(state_dir)
+    registry = _registry(env_file)
+    try:
+        deleted = registry.delete_device(device_id, with_data=with_data, actor=_actor())
+    except UnknownDevice as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        registry.close()
+    remove_device_account(state, device_id)
+    tokens_of(state).revoke(device_id)
+    kept = "" if with_data else " (its readings are kept)"
+    click.echo(
+        f"deleted {device_id}: {deleted:,} readings deleted{kept}; {_reload(broker_pid_file)}"
+    )
+
+
+@provision.command("broker-config")
+@state_option
+@pid_file_option
+@provisioning_errors
+def broker_config(state_dir: Path | None, broker_pid_file: Path | None) -> None:
+    """Write the broker's configuration and ACL again, and reload it.
+
+    \b
+    Example:
+        hallsense provision broker-config --broker-pid-file /run/mosquitto/mosquitto.pid
+    """
+    conf = write_broker_config(_state(state_dir))
+    click.echo(f"wrote {conf}; {_reload(broker_pid_file)}")
