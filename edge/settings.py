@@ -160,6 +160,16 @@ class EdgeSettings:
     broker_ca_file: Path | None = _setting(
         None, "CA certificate for TLS to the broker (unset: plain MQTT, for a lab).", "path"
     )
+    enrol_url: str = _setting(
+        "",
+        "The hub's enrolment address (https://host:port): with no broker password, the node "
+        "fetches one there once, with the one-time token file.",
+    )
+    enrol_token_file: Path = _setting(
+        Path("/boot/firmware/hallsense-enrol.token"),
+        "The one-time enrolment token, put on the SD card's boot partition by the installer.",
+        "path",
+    )
     uplink_batch_readings: int = _setting(
         1000, "Readings per batch sent to the hub.", "readings", min=1, max=10000
     )
@@ -309,6 +319,12 @@ class EdgeSettings:
             self.labels()
         except ValueError as error:
             problems.append(("sensor_labels", str(error)))
+        if self.enrol_url and not self.enrol_url.startswith("https://"):
+            problems.append(("enrol_url", "must be an https:// address: enrolment is over TLS"))
+        if self.enrol_url and self.broker_ca_file is None:
+            problems.append(
+                ("broker_ca_file", "required with HALLSENSE_ENROL_URL: it pins the hub")
+            )
         if self.broker_host and not self.device_id:
             problems.append(("device_id", "required when HALLSENSE_BROKER_HOST is set"))
         if self.gpio_beam_pair_pins is not None:

@@ -18,6 +18,7 @@ from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
+from hallsense.wiring_enrol import EnrollingUplink, enrolled_password
 from hallsense.wiring_web import downlink_page_settings_path
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
@@ -52,8 +53,13 @@ def build_uplink(
     settings: EdgeSettings,
     store: EdgeStore,
     apply_config: Callable[[NodeConfig], str] | None = None,
+    *,
+    password: str | None = None,
 ) -> Uplink:
-    """The node's uplink to the hub's broker, sending from ``store``."""
+    """The node's uplink to the hub's broker, sending from ``store``.
+
+    ``password`` overrides the settings' (the one enrolment gave the node).
+    """
     try:
         check_device_id(settings.device_id)
     except ProtocolError as error:
@@ -62,7 +68,7 @@ def build_uplink(
         settings.broker_host,
         settings.broker_port,
         settings.broker_username or settings.device_id,
-        settings.broker_password,
+        password if password is not None else settings.broker_password,
         settings.broker_ca_file,
     )
     clock = edge_clock(settings)
@@ -117,6 +123,31 @@ def build_uplink(
         meter=meter,
         report=report,
         apply_config=apply_config,
+    )
+
+
+def node_uplink(
+    settings: EdgeSettings,
+    store: EdgeStore,
+    apply_config: Callable[[NodeConfig], str] | None = None,
+) -> Uplink | EnrollingUplink:
+    """The uplink: at once with a password, or after enrolling with the hub first.
+
+    The password comes from the settings, else from an earlier enrolment; a node with
+    neither and an enrolment address enrols in the background.
+    """
+    if settings.broker_password:
+        return build_uplink(settings, store, apply_config)
+    try:
+        password = enrolled_password(settings)
+    except ValueError as error:
+        raise SettingsError("the node's credentials", [str(error)]) from error
+    if password is not None or not settings.enrol_url:
+        return build_uplink(settings, store, apply_config, password=password)
+    return EnrollingUplink(
+        settings,
+        store,
+        lambda enrolled: build_uplink(settings, store, apply_config, password=enrolled),
     )
 
 
@@ -190,7 +221,7 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
             return "starting"
         return apply_node_config(agents[0], config, downlink_page_settings_path(settings))
 
-    companions = [build_uplink(settings, store, apply_config)] if settings.broker_host else []
+    companions = [node_uplink(settings, store, apply_config)] if settings.broker_host else []
     agent = Agent(settings, store, drivers, clock.sample, companions=companions)
     agents.append(agent)
     for failure in failures:

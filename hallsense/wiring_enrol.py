@@ -1,0 +1,136 @@
+"""A node's first start: fetch its broker password from the hub once, then run the uplink.
+
+Until enrolment has worked the node keeps every reading, as it does with the hub out of
+reach; the uplink starts the moment the credentials are on disk. A hub that cannot be
+reached is tried again with growing pauses; a token the hub refuses is reported in the
+node's health (``edge status`` shows it) and tried again slowly, in case the installer
+puts a new token file in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge.settings import EdgeSettings
+from edge.store import EdgeStore
+from hub_sync.enrolment import (
+    CREDENTIALS_FILE_NAME,
+    Credentials,
+    EnrolmentError,
+    enrol_with_token_file,
+    read_credentials,
+)
+from hub_sync.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_S = 15.0
+LONGEST_RETRY_S = 600.0
+
+
+def credentials_path(settings: EdgeSettings) -> Path:
+    """Where the node keeps the credentials enrolment gave it (mode 0600)."""
+    return settings.data_dir / CREDENTIALS_FILE_NAME
+
+
+def enrolled_password(settings: EdgeSettings) -> str | None:
+    """The broker password from an earlier enrolment, or None if the node has none.
+
+    Raises:
+        ValueError: the credentials file is damaged or is another device's.
+    """
+    try:
+        credentials = read_credentials(credentials_path(settings))
+    except FileNotFoundError:
+        return None
+    if credentials.device_id != settings.device_id:
+        raise ValueError(
+            f"{credentials_path(settings)} holds the credentials of {credentials.device_id!r}, "
+            f"not of {settings.device_id!r}"
+        )
+    return credentials.password
+
+
+class EnrollingUplink:
+    """The uplink of a node that has yet to enrol: a Companion of the agent.
+
+    ``build(password)`` makes the real uplink once the hub has answered.
+    """
+
+    def __init__(
+        self,
+        settings: EdgeSettings,
+        store: EdgeStore,
+        build: Callable[[str], Uplink],
+        *,
+        enrol: Callable[[], Credentials] | None = None,
+        first_retry_s: float = FIRST_RETRY_S,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.build = build
+        self.enrol = enrol or self._enrol
+        self.first_retry_s = first_retry_s
+        self.uplink: Uplink | None = None
+        self._password: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._enrol_until_done, name="enrolment", daemon=True
+        )
+
+    def _enrol(self) -> Credentials:
+        settings = self.settings
+        if settings.broker_ca_file is None:  # checked by EdgeSettings.check
+            raise ValueError("HALLSENSE_BROKER_CA_FILE is required to enrol")
+        return enrol_with_token_file(
+            settings.enrol_url,
+            settings.device_id,
+            token_file=settings.enrol_token_file,
+            credentials_file=credentials_path(settings),
+            ca_file=settings.broker_ca_file,
+        )
+
+    def _report(self, state: str, words: str) -> None:
+        self.store.record_health("enrolment", state, words, 0, datetime.now(UTC))
+
+    def _enrol_until_done(self) -> None:
+        pause = self.first_retry_s
+        while not self._stop.is_set():
+            try:
+                credentials = self.enrol()
+            except (EnrolmentError, OSError, ValueError) as error:
+                retryable = getattr(error, "retryable", True)
+                log.warning("enrolment with %s failed: %s", self.settings.enrol_url, error)
+                self._report("failing", str(error))
+                self._stop.wait(pause if retryable else LONGEST_RETRY_S)
+                pause = min(pause * 2, LONGEST_RETRY_S)
+                continue
+            log.info("enrolled with the hub as %s", credentials.device_id)
+            self._report("ok", "enrolled")
+            self._password = credentials.password
+            return
+
+    # --- Companion ---
+
+    def start(self) -> None:
+        """Begin enrolling in the background."""
+        self._thread.start()
+
+    def sync_once(self) -> int:
+        """The uplink's step once enrolled; nothing before."""
+        if self.uplink is None:
+            if self._password is None:
+                return 0
+            self.uplink = self.build(self._password)
+            self.uplink.start()
+        return self.uplink.sync_once()
+
+    def close(self) -> None:
+        """Stop enrolling, or stop the uplink."""
+        self._stop.set()
+        if self.uplink is not None:
+            self.uplink.close()
