@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 
 import click
 
+from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
 from hub.store import HubStoreError, UnknownDevice, open_hub_store
 from hub.store_sql import SqlHubStore
 from hub_sync.protocol import ProtocolError, check_device_id
-from provisioning.enrolment import TokenStore, label_svg
+from provisioning.enrolment import label_svg
 from provisioning.passwords import write_private_file
 from provisioning.registry import device_id_from_site
 from provisioning.state import (
@@ -39,13 +40,8 @@ from provisioning.state import (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ENROLMENT_DIR = "enrolment"
-"""Under the state directory: the one-time tokens (the hub's web reads the same store)."""
-
-
-def tokens_of(state: ProvisioningState) -> TokenStore:
-    """The enrolment token store of a provisioning state."""
-    return TokenStore(state.layout.root / ENROLMENT_DIR)
+tokens_of = enrolment_tokens
+"""The enrolment token store of a provisioning state (the one `hub web` reads)."""
 
 
 def _actor() -> str:

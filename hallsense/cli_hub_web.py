@@ -1,0 +1,245 @@
+"""``hallsense hub web``: the hub's web process; for now it serves enrolment (``POST /enroll``).
+
+It is its own process and systemd unit (deploy/hallsense-hub-web.service), beside the
+ingestion workers (``hub run``). What it joins:
+
+- the hub's settings (``--env hub.env``): the hub store, whose device registry says who
+  may enrol;
+- the provisioning state (``--state-dir`` or ``HALLSENSE_PROVISION_DIR``): the one-time
+  tokens under ``DIR/enrolment/``, the broker's password file that each enrolment adds a
+  fresh password to, the council CA handed to the node, and the server certificate and
+  key it serves TLS with;
+- the running broker, reloaded with SIGHUP through ``--broker-pid-file`` after each
+  enrolment.
+
+It serves HTTPS itself with cheroot (TLS 1.2 or newer, the state's server certificate),
+or, with ``--plain-http-behind-proxy``, plain HTTP on a loopback address only, for an
+HTTPS reverse proxy on the same machine that passes the client's address in
+``X-Forwarded-For``. SIGTERM or Ctrl-C stops it cleanly: no new connections, requests
+under way finish (up to a few seconds).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+import ssl
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cryptography import x509
+
+from hallsense.cli_edge import env_option
+from hallsense.cli_hub import hub
+from hallsense.hub_credentials import enrolment_tokens, issue_credentials_for
+from hallsense.logs import configure_logging
+from hallsense.settings import SettingsError, load_settings
+from hub.settings import HubSettings
+from hub.store import Device, HubStoreError, open_hub_store
+from hub.web import create_hub_web
+from provisioning.certificates import load_certificate
+from provisioning.state import ProvisioningState, StateError, load_state, state_dir_from
+
+DEFAULT_PORT = 8443
+THREADS = 4
+"""Request threads: enrolment is rare and quick."""
+SHUTDOWN_TIMEOUT_S = 5
+"""How long requests under way may take to finish after SIGTERM."""
+SERVER_NAME = "hallsense"
+"""The ``Server`` header cheroot sends: no software name or version."""
+
+
+class StoreRegistry:
+    """The hub store's device registry, opened for each question and closed again.
+
+    Enrolments are rare; a connection per enrolment is never stale (a restarted
+    PostgreSQL, a replaced SQLite file) and never shared between the server's threads.
+    """
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    def check(self) -> None:
+        """Open the store once, so that a wrong location fails at start-up.
+
+        Raises:
+            HubStoreError: the store cannot be opened.
+        """
+        open_hub_store(self.location).close()
+
+    def device(self, device_id: str) -> Device | None:
+        """The registered device, or None."""
+        store = open_hub_store(self.location)
+        try:
+            return store.device(device_id)
+        finally:
+            store.close()
+
+
+def certificate_names(path: Path) -> set[str]:
+    """The DNS names (lowercase) and IP addresses a server certificate is valid for."""
+    try:
+        names = load_certificate(path).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+    except (OSError, ValueError, x509.ExtensionNotFound) as error:
+        raise click.ClickException(f"cannot read the names in {path}: {error}") from error
+    dns = {name.lower() for name in names.value.get_values_for_type(x509.DNSName)}
+    ips = {str(ip) for ip in names.value.get_values_for_type(x509.IPAddress)}
+    return dns | ips
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls_adapter(state: ProvisioningState) -> BuiltinSSLAdapter:
+    layout = state.layout
+    try:
+        adapter = BuiltinSSLAdapter(str(layout.server_cert), str(layout.server_key))
+    except (OSError, ssl.SSLError) as error:
+        raise click.ClickException(
+            f"cannot load the server certificate {layout.server_cert} and its key "
+            f"{layout.server_key}: {error} (the key belongs to the broker's user; run "
+            "hub web as root, as the systemd unit does)"
+        ) from error
+    adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return adapter
+
+
+@hub.command("web")
+@env_option
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The provisioning state directory [default: $HALLSENSE_PROVISION_DIR].",
+)
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on [default: 0.0.0.0, every IPv4 address; 127.0.0.1 behind a proxy].",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True)
+@click.option(
+    "--broker-host",
+    default=None,
+    help="The broker's host name as nodes reach it, which its certificate must name "
+    "[default: the first host name given to `provision init`].",
+)
+@click.option(
+    "--broker-pid-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Mosquitto's pid file: reload it after each enrolment. Without it, reload "
+    "Mosquitto yourself for enrolled nodes' passwords to count.",
+)
+@click.option(
+    "--plain-http-behind-proxy",
+    is_flag=True,
+    help="Serve plain HTTP on a loopback address, for an HTTPS reverse proxy on this "
+    "machine that sets X-Forwarded-For. Never expose this port.",
+)
+def web(
+    env_file: Path | None,
+    state_dir: Path | None,
+    host: str | None,
+    port: int,
+    broker_host: str | None,
+    broker_pid_file: Path | None,
+    plain_http_behind_proxy: bool,
+) -> None:
+    """Serve the hub's enrolment (POST /enroll) over HTTPS until SIGTERM or Ctrl-C.
+
+    A node posts its one-time token there on its first start and receives its broker
+    password, made at that moment (only its hash is kept). TLS uses the server
+    certificate `provision init` made, so the hub URL given to `provision add-device`
+    must use one of the names it was given.
+
+    \b
+    Example:
+        hallsense hub web --env /etc/hallsense/hub.env \\
+            --state-dir /etc/hallsense/provision \\
+            --broker-pid-file /run/mosquitto/mosquitto.pid
+    """
+    if host is None:
+        host = "127.0.0.1" if plain_http_behind_proxy else "0.0.0.0"  # noqa: S104
+    elif plain_http_behind_proxy and not _is_loopback(host):
+        raise click.BadParameter(
+            "plain HTTP is served on a loopback address only (127.0.0.1, ::1, localhost); "
+            "the proxy in front of it terminates TLS",
+            param_hint="--host",
+        )
+    try:
+        settings = load_settings(HubSettings, env_file)
+        state = load_state(state_dir_from(state_dir))
+        registry = StoreRegistry(settings.hub_store)
+        registry.check()
+    except (SettingsError, StateError, HubStoreError) as error:
+        raise click.ClickException(str(error)) from error
+    configure_logging(settings.log_level)
+    broker_host = broker_host or state.settings.hostnames[0]
+    names = certificate_names(state.layout.server_cert)
+    if broker_host.lower() not in names:
+        raise click.BadParameter(
+            f"{broker_host!r} is not a name in the broker's certificate "
+            f"({', '.join(sorted(names))}): nodes would refuse the broker's TLS",
+            param_hint="--broker-host",
+        )
+    issue = issue_credentials_for(
+        state, registry, broker_host=broker_host, pid_file=broker_pid_file
+    )
+    app = create_hub_web(enrolment_tokens(state), issue, behind_proxy=plain_http_behind_proxy)
+    server = wsgi.Server(
+        (host, port),
+        app,
+        numthreads=THREADS,
+        server_name=SERVER_NAME,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
+    if not plain_http_behind_proxy:
+        server.ssl_adapter = _tls_adapter(state)
+    try:
+        server.prepare()
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from error
+    scheme = "http" if plain_http_behind_proxy else "https"
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(
+        f"serving enrolment on {scheme}://{shown}:{port}/enroll (nodes get broker "
+        f"{broker_host}:{state.settings.port_tls})",
+        err=True,
+    )
+    _serve_until_signalled(server)
+
+
+def _serve_until_signalled(server: wsgi.Server) -> None:
+    """Serve in a thread until SIGTERM or SIGINT, then stop the server and return."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    serving = threading.Thread(target=server.serve, name="hub-web", daemon=True)
+    serving.start()
+    try:
+        while serving.is_alive() and not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        serving.join(SHUTDOWN_TIMEOUT_S + 5)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not stop.is_set():
+        raise click.ClickException("the web server stopped unexpectedly; see the log above")
+    click.echo("hub web stopped", err=True)
