@@ -1,0 +1,174 @@
+"""The whole provisioning path: init, three nodes added, enrolled over TLS and syncing;
+one revoked while the others keep syncing with nothing lost and nothing stored twice."""
+
+import socket
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+
+from hallsense.cli import cli
+from hub.store_sqlite import SqliteHubStore
+from provisioning.broker_config import HUB_ACCOUNT
+from provisioning.state import load_state
+from sensors.counter import read_tally
+from tests.support.broker import free_port
+from tests.support.edge_process import EdgeProcess, wait_for, write_env
+from tests.support.hub_process import HubProcess
+
+SITES = ("Askrigg Village Hall", "Bainbridge Village Hall", "Reeth Memorial Hall")
+
+
+def provision(*args):
+    result = CliRunner().invoke(cli, ["provision", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def wait_listening(port, what):
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{what} never listened on {port}"
+            time.sleep(0.05)
+
+
+def node_env(bundle, tmp_path, device):
+    """The installer's steps: the bundle's settings with this machine's paths."""
+    lines = (bundle / "edge.env").read_text().splitlines()
+    moved = {
+        "HALLSENSE_DATA_DIR": tmp_path / device,
+        "HALLSENSE_BROKER_CA_FILE": bundle / "ca.crt",
+    }
+    kept = [line for line in lines if line.split("=", 1)[0] not in moved]
+    env = tmp_path / f"{device}.env"
+    env.write_text(
+        "\n".join(
+            [
+                *kept,
+                *(f"{k}={v}" for k, v in moved.items()),
+                f"HALLSENSE_ENROL_TOKEN_FILE={bundle / 'hallsense-enrol.token'}",
+                "HALLSENSE_DRIVERS=counter",
+                "HALLSENSE_COUNTER_INTERVAL_S=0.02",
+                f"HALLSENSE_COUNTER_TALLY_PATH={tmp_path / device / 'tally.txt'}",
+                "HALLSENSE_COMMIT_INTERVAL_S=0.2",
+                "HALLSENSE_CLOCK_CHECK=trust",
+                "HALLSENSE_UPLINK_START_JITTER_S=0",
+                "HALLSENSE_UPLINK_RESEND_S=3",
+                "",
+            ]
+        )
+    )
+    return env
+
+
+def hub_values(hub_db, device):
+    store = SqliteHubStore(hub_db)
+    try:
+        return [int(r.value) for _, r in store.readings(device) if r.metric == "test_counter"]
+    finally:
+        store.close()
+
+
+def test_three_nodes_enrol_sync_over_tls_and_one_is_revoked(tmp_path):
+    state_dir = tmp_path / "state"
+    device_port, service_port, web_port = free_port(), free_port(), free_port()
+    provision(
+        "init", "--state-dir", state_dir, "--hostname", "localhost", "--ip", "127.0.0.1",
+        "--port", device_port, "--service-port", service_port, "--broker-user", "root",
+    )  # fmt: skip
+    state = load_state(state_dir)
+    conf = tmp_path / "mosquitto.conf"
+    pid_file = tmp_path / "mosquitto.pid"
+    conf.write_text(state.layout.conf_path.read_text() + f"pid_file {pid_file}\n")
+    broker_log = (tmp_path / "mosquitto.log").open("wb")
+    broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=broker_log, stderr=broker_log)
+    procs = []
+    try:
+        wait_listening(device_port, "mosquitto")
+        hub_db = tmp_path / "hub.db"
+        hub_env = write_env(
+            tmp_path / "hub.env",
+            hub_store=hub_db,
+            broker_host="localhost",
+            broker_port=service_port,
+            broker_password_file=state.layout.account_password_path(HUB_ACCOUNT),
+            broker_ca_file=state.layout.ca_cert,
+            session_expiry_s=5,
+        )
+        hub_url = f"https://localhost:{web_port}"
+        for site in SITES:
+            provision(
+                "add-device", "--state-dir", state_dir, "--env", hub_env, "--site", site,
+                "--hub-url", hub_url, "--out", tmp_path / "bundles",
+            )  # fmt: skip
+        hub = HubProcess(hub_env, tmp_path / "hub.log").start()
+        procs.append(hub)
+        web_log = (tmp_path / "web.log").open("wb")
+        web = subprocess.Popen(
+            [sys.executable, "-m", "hallsense", "hub", "web", "--env", str(hub_env),
+             "--state-dir", str(state_dir), "--host", "127.0.0.1", "--port", str(web_port),
+             "--broker-pid-file", str(pid_file)],
+            stdout=web_log, stderr=web_log,
+        )  # fmt: skip
+        wait_listening(web_port, "hub web")
+        devices = [site.lower().replace(" ", "-") for site in SITES]
+        nodes = {}
+        for device in devices:
+            env = node_env(tmp_path / "bundles" / device, tmp_path, device)
+            nodes[device] = EdgeProcess(env, tmp_path / f"{device}.log").start()
+        procs.extend(nodes.values())
+
+        def synced(device):
+            tally = tmp_path / device / "tally.txt"
+            return tally.exists() and len(hub_values(hub_db, device)) >= 50
+
+        for device in devices:
+            wait_for(lambda d=device: synced(d), 60, f"{device} never synced: see its log")
+            assert not (tmp_path / "bundles" / device / "hallsense-enrol.token").exists()
+
+        revoked = devices[0]
+        provision(
+            "revoke", revoked, "--state-dir", state_dir, "--env", hub_env,
+            "--broker-pid-file", pid_file,
+        )  # fmt: skip
+        at_revoke = {d: len(hub_values(hub_db, d)) for d in devices}
+        time.sleep(3)
+        for device in devices[1:]:
+            assert len(hub_values(hub_db, device)) > at_revoke[device]  # still syncing
+        for node in nodes.values():
+            assert node.terminate() == 0
+        # The two still enrolled deliver everything they produced, each once.
+        for device in devices[1:]:
+            produced = [v for v, _ in read_tally(tmp_path / device / "tally.txt")]
+
+            def caught_up(d=device, p=produced):
+                return len(hub_values(hub_db, d)) >= len(p)
+
+            if not caught_up():
+                node = EdgeProcess(tmp_path / f"{device}.env", tmp_path / f"{device}.2.log")
+                procs.append(node.start())
+                wait_for(caught_up, 60, f"{device} never caught up: see its log")
+                node.terminate()
+            values = hub_values(hub_db, device)
+            assert len(values) == len(set(values)), f"{device}: a reading stored twice"
+            assert set(produced) <= set(values)
+        # The revoked one got nothing in after its revocation went through.
+        assert len(hub_values(hub_db, revoked)) == at_revoke[revoked]
+        web.terminate()
+        assert web.wait(10) == 0
+    finally:
+        if "web" in locals() and web.poll() is None:
+            web.kill()
+            web.wait(5)
+        if "web_log" in locals():
+            web_log.close()
+        for proc in procs:
+            proc.stop()
+        broker.terminate()
+        broker.wait(5)
+        broker_log.close()
