@@ -69,7 +69,10 @@ def demo(data_dir: Path | None, duration: float | None, every: float, clock_chec
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         stack = DemoStack(directory, clock_check=clock_check)
-        click.echo(f"Starting the broker, the hub and three halls in {directory} …")
+        click.echo(
+            f"Provisioning a TLS broker, the hub and three halls (each enrolling with a "
+            f"one-time token) in {directory} …"
+        )
         try:
             stack.start()
             started = time.monotonic()

@@ -1,7 +1,11 @@
-"""The demo's whole stack on one machine: a Mosquitto, a hub worker and three simulated halls."""
+"""The demo's whole stack on one machine: a Mosquitto, the hub and three simulated halls.
+
+Provisioned as the council would: TLS, a password per hall, one-time enrolment.
+"""
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import socket
@@ -13,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.settings import EdgeSettings
+from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import load_settings
 from hallsense.wiring import drain_to_hub
 from hub.store import open_hub_store
-from provisioning.broker_config import HUB_ACCOUNT, BrokerConfig, write_broker_files
-from provisioning.passwords import mosquitto_hash, new_password
+from provisioning.broker_config import HUB_ACCOUNT
+from provisioning.passwords import write_private_file
+from provisioning.state import init_state
 from sensors.counter import read_tally
 
 HALLS = (
@@ -32,13 +38,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def _secret_file(path: Path, secret: str) -> Path:
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(secret, encoding="utf-8")
-    return path
 
 
 def _env_file(path: Path, values: dict[str, object]) -> Path:
@@ -80,18 +79,28 @@ class DemoStack:
     # --- start ---
 
     def start(self) -> DemoStack:
-        """Write the configuration (fresh random passwords), then start every process."""
+        """Provision as the council would, then start the broker, the hub and the halls.
+
+        The broker speaks only TLS with the demo's own council CA; each hall enrols with
+        a one-time token through the hub's enrolment page and gets its own password.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
-        passwords = {user: new_password() for user in (HUB_ACCOUNT, *(d for d, _ in HALLS))}
-        config = BrokerConfig(
-            directory=self.directory / "broker",
-            port=self.port,
-            run_as="root" if os.geteuid() == 0 else None,
-            log_path=self.directory / "broker" / "mosquitto.log",
+        state = init_state(
+            self.directory / "provision",
+            hostnames=["localhost"],
+            ips=["127.0.0.1"],
+            port_tls=self.port,
+            service_port=free_port(),
+            bind_address="127.0.0.1",
+            run_as="root" if os.geteuid() == 0 else getpass.getuser(),
         )
-        write_broker_files(config, {u: mosquitto_hash(p) for u, p in passwords.items()})
-        self._spawn("broker", ["mosquitto", "-c", str(config.conf_path)])
-        self._wait_for_broker()
+        layout = state.layout
+        pid_file = self.directory / "broker" / "mosquitto.pid"
+        pid_file.parent.mkdir(exist_ok=True)
+        conf = self.directory / "broker" / "mosquitto.conf"
+        conf.write_text(layout.conf_path.read_text() + f"pid_file {pid_file}\n")
+        self._spawn("broker", ["mosquitto", "-c", str(conf)])
+        self._wait_for_port(self.port, "broker")
 
         hub_store = self.directory / "hub.db"
         store = open_hub_store(str(hub_store))
@@ -104,18 +113,30 @@ class DemoStack:
             self.hub_env,
             {
                 "hub_store": hub_store,
-                "broker_host": "127.0.0.1",
-                "broker_port": self.port,
-                "broker_password_file": _secret_file(
-                    self.directory / "hub.password", passwords[HUB_ACCOUNT]
-                ),
+                "broker_host": "localhost",
+                "broker_port": state.settings.service_port,
+                "broker_password_file": layout.account_password_path(HUB_ACCOUNT),
+                "broker_ca_file": layout.ca_cert,
                 "log_level": "WARNING",
             },
         )
         self._spawn("hub", self._hallsense("hub", "run", "--env", str(self.hub_env)))
+        web_port = free_port()
+        self._spawn(
+            "hub-web",
+            self._hallsense(
+                "hub", "web", "--env", str(self.hub_env), "--state-dir", str(layout.root),
+                "--host", "127.0.0.1", "--port", str(web_port),
+                "--broker-pid-file", str(pid_file),
+            ),
+        )  # fmt: skip
+        self._wait_for_port(web_port, "hub-web")
+        tokens = enrolment_tokens(state)
         for seed, (device, name) in enumerate(HALLS, start=1):
             node_dir = self.directory / device
             node_dir.mkdir(exist_ok=True)
+            token_file = node_dir / "hallsense-enrol.token"
+            write_private_file(token_file, (tokens.issue(device).token + "\n").encode("ascii"))
             _env_file(
                 self.node_envs[device],
                 {
@@ -129,11 +150,11 @@ class DemoStack:
                     "commit_interval_s": 1,
                     "clock_check": self.clock_check,
                     "device_id": device,
-                    "broker_host": "127.0.0.1",
+                    "broker_host": "localhost",
                     "broker_port": self.port,
-                    "broker_password_file": _secret_file(
-                        node_dir / "broker.password", passwords[device]
-                    ),
+                    "broker_ca_file": layout.ca_cert,
+                    "enrol_url": f"https://localhost:{web_port}",
+                    "enrol_token_file": token_file,
                     "uplink_resend_s": 5,
                     "uplink_start_jitter_s": 1,
                     "web_host": "127.0.0.1",
@@ -162,19 +183,19 @@ class DemoStack:
                 command, stdout=log, stderr=log, env=env
             )
 
-    def _wait_for_broker(self) -> None:
-        deadline = time.monotonic() + 10
+    def _wait_for_port(self, port: int, name: str) -> None:
+        deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            if self.procs["broker"].poll() is not None:
+            if self.procs[name].poll() is not None:
                 raise RuntimeError(
-                    "mosquitto stopped at once: see " + str(self.directory / "broker.log")
+                    f"{name} stopped at once: see " + str(self.directory / f"{name}.log")
                 )
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.02)
-        raise RuntimeError(f"mosquitto did not start listening on port {self.port}")
+        raise RuntimeError(f"{name} did not start listening on port {port}")
 
     # --- while running ---
 
@@ -209,6 +230,7 @@ class DemoStack:
             drain_to_hub(settings, timeout_s=drain_timeout_s)
         for device, _ in HALLS:
             self._stop(f"{device}-web")
+        self._stop("hub-web")
         self._stop("hub")
         self._stop("broker")
         return self.summaries()

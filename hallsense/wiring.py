@@ -240,7 +240,11 @@ def drain_to_hub(settings: EdgeSettings, *, timeout_s: float, poll_s: float = 0.
     try:
         clock = edge_clock(settings)
         store.correct_clock(clock.sample(), hold_max_s=settings.clock_hold_max_s)
-        uplink = build_uplink(settings, store)
+        try:
+            enrolled = None if settings.broker_password else enrolled_password(settings)
+        except ValueError as error:
+            raise SettingsError("the node's credentials", [str(error)]) from error
+        uplink = build_uplink(settings, store, password=enrolled)
         uplink.start()
         deadline = time.monotonic() + timeout_s
         try:

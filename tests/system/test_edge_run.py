@@ -255,6 +255,12 @@ def test_demo_runs_the_whole_stack_serves_each_page_and_shows_nothing_lost(tmp_p
             f"{produced:,} produced, {produced:,} stored at the hub, 0 missing, 0 duplicated"
         ), line
         produced_by_hall[line.split(": ")[0]] = produced
+    # Each hall enrolled once with its token and got its own password, over TLS only.
+    for device in ("askrigg", "bainbridge", "reeth"):
+        assert (tmp_path / device / "credentials.json").stat().st_mode & 0o777 == 0o600
+        assert not (tmp_path / device / "hallsense-enrol.token").exists()
+    conf = (tmp_path / "provision" / "mosquitto" / "mosquitto.conf").read_text()
+    assert conf.count("listener ") == conf.count("certfile ") == 2
     # The hub's own view afterwards, from the settings file the demo leaves behind.
     status = run_cli("hub", "status", "--env", str(tmp_path / "hub.env"))
     assert status.returncode == 0, status.stderr
