@@ -208,28 +208,34 @@ def web(
     )
     if not plain_http_behind_proxy:
         server.ssl_adapter = _tls_adapter(state)
-    try:
-        server.prepare()
-    except OSError as error:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from error
-    scheme = "http" if plain_http_behind_proxy else "https"
-    shown = f"[{host}]" if ":" in host else host
-    click.echo(
-        f"serving enrolment on {scheme}://{shown}:{port}/enroll (nodes get broker "
-        f"{broker_host}:{state.settings.port_tls})",
-        err=True,
-    )
-    _serve_until_signalled(server)
-
-
-def _serve_until_signalled(server: wsgi.Server) -> None:
-    """Serve in a thread until SIGTERM or SIGINT, then stop the server and return."""
+    # Signals are caught before the port opens: a SIGTERM the moment it listens (from
+    # systemd, or a test that waits for the port) must stop it cleanly, not kill it.
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            server.prepare()
+        except OSError as error:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from error
+        scheme = "http" if plain_http_behind_proxy else "https"
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(
+            f"serving enrolment on {scheme}://{shown}:{port}/enroll (nodes get broker "
+            f"{broker_host}:{state.settings.port_tls})",
+            err=True,
+        )
+        _serve_until(server, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve_until(server: wsgi.Server, stop: threading.Event) -> None:
+    """Serve in a thread until ``stop`` is set (by SIGTERM or SIGINT), then stop the server."""
     serving = threading.Thread(target=server.serve, name="hub-web", daemon=True)
     serving.start()
     try:
@@ -238,8 +244,6 @@ def _serve_until_signalled(server: wsgi.Server) -> None:
     finally:
         server.stop()
         serving.join(SHUTDOWN_TIMEOUT_S + 5)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if not stop.is_set():
         raise click.ClickException("the web server stopped unexpectedly; see the log above")
     click.echo("hub web stopped", err=True)
