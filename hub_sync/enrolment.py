@@ -28,7 +28,6 @@ an exception's message.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -42,7 +41,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from hub_sync.protocol import DEVICE_ID
+from hub_sync.protocol import DEVICE_ID, certificate_fingerprint, normalise_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -223,25 +222,10 @@ class Credentials:
 # --- CA pinning ---
 
 
-def normalise_fingerprint(fingerprint: str) -> str:
-    """A SHA-256 fingerprint as 64 lowercase hex digits (``sha256:`` and colons allowed).
-
-    Raises:
-        ValueError: it is not a SHA-256 fingerprint.
-    """
-    text = fingerprint.strip()
-    if text.lower().startswith("sha256:"):
-        text = text[len("sha256:") :]
-    text = text.replace(":", "").lower()
-    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise ValueError(f"{fingerprint!r} is not a SHA-256 fingerprint (64 hex digits)")
-    return text
-
-
 def pem_fingerprints(pem: str) -> list[str]:
     """The SHA-256 fingerprint (64 hex digits) of each certificate in a PEM text."""
     return [
-        hashlib.sha256(ssl.PEM_cert_to_DER_cert(block)).hexdigest()
+        normalise_fingerprint(certificate_fingerprint(ssl.PEM_cert_to_DER_cert(block)))
         for block in _PEM_CERT.findall(pem)
     ]
 

@@ -16,7 +16,6 @@ valid then without being valid for ever.)
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from hub_sync.protocol import certificate_fingerprint
 from provisioning.passwords import Owner, write_private_file
 
 VALID_FROM = datetime(2020, 1, 1, tzinfo=UTC)
@@ -225,8 +225,7 @@ def ca_fingerprint(certificate: x509.Certificate) -> str:
     case with colons); short enough for the enrolment label's QR code, which the node
     compares against the CA the hub presents.
     """
-    der = certificate.public_bytes(serialization.Encoding.DER)
-    return "sha256:" + hashlib.sha256(der).hexdigest()
+    return certificate_fingerprint(certificate.public_bytes(serialization.Encoding.DER))
 
 
 def check_issued_by(certificate: x509.Certificate, ca: x509.Certificate) -> None:

@@ -55,7 +55,12 @@ from xml.sax.saxutils import escape
 import segno
 from flask import Blueprint, Response, request
 
-from hub_sync.protocol import DEVICE_ID, DeviceIdError, ProtocolError
+from hub_sync.protocol import (
+    ProtocolError,
+    certificate_fingerprint,
+    check_device_id,
+    normalise_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,16 +159,6 @@ class EnrolmentRefused(EnrolmentError):
 def token_hash(token: str) -> bytes:
     """The SHA-256 of a token, the only form in which the store keeps it."""
     return hashlib.sha256(token.encode("utf-8")).digest()
-
-
-def _valid_device_id(device_id: str) -> str:
-    # fullmatch: the protocol's pattern ends in ``$``, which lets a final newline through.
-    if not DEVICE_ID.fullmatch(device_id):
-        raise DeviceIdError(
-            f"device id {device_id!r} is not valid: use 1 to 32 lowercase letters, digits "
-            "and hyphens, starting with a letter or digit"
-        )
-    return device_id
 
 
 def _utc(seconds: float) -> datetime:
@@ -275,7 +270,7 @@ class TokenStore:
             DeviceIdError: ``device_id`` is not a valid device id.
             ValueError: ``ttl`` is not positive.
         """
-        _valid_device_id(device_id)
+        check_device_id(device_id)
         ttl = self.ttl if ttl is None else ttl
         if ttl <= timedelta(0):
             raise ValueError(f"token lifetime must be positive, not {ttl}")
@@ -492,7 +487,7 @@ def _read_request() -> tuple[str, str]:
     if not isinstance(device_id, str):
         raise BadRequest('"device_id" must be the device id, a string')
     try:
-        _valid_device_id(device_id)
+        check_device_id(device_id)
     except ProtocolError:
         raise BadRequest(
             '"device_id" must be 1 to 32 lowercase letters, digits and hyphens'
@@ -592,26 +587,9 @@ def enrolment_blueprint(
 # --- the QR code and the label ---
 
 
-def normalise_fingerprint(fingerprint: str) -> str:
-    """A SHA-256 certificate fingerprint as 64 lowercase hex digits.
-
-    Accepts ``sha256:`` in front, colons between bytes, and either case.
-
-    Raises:
-        ValueError: it is not a SHA-256 fingerprint.
-    """
-    text = fingerprint.strip()
-    if text.lower().startswith("sha256:"):
-        text = text[len("sha256:") :]
-    text = text.replace(":", "").lower()
-    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
-        raise ValueError(f"{fingerprint!r} is not a SHA-256 fingerprint (64 hex digits)")
-    return text
-
-
 def ca_fingerprint(ca_pem: str) -> str:
     """``sha256:<hex>`` of a PEM certificate's DER bytes (as ``openssl x509 -fingerprint``)."""
-    return "sha256:" + hashlib.sha256(ssl.PEM_cert_to_DER_cert(ca_pem)).hexdigest()
+    return certificate_fingerprint(ssl.PEM_cert_to_DER_cert(ca_pem))
 
 
 def qr_payload(
@@ -630,7 +608,7 @@ def qr_payload(
         raise ValueError(f"the hub URL must be https://host[:port], not {hub_url!r}")
     query: list[tuple[str, str]] = [("hub", hub_url.rstrip("/")), ("token", token)]
     if device_id is not None:
-        query.append(("device", _valid_device_id(device_id)))
+        query.append(("device", check_device_id(device_id)))
     query.append(("ca", "sha256:" + normalise_fingerprint(ca_fingerprint)))
     return f"{URI_SCHEME}:{URI_VERSION}?" + urlencode(query, quote_via=quote, safe=":/")
 
