@@ -85,8 +85,10 @@ def _rollups(
     return out
 
 
-def overview(store: EdgeStore, page: PageSettings, now: datetime) -> Overview:
-    """The home page's figures, advice and summary for ``now``."""
+def overview(
+    store: EdgeStore, page: PageSettings, now: datetime, *, with_summary: bool = True
+) -> Overview:
+    """The home page's figures, advice and (``with_summary``) week in words for ``now``."""
     zone: ZoneInfo = page.zone
     latest = public_latest(store, page)
     newest = _first_per_metric(latest)
@@ -111,10 +113,13 @@ def overview(store: EdgeStore, page: PageSettings, now: datetime) -> Overview:
         air = pm25_daqi(_rollups(store, daqi_window(now), ["pm2_5"]), now)
     people_metrics = [m for m in PEOPLE_METRICS if m in page.public_metrics]
     people = people_today(_rollups(store, people_window(now, zone), people_metrics), now, zone)
-    summary_metrics = [
-        m for m in ("temperature", "co2", *PEOPLE_METRICS) if m in page.public_metrics
-    ]
-    summary = weekly_summary(_rollups(store, summary_window(now, zone), summary_metrics), now, zone)
+    summary: list[str] = []
+    if with_summary:
+        summary_metrics = [
+            m for m in ("temperature", "co2", *PEOPLE_METRICS) if m in page.public_metrics
+        ]
+        window = summary_window(now, zone)
+        summary = weekly_summary(_rollups(store, window, summary_metrics), now, zone)
     times = [r.timestamp for r in latest]
     return Overview(
         hall_name=page.hall_name,

@@ -40,21 +40,18 @@ def _now() -> datetime:
 @pages.get("/")
 def home() -> str:
     """Now, people today, and the week in words."""
-    store = open_store()
-    page = page_settings()
-    return render_template(
-        "home.html", view=overview(store, page, _now()), daqi_label=DAQI_LABEL, kiosk=False
-    )
+    view = overview(open_store(), page_settings(), _now())
+    return render_template("home.html", view=view, daqi_label=DAQI_LABEL)
 
 
 @pages.get("/kiosk")
 def kiosk() -> str:
-    """The home page in large type for the hall's TV; a script refreshes it (with a pause)."""
-    store = open_store()
-    page = page_settings()
-    return render_template(
-        "kiosk.html", view=overview(store, page, _now()), daqi_label=DAQI_LABEL, kiosk=True
-    )
+    """The home page in large type for the hall's TV; a script refreshes it (with a pause).
+
+    It shows no weekly summary, so none is worked out on each minute's refresh.
+    """
+    view = overview(open_store(), page_settings(), _now(), with_summary=False)
+    return render_template("kiosk.html", view=view, daqi_label=DAQI_LABEL)
 
 
 @pages.get("/trends")
