@@ -217,7 +217,7 @@ def wipe(env_file: Path | None, yes: bool) -> None:
     Example:
         hallsense edge wipe --env /etc/hallsense/edge.env
     """
-    from hallsense.wipe import NodeBusy, WipeFailed, wipe_node
+    from hallsense.wipe import WipeFailed, wipe_node
 
     settings = load_edge_settings(env_file)
     if not yes:
@@ -227,7 +227,7 @@ def wipe(env_file: Path | None, yes: bool) -> None:
         )
     try:
         report = wipe_node(settings, env_file)
-    except (NodeBusy, WipeFailed) as error:
+    except (AgentRunning, WipeFailed) as error:
         raise click.ClickException(str(error)) from error
     for line in report.lines():
         click.echo(line)

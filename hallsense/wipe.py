@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from edge.lock import AgentLock, AgentRunning
+from edge.lock import AgentLock
 from edge.settings import EdgeSettings
 
 SECRET_KEYS = ("HALLSENSE_BROKER_PASSWORD",)
@@ -25,10 +25,6 @@ SECRET_KEYS = ("HALLSENSE_BROKER_PASSWORD",)
 
 STATE_FILES = ("page-settings.json", "page-settings.json.new", "credentials.json")
 """Files of the data directory that hallsense writes besides the store."""
-
-
-NodeBusy = AgentRunning
-"""The agent still holds the data directory: stop it first."""
 
 
 @dataclass
@@ -76,7 +72,7 @@ def wipe_node(settings: EdgeSettings, env_file: Path | None) -> WipeReport:
     """Delete the node's readings, state and credentials; returns what went.
 
     Raises:
-        NodeBusy: the agent is running.
+        AgentRunning: the agent is running.
     """
     # Held for the whole wipe, so no agent can start on the store while it goes.
     with AgentLock(settings.data_dir):
