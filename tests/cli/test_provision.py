@@ -1,6 +1,5 @@
 """`hallsense provision …` against a real Mosquitto started with the configuration `init` wrote."""
 
-import socket
 import subprocess
 import time
 
@@ -15,6 +14,7 @@ from hub_sync.protocol import Batch, WireReading
 from provisioning.state import add_device_account, load_state
 from tests.support.broker import free_port
 from tests.support.edge_process import write_env
+from tests.support.ports import wait_listening
 
 
 def invoke(*args):
@@ -40,14 +40,7 @@ def provisioned(tmp_path):
     )
     pid_file = tmp_path / "mosquitto.pid"
     pid_file.write_text(f"{broker.pid}\n")
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, (tmp_path / "mosquitto.out").read_text()
-            time.sleep(0.02)
+    wait_listening(port, broker, tmp_path / "mosquitto.out", timeout=10)
     hub_env = write_env(tmp_path / "hub.env", hub_store=tmp_path / "hub.db")
     yield state_dir, state, hub_env, pid_file, port
     broker.terminate()

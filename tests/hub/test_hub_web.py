@@ -33,6 +33,7 @@ from provisioning.enrolment import FailureLimiter, TokenStore
 from provisioning.passwords import read_password_file, verify
 from provisioning.state import ProvisioningState, device_accounts, init_state
 from tests.support.broker import free_port
+from tests.support.ports import wait_listening
 
 # Until hallsense/cli.py imports hallsense.cli_hub_web, `python -m hallsense` lacks the
 # command; importing the module first registers it on the `hub` group either way.
@@ -41,19 +42,6 @@ HALLSENSE = [
     "-c",
     "import hallsense.cli_hub_web; from hallsense.cli import cli; cli(prog_name='hallsense')",
 ]
-
-
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise AssertionError(f"nothing listens on {port}:\n{log.read_text()}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
@@ -80,7 +68,7 @@ class StateBroker:
         )
         with self.log.open("wb") as sink:
             self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=sink, stderr=sink)
-        _wait_listening(state.settings.port_tls, self.proc, self.log)
+        wait_listening(state.settings.port_tls, self.proc, self.log)
         deadline = time.monotonic() + 5
         while not self.pid_file.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -106,7 +94,7 @@ class HubWeb:
             )
 
     def wait_listening(self) -> HubWeb:
-        _wait_listening(self.port, self.proc, self.log_path)
+        wait_listening(self.port, self.proc, self.log_path)
         return self
 
     def log(self) -> str:

@@ -40,6 +40,7 @@ from provisioning.state import (
     state_dir_from,
 )
 from tests.support.broker import free_port
+from tests.support.ports import wait_listening
 
 NOT_AUTHORISED = 0x87
 T = "hallsense/v1"
@@ -74,20 +75,7 @@ class ProvisionedBroker:
         settings = self.state.settings
         for port in (settings.port_tls, settings.service_port, settings.plain_port):
             if port is not None:
-                self._wait_listening(port)
-
-    def _wait_listening(self, port: int) -> None:
-        import socket
-
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"mosquitto exited:\n{self.out.read_text()}"
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.01)
-        raise AssertionError(f"mosquitto did not listen on {port}:\n{self.out.read_text()}")
+                wait_listening(port, self.proc, self.out, timeout=10)
 
     def settings(
         self, user: str, *, password: str | None = None, port: int | None = None, tls: bool = True

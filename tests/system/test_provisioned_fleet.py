@@ -1,7 +1,6 @@
 """The whole provisioning path: init, three nodes added, enrolled over TLS and syncing;
 one revoked while the others keep syncing with nothing lost and nothing stored twice."""
 
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from sensors.counter import read_tally
 from tests.support.broker import free_port
 from tests.support.edge_process import EdgeProcess, wait_for, write_env
 from tests.support.hub_process import HubProcess
+from tests.support.ports import wait_listening
 
 SITES = ("Askrigg Village Hall", "Bainbridge Village Hall", "Reeth Memorial Hall")
 
@@ -24,17 +24,6 @@ def provision(*args):
     result = CliRunner().invoke(cli, ["provision", *map(str, args)])
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def wait_listening(port, what):
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, f"{what} never listened on {port}"
-            time.sleep(0.05)
 
 
 def node_env(bundle, tmp_path, device):
@@ -89,7 +78,7 @@ def test_three_nodes_enrol_sync_over_tls_and_one_is_revoked(tmp_path):
     broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=broker_log, stderr=broker_log)
     procs = []
     try:
-        wait_listening(device_port, "mosquitto")
+        wait_listening(device_port, broker, tmp_path / "mosquitto.log")
         hub_db = tmp_path / "hub.db"
         hub_env = write_env(
             tmp_path / "hub.env",
@@ -115,7 +104,7 @@ def test_three_nodes_enrol_sync_over_tls_and_one_is_revoked(tmp_path):
              "--broker-pid-file", str(pid_file)],
             stdout=web_log, stderr=web_log,
         )  # fmt: skip
-        wait_listening(web_port, "hub web")
+        wait_listening(web_port, web, tmp_path / "web.log")
         devices = [site.lower().replace(" ", "-") for site in SITES]
         nodes = {}
         for device in devices:
