@@ -7,7 +7,6 @@ tests/hub_sync/test_enrolment_client.py.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import logging
 import re
@@ -29,11 +28,11 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from flask import Flask
 from PIL import Image, ImageDraw
 from requests.adapters import HTTPAdapter
 
+from provisioning.certificates import Issued, issue_server_certificate, new_ca
 from provisioning.enrolment import (
     DB_NAME,
     DEFAULT_TTL,
@@ -65,84 +64,24 @@ class Ca:
 
 
 def make_ca(directory: Path, name: str) -> Ca:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    """A CA made as ``provision init`` makes the council's, its certificate in a PEM file."""
+    issued = new_ca(name)
     directory.mkdir(parents=True, exist_ok=True)
     pem_path = directory / f"{name}.pem"
-    pem_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return Ca(key, cert, pem_path)
+    pem_path.write_bytes(issued.certificate_pem())
+    return Ca(issued.private_key, issued.certificate, pem_path)
 
 
 def make_server_cert(ca: Ca, directory: Path, name: str) -> tuple[Path, Path]:
     """A server certificate for 127.0.0.1, 127.0.0.2 and localhost, signed by ``ca``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.2")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
-        .sign(ca.key, hashes.SHA256())
+    issued = issue_server_certificate(
+        Issued(ca.cert, ca.key), hostnames=["localhost"], ips=["127.0.0.1", "127.0.0.2"]
     )
     directory.mkdir(parents=True, exist_ok=True)
     cert_path = directory / f"{name}.crt"
     key_path = directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_path.write_bytes(issued.certificate_pem())
+    key_path.write_bytes(issued.private_key_pem())
     key_path.chmod(0o600)
     return cert_path, key_path
 
