@@ -39,22 +39,15 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, render_template_string, request
 
+from sensors.simulated import METRIC_NAMES
+
 KEEP_ENV = "HALLSENSE_BENCH_KEEP"
 ZONE = ZoneInfo("Europe/London")
 DAYS = 365
 STEP_MIN = 10  # the simulation runs every 10 minutes; the minutes between are interpolated
 BATCH_MINUTES = 5000  # 50,000 readings per append
 SEED = 1
-SIM_METRICS = (
-    "temperature",
-    "relative_humidity",
-    "co2",
-    "pm2_5",
-    "pm10",
-    "noise",
-    "footfall",
-    "occupancy",
-)
+SIM_METRICS = METRIC_NAMES  # what the simulated hall reports
 GAUGES = SIM_METRICS[:6]
 PUBLIC = SIM_METRICS  # the Pi's own two are not public, so the CSV holds these 8
 TREND = ("sim-temperature", "temperature")
