@@ -11,7 +11,6 @@ the store must not be deleted under a writer.
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from dotenv import dotenv_values
 
 from edge.lock import AgentLock
 from edge.settings import EdgeSettings
+from edge.store import EdgeStore, StoreError
 
 SECRET_KEYS = ("HALLSENSE_BROKER_PASSWORD",)
 """Settings whose value is a secret when written inline."""
@@ -44,14 +44,15 @@ class WipeReport:
 
 
 def _readings_in(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    """The store's own count of the readings it holds (0 for a store it cannot read)."""
     try:
-        (count,) = conn.execute("SELECT count(*) FROM readings").fetchone()
-        return int(count)
-    except sqlite3.DatabaseError:
+        store = EdgeStore(db, readonly=True)
+    except StoreError:
         return 0  # damaged or not ours: it goes all the same
+    try:
+        return store.stats().readings_stored
     finally:
-        conn.close()
+        store.close()
 
 
 class WipeFailed(Exception):
