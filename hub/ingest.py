@@ -122,7 +122,7 @@ class IngestWorker:
             os._exit(FAULT_EXIT_CODE)
         self.publisher.publish(
             topic(device_id, "ack"),
-            encode_ack(Ack(batch.store_epoch, outcome.acked, outcome.rejected)),
+            encode_ack(Ack(batch.store_epoch, outcome.acked, outcome.rejected, outcome.rotate)),
             qos=1,
         )
         self.counters.stored_batches += 1

@@ -36,6 +36,8 @@ class Device:
     name: str
     added_at_us: int
     revoked: bool = False
+    rotation_requested: bool = False
+    """``provision rotate`` asked for a new broker password; cleared when the node confirms."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class RegisteredDevice:
     revoked: bool
     revoked_at_us: int | None
     last_seen_us: int | None
+    rotation_requested_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class StoreOutcome:
     rejected: tuple[Rejection, ...]
     inserted: int
     duplicates: int
+    rotate: bool = False
+    """The device is to fetch a new broker password (its ack says so)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from hub.store import HubStoreError
-from hub.store_sql import MIGRATION_2, SCHEMA_VERSION, Row, SqlHubStore
+from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, Row, SqlHubStore
 
 SCHEMA = [
     "CREATE TABLE hallsense_schema (version INTEGER NOT NULL)",
@@ -90,8 +90,8 @@ class PostgresHubStore(SqlHubStore):
                 for statement in SCHEMA:
                     self._run(statement)
                 self._run("INSERT INTO hallsense_schema VALUES (0)")
-            if version < 2:
-                for statement in MIGRATION_2:
+            for target in sorted(v for v in MIGRATIONS if v > version):
+                for statement in MIGRATIONS[target]:
                     self._run(statement)
             if version < SCHEMA_VERSION:
                 self._run("UPDATE hallsense_schema SET version = ?", (SCHEMA_VERSION,))

@@ -24,8 +24,6 @@ from hub.store import (
 )
 from hub_sync.protocol import Batch, Rejection, WireReading
 
-SCHEMA_VERSION = 2
-
 MIGRATION_2 = [
     # Provisioning: where a device is, when it was revoked, and who did what to it when.
     "ALTER TABLE devices ADD COLUMN location TEXT NOT NULL DEFAULT ''",
@@ -35,6 +33,14 @@ MIGRATION_2 = [
         device_id TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')""",
 ]
 """Schema version 2, the same SQL on SQLite and PostgreSQL."""
+MIGRATION_3 = [
+    # Credential rotation: set by `provision rotate`, cleared when the node has confirmed.
+    "ALTER TABLE devices ADD COLUMN rotation_requested_us BIGINT",
+]
+MIGRATIONS: dict[int, list[str]] = {2: MIGRATION_2, 3: MIGRATION_3}
+"""Each schema version's statements after version 1's tables, the same on both backends;
+a store at version v runs every list of a higher version, in order, in one transaction."""
+SCHEMA_VERSION = max(MIGRATIONS)
 NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
 """Quality bits that keep a reading out of "latest value": bad value, unsettled or
 implausible time."""
@@ -213,20 +219,48 @@ class SqlHubStore(abc.ABC):
     def registered(self) -> list[RegisteredDevice]:
         """Every registered device, with its site, location and state."""
         return [
-            RegisteredDevice(d, n, loc, added, bool(rev), rev_at, seen)
-            for d, n, loc, added, rev, rev_at, seen in self._query(
+            RegisteredDevice(d, n, loc, added, bool(rev), rev_at, seen, rotation)
+            for d, n, loc, added, rev, rev_at, seen, rotation in self._query(
                 "SELECT device_id, name, location, added_at_us, revoked, revoked_at_us, "
-                "last_seen_us FROM devices ORDER BY device_id"
+                "last_seen_us, rotation_requested_us FROM devices ORDER BY device_id"
             )
         ]
 
     def device(self, device_id: str) -> Device | None:
         """The registered device, or None."""
         rows = self._query(
-            "SELECT device_id, name, added_at_us, revoked FROM devices WHERE device_id = ?",
+            "SELECT device_id, name, added_at_us, revoked, rotation_requested_us "
+            "FROM devices WHERE device_id = ?",
             (device_id,),
         )
-        return Device(rows[0][0], rows[0][1], rows[0][2], bool(rows[0][3])) if rows else None
+        if not rows:
+            return None
+        found, name, added_at_us, revoked, rotation = rows[0]
+        return Device(found, name, added_at_us, bool(revoked), rotation is not None)
+
+    def request_rotation(self, device_id: str, *, actor: str = "hallsense") -> bool:
+        """Ask the device for a new broker password (its acks say so until it confirms).
+
+        False if the device is not registered or is revoked.
+        """
+        with self._lock, self._transaction():
+            changed = self._run(
+                "UPDATE devices SET rotation_requested_us = COALESCE(rotation_requested_us, ?) "
+                "WHERE device_id = ? AND revoked = 0",
+                (now_us(), device_id),
+            )
+            if changed:
+                self._audit(actor, "rotation requested", device_id, "")
+        return bool(changed)
+
+    def finish_rotation(self, device_id: str, *, actor: str = "hallsense") -> None:
+        """Record that the device's new broker password is in force."""
+        with self._lock, self._transaction():
+            self._run(
+                "UPDATE devices SET rotation_requested_us = NULL WHERE device_id = ?",
+                (device_id,),
+            )
+            self._audit(actor, "credentials rotated", device_id, "")
 
     # --- readings ---
 
@@ -285,7 +319,9 @@ class SqlHubStore(abc.ABC):
                     (batch.device_id, epoch, rej.first, rej.last, rej.reason, received_at_us),
                 )
         acked = runs(r for r in batch.readings if r.seq not in refused) if refused else received
-        return StoreOutcome(tuple(acked), tuple(rejected), inserted, len(rows) - inserted)
+        return StoreOutcome(
+            tuple(acked), tuple(rejected), inserted, len(rows) - inserted, device.rotation_requested
+        )
 
     def _rows(self, batch: Batch, registered_us: int, received_at_us: int) -> list[Row]:
         """The batch as rows of the readings table, implausible times flagged."""

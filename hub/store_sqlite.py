@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.store import HubStoreError
-from hub.store_sql import MIGRATION_2, SCHEMA_VERSION, Row, SqlHubStore
+from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, Row, SqlHubStore
 
 SCHEMA = [
     """CREATE TABLE devices (
@@ -67,8 +67,8 @@ class SqliteHubStore(SqlHubStore):
             if version < 1:
                 for statement in SCHEMA:
                     self._conn.execute(statement)
-            if version < 2:
-                for statement in MIGRATION_2:
+            for target in sorted(v for v in MIGRATIONS if v > version):
+                for statement in MIGRATIONS[target]:
                     self._conn.execute(statement)
             if version < SCHEMA_VERSION:
                 self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -501,26 +501,30 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """The hub's answer on a device's ``ack`` topic: ranges committed, ranges rejected."""
+    """The hub's answer on a device's ``ack`` topic: ranges committed, ranges rejected.
+
+    ``rotate``: the council IoT team has asked for this device's broker password to be
+    replaced; the node fetches a new one over HTTPS (never over MQTT). A flag, not a
+    secret, and absent from the JSON when false, so older nodes ignore it.
+    """
 
     store_epoch: int
     acked: tuple[tuple[int, int], ...] = ()
     rejected: tuple[Rejection, ...] = ()
+    rotate: bool = False
 
 
 def encode_ack(ack: Ack) -> bytes:
     """The JSON of an ack (the store epoch as a string: JSON numbers stop at 2^53)."""
-    return json.dumps(
-        {
-            "v": FORMAT_VERSION,
-            "store_epoch": str(ack.store_epoch),
-            "acked": [list(pair) for pair in ack.acked],
-            "rejected": [
-                {"first": r.first, "last": r.last, "reason": r.reason} for r in ack.rejected
-            ],
-        },
-        separators=(",", ":"),
-    ).encode("utf-8")
+    body: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "store_epoch": str(ack.store_epoch),
+        "acked": [list(pair) for pair in ack.acked],
+        "rejected": [{"first": r.first, "last": r.last, "reason": r.reason} for r in ack.rejected],
+    }
+    if ack.rotate:
+        body["rotate"] = True
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
 def _json(payload: bytes, what: str) -> dict[str, Any]:
@@ -562,7 +566,10 @@ def decode_ack(payload: bytes) -> Ack:
             raise MalformedPayload(f"ack: rejected entry {item!r} needs first, last, reason")
         first, last = _range([item.get("first"), item.get("last")], "ack: rejected")
         rejected.append(Rejection(first, last, item["reason"]))
-    return Ack(epoch, acked, tuple(rejected))
+    rotate = data.get("rotate", False)
+    if not isinstance(rotate, bool):
+        raise MalformedPayload("ack: rotate must be true or false")
+    return Ack(epoch, acked, tuple(rejected), rotate)
 
 
 # --- status ---

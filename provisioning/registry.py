@@ -44,6 +44,10 @@ class DeviceRegistry(Protocol):
         """Refuse the device from now on; False if unknown."""
         ...
 
+    def request_rotation(self, device_id: str, *, actor: str = "hallsense") -> bool:
+        """Ask the device for a new broker password; False if unknown or revoked."""
+        ...
+
     def delete_device(self, device_id: str, *, with_data: bool, actor: str = "hallsense") -> int:
         """Revoke and, with ``with_data``, delete the device and its readings; returns them."""
         ...

@@ -100,3 +100,15 @@ def test_status_messages_mark_a_node_online_and_offline(hub, node):
     assert wait_for(lambda: hub.store.fleet()[0].online)
     node.publish(topic("askrigg", "status"), b'{"v":1,"state":"offline"}', retain=True).wait(5)
     assert wait_for(lambda: not hub.store.fleet()[0].online)
+
+
+def test_the_ack_asks_the_node_for_a_new_password_while_a_rotation_is_requested(hub, node):
+    hub.store.request_rotation("askrigg", actor="test")
+    node.publish(topic("askrigg", "readings"), readings(range(1, 11))).wait(5)
+    assert wait_for(lambda: node.acks)
+    assert node.acks[-1].rotate
+
+    hub.store.finish_rotation("askrigg")
+    node.publish(topic("askrigg", "readings"), readings(range(11, 21))).wait(5)
+    assert wait_for(lambda: len(node.acks) == 2)
+    assert not node.acks[-1].rotate

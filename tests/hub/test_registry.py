@@ -72,3 +72,30 @@ def test_a_version_1_hub_store_is_migrated_and_keeps_its_devices(tmp_path):
         assert [e.action for e in store.audit_log()] == ["revoked"]
     finally:
         store.close()
+
+
+def test_a_rotation_request_rides_on_the_acks_until_the_device_confirms(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    hub_store.add_device("reeth", "Reeth Memorial Hall")
+    assert not hub_store.store_batch(batch("askrigg", [1]), NOW_US).rotate
+
+    assert hub_store.request_rotation("askrigg", actor="alice")
+    assert hub_store.request_rotation("askrigg", actor="alice")  # asking twice is harmless
+    assert not hub_store.request_rotation("nowhere", actor="alice")
+    assert hub_store.store_batch(batch("askrigg", [2]), NOW_US).rotate
+    assert not hub_store.store_batch(batch("reeth", [1]), NOW_US).rotate
+    listed = {d.device_id: d for d in hub_store.registered()}
+    assert listed["askrigg"].rotation_requested_us is not None
+    assert listed["reeth"].rotation_requested_us is None
+
+    hub_store.finish_rotation("askrigg", actor="device askrigg")
+    assert not hub_store.store_batch(batch("askrigg", [3]), NOW_US).rotate
+    assert not hub_store.device("askrigg").rotation_requested
+    assert [(e.actor, e.action) for e in hub_store.audit_log("askrigg")][-3:] == [
+        ("alice", "rotation requested"),
+        ("alice", "rotation requested"),
+        ("device askrigg", "credentials rotated"),
+    ]
+
+    hub_store.revoke_device("reeth")
+    assert not hub_store.request_rotation("reeth")  # a revoked device has nothing to rotate

@@ -302,3 +302,14 @@ def test_the_worked_example_in_the_docs_is_what_the_encoder_writes():
     assert encode_batch(example, compress=False) == plain
     assert encode_batch(example) == compressed
     assert decode_batch(compressed) == example
+
+
+def test_the_rotate_flag_of_an_ack_is_sent_only_when_set_and_checked():
+    from hub_sync.protocol import Ack, MalformedPayload, decode_ack, encode_ack
+
+    plain = encode_ack(Ack(5, ((1, 3),)))
+    assert b"rotate" not in plain  # nodes of before the flag see the ack they know
+    assert not decode_ack(plain).rotate
+    assert decode_ack(encode_ack(Ack(5, ((1, 3),), rotate=True))).rotate
+    with pytest.raises(MalformedPayload, match="rotate"):
+        decode_ack(b'{"v":1,"store_epoch":"5","acked":[],"rotate":"yes"}')
