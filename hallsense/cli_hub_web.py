@@ -1,4 +1,4 @@
-"""``hallsense hub web``: the hub's web process; for now it serves enrolment (``POST /enroll``).
+"""``hallsense hub web``: the hub's web process; for now enrolment and password rotation.
 
 It is its own process and systemd unit (deploy/hallsense-hub-web.service), beside the
 ingestion workers (``hub run``). What it joins:
@@ -35,11 +35,16 @@ from cryptography import x509
 
 from hallsense.cli_edge import env_option
 from hallsense.cli_hub import hub
-from hallsense.hub_credentials import enrolment_tokens, issue_credentials_for
+from hallsense.hub_credentials import (
+    credential_rotation_for,
+    enrolment_tokens,
+    issue_credentials_for,
+)
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
 from hub.store import Device, HubStoreError, open_hub_store
+from hub.store_sql import SqlHubStore
 from hub.web import create_hub_web
 from provisioning.certificates import load_certificate
 from provisioning.state import ProvisioningState, StateError, load_state, state_dir_from
@@ -76,6 +81,16 @@ class StoreRegistry:
         store = open_hub_store(self.location)
         try:
             return store.device(device_id)
+        finally:
+            store.close()
+
+    def finish_rotation(self, device_id: str, *, actor: str = "hallsense") -> None:
+        """Record that the device's new broker password is in force."""
+        store = open_hub_store(self.location)
+        try:
+            if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
+                raise TypeError(f"{type(store).__name__} keeps no device registry")
+            store.finish_rotation(device_id, actor=actor)
         finally:
             store.close()
 
@@ -158,7 +173,7 @@ def web(
     broker_pid_file: Path | None,
     plain_http_behind_proxy: bool,
 ) -> None:
-    """Serve the hub's enrolment (POST /enroll) over HTTPS until SIGTERM or Ctrl-C.
+    """Serve the hub's enrolment and password rotation over HTTPS until SIGTERM or Ctrl-C.
 
     A node posts its one-time token there on its first start and receives its broker
     password, made at that moment (only its hash is kept). TLS uses the server
@@ -198,7 +213,10 @@ def web(
     issue = issue_credentials_for(
         state, registry, broker_host=broker_host, pid_file=broker_pid_file
     )
-    app = create_hub_web(enrolment_tokens(state), issue, behind_proxy=plain_http_behind_proxy)
+    rotation = credential_rotation_for(state, registry, pid_file=broker_pid_file)
+    app = create_hub_web(
+        enrolment_tokens(state), issue, rotation=rotation, behind_proxy=plain_http_behind_proxy
+    )
     server = wsgi.Server(
         (host, port),
         app,

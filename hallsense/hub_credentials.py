@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from provisioning.enrolment import CREDENTIAL_FIELDS, EnrolmentRefused, TokenStore
+from provisioning.rotation import CredentialRotation, RotationRegistry
 from provisioning.state import ProvisioningState, add_device_account, reload_broker
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,43 @@ class DeviceLookup(Protocol):
 def enrolment_tokens(state: ProvisioningState) -> TokenStore:
     """The enrolment token store of a provisioning state (``DIR/enrolment/``)."""
     return TokenStore(state.layout.root / ENROLMENT_DIR)
+
+
+def broker_reloader(
+    *, pid: int | None = None, pid_file: str | Path | None = None
+) -> Callable[[], None]:
+    """A function that reloads the broker (SIGHUP) after its password file changed.
+
+    With neither ``pid`` nor ``pid_file`` it does nothing but say once, in the log, that
+    Mosquitto must be reloaded by hand for new passwords to count.
+    """
+    warned = False
+
+    def reload() -> None:
+        nonlocal warned
+        if pid is None and pid_file is None:
+            if not warned:
+                log.warning(
+                    "no broker pid file configured (--broker-pid-file): new device "
+                    "passwords count only after Mosquitto is reloaded "
+                    "(systemctl reload mosquitto)"
+                )
+                warned = True
+            return
+        reload_broker(pid=pid, pid_file=pid_file)
+
+    return reload
+
+
+def credential_rotation_for(
+    state: ProvisioningState,
+    registry: RotationRegistry,
+    *,
+    pid_file: str | Path | None = None,
+    pid: int | None = None,
+) -> CredentialRotation:
+    """The hub's side of ``/rotate`` over a provisioning state, the registry and the broker."""
+    return CredentialRotation(state, registry, broker_reloader(pid=pid, pid_file=pid_file))
 
 
 def issue_credentials_for(
@@ -101,20 +139,7 @@ def issue_credentials_for(
     ca_pem = state.layout.ca_cert.read_text(encoding="ascii")
     port = state.settings.port_tls
     lock = threading.Lock()
-    warned = False
-
-    def reload() -> None:
-        nonlocal warned
-        if pid is None and pid_file is None:
-            if not warned:
-                log.warning(
-                    "no broker pid file configured (--broker-pid-file): enrolled devices' "
-                    "passwords count only after Mosquitto is reloaded "
-                    "(systemctl reload mosquitto)"
-                )
-                warned = True
-            return
-        reload_broker(pid=pid, pid_file=pid_file)
+    reload = broker_reloader(pid=pid, pid_file=pid_file)
 
     def issue(device_id: str) -> dict[str, Any]:
         with lock:

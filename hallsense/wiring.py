@@ -18,11 +18,12 @@ from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
-from hallsense.wiring_enrol import EnrollingUplink, enrolled_password
+from hallsense.wiring_enrol import EnrollingUplink, credential_keeper
 from hallsense.wiring_web import downlink_page_settings_path
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
 from hub_sync.protocol import NodeConfig, ProtocolError, check_device_id
+from hub_sync.rotation import CredentialKeeper
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 from web_local.site import PageConfigError, validate_page_config
 
@@ -54,11 +55,12 @@ def build_uplink(
     store: EdgeStore,
     apply_config: Callable[[NodeConfig], str] | None = None,
     *,
-    password: str | None = None,
+    keeper: CredentialKeeper | None = None,
 ) -> Uplink:
     """The node's uplink to the hub's broker, sending from ``store``.
 
-    ``password`` overrides the settings' (the one enrolment gave the node).
+    ``keeper`` holds the password enrolment gave the node (instead of the settings'), and
+    replaces it when the hub asks.
     """
     try:
         check_device_id(settings.device_id)
@@ -68,7 +70,7 @@ def build_uplink(
         settings.broker_host,
         settings.broker_port,
         settings.broker_username or settings.device_id,
-        password if password is not None else settings.broker_password,
+        keeper.password if keeper is not None else settings.broker_password,
         settings.broker_ca_file,
     )
     clock = edge_clock(settings)
@@ -123,6 +125,7 @@ def build_uplink(
         meter=meter,
         report=report,
         apply_config=apply_config,
+        keeper=keeper,
     )
 
 
@@ -139,15 +142,17 @@ def node_uplink(
     if settings.broker_password:
         return build_uplink(settings, store, apply_config)
     try:
-        password = enrolled_password(settings)
+        keeper = credential_keeper(settings, store)
     except ValueError as error:
         raise SettingsError("the node's credentials", [str(error)]) from error
-    if password is not None or not settings.enrol_url:
-        return build_uplink(settings, store, apply_config, password=password)
+    if keeper is not None or not settings.enrol_url:
+        return build_uplink(settings, store, apply_config, keeper=keeper)
     return EnrollingUplink(
         settings,
         store,
-        lambda enrolled: build_uplink(settings, store, apply_config, password=enrolled),
+        lambda _enrolled: build_uplink(
+            settings, store, apply_config, keeper=credential_keeper(settings, store)
+        ),
     )
 
 
@@ -241,10 +246,10 @@ def drain_to_hub(settings: EdgeSettings, *, timeout_s: float, poll_s: float = 0.
         clock = edge_clock(settings)
         store.correct_clock(clock.sample(), hold_max_s=settings.clock_hold_max_s)
         try:
-            enrolled = None if settings.broker_password else enrolled_password(settings)
+            keeper = None if settings.broker_password else credential_keeper(settings, store)
         except ValueError as error:
             raise SettingsError("the node's credentials", [str(error)]) from error
-        uplink = build_uplink(settings, store, password=enrolled)
+        uplink = build_uplink(settings, store, keeper=keeper)
         uplink.start()
         deadline = time.monotonic() + timeout_s
         try:

@@ -22,8 +22,8 @@ from hub_sync.enrolment import (
     Credentials,
     EnrolmentError,
     enrol_with_token_file,
-    read_credentials,
 )
+from hub_sync.rotation import CredentialKeeper
 from hub_sync.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -37,22 +37,44 @@ def credentials_path(settings: EdgeSettings) -> Path:
     return settings.data_dir / CREDENTIALS_FILE_NAME
 
 
+def credential_keeper(
+    settings: EdgeSettings, store: EdgeStore | None = None
+) -> CredentialKeeper | None:
+    """The keeper of the credentials an earlier enrolment gave, or None if there are none.
+
+    It rotates them when the hub asks, reporting in the node's health as "credentials".
+
+    Raises:
+        ValueError: the credentials file is damaged or is another device's.
+    """
+    path = credentials_path(settings)
+
+    def report(state: str, words: str) -> None:
+        if store is not None:
+            store.record_health("credentials", state, words, 0, datetime.now(UTC))
+
+    try:
+        keeper = CredentialKeeper(
+            path, hub_url=settings.enrol_url, ca_file=settings.broker_ca_file, report=report
+        )
+    except FileNotFoundError:
+        return None
+    if keeper.credentials.device_id != settings.device_id:
+        raise ValueError(
+            f"{path} holds the credentials of {keeper.credentials.device_id!r}, "
+            f"not of {settings.device_id!r}"
+        )
+    return keeper
+
+
 def enrolled_password(settings: EdgeSettings) -> str | None:
     """The broker password from an earlier enrolment, or None if the node has none.
 
     Raises:
         ValueError: the credentials file is damaged or is another device's.
     """
-    try:
-        credentials = read_credentials(credentials_path(settings))
-    except FileNotFoundError:
-        return None
-    if credentials.device_id != settings.device_id:
-        raise ValueError(
-            f"{credentials_path(settings)} holds the credentials of {credentials.device_id!r}, "
-            f"not of {settings.device_id!r}"
-        )
-    return credentials.password
+    keeper = credential_keeper(settings)
+    return keeper.password if keeper is not None else None
 
 
 class EnrollingUplink:

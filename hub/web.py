@@ -1,8 +1,9 @@
-"""The hub's web (``hallsense hub web``): for now the one route enrolment needs.
+"""The hub's web (``hallsense hub web``): for now the routes enrolment and rotation need.
 
 :func:`create_hub_web` builds the Flask app that ``hallsense hub web`` serves over TLS
 (or, behind an HTTPS reverse proxy, over plain HTTP on 127.0.0.1). It mounts
-provisioning's ``POST /enroll`` blueprint and nothing else yet; the fleet pages and the
+provisioning's ``POST /enroll`` and ``POST /rotate`` blueprints and nothing else yet; the
+fleet pages and the
 data API come later and inherit what is set here:
 
 - every response carries the security headers of :data:`SECURITY_HEADERS`: a
@@ -38,6 +39,7 @@ from provisioning.enrolment import (
     TokenStore,
     enrolment_blueprint,
 )
+from provisioning.rotation import CredentialRotation, rotation_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def create_hub_web(
     issue_credentials: IssueCredentials,
     *,
     limiter: FailureLimiter | None = None,
+    rotation: CredentialRotation | None = None,
     behind_proxy: bool = False,
 ) -> Flask:
     """The hub's web app: ``POST /enroll``, security headers, JSON errors.
@@ -79,8 +82,10 @@ def create_hub_web(
         issue_credentials: ``issue_credentials(device_id)`` → the node's broker
             credentials (provisioning's ``CREDENTIAL_FIELDS``), called once a token has
             been claimed; raises ``EnrolmentRefused`` to refuse the device.
-        limiter: the limit of failed enrolment attempts per client address (default: five
-            a minute).
+        limiter: the limit of failed enrolment and rotation attempts per client address
+            (default: five a minute).
+        rotation: serve ``POST /rotate`` and ``/rotate/confirm`` for replacing a device's
+            broker password.
         behind_proxy: take the client's address from one reverse proxy's
             ``X-Forwarded-For`` (and the scheme from ``X-Forwarded-Proto``).
     """
@@ -92,7 +97,10 @@ def create_hub_web(
         TRAP_HTTP_EXCEPTIONS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    limiter = limiter or FailureLimiter()
     app.register_blueprint(enrolment_blueprint(token_store, issue_credentials, limiter=limiter))
+    if rotation is not None:
+        app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

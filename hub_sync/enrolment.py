@@ -186,6 +186,9 @@ class Credentials:
     password: str = field(repr=False)
     ca_pem: str = field(repr=False)
     client_id: str | None = None
+    previous_password: str | None = field(default=None, repr=False)
+    """During a rotation: the password before ``password``, kept until the new one has
+    connected (Mosquitto knows only one of them at any moment)."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Credentials:
@@ -204,6 +207,9 @@ class Credentials:
         client_id = data.get("client_id")
         if client_id is not None and not isinstance(client_id, str):
             raise ValueError("credentials have no valid 'client_id'")
+        previous = data.get("previous_password")
+        if previous is not None and (not isinstance(previous, str) or not previous):
+            raise ValueError("credentials have no valid 'previous_password'")
         return cls(
             device_id=data["device_id"],
             broker_host=data["broker_host"],
@@ -212,11 +218,15 @@ class Credentials:
             password=data["password"],
             ca_pem=data["ca_pem"],
             client_id=client_id,
+            previous_password=previous,
         )
 
     def to_json(self) -> str:
         """The credentials file's content (JSON, with ``version``)."""
-        return json.dumps({"version": RESPONSE_VERSION, **asdict(self)}, indent=2) + "\n"
+        data = {"version": RESPONSE_VERSION, **asdict(self)}
+        if self.previous_password is None:
+            del data["previous_password"]
+        return json.dumps(data, indent=2) + "\n"
 
 
 # --- CA pinning ---
@@ -370,25 +380,13 @@ def enrol(
         raise TlsFailure(f"no CA file at {ca_path}: enrolment trusts only the council CA")
     url = hub_url.rstrip("/") + ENROL_PATH
     log.info("enrolling %s at %s", device_id, url)
-    with requests.Session() as session:
-        session.trust_env = False
-        try:
-            response = session.post(
-                url,
-                json={"token": token, "device_id": device_id},
-                headers={"Accept": "application/json"},
-                verify=str(ca_path),
-                timeout=timeout,
-                allow_redirects=False,
-                proxies=dict(proxies or {}),
-            )
-        except requests.exceptions.SSLError as error:
-            raise TlsFailure(
-                f"TLS with {url} failed: the hub's certificate is not signed by the "
-                f"council CA in {ca_path}, or not for this name ({_reason(error)})"
-            ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
-            raise HubUnreachable(f"cannot reach the hub at {url}: {_reason(error)}") from None
+    response = post_to_hub(
+        url,
+        ca_file=ca_path,
+        body={"token": token, "device_id": device_id},
+        timeout=timeout,
+        proxies=proxies,
+    )
     if response.status_code != 200:
         refusal = _rejection(response)
         log.warning("enrolment of %s refused: %s", device_id, refusal)
@@ -405,6 +403,45 @@ def enrol(
         "enrolled %s: broker %s:%d", device_id, credentials.broker_host, credentials.broker_port
     )
     return credentials
+
+
+def post_to_hub(
+    url: str,
+    *,
+    ca_file: str | os.PathLike[str],
+    body: Mapping[str, Any] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    proxies: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """POST to the hub trusting only the council CA in ``ca_file``; the node's one way to.
+
+    No proxy from the environment, no ``.netrc``, no redirects (see the module's notes).
+
+    Raises:
+        TlsFailure: the server's certificate is not from the pinned CA or not for its name.
+        HubUnreachable: no connection or no answer in time.
+    """
+    with requests.Session() as session:
+        session.trust_env = False
+        try:
+            return session.post(
+                url,
+                json=dict(body) if body is not None else None,
+                auth=auth,
+                headers={"Accept": "application/json"},
+                verify=str(ca_file),
+                timeout=timeout,
+                allow_redirects=False,
+                proxies=dict(proxies or {}),
+            )
+        except requests.exceptions.SSLError as error:
+            raise TlsFailure(
+                f"TLS with {url} failed: the hub's certificate is not signed by the "
+                f"council CA in {ca_file}, or not for this name ({_reason(error)})"
+            ) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+            raise HubUnreachable(f"cannot reach the hub at {url}: {_reason(error)}") from None
 
 
 def _reason(error: BaseException) -> str:

@@ -119,7 +119,9 @@ class MqttClient:
     messages unacknowledged to the broker until :meth:`ack` — after the hub's commit.
     ``on_message`` runs in paho's thread. paho reconnects by itself with back-off
     between ``reconnect_min_s`` and ``reconnect_max_s``; ``on_connect`` runs after every
-    successful (re)connection, e.g. to subscribe again or to publish a birth message.
+    successful (re)connection, e.g. to subscribe again or to publish a birth message;
+    ``on_refused`` gets the CONNACK reason code of every refused one (paho keeps
+    retrying), e.g. to fall back to an older password.
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class MqttClient:
         client_id: str,
         on_message: MessageHandler | None = None,
         on_connect: Callable[[MqttClient], None] | None = None,
+        on_refused: Callable[[int], None] | None = None,
         session_expiry_s: int | None = None,
         manual_ack: bool = False,
         will: tuple[str, bytes, int, bool] | None = None,
@@ -140,6 +143,7 @@ class MqttClient:
         self.session_expiry_s = session_expiry_s
         self._on_message = on_message
         self._on_connect_hook = on_connect
+        self._on_refused_hook = on_refused
         self._closing = False
         self._lock = threading.Lock()
         self._pending: dict[int, Delivery] = {}
@@ -196,6 +200,11 @@ class MqttClient:
         self._connack_event.set()
         if reason.is_failure:
             log.warning("broker refused %s: %s", self.client_id, reason)
+            if self._on_refused_hook is not None:
+                try:
+                    self._on_refused_hook(reason.value)
+                except Exception:
+                    log.exception("on_refused hook of %s failed", self.client_id)
             return
         self._connected.set()
         if self._on_connect_hook is not None:
@@ -302,6 +311,10 @@ class MqttClient:
                 f"{ReasonCode(PacketTypes.CONNACK, identifier=reason)} (0x{reason:02x})",
                 reason,
             )
+
+    def set_password(self, password: str) -> None:
+        """Use ``password`` from the next (re)connection on (a rotated credential)."""
+        self._client.username_pw_set(self.broker.username, password or None)
 
     def start_background(self) -> None:
         """Connect in the background and keep reconnecting (for a broker that is down now)."""

@@ -37,6 +37,7 @@ from hub_sync.protocol import (
     encode_status,
     topic,
 )
+from hub_sync.rotation import CredentialKeeper
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +187,11 @@ class Uplink:
         meter: LinkMeter | None = None,
         report: Callable[[str, str], None] | None = None,
         apply_config: Callable[[NodeConfig], str] | None = None,
+        keeper: CredentialKeeper | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.outbox = outbox
+        self.keeper = keeper
         self.status = status
         self.meter = meter
         self.report = report
@@ -217,8 +220,11 @@ class Uplink:
             client_id=device,
             on_message=self._on_message,
             on_connect=self._on_connect,
+            on_refused=keeper.refused if keeper is not None else None,
             will=(topic(device, "status"), _status("offline"), 1, True),
         )
+        if keeper is not None:
+            keeper.attach(self.client)
 
     # --- paho's thread ---
 
@@ -227,6 +233,8 @@ class Uplink:
         client.subscribe_nowait(topic(self.settings.device_id, "config"))
         # The birth message carries the store's figures, read in the agent's thread.
         self._birth_due.set()
+        if self.keeper is not None:
+            self.keeper.connected()
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
         if message.topic.endswith("/config"):
@@ -236,9 +244,13 @@ class Uplink:
                 self._configs.put(str(error))
             return
         try:
-            self._acks.put(decode_ack(bytes(message.payload)))
+            ack = decode_ack(bytes(message.payload))
         except ProtocolError as error:
             log.warning("ignored a malformed ack: %s", error)
+            return
+        self._acks.put(ack)
+        if ack.rotate and self.keeper is not None:
+            self.keeper.requested()
 
     def apply_configs(self) -> None:
         """Apply config received from the hub (the newest wins); answer on status."""
@@ -269,6 +281,8 @@ class Uplink:
         ``start_jitter_s`` delays the first attempt by a random part of itself, so a
         county's nodes powering up together do not all knock at once.
         """
+        if self.keeper is not None:
+            self.keeper.start()
         jitter_s = self.settings.start_jitter_s
         if jitter_s <= 0:
             self.client.start_background()
@@ -288,6 +302,8 @@ class Uplink:
             except MqttError as error:
                 log.debug("offline status not sent: %s", error)
         self.client.close()
+        if self.keeper is not None:
+            self.keeper.close()
 
     @property
     def in_flight(self) -> int:

@@ -65,6 +65,7 @@ from provisioning.passwords import (
     password_file_text,
     read_password_file,
     replace_private_file,
+    verify,
     write_private_file,
 )
 
@@ -509,6 +510,32 @@ def remove_device_account(state: ProvisioningState, device_id: str) -> bool:
         replace_private_file(path, password_file_text(hashed), owner=owner)
     log.info("broker account for %s removed", device_id)
     return True
+
+
+def device_password_matches(state: ProvisioningState, device_id: str, password: str) -> bool:
+    """Whether ``password`` is the device's broker password now (False for no account)."""
+    hashed = read_password_file(state.layout.password_path).get(device_id)
+    return hashed is not None and verify(password, hashed)
+
+
+def set_device_password_hash(state: ProvisioningState, device_id: str, hashed: str) -> None:
+    """Put an already hashed password in force for ``device_id`` (rotation's last step).
+
+    Reload the broker after it.
+
+    Raises:
+        AccountError: the device has no broker account (it was revoked meanwhile).
+    """
+    check_device_id(device_id)
+    with _locked(state):
+        path = state.layout.password_path
+        accounts = read_password_file(path)
+        if device_id not in accounts:
+            raise AccountError(f"device {device_id!r} has no broker account")
+        accounts[device_id] = hashed
+        owner = _broker_owner(state.settings.run_as)
+        replace_private_file(path, password_file_text(accounts), owner=owner)
+    log.info("broker account for %s given its rotated password", device_id)
 
 
 def reload_broker(*, pid: int | None = None, pid_file: str | Path | None = None) -> int:

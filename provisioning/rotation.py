@@ -1,0 +1,269 @@
+"""Replacing a device's broker password: the hub's ``POST /rotate`` and ``/rotate/confirm``.
+
+``hallsense provision rotate DEVICE`` only marks the device in the registry; the hub's
+acks to it then carry ``"rotate": true`` (a flag, never a secret, and never on a
+retained topic). The node does the rest over HTTPS, pinning the council CA, in two steps
+so that no lost answer can ever lock it out:
+
+1. ``POST /rotate``, authenticated (HTTP Basic) with the device id and the password it
+   is connected with now: the hub makes a new password with :mod:`secrets`, keeps only
+   its hash as *pending* (``DIR/rotation/<device>.hash``, mode 0600) and answers with it.
+   The broker still has the old one; the node keeps both.
+2. ``POST /rotate/confirm``, authenticated with the *new* password: only now does the
+   hub put the pending hash in the broker's password file, reload the broker (which
+   drops the node's session made with the old password: the node reconnects with the
+   new one), clear the registry's flag and record it in the audit trail.
+
+Mosquitto holds one password per user, so there is a moment when only the new one
+works; the node keeps the old one as a fallback until the new one has connected (see
+:mod:`hub_sync.rotation`). If the first answer is lost, the node asks again and a new
+pending password replaces the unconfirmed one; if the confirmation's answer is lost,
+confirming again with the password now in force answers 200 again.
+
+Failed authentications count towards the same per-address limit as enrolment's
+(429 with ``Retry-After``). An unknown device and a wrong password get the same answer.
+Passwords are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from flask import Blueprint, Response, request
+
+from hub_sync.protocol import DEVICE_ID
+from provisioning.enrolment import FailureLimiter
+from provisioning.passwords import mosquitto_hash, new_password, verify, write_private_file
+from provisioning.state import (
+    AccountError,
+    ProvisioningState,
+    device_password_matches,
+    set_device_password_hash,
+)
+
+log = logging.getLogger(__name__)
+
+ROTATE_PATH = "/rotate"
+CONFIRM_PATH = "/rotate/confirm"
+RESPONSE_VERSION = 1
+PENDING_DIR = "rotation"
+"""Under the provisioning state directory: the hashes of passwords handed out, not yet confirmed."""
+
+
+class RotationError(Exception):
+    """A refused rotation request; ``code`` and ``status`` are the HTTP answer's."""
+
+    code = "bad_request"
+    status = 400
+
+
+class NotAuthorised(RotationError):
+    """Unknown device or wrong password (one answer for both)."""
+
+    code = "unauthorised"
+    status = 401
+
+
+class Refused(RotationError):
+    """The device is revoked."""
+
+    code = "refused"
+    status = 403
+
+
+class NotRequested(RotationError):
+    """Nobody asked for this device's password to be replaced."""
+
+    code = "not_requested"
+    status = 409
+
+
+class RotatingDevice(Protocol):
+    """What rotation reads of a registered device."""
+
+    @property
+    def revoked(self) -> bool: ...  # noqa: D102
+
+    @property
+    def rotation_requested(self) -> bool: ...  # noqa: D102
+
+
+class RotationRegistry(Protocol):
+    """The registry's part in rotation (the hub store implements it)."""
+
+    def device(self, device_id: str) -> RotatingDevice | None:
+        """The registered device, or None."""
+        ...
+
+    def finish_rotation(self, device_id: str, *, actor: str = "hallsense") -> None:
+        """Clear the device's rotation request and record it."""
+        ...
+
+
+def forget_pending(state: ProvisioningState, device_id: str) -> bool:
+    """Drop a password handed out and not confirmed (on revoke); False if there was none."""
+    path = state.layout.root / PENDING_DIR / f"{device_id}.hash"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class CredentialRotation:
+    """The hub's side of rotation over a provisioning state, a registry and a broker reload.
+
+    Thread-safe: one rotation step at a time (they are rare).
+    """
+
+    def __init__(
+        self,
+        state: ProvisioningState,
+        registry: RotationRegistry,
+        reload_broker: Callable[[], None],
+    ) -> None:
+        self.state = state
+        self.registry = registry
+        self.reload_broker = reload_broker
+        self.pending_dir = state.layout.root / PENDING_DIR
+        self._lock = threading.Lock()
+
+    def _pending_path(self, device_id: str) -> Path:
+        return self.pending_dir / f"{device_id}.hash"
+
+    def _device(self, device_id: str) -> RotatingDevice:
+        device = self.registry.device(device_id)
+        if device is None:
+            raise NotAuthorised("unknown device or wrong password")
+        if device.revoked:
+            raise Refused(f"device {device_id!r} has been revoked")
+        return device
+
+    def begin(self, device_id: str, password: str) -> str:
+        """Step 1: a new password for a device that proves its current one.
+
+        Raises:
+            NotAuthorised, Refused, NotRequested: see each.
+        """
+        with self._lock:
+            if not device_password_matches(self.state, device_id, password):
+                raise NotAuthorised("unknown device or wrong password")
+            if not self._device(device_id).rotation_requested:
+                raise NotRequested(f"no new password has been asked for {device_id!r}")
+            fresh = new_password()
+            self.pending_dir.mkdir(mode=0o700, exist_ok=True)
+            path = self._pending_path(device_id)
+            path.unlink(missing_ok=True)  # an unconfirmed earlier one is void
+            write_private_file(path, mosquitto_hash(fresh))
+        log.info("new broker password handed to %s, awaiting its confirmation", device_id)
+        return fresh
+
+    def confirm(self, device_id: str, password: str) -> None:
+        """Step 2: the node proves it holds the new password; put it in force.
+
+        Raises:
+            NotAuthorised: neither the pending password nor the one in force.
+            Refused: the device is revoked.
+        """
+        with self._lock:
+            path = self._pending_path(device_id)
+            try:
+                pending = path.read_text(encoding="ascii").strip()
+            except FileNotFoundError:
+                pending = ""
+            if not pending or not verify(password, pending):
+                if device_password_matches(self.state, device_id, password):
+                    return  # confirmed before; the answer was lost
+                raise NotAuthorised("unknown device or wrong password")
+            self._device(device_id)
+            try:
+                set_device_password_hash(self.state, device_id, pending)
+            except AccountError as error:
+                raise Refused(str(error)) from None
+            path.unlink()
+            self.registry.finish_rotation(device_id, actor=f"device {device_id}")
+            self.reload_broker()
+        log.info("rotated the broker password of %s", device_id)
+
+
+def _answer(body: dict[str, object], status: int) -> Response:
+    response = Response(json.dumps(body), status=status)
+    response.mimetype = "application/json"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def rotation_blueprint(
+    rotation: CredentialRotation,
+    *,
+    limiter: FailureLimiter | None = None,
+    name: str = "rotation",
+) -> Blueprint:
+    """``POST /rotate`` and ``POST /rotate/confirm``, to mount on the hub web's app.
+
+    Both authenticate with HTTP Basic (device id, password) and take no body. ``/rotate``
+    answers 200 ``{"version": 1, "device_id", "password"}``; ``/rotate/confirm`` answers
+    200 ``{"version": 1, "device_id", "rotated": true}``. Refusals are JSON ``{"error",
+    "message"}``: 401 (``unauthorised``, with ``WWW-Authenticate``), 403 (``refused``), 409
+    (``not_requested``), 429 (``rate_limited``, with ``Retry-After``). Like ``/enroll``
+    these are for devices, not browsers: no cookie is read, so no CSRF token applies.
+    """
+    limiter = limiter or FailureLimiter()
+    blueprint = Blueprint(name, __name__)
+
+    def handle(step: Callable[[str, str], dict[str, object]]) -> Response:
+        client = request.remote_addr or "unknown"
+        wait = limiter.retry_after(client)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            response = _answer(
+                {
+                    "error": "rate_limited",
+                    "message": f"too many failed attempts; try again in {seconds} s",
+                },
+                429,
+            )
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        auth = request.authorization
+        device_id = auth.username if auth is not None and auth.type == "basic" else None
+        password = auth.password if auth is not None else None
+        try:
+            if not device_id or not password or not DEVICE_ID.fullmatch(device_id):
+                raise NotAuthorised("give the device id and its password (HTTP Basic)")
+            body = step(device_id, password)
+        except RotationError as error:
+            if isinstance(error, NotAuthorised):
+                limiter.failed(client)
+            log.warning(
+                "rotation step %s for %s from %s refused: %s",
+                request.path,
+                device_id or "?",
+                client,
+                error.code,
+            )
+            response = _answer({"error": error.code, "message": str(error)}, error.status)
+            if isinstance(error, NotAuthorised):
+                response.headers["WWW-Authenticate"] = 'Basic realm="hallsense devices"'
+            return response
+        return _answer({"version": RESPONSE_VERSION, "device_id": device_id, **body}, 200)
+
+    @blueprint.post(ROTATE_PATH)
+    def rotate() -> Response:
+        return handle(lambda device_id, password: {"password": rotation.begin(device_id, password)})
+
+    @blueprint.post(CONFIRM_PATH)
+    def confirm() -> Response:
+        def step(device_id: str, password: str) -> dict[str, object]:
+            rotation.confirm(device_id, password)
+            return {"rotated": True}
+
+        return handle(step)
+
+    return blueprint
