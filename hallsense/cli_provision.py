@@ -27,9 +27,11 @@ from hub_sync.protocol import ProtocolError, check_device_id
 from provisioning.enrolment import label_svg
 from provisioning.passwords import write_private_file
 from provisioning.registry import device_id_from_site
+from provisioning.rotation import forget_pending
 from provisioning.state import (
     ProvisioningState,
     StateError,
+    device_accounts,
     init_state,
     load_state,
     reload_broker,
@@ -322,7 +324,7 @@ def list_devices(state_dir: Path | None, env_file: Path) -> None:
             if d.last_seen_us
             else "never"
         )
-        state_word = "revoked" if d.revoked else "active"
+        state_word = "revoked" if d.revoked else "rotating" if d.rotation_requested_us else "active"
         click.echo(f"{d.device_id:<32} {d.site[:30]:<30} {state_word:<8} {enrolment:<10} {seen}")
 
 
@@ -351,10 +353,46 @@ def revoke(
     finally:
         registry.close()
     removed = remove_device_account(state, device_id)
+    forget_pending(state, device_id)
     withdrawn = tokens_of(state).revoke(device_id)
     click.echo(
         f"revoked {device_id}: broker account {'removed' if removed else 'had none'}, "
         f"{withdrawn} unused enrolment token(s) withdrawn; {_reload(broker_pid_file)}"
+    )
+
+
+@provision.command()
+@state_option
+@hub_env_option
+@click.argument("device_id")
+@provisioning_errors
+def rotate(state_dir: Path | None, env_file: Path, device_id: str) -> None:
+    """Give a device a new broker password, which it fetches over HTTPS by itself.
+
+    The hub's acks tell the node to; the node asks `hallsense hub web` for a new password
+    with its current one, confirms with the new one, and only then does the broker
+    switch. Nothing secret goes over MQTT. `provision list` shows "rotating" until done.
+
+    \b
+    Example:
+        hallsense provision rotate askrigg-village-hall --env hub.env
+    """
+    check_device_id(device_id)
+    state = _state(state_dir)
+    if device_id not in device_accounts(state):
+        raise click.ClickException(
+            f"device {device_id!r} has no broker password to replace: it has not enrolled "
+            "yet, or it was revoked"
+        )
+    registry = _registry(env_file)
+    try:
+        if not registry.request_rotation(device_id, actor=_actor()):
+            raise click.ClickException(f"device {device_id!r} is not registered or is revoked")
+    finally:
+        registry.close()
+    click.echo(
+        f"{device_id} will fetch a new broker password the next time it sends readings; "
+        "`hallsense provision list` shows it as rotating until it has confirmed"
     )
 
 
@@ -388,6 +426,7 @@ def delete_device(
     finally:
         registry.close()
     remove_device_account(state, device_id)
+    forget_pending(state, device_id)
     tokens_of(state).revoke(device_id)
     kept = "" if with_data else " (its readings are kept)"
     click.echo(

@@ -1,14 +1,18 @@
 """The whole provisioning path: init, three nodes added, enrolled over TLS and syncing;
-one revoked while the others keep syncing with nothing lost and nothing stored twice."""
+one given a new password and one revoked while syncing, with nothing lost and nothing
+stored twice."""
 
 import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from hallsense.cli import cli
 from hub.store_sqlite import SqliteHubStore
+from hub_sync.enrolment import read_credentials
+from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
 from provisioning.broker_config import HUB_ACCOUNT
 from provisioning.state import load_state
 from sensors.counter import read_tally
@@ -63,7 +67,7 @@ def hub_values(hub_db, device):
         store.close()
 
 
-def test_three_nodes_enrol_sync_over_tls_and_one_is_revoked(tmp_path):
+def test_three_nodes_enrol_sync_over_tls_one_rotates_and_one_is_revoked(tmp_path):
     state_dir = tmp_path / "state"
     device_port, service_port, web_port = free_port(), free_port(), free_port()
     provision(
@@ -119,6 +123,27 @@ def test_three_nodes_enrol_sync_over_tls_and_one_is_revoked(tmp_path):
         for device in devices:
             wait_for(lambda d=device: synced(d), 60, f"{device} never synced: see its log")
             assert not (tmp_path / "bundles" / device / "hallsense-enrol.token").exists()
+
+        rotated = devices[1]
+        credentials = tmp_path / rotated / "credentials.json"
+        old = read_credentials(credentials).password
+        provision("rotate", rotated, "--state-dir", state_dir, "--env", hub_env)
+
+        def rotated_and_reconnected():
+            now = read_credentials(credentials)
+            return now.password != old and now.previous_password is None
+
+        wait_for(rotated_and_reconnected, 60, f"{rotated} never rotated: see its log")
+        listing = provision("list", "--state-dir", state_dir, "--env", hub_env)
+        assert "rotating" not in listing
+        with (
+            pytest.raises(ConnectRefused),
+            MqttClient(
+                BrokerSettings("localhost", device_port, rotated, old, state.layout.ca_cert),
+                client_id=rotated,
+            ) as stale,
+        ):
+            stale.connect()
 
         revoked = devices[0]
         provision(
