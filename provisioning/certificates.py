@@ -1,4 +1,8 @@
-"""The council's certificate authority, the broker's server certificate and device certificates.
+"""The council's certificate authority and the broker's server certificate.
+
+Devices authenticate with passwords, not client certificates: a password is taken away
+with a broker reload (SIGHUP) the moment a device is revoked, where a certificate would
+need a revocation list that Mosquitto reads only when it restarts.
 
 Keys are ECDSA on NIST P-256: a 256-bit key gives the strength of RSA 3072 (NIST SP 800-57)
 with keys and signatures a tenth the size, and a TLS handshake that a Pi Zero finishes in a
@@ -37,8 +41,6 @@ CA_LIFETIME = timedelta(days=25 * 365)
 """The council CA outlives the hardware: re-issuing it means touching every node."""
 SERVER_LIFETIME = timedelta(days=5 * 365)
 """The broker's certificate: renewed by re-running provisioning on the hub, nodes untouched."""
-CLIENT_LIFETIME = timedelta(days=10 * 365)
-"""A device certificate lasts a node's working life; revocation removes its account instead."""
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -206,16 +208,6 @@ def issue_server_certificate(
     return _end_entity(
         ca, subject, ExtendedKeyUsageOID.SERVER_AUTH, SERVER_LIFETIME, now, alternative
     )
-
-
-def issue_client_certificate(ca: Issued, device_id: str, *, now: datetime | None = None) -> Issued:
-    """A TLS client certificate whose common name is ``device_id``.
-
-    For a listener with ``require_certificate true`` and ``use_identity_as_username true``,
-    where the certificate replaces the password.
-    """
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)])
-    return _end_entity(ca, subject, ExtendedKeyUsageOID.CLIENT_AUTH, CLIENT_LIFETIME, now)
 
 
 def ca_fingerprint(certificate: x509.Certificate) -> str:

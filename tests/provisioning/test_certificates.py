@@ -1,4 +1,4 @@
-"""The council CA, server and client certificates: chain, names, validity, key files."""
+"""The council CA and the server certificate: chain, names, validity, key files."""
 
 import ipaddress
 import subprocess
@@ -13,7 +13,6 @@ from provisioning.certificates import (
     CertificateError,
     ca_fingerprint,
     check_issued_by,
-    issue_client_certificate,
     issue_server_certificate,
     load_certificate,
     load_issued,
@@ -67,20 +66,12 @@ def test_the_server_certificate_names_every_host_and_address(server):
 
 def test_certificates_are_valid_long_before_they_are_issued(ca, server):
     # A Pi restoring a stale clock at boot (an image built in 2021) must still connect.
-    for issued in (ca, server, issue_client_certificate(ca, "askrigg", now=NOW)):
+    for issued in (ca, server):
         start = issued.certificate.not_valid_before_utc
         assert start == VALID_FROM
         assert start < NOW - timedelta(days=3 * 365)
         assert issued.certificate.not_valid_after_utc > NOW + timedelta(days=4 * 365)
     assert ca.certificate.not_valid_after_utc > server.certificate.not_valid_after_utc
-
-
-def test_a_client_certificate_names_its_device(ca):
-    client = issue_client_certificate(ca, "askrigg", now=NOW)
-    check_issued_by(client.certificate, ca.certificate)
-    assert client.certificate.subject.rfc4514_string() == "CN=askrigg"
-    usage = client.certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    assert list(usage.value) == [ExtendedKeyUsageOID.CLIENT_AUTH]
 
 
 def test_a_server_certificate_needs_a_name():
