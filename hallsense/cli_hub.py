@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -13,20 +11,16 @@ from types import FrameType
 import click
 
 from hallsense.cli_edge import env_option
+from hallsense.cli_provision import current_actor
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
+from hub.config_downlink import build_config, next_revision, send_config
 from hub.service import IngestService, broker_settings
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError, open_hub_store
-from hub_sync.mqtt import MqttClient, MqttError
-from hub_sync.protocol import (
-    NodeConfig,
-    ProtocolError,
-    check_device_id,
-    decode_config,
-    encode_config,
-    topic,
-)
+from hub.store_sql import SqlHubStore
+from hub_sync.mqtt import MqttError
+from hub_sync.protocol import ProtocolError, check_device_id
 
 
 def _settings(env_file: Path | None) -> HubSettings:
@@ -180,25 +174,23 @@ def set_config(
         for item in intervals:
             name, _, seconds = item.partition("=")
             pairs[name.strip()] = float(seconds)
-        payload = encode_config(
-            NodeConfig(
-                int(time.time()),
-                tuple(sorted(pairs.items())),
-                tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in page.items()),
-            )
-        )
-        decode_config(payload)  # the same checks the node makes, before anything is sent
+        _, payload = build_config(next_revision(None), pairs, page)
     except (ProtocolError, ValueError) as error:
         raise click.BadParameter(str(error)) from error
     settings = _settings(env_file)
-    client = MqttClient(broker_settings(settings), client_id=f"_hub-config-{os.getpid()}")
+    store = _store(settings)
     try:
-        client.connect()
-        client.publish(topic(device_id, "config"), payload, retain=True).wait(10)
+        send_config(
+            broker_settings(settings),
+            device_id,
+            payload,
+            record=store if isinstance(store, SqlHubStore) else None,
+            actor=current_actor(),
+        )
     except MqttError as error:
         raise click.ClickException(f"could not send the config: {error}") from error
     finally:
-        client.close()
+        store.close()
     sent = [f"{k}={v:g} s" for k, v in pairs.items()] + [f"page {k}" for k in page]
     click.echo(f"sent config to {device_id}: " + ", ".join(sent))
 

@@ -46,7 +46,7 @@ tokens_of = enrolment_tokens
 """The enrolment token store of a provisioning state (the one `hub web` reads)."""
 
 
-def _actor() -> str:
+def current_actor() -> str:
     """Who is running the command, for the registry's audit trail."""
     return os.environ.get("SUDO_USER") or getpass.getuser()
 
@@ -232,7 +232,7 @@ def add_device(
         bundle = out / device_id
         if bundle.exists():
             raise click.ClickException(f"{bundle} exists: move it away or choose --out")
-        registry.add_device(device_id, site, location=location, actor=_actor())
+        registry.add_device(device_id, site, location=location, actor=current_actor())
     finally:
         registry.close()
     settings = state.settings
@@ -348,7 +348,7 @@ def revoke(
     state = _state(state_dir)
     registry = _registry(env_file)
     try:
-        if not registry.revoke_device(device_id, actor=_actor()):
+        if not registry.revoke_device(device_id, actor=current_actor()):
             raise click.ClickException(f"device {device_id!r} is not registered")
     finally:
         registry.close()
@@ -386,7 +386,7 @@ def rotate(state_dir: Path | None, env_file: Path, device_id: str) -> None:
         )
     registry = _registry(env_file)
     try:
-        if not registry.request_rotation(device_id, actor=_actor()):
+        if not registry.request_rotation(device_id, actor=current_actor()):
             raise click.ClickException(f"device {device_id!r} is not registered or is revoked")
     finally:
         registry.close()
@@ -420,7 +420,7 @@ def delete_device(
     state = _state(state_dir)
     registry = _registry(env_file)
     try:
-        deleted = registry.delete_device(device_id, with_data=with_data, actor=_actor())
+        deleted = registry.delete_device(device_id, with_data=with_data, actor=current_actor())
     except UnknownDevice as error:
         raise click.ClickException(str(error)) from error
     finally:

@@ -78,6 +78,21 @@ class StoreOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class SentConfig:
+    """The config the hub last sent a node, and what became of it."""
+
+    device_id: str
+    revision: int
+    config_json: str
+    sent_at_us: int
+    sent_by: str
+    applied_at_us: int | None
+    """When the node's status first named this revision (or a later one) as in force."""
+    error: str
+    """Why the node refused it, from its status; "" when it did not (yet)."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceState:
     """One node as the fleet pages and `hub status` see it."""
 

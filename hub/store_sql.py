@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import json
 import math
 import struct
 import threading
@@ -19,6 +20,7 @@ from hub.store import (
     Device,
     DeviceState,
     RegisteredDevice,
+    SentConfig,
     StoreOutcome,
     UnknownDevice,
 )
@@ -36,6 +38,11 @@ MIGRATION_2 = [
 MIGRATION_3 = [
     # Credential rotation: set by `provision rotate`, cleared when the node has confirmed.
     "ALTER TABLE devices ADD COLUMN rotation_requested_us BIGINT",
+    # The config the hub last sent each node, and when the node said it took effect.
+    """CREATE TABLE node_configs (
+        device_id TEXT PRIMARY KEY, revision BIGINT NOT NULL, config_json TEXT NOT NULL,
+        sent_at_us BIGINT NOT NULL, sent_by TEXT NOT NULL,
+        applied_at_us BIGINT, error TEXT NOT NULL DEFAULT '')""",
 ]
 MIGRATIONS: dict[int, list[str]] = {2: MIGRATION_2, 3: MIGRATION_3}
 """Each schema version's statements after version 1's tables, the same on both backends;
@@ -102,6 +109,23 @@ def newest_per_series(rows: Iterable[Row]) -> dict[int, tuple[int, float | None]
         if current is None or ts_us > current[0]:
             newest[series_id] = (ts_us, row[5])
     return newest
+
+
+def config_answer(status_json: str) -> tuple[int, str] | None:
+    """(config revision, config error) from a status's JSON, or None if it names neither."""
+    if "config_" not in status_json:
+        return None
+    try:
+        status = json.loads(status_json)
+    except ValueError:
+        return None
+    revision = status.get("config_revision") if isinstance(status, dict) else None
+    error = status.get("config_error", "") if isinstance(status, dict) else ""
+    if not isinstance(revision, int) or isinstance(revision, bool):
+        revision = -1
+    if revision < 0 and not error:
+        return None
+    return revision, error if isinstance(error, str) else ""
 
 
 def now_us() -> int:
@@ -446,7 +470,12 @@ class SqlHubStore(abc.ABC):
             )
 
     def record_status(self, device_id: str, online: bool, status_json: str, at_us: int) -> None:
-        """Record a node's status (birth, heartbeat, will); "" keeps the last figures."""
+        """Record a node's status (birth, heartbeat, will); "" keeps the last figures.
+
+        A status that names the config revision the node runs (or the error that kept it
+        from applying one) settles the hub's record of the config it sent.
+        """
+        answer = config_answer(status_json)
         with self._lock, self._transaction():
             self._run(
                 "UPDATE devices SET online = ?, "
@@ -456,6 +485,41 @@ class SqlHubStore(abc.ABC):
                 "WHERE device_id = ?",
                 (int(online), status_json, status_json, at_us, at_us, device_id),
             )
+            if answer is not None:
+                revision, error = answer
+                self._run(
+                    "UPDATE node_configs SET applied_at_us = COALESCE(applied_at_us, ?), "
+                    "error = '' WHERE device_id = ? AND revision <= ?",
+                    (at_us, device_id, revision),
+                )
+                if error:
+                    self._run(
+                        "UPDATE node_configs SET error = ? "
+                        "WHERE device_id = ? AND applied_at_us IS NULL",
+                        (error, device_id),
+                    )
+
+    def save_config(self, device_id: str, revision: int, config_json: str, *, actor: str) -> None:
+        """Record the config just sent to a node (replacing the one before)."""
+        with self._lock, self._transaction():
+            self._run(
+                "INSERT INTO node_configs (device_id, revision, config_json, sent_at_us, "
+                "sent_by) VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "revision = excluded.revision, config_json = excluded.config_json, "
+                "sent_at_us = excluded.sent_at_us, sent_by = excluded.sent_by, "
+                "applied_at_us = NULL, error = ''",
+                (device_id, revision, config_json, now_us(), actor),
+            )
+            self._audit(actor, "config sent", device_id, f"revision {revision}")
+
+    def node_config(self, device_id: str) -> SentConfig | None:
+        """The config the hub last sent the node, and whether it took effect; None if none."""
+        rows = self._query(
+            "SELECT device_id, revision, config_json, sent_at_us, sent_by, applied_at_us, error "
+            "FROM node_configs WHERE device_id = ?",
+            (device_id,),
+        )
+        return SentConfig(*rows[0]) if rows else None
 
     def prune(self, before_us: int) -> int:
         """Delete raw readings taken before ``before_us``; returns how many went.

@@ -99,3 +99,27 @@ def test_a_rotation_request_rides_on_the_acks_until_the_device_confirms(hub_stor
 
     hub_store.revoke_device("reeth")
     assert not hub_store.request_rotation("reeth")  # a revoked device has nothing to rotate
+
+
+def test_the_hub_records_the_config_it_sent_and_when_the_node_applied_it(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    assert hub_store.node_config("askrigg") is None
+    hub_store.save_config("askrigg", 100, '{"v":1,"revision":100}', actor="clerk")
+    sent = hub_store.node_config("askrigg")
+    assert (sent.revision, sent.sent_by, sent.applied_at_us, sent.error) == (100, "clerk", None, "")
+
+    # A heartbeat from before it arrived, then a refusal, then the node running it.
+    hub_store.record_status("askrigg", True, '{"v":1,"state":"online","config_revision":99}', 1)
+    assert hub_store.node_config("askrigg").applied_at_us is None
+    refusal = '{"v":1,"state":"online","config_revision":99,"config_error":"unknown driver"}'
+    hub_store.record_status("askrigg", True, refusal, 2)
+    assert hub_store.node_config("askrigg").error == "unknown driver"
+    hub_store.record_status("askrigg", True, '{"v":1,"state":"online","config_revision":100}', 3)
+    applied = hub_store.node_config("askrigg")
+    assert (applied.applied_at_us, applied.error) == (3, "")
+    hub_store.record_status("askrigg", True, '{"v":1,"state":"online","config_revision":100}', 9)
+    assert hub_store.node_config("askrigg").applied_at_us == 3  # when it first took effect
+
+    hub_store.save_config("askrigg", 101, '{"v":1,"revision":101}', actor="team")
+    assert hub_store.node_config("askrigg").applied_at_us is None
+    assert hub_store.audit_log("askrigg")[-1].action == "config sent"

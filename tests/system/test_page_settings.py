@@ -6,6 +6,7 @@ import time
 from edge.settings import EdgeSettings
 from hallsense.settings import load_settings
 from hallsense.wiring_web import build_site
+from hub.store_sqlite import SqliteHubStore
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.support.broker import Broker
 from tests.support.edge_process import EdgeProcess, write_env
@@ -73,6 +74,11 @@ def test_the_hub_sets_the_page_the_file_gives_defaults_and_a_bad_config_changes_
         wait_for(lambda: "teleportation" in edge.log(), 20, edge.log)
         assert page_file.read_bytes() == before
         assert "rejected config from the hub" in edge.log()
+        hub_store = SqliteHubStore(tmp_path / "hub.db")
+        try:  # the hub keeps what it sent last, for the fleet pages
+            assert "teleportation" in hub_store.node_config("askrigg").config_json
+        finally:
+            hub_store.close()
 
         # The last good settings outlive a restart of the node.
         edge.stop()
