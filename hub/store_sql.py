@@ -558,20 +558,28 @@ class SqlHubStore(abc.ABC):
 
     def missing(self, device_id: str) -> tuple[tuple[int, int, int], ...]:
         """(store_epoch, first, last) gaps between the ranges received so far."""
-        gaps = []
-        previous: tuple[int, int] | None = None
-        for epoch, first, last in self._query(
-            "SELECT store_epoch, first_seq, last_seq FROM received WHERE device_id = ? "
-            "ORDER BY 1, 2",
-            (device_id,),
-        ):
-            if previous is not None and previous[0] == epoch and first > previous[1] + 1:
-                gaps.append((unsigned_epoch(epoch), previous[1] + 1, first - 1))
-            previous = (epoch, last)
-        return tuple(gaps)
+        return self._gaps(device_id).get(device_id, ())
+
+    def _gaps(self, device_id: str | None = None) -> dict[str, tuple[tuple[int, int, int], ...]]:
+        """Each device's gaps (one device's, or every one's in a single query)."""
+        sql = "SELECT device_id, store_epoch, first_seq, last_seq FROM received"
+        params: tuple[str, ...] = ()
+        if device_id is not None:
+            sql += " WHERE device_id = ?"
+            params = (device_id,)
+        gaps: dict[str, list[tuple[int, int, int]]] = {}
+        previous: tuple[str, int, int] | None = None
+        for device, epoch, first, last in self._query(sql + " ORDER BY 1, 2, 3", params):
+            if previous is not None and previous[:2] == (device, epoch) and first > previous[2] + 1:
+                gaps.setdefault(device, []).append(
+                    (unsigned_epoch(epoch), previous[2] + 1, first - 1)
+                )
+            previous = (device, epoch, last)
+        return {device: tuple(found) for device, found in gaps.items()}
 
     def fleet(self) -> Sequence[DeviceState]:
-        """Every device's state."""
+        """Every device's state (two queries however many devices there are)."""
+        gaps = self._gaps()
         return [
             DeviceState(
                 device_id,
@@ -579,7 +587,7 @@ class SqlHubStore(abc.ABC):
                 bool(online),
                 last_seen,
                 readings,
-                self.missing(device_id),
+                gaps.get(device_id, ()),
                 rejected,
                 status,
             )

@@ -123,3 +123,14 @@ def test_the_hub_records_the_config_it_sent_and_when_the_node_applied_it(hub_sto
     hub_store.save_config("askrigg", 101, '{"v":1,"revision":101}', actor="team")
     assert hub_store.node_config("askrigg").applied_at_us is None
     assert hub_store.audit_log("askrigg")[-1].action == "config sent"
+
+
+def test_the_fleet_lists_each_devices_own_gaps(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    hub_store.add_device("reeth", "Reeth Memorial Hall")
+    hub_store.add_device("quiet", "A hall that never sent")
+    for device, seqs in (("askrigg", [1, 2, 5, 9]), ("reeth", [3, 4, 7])):
+        hub_store.store_batch(batch(device, seqs), NOW_US)
+    fleet = {d.device_id: d.missing for d in hub_store.fleet()}
+    assert fleet == {"askrigg": ((7, 3, 4), (7, 6, 8)), "reeth": ((7, 5, 6),), "quiet": ()}
+    assert hub_store.missing("reeth") == ((7, 5, 6),)
