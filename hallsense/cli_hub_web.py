@@ -214,9 +214,22 @@ def web(
         state, registry, broker_host=broker_host, pid_file=broker_pid_file
     )
     rotation = credential_rotation_for(state, registry, pid_file=broker_pid_file)
-    app = create_hub_web(
-        enrolment_tokens(state), issue, rotation=rotation, behind_proxy=plain_http_behind_proxy
-    )
+    if not settings.security_contact:
+        click.echo(
+            "warning: HALLSENSE_SECURITY_CONTACT is not set, so /.well-known/security.txt "
+            "is not served: nobody can tell you about a vulnerability",
+            err=True,
+        )
+    try:
+        app = create_hub_web(
+            enrolment_tokens(state),
+            issue,
+            rotation=rotation,
+            security_contact=settings.security_contact,
+            behind_proxy=plain_http_behind_proxy,
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="HALLSENSE_SECURITY_CONTACT") from error
     server = wsgi.Server(
         (host, port),
         app,

@@ -59,6 +59,12 @@ class HubSettings:
     raw_retention_days: float = _setting(
         0.0, "Delete raw readings older than this at the hub (0: keep them all).", "days", min=0
     )
+    security_contact: str = _setting(
+        "",
+        "Where to report a vulnerability in this hub, for /.well-known/security.txt: "
+        "mailto:someone@council.example or an https:// page (unset: that file is not served).",
+        "URI",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO", "How much to log.")
     fault_point: Literal["", "after-commit"] = _setting(
         "", "For fault tests only: die at this point of handling a batch."

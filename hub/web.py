@@ -39,6 +39,7 @@ from provisioning.enrolment import (
     TokenStore,
     enrolment_blueprint,
 )
+from hub.well_known import well_known_blueprint
 from provisioning.rotation import CredentialRotation, rotation_blueprint
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def create_hub_web(
     *,
     limiter: FailureLimiter | None = None,
     rotation: CredentialRotation | None = None,
+    security_contact: str = "",
     behind_proxy: bool = False,
 ) -> Flask:
     """The hub's web app: ``POST /enroll``, security headers, JSON errors.
@@ -86,6 +88,8 @@ def create_hub_web(
             (default: five a minute).
         rotation: serve ``POST /rotate`` and ``/rotate/confirm`` for replacing a device's
             broker password.
+        security_contact: the ``Contact`` of ``/.well-known/security.txt`` (a mailto: or
+            https: URI); without one that route answers 404.
         behind_proxy: take the client's address from one reverse proxy's
             ``X-Forwarded-For`` (and the scheme from ``X-Forwarded-Proto``).
     """
@@ -101,6 +105,7 @@ def create_hub_web(
     app.register_blueprint(enrolment_blueprint(token_store, issue_credentials, limiter=limiter))
     if rotation is not None:
         app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
+    app.register_blueprint(well_known_blueprint(security_contact))
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
