@@ -78,6 +78,21 @@ class StoreOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class HourlyRollup:
+    """One series' readings in one UTC hour: how many, their mean, lowest and highest."""
+
+    device_id: str
+    sensor_id: str
+    metric: str
+    unit: str
+    hour_us: int
+    count: int
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
 class SentConfig:
     """The config the hub last sent a node, and what became of it."""
 

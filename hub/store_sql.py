@@ -19,12 +19,20 @@ from hub.store import (
     AuditEntry,
     Device,
     DeviceState,
+    HourlyRollup,
     RegisteredDevice,
     SentConfig,
     StoreOutcome,
     UnknownDevice,
 )
 from hub_sync.protocol import Batch, Rejection, WireReading
+
+NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
+"""Quality bits that keep a reading out of "latest value": bad value, unsettled or
+implausible time."""
+NOT_ROLLED_UP = NOT_LATEST
+"""The same bits keep a reading out of the hourly rollups."""
+HOUR_US = 3_600_000_000
 
 MIGRATION_2 = [
     # Provisioning: where a device is, when it was revoked, and who did what to it when.
@@ -43,14 +51,24 @@ MIGRATION_3 = [
         device_id TEXT PRIMARY KEY, revision BIGINT NOT NULL, config_json TEXT NOT NULL,
         sent_at_us BIGINT NOT NULL, sent_by TEXT NOT NULL,
         applied_at_us BIGINT, error TEXT NOT NULL DEFAULT '')""",
+    # Hourly rollups (UTC hours) of every series, kept as readings arrive: a year's trend
+    # reads 8,760 rows a series instead of half a million, and outlives raw retention.
+    """CREATE TABLE hourly (
+        device_id TEXT NOT NULL, series_id INTEGER NOT NULL, hour_us BIGINT NOT NULL,
+        n BIGINT NOT NULL, total DOUBLE PRECISION NOT NULL,
+        low DOUBLE PRECISION NOT NULL, high DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (device_id, series_id, hour_us))""",
+    # Readings stored before version 3 join the rollups as they are.
+    f"""INSERT INTO hourly (device_id, series_id, hour_us, n, total, low, high)
+        SELECT device_id, series_id, (ts_us / {HOUR_US}) * {HOUR_US}, COUNT(*), SUM(value),
+               MIN(value), MAX(value)
+        FROM readings WHERE value IS NOT NULL AND (quality & {NOT_ROLLED_UP}) = 0
+        GROUP BY device_id, series_id, (ts_us / {HOUR_US}) * {HOUR_US}""",  # noqa: S608
 ]
 MIGRATIONS: dict[int, list[str]] = {2: MIGRATION_2, 3: MIGRATION_3}
 """Each schema version's statements after version 1's tables, the same on both backends;
 a store at version v runs every list of a higher version, in order, in one transaction."""
 SCHEMA_VERSION = max(MIGRATIONS)
-NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
-"""Quality bits that keep a reading out of "latest value": bad value, unsettled or
-implausible time."""
 
 Row = tuple[Any, ...]
 
@@ -213,7 +231,14 @@ class SqlHubStore(abc.ABC):
             deleted = 0
             if with_data:
                 deleted = self._run("DELETE FROM readings WHERE device_id = ?", (device_id,))
-                for table in ("received", "latest", "rejections", "devices"):
+                for table in (
+                    "received",
+                    "latest",
+                    "rejections",
+                    "hourly",
+                    "node_configs",
+                    "devices",
+                ):
                     self._run(f"DELETE FROM {table} WHERE device_id = ?", (device_id,))  # noqa: S608
                 self._audit(actor, "deleted with its data", device_id, f"{deleted} readings")
             else:
@@ -330,6 +355,8 @@ class SqlHubStore(abc.ABC):
             refused = {s for rej in rejected for s in range(rej.first, rej.last + 1)}
             if refused:
                 newest = newest_per_series([row for row in rows if row[2] not in refused])
+            new_rows = self._not_yet_received(batch.device_id, epoch, rows, refused)
+            self._roll_up(new_rows)
             self._record_received(batch.device_id, epoch, received)
             self._update_latest(batch.device_id, newest)
             self._run(
@@ -427,6 +454,62 @@ class SqlHubStore(abc.ABC):
             Rejection(a, b, "sequence numbers already stored with different content")
             for a, b in merge([(s, s) for s in differing])
         ]
+
+    def _not_yet_received(
+        self, device_id: str, epoch: int, rows: list[Row], refused: set[int]
+    ) -> list[Row]:
+        """The rows no earlier batch brought: resends must not count twice in the rollups.
+
+        Read under the device's lock, before this batch's ranges are merged in; the
+        received ranges outlive raw retention, so a reading pruned and sent again still
+        counts once.
+        """
+        if not rows:
+            return rows
+        seqs = [row[2] for row in rows]
+        ranges = self._query(
+            "SELECT first_seq, last_seq FROM received WHERE device_id = ? AND store_epoch = ? "
+            "AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq",
+            (device_id, epoch, min(seqs), max(seqs)),
+        )
+        if not ranges and not refused:
+            return rows
+        seen = [(int(a), int(b)) for a, b in ranges]
+        return [
+            row
+            for row in rows
+            if row[2] not in refused and not any(a <= row[2] <= b for a, b in seen)
+        ]
+
+    def _roll_up(self, rows: list[Row]) -> None:
+        """Add rows to their hours' count, sum, lowest and highest."""
+        buckets: dict[tuple[str, int, int], list[float]] = {}
+        for row in rows:
+            value, quality = row[5], row[7]
+            if value is None or quality & NOT_ROLLED_UP or not math.isfinite(value):
+                continue
+            key = (row[0], row[3], row[4] - row[4] % HOUR_US)
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = [1, value, value, value]
+            else:
+                bucket[0] += 1
+                bucket[1] += value
+                if value < bucket[2]:
+                    bucket[2] = value
+                if value > bucket[3]:
+                    bucket[3] = value
+        if buckets:
+            self._run_many(
+                "INSERT INTO hourly (device_id, series_id, hour_us, n, total, low, high) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (device_id, series_id, hour_us) DO UPDATE SET "
+                "n = hourly.n + excluded.n, total = hourly.total + excluded.total, "
+                "low = CASE WHEN excluded.low < hourly.low THEN excluded.low ELSE hourly.low END, "
+                "high = CASE WHEN excluded.high > hourly.high THEN excluded.high "
+                "ELSE hourly.high END",
+                [(*key, int(b[0]), b[1], b[2], b[3]) for key, b in sorted(buckets.items())],
+            )
 
     def _record_received(self, device_id: str, epoch: int, received: list[tuple[int, int]]) -> None:
         existing = [
@@ -555,6 +638,32 @@ class SqlHubStore(abc.ABC):
                 (device_id,),
             )
         }
+
+    def hourly(
+        self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
+    ) -> list[HourlyRollup]:
+        """The hourly rollups of some devices' hours starting in [start_us, end_us).
+
+        Ordered by device, series and hour; ``metrics`` narrows to those metrics.
+        """
+        if not device_ids:
+            return []
+        marks = ", ".join("?" for _ in device_ids)
+        sql = (
+            "SELECT h.device_id, s.sensor_id, s.metric, s.unit, h.hour_us, h.n, h.total, "  # noqa: S608
+            "h.low, h.high FROM hourly h JOIN series s ON s.id = h.series_id "
+            f"WHERE h.device_id IN ({marks}) AND h.hour_us >= ? AND h.hour_us < ?"
+        )
+        params: list[Any] = [*device_ids, start_us, end_us]
+        if metrics:
+            sql += f" AND s.metric IN ({', '.join('?' for _ in metrics)})"
+            params += list(metrics)
+        return [
+            HourlyRollup(device, sensor, metric, unit, hour, n, total / n, low, high)
+            for device, sensor, metric, unit, hour, n, total, low, high in self._query(
+                sql + " ORDER BY h.device_id, s.sensor_id, s.metric, h.hour_us", params
+            )
+        ]
 
     def missing(self, device_id: str) -> tuple[tuple[int, int, int], ...]:
         """(store_epoch, first, last) gaps between the ranges received so far."""

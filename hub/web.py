@@ -33,13 +33,13 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hub.well_known import well_known_blueprint
 from provisioning.enrolment import (
     FailureLimiter,
     IssueCredentials,
     TokenStore,
     enrolment_blueprint,
 )
-from hub.well_known import well_known_blueprint
 from provisioning.rotation import CredentialRotation, rotation_blueprint
 
 log = logging.getLogger(__name__)

@@ -134,3 +134,60 @@ def test_the_fleet_lists_each_devices_own_gaps(hub_store):
     fleet = {d.device_id: d.missing for d in hub_store.fleet()}
     assert fleet == {"askrigg": ((7, 3, 4), (7, 6, 8)), "reeth": ((7, 5, 6),), "quiet": ()}
     assert hub_store.missing("reeth") == ((7, 5, 6),)
+
+
+HOUR = 3_600_000_000
+
+
+def hour_batch(device, seqs, values, start_us, quality=0):
+    return Batch(
+        device,
+        7,
+        tuple(
+            WireReading(s, "t", "temperature", "°C", start_us + s * 60_000_000, v, quality)
+            for s, v in zip(seqs, values, strict=True)
+        ),
+    )
+
+
+def test_hourly_rollups_count_each_reading_once_however_often_it_is_sent(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    start = (NOW_US // HOUR - 3) * HOUR
+    hub_store.store_batch(hour_batch("askrigg", [1, 2, 3], [18.0, 20.0, 22.0], start), NOW_US)
+    hub_store.store_batch(hour_batch("askrigg", [2, 3, 4], [20.0, 22.0, 19.0], start), NOW_US)
+    hub_store.store_batch(
+        hour_batch("askrigg", [1, 2, 3, 4], [18.0, 20.0, 22.0, 19.0], start), NOW_US
+    )
+    # A bad value is stored but kept out of the trend.
+    hub_store.store_batch(hour_batch("askrigg", [5], [85.0], start, quality=1), NOW_US)
+    # Pruned at the hub, then sent again by a node whose ack was lost long ago.
+    hub_store.prune(start + 2 * 60_000_000)
+    hub_store.store_batch(hour_batch("askrigg", [1], [18.0], start), NOW_US)
+    hub_store.store_batch(hour_batch("askrigg", [61], [30.0], start), NOW_US)  # the next hour
+
+    (first, second) = hub_store.hourly(["askrigg"], start, start + 2 * HOUR)
+    assert (first.hour_us, first.count, first.low, first.high) == (start, 4, 18.0, 22.0)
+    assert first.mean == pytest.approx(19.75)
+    assert (second.hour_us, second.count, second.mean) == (start + HOUR, 1, 30.0)
+    assert (first.sensor_id, first.metric, first.unit) == ("t", "temperature", "°C")
+    assert hub_store.hourly(["askrigg"], start, start + 2 * HOUR, ["co2"]) == []
+    assert hub_store.hourly([], start, start + HOUR) == []
+
+
+def test_a_version_2_store_gets_rollups_of_what_it_held(tmp_path):
+    path = tmp_path / "hub.db"
+    store = SqliteHubStore(path)
+    store.add_device("askrigg", "Askrigg Village Hall")
+    start = (NOW_US // HOUR - 3) * HOUR
+    store.store_batch(hour_batch("askrigg", [1, 2], [10.0, 14.0], start), NOW_US)
+    store._run("DROP TABLE hourly")
+    store._run("DROP TABLE node_configs")
+    store._run("ALTER TABLE devices DROP COLUMN rotation_requested_us")
+    store._run("PRAGMA user_version = 2")
+    store.close()
+    store = SqliteHubStore(path)
+    try:
+        (rollup,) = store.hourly(["askrigg"], start, start + HOUR)
+        assert (rollup.count, rollup.mean, rollup.low, rollup.high) == (2, 12.0, 10.0, 14.0)
+    finally:
+        store.close()
