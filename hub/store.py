@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from hub_sync.protocol import Batch, Rejection, WireReading
 
@@ -75,6 +75,20 @@ class StoreOutcome:
     duplicates: int
     rotate: bool = False
     """The device is to fetch a new broker password (its ack says so)."""
+
+
+class StoredReading(NamedTuple):
+    """A reading as the hub holds it, for the data API and exports."""
+
+    device_id: str
+    sensor_id: str
+    metric: str
+    unit: str
+    ts_us: int
+    value: float
+    quality: int
+    censor: str | None
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)

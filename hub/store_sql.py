@@ -22,6 +22,7 @@ from hub.store import (
     HourlyRollup,
     RegisteredDevice,
     SentConfig,
+    StoredReading,
     StoreOutcome,
     UnknownDevice,
 )
@@ -627,6 +628,55 @@ class SqlHubStore(abc.ABC):
             reading = WireReading(seq, sensor_id, metric, unit, ts_us, exact, quality, censor)
             out.append((unsigned_epoch(epoch), reading))
         return out
+
+    def readings_between(
+        self,
+        device_ids: Sequence[str],
+        start_us: int,
+        end_us: int,
+        metrics: Sequence[str] = (),
+        *,
+        limit: int | None = None,
+    ) -> list[StoredReading]:
+        """Some devices' readings taken in [start_us, end_us), oldest first, at most ``limit``.
+
+        There is no index on time (it would cost a fifth of the insert rate): each device's
+        rows are read in key order and filtered, so ask for days, not years, of raw data.
+        """
+        if not device_ids:
+            return []
+        marks = ", ".join("?" for _ in device_ids)
+        sql = (
+            "SELECT r.device_id, s.sensor_id, s.metric, s.unit, r.ts_us, r.value, "  # noqa: S608
+            "r.value_bits, r.quality, r.censor, r.seq FROM readings r JOIN series s "
+            f"ON s.id = r.series_id WHERE r.device_id IN ({marks}) "
+            "AND r.ts_us >= ? AND r.ts_us < ?"
+        )
+        params: list[Any] = [*device_ids, start_us, end_us]
+        if metrics:
+            sql += f" AND s.metric IN ({', '.join('?' for _ in metrics)})"
+            params += list(metrics)
+        return [
+            StoredReading(
+                device,
+                sensor,
+                metric,
+                unit,
+                ts_us,
+                struct.unpack(">d", bytes(bits))[0] if bits is not None else float(value),
+                quality,
+                censor,
+                seq,
+            )
+            for device, sensor, metric, unit, ts_us, value, bits, quality, censor, seq in (
+                self._query(
+                    sql
+                    + " ORDER BY r.ts_us, r.device_id, r.seq"
+                    + ("" if limit is None else f" LIMIT {int(limit)}"),
+                    params,
+                )
+            )
+        ]
 
     def latest(self, device_id: str) -> dict[tuple[str, str], tuple[int, float | None]]:
         """(sensor_id, metric) → (ts_us, value) of the newest plausible reading."""

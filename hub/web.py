@@ -27,12 +27,14 @@ the app listens where nothing but the proxy can reach it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 
 from flask import Flask, Response, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hub.data_api import DataStore, Exporter, data_api_blueprint
 from hub.well_known import well_known_blueprint
 from provisioning.enrolment import (
     FailureLimiter,
@@ -74,6 +76,10 @@ def create_hub_web(
     limiter: FailureLimiter | None = None,
     rotation: CredentialRotation | None = None,
     security_contact: str = "",
+    data_store: Callable[[], DataStore] | None = None,
+    exporters: Mapping[str, Exporter] | None = None,
+    visible: Callable[[str], bool] = lambda device_id: True,
+    timezone: str = "Europe/London",
     behind_proxy: bool = False,
 ) -> Flask:
     """The hub's web app: ``POST /enroll``, security headers, JSON errors.
@@ -90,6 +96,11 @@ def create_hub_web(
             broker password.
         security_contact: the ``Contact`` of ``/.well-known/security.txt`` (a mailto: or
             https: URI); without one that route answers 404.
+        data_store: the request's hub store, for the data API (``/api/v1/…``); without
+            one the API is not served.
+        exporters: the CSV and SenML writers of the data API's downloads.
+        visible: whether the caller may see a device's data.
+        timezone: the hub's local time zone, for dates and daily rollups.
         behind_proxy: take the client's address from one reverse proxy's
             ``X-Forwarded-For`` (and the scheme from ``X-Forwarded-Proto``).
     """
@@ -106,6 +117,10 @@ def create_hub_web(
     if rotation is not None:
         app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
     app.register_blueprint(well_known_blueprint(security_contact))
+    if data_store is not None:
+        app.register_blueprint(
+            data_api_blueprint(data_store, exporters or {}, visible=visible, timezone=timezone)
+        )
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,515 @@
+"""The hub's data API: the county's readings per device and per site, in open formats.
+
+Routes (all ``GET``, described by the OpenAPI 3.1 document at ``/api/v1/openapi.json``):
+
+- ``/api/v1/devices``: the devices this account may see, with site and state;
+- ``/api/v1/devices/<id>/rollups`` and ``/api/v1/sites/<site>/rollups``: hourly or daily
+  count, mean, lowest and highest of each series, from the hub's hourly rollups (a
+  year in one answer);
+- ``/api/v1/devices/<id>/readings`` and ``/api/v1/sites/<site>/readings``: the raw
+  readings, as JSON, CSV or SenML (``format=``), at most :data:`MAX_READINGS_DAYS` days
+  and :data:`MAX_READINGS` readings an answer;
+- ``/api/v1/sites``: each site (a hall's registered name, as a slug) and its devices.
+
+Who may see what is the caller's business: ``visible(device_id)`` is asked for every
+device an answer would include (the hub web passes the logged-in account's rule: the IoT
+team sees all, a parish clerk their own halls), and a device one may not see answers 404
+like one that does not exist.
+
+Parameters are checked strictly: an unknown one, a bad date, a range the wrong way round
+or too long, an unknown bucket or format is a 400 with ``{"error": "bad_request",
+"message": ...}`` naming the parameter and what to write instead.
+
+CSV and SenML come from the composition root (``exporters``), the same writers the
+node's downloads use, so a hall's data reads the same from its page and from the hub;
+a site's rows name their device in the sensor column (``device/sensor``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import BadRequest, NotFound
+
+from hub.store import DeviceState, HourlyRollup, RegisteredDevice, StoredReading
+
+MAX_READINGS_DAYS = 7
+MAX_READINGS = 200_000
+MAX_ROLLUP_DAYS = 400
+DEFAULT_ROLLUP_DAYS = 7
+DEFAULT_READINGS_DAYS = 1
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+Exporter = Callable[[Iterable[StoredReading], str], Iterator[str]]
+"""``export(readings, base_name)`` → the file's text in pieces (CSV or SenML)."""
+
+
+class DataStore(Protocol):
+    """What the data API reads of the hub store."""
+
+    def registered(self) -> Sequence[RegisteredDevice]:
+        """Every registered device."""
+        ...
+
+    def fleet(self) -> Sequence[DeviceState]:
+        """Every device's state."""
+        ...
+
+    def hourly(
+        self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
+    ) -> list[HourlyRollup]:
+        """Hourly rollups."""
+        ...
+
+    def readings_between(
+        self,
+        device_ids: Sequence[str],
+        start_us: int,
+        end_us: int,
+        metrics: Sequence[str] = (),
+        *,
+        limit: int | None = None,
+    ) -> list[StoredReading]:
+        """Raw readings."""
+        ...
+
+
+def site_slug(site: str) -> str:
+    """A site's name as it appears in URLs: "Askrigg Village Hall" → "askrigg-village-hall"."""
+    return _SLUG.sub("-", site.lower()).strip("-") or "site"
+
+
+def _bad(message: str) -> BadRequest:
+    return BadRequest(description=message)
+
+
+def _shown(value: str) -> str:
+    return repr(value[:40])
+
+
+def _instant(name: str, text: str, zone: ZoneInfo, *, end: bool) -> datetime:
+    """A date (the hub's local day; as ``to`` it includes that day) or an RFC 3339 instant."""
+    if _DAY.fullmatch(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise _bad(f"{name}: {_shown(text)} is not a date (use YYYY-MM-DD)") from None
+        if end:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(), zone)
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        moment = None
+    if moment is None or "T" not in text.upper():
+        raise _bad(
+            f"{name}: {_shown(text)} is not a date or time (use YYYY-MM-DD, or a time with "
+            "its offset such as 2026-11-03T14:00:00Z)"
+        )
+    if moment.tzinfo is None:
+        raise _bad(f"{name}: {_shown(text)} has no offset (add Z or +00:00)")
+    return moment
+
+
+def _range(
+    zone: ZoneInfo, now: datetime, default_days: int, max_days: int
+) -> tuple[datetime, datetime]:
+    args = request.args
+    end = _instant("to", args["to"], zone, end=True) if "to" in args else now
+    if "from" in args:
+        start = _instant("from", args["from"], zone, end=False)
+    else:
+        start = end - timedelta(days=default_days)
+    if start >= end:
+        raise _bad("from: must be before to")
+    if end - start > timedelta(days=max_days):
+        raise _bad(f"from, to: at most {max_days} days at a time here")
+    return start, end
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _check_params(allowed: set[str]) -> None:
+    unknown = sorted(set(request.args) - allowed)
+    if unknown:
+        raise _bad(
+            f"{unknown[0]}: not a parameter here (use {', '.join(sorted(allowed)) or 'none'})"
+        )
+    for name in request.args:
+        if name != "metric" and len(request.args.getlist(name)) > 1:
+            raise _bad(f"{name}: give it once")
+
+
+def _metrics() -> list[str]:
+    metrics: list[str] = []
+    for item in request.args.getlist("metric"):
+        for name in item.split(","):
+            name = name.strip()
+            if not re.fullmatch(r"[a-z0-9_]{1,40}", name):
+                raise _bad(f"metric: {_shown(name)} is not a metric name (e.g. temperature)")
+            metrics.append(name)
+    return metrics
+
+
+def _choice(name: str, choices: Sequence[str], default: str) -> str:
+    value = request.args.get(name, default)
+    if value not in choices:
+        raise _bad(f"{name}: {_shown(value)} is not one of {', '.join(choices)}")
+    return value
+
+
+def _json(body: object) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+
+
+def _iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat().replace("+00:00", "Z")
+
+
+def daily(rollups: Iterable[HourlyRollup], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Hourly rollups folded into the hall's local days (summer time included)."""
+    days: dict[tuple[str, str, str, str, date], list[float]] = {}
+    for r in rollups:
+        day = datetime.fromtimestamp(r.hour_us / 1e6, zone).date()
+        key = (r.device_id, r.sensor_id, r.metric, r.unit, day)
+        found = days.get(key)
+        if found is None:
+            days[key] = [r.count, r.mean * r.count, r.low, r.high]
+        else:
+            found[0] += r.count
+            found[1] += r.mean * r.count
+            found[2] = min(found[2], r.low)
+            found[3] = max(found[3], r.high)
+    return [
+        {
+            "device_id": device,
+            "sensor_id": sensor,
+            "metric": metric,
+            "unit": unit,
+            "start": datetime.combine(day, time(), zone).isoformat(),
+            "count": int(n),
+            "mean": total / n,
+            "min": low,
+            "max": high,
+        }
+        for (device, sensor, metric, unit, day), (n, total, low, high) in days.items()
+    ]
+
+
+def hourly_json(rollups: Iterable[HourlyRollup]) -> list[dict[str, Any]]:
+    """Hourly rollups as the API's JSON objects."""
+    return [
+        {
+            "device_id": r.device_id,
+            "sensor_id": r.sensor_id,
+            "metric": r.metric,
+            "unit": r.unit,
+            "start": _iso(r.hour_us),
+            "count": r.count,
+            "mean": r.mean,
+            "min": r.low,
+            "max": r.high,
+        }
+        for r in rollups
+    ]
+
+
+def data_api_blueprint(
+    store: Callable[[], DataStore],
+    exporters: Mapping[str, Exporter],
+    *,
+    visible: Callable[[str], bool] = lambda device_id: True,
+    timezone: str = "Europe/London",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Blueprint:
+    """The data API's routes over the hub store ``store()`` gives for the request.
+
+    Args:
+        store: the request's hub store.
+        exporters: ``{"csv": ..., "senml": ...}``: the file writers.
+        visible: whether the caller may see a device.
+        timezone: the hub's local time zone, for dates without a time and daily buckets.
+        now: the clock (tests).
+    """
+    zone = ZoneInfo(timezone)
+    api = Blueprint("data_api", __name__)
+
+    def devices_of(kind: str, key: str) -> list[RegisteredDevice]:
+        registered = [d for d in store().registered() if visible(d.device_id)]
+        if kind == "device":
+            found = [d for d in registered if d.device_id == key]
+        else:
+            found = [d for d in registered if site_slug(d.site) == key]
+        if not found:
+            raise NotFound(description=f"no {kind} {key!r} here")
+        return found
+
+    @api.get("/api/v1/devices")
+    def devices() -> Response:
+        _check_params(set())
+        states = {s.device_id: s for s in store().fleet()}
+        body = []
+        for d in store().registered():
+            if not visible(d.device_id):
+                continue
+            state = states.get(d.device_id)
+            body.append(
+                {
+                    "device_id": d.device_id,
+                    "site": d.site,
+                    "site_slug": site_slug(d.site),
+                    "location": d.location,
+                    "revoked": d.revoked,
+                    "online": bool(state and state.online),
+                    "last_seen": _iso(d.last_seen_us),
+                    "readings_stored": state.readings if state else 0,
+                }
+            )
+        return _json({"devices": body})
+
+    @api.get("/api/v1/sites")
+    def sites() -> Response:
+        _check_params(set())
+        grouped: dict[str, dict[str, Any]] = {}
+        for d in store().registered():
+            if visible(d.device_id):
+                slug = site_slug(d.site)
+                entry = grouped.setdefault(slug, {"site": d.site, "slug": slug, "devices": []})
+                entry["devices"].append(d.device_id)
+        return _json({"sites": list(grouped.values())})
+
+    def rollups(kind: str, key: str) -> Response:
+        _check_params({"from", "to", "metric", "bucket"})
+        found = devices_of(kind, key)
+        metrics = _metrics()
+        bucket = _choice("bucket", ("hour", "day"), "hour")
+        start, end = _range(zone, now(), DEFAULT_ROLLUP_DAYS, MAX_ROLLUP_DAYS)
+        rows = store().hourly([d.device_id for d in found], _us(start), _us(end), metrics)
+        body = daily(rows, zone) if bucket == "day" else hourly_json(rows)
+        return _json(
+            {
+                kind: key,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "bucket": bucket,
+                "rollups": body,
+            }
+        )
+
+    def readings(kind: str, key: str) -> Response:
+        _check_params({"from", "to", "metric", "format"})
+        found = devices_of(kind, key)
+        metrics = _metrics()
+        fmt = _choice("format", ("json", "csv", "senml"), "json")
+        start, end = _range(zone, now(), DEFAULT_READINGS_DAYS, MAX_READINGS_DAYS)
+        rows = store().readings_between(
+            [d.device_id for d in found], _us(start), _us(end), metrics, limit=MAX_READINGS + 1
+        )
+        if len(rows) > MAX_READINGS:
+            raise _bad(
+                f"from, to: more than {MAX_READINGS:,} readings; ask for a shorter range "
+                "or fewer metrics"
+            )
+        if kind == "site":  # one file for several devices: say whose each row is
+            rows = [r._replace(sensor_id=f"{r.device_id}/{r.sensor_id}") for r in rows]
+        if fmt == "json":
+            return _json(
+                {
+                    kind: key,
+                    "from": start.isoformat(),
+                    "to": end.isoformat(),
+                    "readings": [
+                        {
+                            "device_id": r.device_id,
+                            "sensor_id": r.sensor_id,
+                            "metric": r.metric,
+                            "unit": r.unit,
+                            "time": _iso(r.ts_us),
+                            "value": r.value if math.isfinite(r.value) else None,
+                            "quality": r.quality,
+                            "censor": r.censor,
+                            "seq": r.seq,
+                        }
+                        for r in rows
+                    ],
+                }
+            )
+        base = f"urn:dev:hallsense:{key}:"
+        stamp = start.astimezone(zone).date().isoformat()
+        name = f"hallsense-{key}-{stamp}.{'csv' if fmt == 'csv' else 'senml.json'}"
+        response = Response(
+            exporters[fmt](rows, base),
+            mimetype="text/csv" if fmt == "csv" else "application/senml+json",
+        )
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    api.add_url_rule(
+        "/api/v1/devices/<device_id>/rollups",
+        "device_rollups",
+        lambda device_id: rollups("device", device_id),
+    )
+    api.add_url_rule(
+        "/api/v1/sites/<site>/rollups", "site_rollups", lambda site: rollups("site", site)
+    )
+    api.add_url_rule(
+        "/api/v1/devices/<device_id>/readings",
+        "device_readings",
+        lambda device_id: readings("device", device_id),
+    )
+    api.add_url_rule(
+        "/api/v1/sites/<site>/readings", "site_readings", lambda site: readings("site", site)
+    )
+
+    @api.get("/api/v1/openapi.json")
+    def openapi() -> Response:
+        _check_params(set())
+        return _json(openapi_document())
+
+    return api
+
+
+def _error() -> dict[str, Any]:
+    return {
+        "description": "What was wrong, naming the parameter",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the data API (what schemathesis tests against)."""
+    text = {"type": "string"}
+    number = {"type": "number"}
+    nullable_text = {"type": ["string", "null"]}
+
+    def param(name: str, description: str, schema: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        return {"name": name, "in": "query", "description": description, "schema": schema, **kw}
+
+    range_params = [
+        param("from", "Start: YYYY-MM-DD (the hub's local day) or an RFC 3339 time.", text),
+        param("to", "End: YYYY-MM-DD (included) or an RFC 3339 time (excluded).", text),
+        param(
+            "metric",
+            "Only these metrics (comma-separated), e.g. temperature,co2.",
+            {"type": "string", "pattern": "^[a-z0-9_]{1,40}(,[a-z0-9_]{1,40})*$"},
+        ),
+    ]
+    rollup = {
+        "type": "object",
+        "required": ["device_id", "sensor_id", "metric", "unit", "start", "count", "mean"],
+        "properties": {
+            "device_id": text,
+            "sensor_id": text,
+            "metric": text,
+            "unit": text,
+            "start": text,
+            "count": {"type": "integer"},
+            "mean": number,
+            "min": number,
+            "max": number,
+        },
+    }
+    reading = {
+        "type": "object",
+        "required": ["device_id", "sensor_id", "metric", "unit", "time", "quality", "seq"],
+        "properties": {
+            "device_id": text,
+            "sensor_id": text,
+            "metric": text,
+            "unit": text,
+            "time": text,
+            "value": {"type": ["number", "null"]},
+            "quality": {"type": "integer"},
+            "censor": nullable_text,
+            "seq": {"type": "integer"},
+        },
+    }
+
+    def get(
+        summary: str, params: list[dict[str, Any]], ok: dict[str, Any], *, found: bool = True
+    ) -> dict[str, Any]:
+        responses: dict[str, Any] = {"200": ok, "400": _error(), "401": _error()}
+        if found:
+            responses["404"] = _error()
+        return {"get": {"summary": summary, "parameters": params, "responses": responses}}
+
+    def ok(schema: dict[str, Any], *files: str) -> dict[str, Any]:
+        content: dict[str, Any] = {"application/json": {"schema": schema}}
+        for mime in files:
+            content[mime] = {"schema": {"type": "string"}}
+        return {"description": "OK", "content": content}
+
+    def path(name: str) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "schema": text}
+
+    bucket = param(
+        "bucket", "hour (UTC hours) or day (the hub's local days)", {"enum": ["hour", "day"]}
+    )
+    fmt = param("format", "json, csv or senml", {"enum": ["json", "csv", "senml"]})
+    rollups_ok = ok(
+        {
+            "type": "object",
+            "required": ["from", "to", "bucket", "rollups"],
+            "properties": {"rollups": {"type": "array", "items": rollup}},
+        }
+    )
+    readings_ok = ok(
+        {
+            "type": "object",
+            "required": ["from", "to", "readings"],
+            "properties": {"readings": {"type": "array", "items": reading}},
+        },
+        "text/csv",
+        "application/senml+json",
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hallsense hub data API",
+            "version": "1",
+            "description": "Readings of the county's village halls: per device and per site, "
+            "hourly or daily rollups and raw readings as JSON, CSV or SenML (RFC 8428).",
+        },
+        "components": {
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "message"],
+                    "properties": {"error": text, "message": text},
+                }
+            },
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"token": []}],
+        "paths": {
+            "/api/v1/devices": get("Devices you may see", [], ok({"type": "object"}), found=False),
+            "/api/v1/sites": get(
+                "Sites and their devices", [], ok({"type": "object"}), found=False
+            ),
+            "/api/v1/devices/{device_id}/rollups": get(
+                "A device's rollups", [path("device_id"), *range_params, bucket], rollups_ok
+            ),
+            "/api/v1/sites/{site}/rollups": get(
+                "A site's rollups", [path("site"), *range_params, bucket], rollups_ok
+            ),
+            "/api/v1/devices/{device_id}/readings": get(
+                "A device's readings", [path("device_id"), *range_params, fmt], readings_ok
+            ),
+            "/api/v1/sites/{site}/readings": get(
+                "A site's readings", [path("site"), *range_params, fmt], readings_ok
+            ),
+            "/api/v1/openapi.json": get("This document", [], ok({"type": "object"}), found=False),
+        },
+    }

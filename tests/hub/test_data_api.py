@@ -1,0 +1,171 @@
+"""The hub's data API against a real hub store (SQLite and PostgreSQL): what a data team
+script gets, what a clerk may not see, and a 400 that names the bad parameter."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from hallsense.hub_exports import hub_exporters
+from hub.web import create_hub_web
+from hub_sync.protocol import Batch, WireReading
+from provisioning.enrolment import TokenStore
+
+HOUR = 3_600_000_000
+NOW_US = time.time_ns() // 1000
+START = (NOW_US // HOUR - 5) * HOUR  # five whole hours ago
+
+
+def minute_batch(device, sensor, metric, unit, values, first_seq=1):
+    return Batch(
+        device,
+        11,
+        tuple(
+            WireReading(first_seq + i, sensor, metric, unit, START + i * 60_000_000, v)
+            for i, v in enumerate(values)
+        ),
+    )
+
+
+@pytest.fixture
+def filled(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    hub_store.add_device("askrigg-2", "Askrigg Village Hall")
+    hub_store.add_device("reeth", "Reeth Memorial Hall")
+    temps = [18.0 + (i % 60) / 10 for i in range(120)]  # two hours of one-minute readings
+    hub_store.store_batch(minute_batch("askrigg", "t1", "temperature", "°C", temps), NOW_US)
+    hub_store.store_batch(minute_batch("askrigg-2", "c1", "co2", "ppm", [450.0, 650.0]), NOW_US)
+    hub_store.store_batch(minute_batch("reeth", "t9", "temperature", "°C", [7.0]), NOW_US)
+    return hub_store
+
+
+def client(tmp_path, store, visible=lambda device_id: True):
+    app = create_hub_web(
+        TokenStore(tmp_path / "enrolment"),
+        lambda device_id: {},
+        data_store=lambda: store,
+        exporters=hub_exporters("Europe/London"),
+        visible=visible,
+    )
+    return app.test_client()
+
+
+def iso(us):
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat()
+
+
+def test_hourly_and_daily_rollups_of_a_device(tmp_path, filled):
+    api = client(tmp_path, filled)
+    answer = api.get(
+        "/api/v1/devices/askrigg/rollups",
+        query_string={"from": iso(START), "to": iso(START + 3 * HOUR)},
+    )
+    assert answer.status_code == 200, answer.text
+    first, second = answer.json["rollups"]
+    assert (first["count"], first["min"], first["max"]) == (60, 18.0, 23.9)
+    assert first["mean"] == pytest.approx(20.95)
+    assert second["count"] == 60
+    assert first["start"] == iso(START).replace("+00:00", "Z")
+
+    day = api.get(
+        "/api/v1/devices/askrigg/rollups",
+        query_string={"bucket": "day", "from": iso(START), "to": iso(START + 3 * HOUR)},
+    ).json["rollups"]
+    assert sum(d["count"] for d in day) == 120
+    assert all(d["metric"] == "temperature" for d in day)
+
+
+def test_a_site_gathers_its_devices_and_downloads_as_csv_and_senml(tmp_path, filled):
+    api = client(tmp_path, filled)
+    sites = {s["slug"]: s["devices"] for s in api.get("/api/v1/sites").json["sites"]}
+    assert sites["askrigg-village-hall"] == ["askrigg", "askrigg-2"]
+    window = {"from": iso(START), "to": iso(START + 3 * HOUR)}
+
+    rollups = api.get("/api/v1/sites/askrigg-village-hall/rollups", query_string=window).json
+    assert {r["metric"] for r in rollups["rollups"]} == {"temperature", "co2"}
+
+    download = api.get(
+        "/api/v1/sites/askrigg-village-hall/readings", query_string={**window, "format": "csv"}
+    )
+    assert download.status_code == 200
+    assert download.mimetype == "text/csv"
+    assert "attachment" in download.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(download.text.lstrip("\ufeff"))))
+    body = rows[1:]
+    assert len(body) == 122  # every reading of both devices, once
+    assert {row[1].split("/")[0] for row in body} == {"askrigg", "askrigg-2"}
+
+    senml = api.get(
+        "/api/v1/devices/askrigg-2/readings", query_string={**window, "format": "senml"}
+    )
+    pack = json.loads(senml.text)
+    assert pack[0]["bn"] == "urn:dev:hallsense:askrigg-2:"
+    assert [r.get("v") for r in pack] == [450.0, 650.0]
+    assert pack[0]["u"] == "ppm"
+
+
+def test_json_readings_in_time_order(tmp_path, filled):
+    answer = client(tmp_path, filled).get(
+        "/api/v1/devices/askrigg/readings",
+        query_string={
+            "from": iso(START),
+            "to": iso(START + 10 * 60_000_000),
+            "metric": "temperature",
+        },
+    )
+    readings = answer.json["readings"]
+    assert [r["seq"] for r in readings] == list(range(1, 11))
+    assert readings[0]["value"] == 18.0
+
+
+def test_a_clerk_sees_only_their_own_halls(tmp_path, filled):
+    api = client(tmp_path, filled, visible=lambda device_id: device_id == "reeth")
+    assert [d["device_id"] for d in api.get("/api/v1/devices").json["devices"]] == ["reeth"]
+    hidden = api.get("/api/v1/devices/askrigg/rollups")
+    assert hidden.status_code == 404  # the same as a device that does not exist
+    assert api.get("/api/v1/devices/nowhere/rollups").status_code == 404
+    assert api.get("/api/v1/sites/askrigg-village-hall/readings").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({"from": "2026-13-01"}, "from"),
+        ({"from": "2026-11-03T14:00:00"}, "no offset"),
+        ({"to": "yesterday"}, "to"),
+        ({"from": "2026-11-05", "to": "2026-11-01"}, "before"),
+        ({"bucket": "week"}, "bucket"),
+        ({"metric": "Temp; DROP TABLE"}, "metric"),
+        ({"colour": "red"}, "colour"),
+        ({"from": "2024-01-01", "to": "2026-01-01"}, "400 days"),
+    ],
+)
+def test_bad_parameters_are_named_in_a_400(tmp_path, filled, query, named):
+    answer = client(tmp_path, filled).get("/api/v1/devices/askrigg/rollups", query_string=query)
+    assert answer.status_code == 400
+    assert named in answer.json["message"]
+
+
+def test_raw_readings_are_limited_to_a_week_at_a_time(tmp_path, filled):
+    answer = client(tmp_path, filled).get(
+        "/api/v1/devices/askrigg/readings", query_string={"from": "2026-11-01", "to": "2026-11-20"}
+    )
+    assert answer.status_code == 400
+    assert "7 days" in answer.json["message"]
+
+
+def test_the_openapi_document_describes_every_route(tmp_path, filled):
+    api = client(tmp_path, filled)
+    document = api.get("/api/v1/openapi.json").json
+    assert document["openapi"] == "3.1.0"
+    app_rules = {
+        rule.rule.replace("<", "{").replace(">", "}")
+        for rule in api.application.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+    }
+    assert app_rules == set(document["paths"])
