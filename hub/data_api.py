@@ -46,6 +46,11 @@ MAX_ROLLUP_DAYS = 400
 DEFAULT_ROLLUP_DAYS = 7
 DEFAULT_READINGS_DAYS = 1
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 1, tzinfo=UTC)
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 Exporter = Callable[[Iterable[StoredReading], str], Iterator[str]]
@@ -106,10 +111,10 @@ def _instant(name: str, text: str, zone: ZoneInfo, *, end: bool) -> datetime:
             day += timedelta(days=1)
         return datetime.combine(day, time(), zone)
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
+        moment = datetime.fromisoformat(text.upper()) if _TIME.fullmatch(text) else None
     except ValueError:
         moment = None
-    if moment is None or "T" not in text.upper():
+    if moment is None:
         raise _bad(
             f"{name}: {_shown(text)} is not a date or time (use YYYY-MM-DD, or a time with "
             "its offset such as 2026-11-03T14:00:00Z)"
@@ -123,15 +128,20 @@ def _range(
     zone: ZoneInfo, now: datetime, default_days: int, max_days: int
 ) -> tuple[datetime, datetime]:
     args = request.args
-    end = _instant("to", args["to"], zone, end=True) if "to" in args else now
-    if "from" in args:
-        start = _instant("from", args["from"], zone, end=False)
-    else:
-        start = end - timedelta(days=default_days)
+    try:
+        end = _instant("to", args["to"], zone, end=True) if "to" in args else now
+        if "from" in args:
+            start = _instant("from", args["from"], zone, end=False)
+        else:
+            start = end - timedelta(days=default_days)
+    except OverflowError:
+        raise _bad("from, to: a date between the years 1 and 9999, please") from None
     if start >= end:
         raise _bad("from: must be before to")
     if end - start > timedelta(days=max_days):
         raise _bad(f"from, to: at most {max_days} days at a time here")
+    if start < _EARLIEST or end > _LATEST:
+        raise _bad("from, to: a date between the years 1970 and 9999, please")
     return start, end
 
 
@@ -397,9 +407,21 @@ def openapi_document() -> dict[str, Any]:
     def param(name: str, description: str, schema: dict[str, Any], **kw: Any) -> dict[str, Any]:
         return {"name": name, "in": "query", "description": description, "schema": schema, **kw}
 
+    moment = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
     range_params = [
-        param("from", "Start: YYYY-MM-DD (the hub's local day) or an RFC 3339 time.", text),
-        param("to", "End: YYYY-MM-DD (included) or an RFC 3339 time (excluded).", text),
+        param(
+            "from",
+            "Start: YYYY-MM-DD (from the hub's local midnight) or an RFC 3339 date-time with "
+            "its offset. Must be before `to`; a range is at most 7 days of readings or 400 "
+            "days of rollups. Default: a day (readings) or a week (rollups) before `to`.",
+            moment,
+        ),
+        param(
+            "to",
+            "End: YYYY-MM-DD (that whole local day included) or an RFC 3339 date-time with "
+            "its offset (excluded). Default: now.",
+            moment,
+        ),
         param(
             "metric",
             "Only these metrics (comma-separated), e.g. temperature,co2.",
