@@ -1,0 +1,152 @@
+"""A hall's settings as its parish clerk edits them at the hub, sent over the config downlink.
+
+What a clerk may change: the hall's name, its opening hours, the sensors' labels and
+which metrics are public (on the hall's page and in the hub's open data). The hub keeps
+the config it last sent each node (:meth:`node_config`); an edit starts from that, so a
+clerk changing the opening hours keeps the labels and sample intervals sent before, and
+everything else the node falls back to its own settings file for.
+
+:func:`apply_edit` checks the new settings exactly as the node will (the config's own
+decoder), sends them (the caller's ``send``, which publishes the retained config and
+records it), and returns the config; nothing is recorded when sending fails. Whether the
+node has applied it shows later in :class:`HallSettings` (``applied_at_us``, ``error``),
+from the node's status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hub.config_downlink import build_config, next_revision
+from hub.store import SentConfig
+from hub_sync.protocol import PAGE_LABEL_MAX, PAGE_TEXT_MAX, ProtocolError
+
+EDITABLE = ("hall_name", "opening_hours", "public_metrics", "sensor_labels")
+"""The page settings a clerk may change (``contact`` stays with the IoT team)."""
+
+
+class HallSettingsError(ValueError):
+    """An edit that cannot be sent, naming the field and what to write instead."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+class ConfigSource(Protocol):
+    """The hub store's record of configs sent."""
+
+    def node_config(self, device_id: str) -> SentConfig | None:
+        """The config last sent, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class HallSettings:
+    """What the hub last told a node to show, and what became of it."""
+
+    device_id: str
+    intervals: dict[str, float] = field(default_factory=dict)
+    page: dict[str, Any] = field(default_factory=dict)
+    revision: int | None = None
+    sent_at_us: int | None = None
+    sent_by: str = ""
+    applied_at_us: int | None = None
+    error: str = ""
+
+    @property
+    def state(self) -> str:
+        """``none`` (never sent), ``waiting`` (not yet confirmed), ``applied`` or ``refused``."""
+        if self.revision is None:
+            return "none"
+        if self.applied_at_us is not None:
+            return "applied"
+        return "refused" if self.error else "waiting"
+
+
+def hall_settings(source: ConfigSource, device_id: str) -> HallSettings:
+    """The hall's settings as the hub last sent them (empty when it never has)."""
+    sent = source.node_config(device_id)
+    if sent is None:
+        return HallSettings(device_id)
+    body = json.loads(sent.config_json)
+    return HallSettings(
+        device_id,
+        dict(body.get("intervals", {})),
+        dict(body.get("page", {})),
+        sent.revision,
+        sent.sent_at_us,
+        sent.sent_by,
+        sent.applied_at_us,
+        sent.error,
+    )
+
+
+def _text(name: str, value: str, *, required: bool = False) -> str:
+    value = " ".join(value.split())
+    if required and not value:
+        raise HallSettingsError(name, "must not be empty")
+    if len(value) > PAGE_TEXT_MAX:
+        raise HallSettingsError(name, f"at most {PAGE_TEXT_MAX} characters, please")
+    return value
+
+
+def checked_edit(
+    form: Mapping[str, str],
+    sensors: Sequence[str],
+    metrics: Sequence[str],
+) -> dict[str, Any]:
+    """The page settings in a submitted form, checked; raises naming the first bad field.
+
+    ``form`` has ``hall_name``, ``opening_hours``, ``label:<sensor>`` for each of
+    ``sensors`` and ``public:<metric>`` (present when ticked) for each of ``metrics``.
+    An empty label means "no label" (the node shows the sensor's own name).
+    """
+    page: dict[str, Any] = {
+        "hall_name": _text("hall_name", form.get("hall_name", ""), required=True),
+        "opening_hours": _text("opening_hours", form.get("opening_hours", "")),
+        "public_metrics": [m for m in metrics if form.get(f"public:{m}")],
+    }
+    labels = {}
+    for sensor in sensors:
+        label = " ".join(form.get(f"label:{sensor}", "").split())
+        if len(label) > PAGE_LABEL_MAX:
+            raise HallSettingsError(
+                f"label:{sensor}", f"a label is at most {PAGE_LABEL_MAX} characters"
+            )
+        if label:
+            labels[sensor] = label
+    page["sensor_labels"] = labels
+    return page
+
+
+def apply_edit(
+    current: HallSettings,
+    changes: Mapping[str, Any],
+    send: Callable[[str, bytes], None],
+    *,
+    now_s: float | None = None,
+) -> int:
+    """Send the hall's settings with ``changes`` made; returns the new revision.
+
+    Raises:
+        HallSettingsError: a change is not one a clerk may make, or the node would refuse it.
+        Whatever ``send`` raises when the broker cannot be reached (nothing is recorded).
+    """
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise HallSettingsError(sorted(unknown)[0], "not a setting a clerk can change here")
+    page = {**current.page, **changes}
+    if not page.get("sensor_labels"):
+        page.pop("sensor_labels", None)
+    revision = next_revision(current.revision, now_s)
+    try:
+        _, payload = build_config(revision, current.intervals, page)
+    except ProtocolError as error:
+        raise HallSettingsError("settings", str(error)) from None
+    send(current.device_id, payload)
+    return revision

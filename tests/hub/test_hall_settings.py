@@ -1,0 +1,76 @@
+"""A clerk's edit of a hall's settings: checked as the node checks, sent, and kept by the hub."""
+
+import json
+
+import pytest
+
+from hub.config_downlink import build_config
+from hub.hall_settings import HallSettingsError, apply_edit, checked_edit, hall_settings
+from hub_sync.protocol import decode_config
+
+
+def sender(store, sent):
+    def send(device_id, payload):
+        sent.append(decode_config(payload))
+        store.save_config(
+            device_id, json.loads(payload)["revision"], payload.decode(), actor="clerk"
+        )
+
+    return send
+
+
+def test_an_edit_keeps_what_was_sent_before_and_waits_for_the_node(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    _, first = build_config(100, {"simulated": 30.0}, {"sensor_labels": {"door": "Main door"}})
+    hub_store.save_config("askrigg", 100, first.decode(), actor="team")
+    sent = []
+
+    before = hall_settings(hub_store, "askrigg")
+    assert before.state == "waiting"
+    revision = apply_edit(
+        before, {"opening_hours": "Mon to Sat, 9:00 to 22:00"}, sender(hub_store, sent), now_s=50
+    )
+    assert revision == 101  # above the last, even with a clock behind it
+    (config,) = sent
+    assert dict(config.intervals) == {"simulated": 30.0}
+    assert dict(config.page)["opening_hours"] == "Mon to Sat, 9:00 to 22:00"
+    assert dict(dict(config.page)["sensor_labels"]) == {"door": "Main door"}
+
+    after = hall_settings(hub_store, "askrigg")
+    assert (after.revision, after.sent_by, after.state) == (101, "clerk", "waiting")
+    hub_store.record_status("askrigg", True, '{"v":1,"state":"online","config_revision":101}', 7)
+    assert hall_settings(hub_store, "askrigg").state == "applied"
+
+
+def test_a_form_is_checked_field_by_field():
+    form = {
+        "hall_name": "  Askrigg   Village Hall ",
+        "opening_hours": "",
+        "label:door": "Front door",
+        "label:co2": "",
+        "public:temperature": "on",
+    }
+    page = checked_edit(form, ["door", "co2"], ["temperature", "co2"])
+    assert page == {
+        "hall_name": "Askrigg Village Hall",
+        "opening_hours": "",
+        "public_metrics": ["temperature"],
+        "sensor_labels": {"door": "Front door"},
+    }
+    with pytest.raises(HallSettingsError, match="hall_name: must not be empty"):
+        checked_edit({"hall_name": "  "}, [], [])
+    with pytest.raises(HallSettingsError, match="label:door"):
+        checked_edit({"hall_name": "A", "label:door": "x" * 81}, ["door"], [])
+
+
+def test_nothing_is_recorded_when_the_broker_cannot_be_reached(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+
+    def down(device_id, payload):
+        raise ConnectionError("broker unreachable")
+
+    with pytest.raises(ConnectionError):
+        apply_edit(hall_settings(hub_store, "askrigg"), {"hall_name": "Askrigg"}, down)
+    assert hall_settings(hub_store, "askrigg").state == "none"
+    with pytest.raises(HallSettingsError, match="contact"):
+        apply_edit(hall_settings(hub_store, "askrigg"), {"contact": "x"}, down)
