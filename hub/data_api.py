@@ -196,10 +196,10 @@ def daily(rollups: Iterable[HourlyRollup], zone: ZoneInfo) -> list[dict[str, Any
         key = (r.device_id, r.sensor_id, r.metric, r.unit, day)
         found = days.get(key)
         if found is None:
-            days[key] = [r.count, r.mean * r.count, r.low, r.high]
+            days[key] = [r.readings, r.mean * r.readings, r.low, r.high]
         else:
-            found[0] += r.count
-            found[1] += r.mean * r.count
+            found[0] += r.readings
+            found[1] += r.mean * r.readings
             found[2] = min(found[2], r.low)
             found[3] = max(found[3], r.high)
     return [
@@ -227,7 +227,7 @@ def hourly_json(rollups: Iterable[HourlyRollup]) -> list[dict[str, Any]]:
             "metric": r.metric,
             "unit": r.unit,
             "start": _iso(r.hour_us),
-            "count": r.count,
+            "count": r.readings,
             "mean": r.mean,
             "min": r.low,
             "max": r.high,

@@ -166,9 +166,9 @@ def test_hourly_rollups_count_each_reading_once_however_often_it_is_sent(hub_sto
     hub_store.store_batch(hour_batch("askrigg", [61], [30.0], start), NOW_US)  # the next hour
 
     (first, second) = hub_store.hourly(["askrigg"], start, start + 2 * HOUR)
-    assert (first.hour_us, first.count, first.low, first.high) == (start, 4, 18.0, 22.0)
+    assert (first.hour_us, first.readings, first.low, first.high) == (start, 4, 18.0, 22.0)
     assert first.mean == pytest.approx(19.75)
-    assert (second.hour_us, second.count, second.mean) == (start + HOUR, 1, 30.0)
+    assert (second.hour_us, second.readings, second.mean) == (start + HOUR, 1, 30.0)
     assert (first.sensor_id, first.metric, first.unit) == ("t", "temperature", "°C")
     assert hub_store.hourly(["askrigg"], start, start + 2 * HOUR, ["co2"]) == []
     assert hub_store.hourly([], start, start + HOUR) == []
@@ -181,6 +181,7 @@ def test_a_version_2_store_gets_rollups_of_what_it_held(tmp_path):
     start = (NOW_US // HOUR - 3) * HOUR
     store.store_batch(hour_batch("askrigg", [1, 2], [10.0, 14.0], start), NOW_US)
     store._run("DROP TABLE hourly")
+    store._run("DROP TABLE seq_hours")
     store._run("DROP TABLE node_configs")
     store._run("ALTER TABLE devices DROP COLUMN rotation_requested_us")
     store._run("PRAGMA user_version = 2")
@@ -188,6 +189,40 @@ def test_a_version_2_store_gets_rollups_of_what_it_held(tmp_path):
     store = SqliteHubStore(path)
     try:
         (rollup,) = store.hourly(["askrigg"], start, start + HOUR)
-        assert (rollup.count, rollup.mean, rollup.low, rollup.high) == (2, 12.0, 10.0, 14.0)
+        assert (rollup.readings, rollup.mean, rollup.low, rollup.high) == (2, 12.0, 10.0, 14.0)
+        found = store.readings_between(["askrigg"], start, start + HOUR)
+        assert [(r.seq, r.value) for r in found] == [(1, 10.0), (2, 14.0)]
     finally:
         store.close()
+
+
+def test_raw_readings_by_time_are_found_however_the_sequence_runs(hub_store):
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    start = (NOW_US // HOUR - 6) * HOUR
+    minute = 60_000_000
+    # Seq 1-3 in the first hour; seq 4 was held for the clock and belongs to that hour too;
+    # seq 5-6 two hours later; then a new SD card (epoch 8) starts again at seq 1.
+    times = {1: 0, 2: minute, 3: 2 * minute, 5: 2 * HOUR, 6: 2 * HOUR + minute, 4: 30 * minute}
+    hub_store.store_batch(
+        Batch(
+            "askrigg",
+            7,
+            tuple(
+                WireReading(s, "t", "temperature", "°C", start + t, float(s))
+                for s, t in sorted(times.items())
+            ),
+        ),
+        NOW_US,
+    )
+    hub_store.store_batch(
+        Batch("askrigg", 8, (WireReading(1, "t", "temperature", "°C", start + 10 * minute, 99.0),)),
+        NOW_US,
+    )
+    first_hour = hub_store.readings_between(["askrigg"], start, start + HOUR)
+    assert [r.value for r in first_hour] == [1.0, 2.0, 3.0, 99.0, 4.0]  # in time order
+    assert [r.value for r in hub_store.readings_between(["askrigg"], start + HOUR, NOW_US)] == [
+        5.0,
+        6.0,
+    ]
+    assert len(hub_store.readings_between(["askrigg"], start, NOW_US, limit=3)) == 3
+    assert hub_store.readings_between(["askrigg"], start, NOW_US, ["co2"]) == []
