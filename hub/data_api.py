@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from hub.store import DeviceState, HourlyRollup, RegisteredDevice, StoredReading
+from hub.store import DailyRollup, DeviceState, HourlyRollup, RegisteredDevice, StoredReading
 
 MAX_READINGS_DAYS = 7
 MAX_READINGS = 200_000
@@ -72,6 +72,17 @@ class DataStore(Protocol):
         self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
     ) -> list[HourlyRollup]:
         """Hourly rollups."""
+        ...
+
+    def daily(
+        self,
+        device_ids: Sequence[str],
+        start_us: int,
+        end_us: int,
+        zone: ZoneInfo,
+        metrics: Sequence[str] = (),
+    ) -> list[DailyRollup]:
+        """Daily rollups in ``zone``."""
         ...
 
     def readings_between(
@@ -188,33 +199,21 @@ def _iso(us: int | None) -> str | None:
     return datetime.fromtimestamp(us / 1e6, UTC).isoformat().replace("+00:00", "Z")
 
 
-def daily(rollups: Iterable[HourlyRollup], zone: ZoneInfo) -> list[dict[str, Any]]:
-    """Hourly rollups folded into the hall's local days (summer time included)."""
-    days: dict[tuple[str, str, str, str, date], list[float]] = {}
-    for r in rollups:
-        day = datetime.fromtimestamp(r.hour_us / 1e6, zone).date()
-        key = (r.device_id, r.sensor_id, r.metric, r.unit, day)
-        found = days.get(key)
-        if found is None:
-            days[key] = [r.readings, r.mean * r.readings, r.low, r.high]
-        else:
-            found[0] += r.readings
-            found[1] += r.mean * r.readings
-            found[2] = min(found[2], r.low)
-            found[3] = max(found[3], r.high)
+def daily_json(rollups: Iterable[DailyRollup], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Daily rollups as the API's JSON objects, each day from its local midnight."""
     return [
         {
-            "device_id": device,
-            "sensor_id": sensor,
-            "metric": metric,
-            "unit": unit,
-            "start": datetime.combine(day, time(), zone).isoformat(),
-            "count": int(n),
-            "mean": total / n,
-            "min": low,
-            "max": high,
+            "device_id": r.device_id,
+            "sensor_id": r.sensor_id,
+            "metric": r.metric,
+            "unit": r.unit,
+            "start": datetime.combine(r.day, time(), zone).isoformat(),
+            "count": r.readings,
+            "mean": r.mean,
+            "min": r.low,
+            "max": r.high,
         }
-        for (device, sensor, metric, unit, day), (n, total, low, high) in days.items()
+        for r in rollups
     ]
 
 
@@ -306,8 +305,11 @@ def data_api_blueprint(
         metrics = _metrics()
         bucket = _choice("bucket", ("hour", "day"), "hour")
         start, end = _range(zone, now(), DEFAULT_ROLLUP_DAYS, MAX_ROLLUP_DAYS)
-        rows = store().hourly([d.device_id for d in found], _us(start), _us(end), metrics)
-        body = daily(rows, zone) if bucket == "day" else hourly_json(rows)
+        ids = [d.device_id for d in found]
+        if bucket == "day":
+            body = daily_json(store().daily(ids, _us(start), _us(end), zone, metrics), zone)
+        else:
+            body = hourly_json(store().hourly(ids, _us(start), _us(end), metrics))
         return _json(
             {
                 kind: key,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -89,6 +90,20 @@ class StoredReading(NamedTuple):
     quality: int
     censor: str | None
     seq: int
+
+
+class DailyRollup(NamedTuple):
+    """One series' readings in one local day of the hub's time zone."""
+
+    device_id: str
+    sensor_id: str
+    metric: str
+    unit: str
+    day: date
+    readings: int
+    mean: float
+    low: float
+    high: float
 
 
 class HourlyRollup(NamedTuple):

@@ -226,3 +226,36 @@ def test_raw_readings_by_time_are_found_however_the_sequence_runs(hub_store):
     ]
     assert len(hub_store.readings_between(["askrigg"], start, NOW_US, limit=3)) == 3
     assert hub_store.readings_between(["askrigg"], start, NOW_US, ["co2"]) == []
+
+
+def test_daily_rollups_follow_the_halls_days_across_the_clock_change(hub_store):
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    from hub.store_sql import offset_stretches
+
+    london = ZoneInfo("Europe/London")
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    # One reading an hour from midnight BST on 24 October to midnight GMT on 27 October.
+    start = int(datetime(2026, 10, 23, 23, tzinfo=UTC).timestamp() * 1e6)
+    end = int(datetime(2026, 10, 27, 0, tzinfo=UTC).timestamp() * 1e6)
+    readings = tuple(
+        WireReading(n + 1, "t", "temperature", "°C", ts, float(n))
+        for n, ts in enumerate(range(start, end, HOUR))
+    )
+    hub_store.add_device("askrigg", "Askrigg Village Hall")
+    hub_store._run("UPDATE devices SET added_at_us = ?", (start,))
+    hub_store.store_batch(Batch("askrigg", 7, readings), end)
+
+    days = hub_store.daily(["askrigg"], start, end, london)
+    assert [(d.day, d.readings) for d in days] == [
+        (date(2026, 10, 24), 24),
+        (date(2026, 10, 25), 25),  # the clocks go back: a day of 25 hours
+        (date(2026, 10, 26), 24),
+    ]
+    assert days[0].mean == sum(range(24)) / 24
+    assert (days[1].low, days[1].high) == (24.0, 48.0)
+    assert offset_stretches(start, end, london) == [
+        (start, int(datetime(2026, 10, 25, 1, tzinfo=UTC).timestamp() * 1e6), 3_600_000_000),
+        (int(datetime(2026, 10, 25, 1, tzinfo=UTC).timestamp() * 1e6), end, 0),
+    ]
