@@ -1,15 +1,19 @@
-"""Run every benchmark and print their tables: ``python -m bench [store|agent|wire|web]``."""
+"""Run every benchmark and print their tables: ``python -m bench [store|agent|wire|web|hub]``."""
 
 import sys
 
-from bench import agent_resources, store_append, web, wire
+from bench import agent_resources, hub_data, store_append, web, wire
 
 
 def main(argv: list[str]) -> int:
-    chosen = set(argv) or {"store", "agent", "wire", "web"}
-    unknown = chosen - {"store", "agent", "wire", "web"}
+    every = {"store", "agent", "wire", "web", "hub"}
+    chosen = set(argv) or every
+    unknown = chosen - every
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; choose store, agent, wire, web")
+        print(
+            f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
+            "choose store, agent, wire, web, hub"
+        )
         return 2
     if "store" in chosen:
         store_append.main()
@@ -19,6 +23,8 @@ def main(argv: list[str]) -> int:
         wire.main()
     if "web" in chosen:
         web.main()
+    if "hub" in chosen:
+        hub_data.main()
     return 0
 
 

@@ -1,0 +1,231 @@
+"""Hub data queries over a year of one-minute data for a hall, SQLite and PostgreSQL.
+
+Builds a hub store holding a year of one-minute readings from one hall's 10 sensors
+(5.26 million readings, through ``store_batch`` as ingestion stores them, so the hourly
+rollups are made the same way), serves the hub web app's data API over HTTP (cheroot, in
+a thread, as ``hallsense hub web`` serves it), and times sequential GETs:
+
+- a year of daily rollups of every series (``bucket=day``),
+- a year of hourly rollups of one metric,
+- a week of hourly rollups of every series,
+- a day of raw readings as CSV.
+
+The naive baseline answers the year of daily means with one ``GROUP BY`` over the raw
+readings per request, which is what a hub without rollups would have to do. Goal: p95
+under 300 ms for every query, on both backends. Run from the repository root::
+
+    .venv/bin/python -m bench hub
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cheroot import wsgi
+
+from hallsense.hub_exports import hub_exporters
+from hub.store_postgres import PostgresHubStore
+from hub.store_sql import SqlHubStore
+from hub.store_sqlite import SqliteHubStore
+from hub.web import create_hub_web
+from hub_sync.protocol import Batch, WireReading
+from provisioning.enrolment import TokenStore
+
+DAYS = 365
+SERIES = (
+    ("bme-1", "temperature", "°C", 19.0, 3.0),
+    ("bme-1", "humidity", "%", 55.0, 10.0),
+    ("bme-1", "pressure", "hPa", 1010.0, 8.0),
+    ("scd-1", "co2", "ppm", 650.0, 250.0),
+    ("sps-1", "pm2_5", "µg/m³", 6.0, 4.0),
+    ("sps-1", "pm10", "µg/m³", 9.0, 5.0),
+    ("mic-1", "noise", "dB(A)", 45.0, 12.0),
+    ("door-1", "footfall", "people", 1.0, 1.0),
+    ("pi", "cpu_temperature", "°C", 48.0, 5.0),
+    ("pi", "disk_used", "%", 30.0, 1.0),
+)
+BATCH = 10_000
+GOAL_MS = 300.0
+REQUESTS = 30
+
+
+def year_batches(end_us: int) -> Iterator[Batch]:
+    """A year of one-minute readings of every series, in batches as a node sends them."""
+    minutes = DAYS * 24 * 60
+    start = end_us - minutes * 60_000_000
+    seq = 0
+    readings: list[WireReading] = []
+    for minute in range(minutes):
+        ts = start + minute * 60_000_000
+        day_phase = math.sin(2 * math.pi * (minute % 1440) / 1440)
+        for sensor, metric, unit, base, swing in SERIES:
+            seq += 1
+            readings.append(
+                WireReading(seq, sensor, metric, unit, ts, round(base + swing * day_phase, 2))
+            )
+        if len(readings) >= BATCH:
+            yield Batch("askrigg", 1, tuple(readings))
+            readings = []
+    if readings:
+        yield Batch("askrigg", 1, tuple(readings))
+
+
+def fill(store: SqlHubStore, end_us: int) -> tuple[int, float]:
+    """Store the year; returns how many readings and the seconds it took."""
+    store.add_device("askrigg", "Askrigg Village Hall")
+    started = time.monotonic()
+    count = 0
+    for batch in year_batches(end_us):
+        store.store_batch(batch, end_us)
+        count += len(batch.readings)
+    return count, time.monotonic() - started
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=4)
+    server.prepare()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.bind_addr[1]}"
+    finally:
+        server.stop()
+        thread.join(10)
+
+
+def timed(url: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - our own server
+        size = len(response.read())
+        if response.status != 200:
+            raise RuntimeError(f"{url}: {response.status}")
+    return (time.perf_counter() - started) * 1000, size
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def naive_year_of_days(store: SqlHubStore, start_us: int, end_us: int) -> Callable[[], int]:
+    """The baseline: daily means straight from the raw readings, on every request."""
+
+    def query() -> int:
+        rows = store._query(  # the baseline, on the same connection
+            "SELECT series_id, ts_us / 86400000000, COUNT(*), AVG(value), MIN(value), "
+            "MAX(value) FROM readings WHERE device_id = ? AND ts_us >= ? AND ts_us < ? "
+            "GROUP BY 1, 2",
+            ("askrigg", start_us, end_us),
+        )
+        return len(rows)
+
+    return query
+
+
+def measure(
+    label: str, store: SqlHubStore, now: datetime
+) -> list[tuple[str, str, float, float, int]]:
+    lock = threading.Lock()
+
+    class Locked:
+        """One connection, used by one request at a time (the web opens one per request)."""
+
+        def __getattr__(self, name: str) -> Any:
+            attribute = getattr(store, name)
+            if not callable(attribute):
+                return attribute
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    return attribute(*args, **kwargs)
+
+            return call
+
+    with tempfile.TemporaryDirectory() as tokens:
+        app = create_hub_web(
+            TokenStore(Path(tokens)),
+            lambda device_id: {},
+            data_store=lambda: Locked(),
+            exporters=hub_exporters("Europe/London"),
+        )
+        year_ago = (now - timedelta(days=364)).date().isoformat()
+        today = now.date().isoformat()
+        week_ago = (now - timedelta(days=6)).date().isoformat()
+        yesterday = (now - timedelta(days=1)).date().isoformat()
+        api = "/api/v1/devices/askrigg"
+        queries = [
+            (
+                "year of daily rollups, every series",
+                f"{api}/rollups?bucket=day&from={year_ago}&to={today}",
+            ),
+            (
+                "year of hourly rollups, one metric",
+                f"{api}/rollups?metric=temperature&from={year_ago}&to={today}",
+            ),
+            ("week of hourly rollups, every series", f"{api}/rollups?from={week_ago}&to={today}"),
+            (
+                "day of raw readings as CSV",
+                f"{api}/readings?format=csv&from={yesterday}&to={yesterday}",
+            ),
+        ]
+        rows = []
+        with served(app) as base:
+            for name, path in queries:
+                timed(base + path)  # warm-up
+                times = []
+                size = 0
+                for _ in range(REQUESTS):
+                    ms, size = timed(base + path)
+                    times.append(ms)
+                rows.append((label, name, statistics.median(times), p95(times), size))
+    start_us = int((now - timedelta(days=365)).timestamp() * 1e6)
+    naive = naive_year_of_days(store, start_us, int(now.timestamp() * 1e6))
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        naive()
+        times.append((time.perf_counter() - started) * 1000)
+    rows.append(
+        (label, "naive: year of daily means from raw", statistics.median(times), p95(times), 0)
+    )
+    return rows
+
+
+def main() -> None:
+    from tests.support.postgres import PostgresCluster
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    end_us = int(now.timestamp() * 1e6)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="hallsense-bench-hub-") as scratch:
+        sqlite = SqliteHubStore(Path(scratch) / "hub.db")
+        count, seconds = fill(sqlite, end_us)
+        print(f"SQLite: stored {count:,} readings in {seconds:.0f} s")
+        results += measure("SQLite", sqlite, now)
+        sqlite.close()
+    cluster = PostgresCluster().start()
+    try:
+        postgres = PostgresHubStore(cluster.new_database())
+        count, seconds = fill(postgres, end_us)
+        print(f"PostgreSQL: stored {count:,} readings in {seconds:.0f} s")
+        results += measure("PostgreSQL", postgres, now)
+        postgres.close()
+    finally:
+        cluster.destroy()
+    print()
+    print(f"| backend | query | median ms | p95 ms | bytes | goal p95 < {GOAL_MS:.0f} ms |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for label, name, median, worst, size in results:
+        verdict = "—" if name.startswith("naive") else ("met" if worst < GOAL_MS else "NOT MET")
+        print(f"| {label} | {name} | {median:.1f} | {worst:.1f} | {size:,} | {verdict} |")
