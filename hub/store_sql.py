@@ -29,6 +29,7 @@ from hub.store import (
     StoreOutcome,
     UnknownDevice,
 )
+from hub.store_logins import LOGIN_SCHEMA, LoginTables
 from hub_sync.protocol import Batch, Rejection, WireReading
 
 NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
@@ -80,7 +81,7 @@ MIGRATION_3 = [
         SELECT device_id, (ts_us / {HOUR_US}) * {HOUR_US}, store_epoch, MIN(seq), MAX(seq)
         FROM readings GROUP BY device_id, (ts_us / {HOUR_US}) * {HOUR_US}, store_epoch""",  # noqa: S608
 ]
-MIGRATIONS: dict[int, list[str]] = {2: MIGRATION_2, 3: MIGRATION_3}
+MIGRATIONS: dict[int, list[str]] = {2: MIGRATION_2, 3: MIGRATION_3, 4: LOGIN_SCHEMA}
 """Each schema version's statements after version 1's tables, the same on both backends;
 a store at version v runs every list of a higher version, in order, in one transaction."""
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -197,7 +198,7 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-class SqlHubStore(abc.ABC):
+class SqlHubStore(LoginTables):
     """Every reading once on (device_id, store_epoch, seq), in any SQL database.
 
     Subclasses supply the connection: :meth:`_query`, :meth:`_run`, :meth:`_run_many`

@@ -182,6 +182,8 @@ def test_a_version_2_store_gets_rollups_of_what_it_held(tmp_path):
     store.store_batch(hour_batch("askrigg", [1, 2], [10.0, 14.0], start), NOW_US)
     store._run("DROP TABLE hourly")
     store._run("DROP TABLE seq_hours")
+    for table in ("accounts", "account_halls", "sessions", "api_tokens", "setup_codes"):
+        store._run(f"DROP TABLE {table}")
     store._run("DROP TABLE node_configs")
     store._run("ALTER TABLE devices DROP COLUMN rotation_requested_us")
     store._run("PRAGMA user_version = 2")

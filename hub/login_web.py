@@ -1,0 +1,291 @@
+"""The hub web's front door: every route needs an account unless it is named public.
+
+:func:`install_login` makes a Flask app refuse, before any view runs, every request to a
+route not in ``public`` that carries neither a live session cookie nor an API token
+(``Authorization: Bearer``): pages redirect to ``/login?next=…`` (a local path only),
+the API answers 401 JSON. Routes are protected by default: a new route someone forgets
+to think about is closed, not open.
+
+CSRF: every state-changing request (POST, PUT, PATCH, DELETE) made with a session
+cookie must carry that session's token in the form field ``csrf_token`` (templates put
+it in with ``{{ csrf_field() }}``); a missing or wrong one is a 400 that changes nothing.
+The log-in and set-up forms, before any session, use a double-submit token: a random
+cookie that the form must repeat. Requests with an API token carry no cookie, so a
+cross-site page cannot make them; devices' JSON routes (``/enroll``, ``/rotate``) read
+no cookie at all.
+
+The session cookie is ``HttpOnly``, ``SameSite=Lax`` and, behind HTTPS, ``Secure`` with
+the ``__Host-`` prefix (so no subdomain can set it); its id changes at every log-in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+from collections.abc import Collection
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup, escape
+from werkzeug.exceptions import BadRequest, Unauthorized
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub.logins import (
+    Account,
+    LoginRefused,
+    Logins,
+    PasswordRejected,
+    Throttled,
+    check_new_password,
+)
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+PRE_SESSION_COOKIE = "hallsense_form"
+JSON_PREFIXES = ("/api/", "/enroll", "/rotate", "/metrics")
+
+
+def wants_json() -> bool:
+    """Whether this request is the API's or a device's (JSON answers) rather than a page's."""
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def current_account() -> Account | None:
+    """Who is logged in for this request (None on a public route without a login)."""
+    account: Account | None = g.get("account")
+    return account
+
+
+def require_account() -> Account:
+    """The logged-in account; only protected routes call it, so there is always one."""
+    account = current_account()
+    if account is None:  # pragma: no cover - install_login refuses such requests first
+        abort(401)
+    return account
+
+
+def require_team() -> Account:
+    """The logged-in account, if it is the IoT team's; a clerk gets 403."""
+    account = require_account()
+    if not account.is_team:
+        abort(403, description="only the council IoT team may do this")
+    return account
+
+
+def visible(device_id: str) -> bool:
+    """Whether the logged-in account may see a device (for the data API)."""
+    account = current_account()
+    return account is not None and account.may_see(device_id)
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this site, else ``/fleet``: no open redirect."""
+    if not target:
+        return "/fleet"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/fleet"
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return "/fleet"
+    return target
+
+
+def install_login(
+    app: Flask,
+    logins: Logins,
+    *,
+    public: Collection[str],
+    secure_cookies: bool,
+) -> None:
+    """Guard every route of ``app`` but the ``public`` endpoints; add the log-in routes.
+
+    Args:
+        app: the hub web's app.
+        logins: the login rules over the hub store.
+        public: endpoint names open to everyone (``static`` and the log-in and set-up
+            pages are added here).
+        secure_cookies: the hub is reached over HTTPS (itself or through a proxy): cookies
+            get ``Secure`` and the ``__Host-`` prefix.
+    """
+    cookie = "__Host-hallsense" if secure_cookies else "hallsense_session"
+    open_endpoints = {*public, "static", "login.login", "login.setup"}
+
+    def csrf_field() -> Markup:
+        token = g.get("csrf") or g.get("form_token") or ""
+        return Markup('<input type="hidden" name="csrf_token" value="{}">').format(escape(token))
+
+    app.jinja_env.globals.update(csrf_field=csrf_field, current_account=current_account)
+
+    @app.before_request
+    def guard() -> BaseResponse | None:
+        g.account = None
+        header = request.headers.get("Authorization", "")
+        by_token = header.startswith("Bearer ")
+        if by_token:
+            account = logins.token_account(header[len("Bearer ") :].strip())
+            if account is None:
+                raise Unauthorized(description="that API token is not valid")
+            g.account = account
+        else:
+            session_id = request.cookies.get(cookie)
+            found = logins.session(session_id) if session_id else None
+            if found is not None:
+                g.account, g.csrf = found
+                g.session_id = session_id
+        if request.method in STATE_CHANGING and not by_token and g.get("session_id"):
+            sent = request.form.get("csrf_token", "")
+            if not hmac.compare_digest(sent.encode(), str(g.csrf).encode()):
+                raise BadRequest(
+                    description="this form has expired or did not come from this site: "
+                    "go back, reload the page and try again"
+                )
+        if request.endpoint is None or request.endpoint in open_endpoints:
+            return None
+        if g.account is not None:
+            return None
+        if wants_json():
+            raise Unauthorized(description="log in, or send an API token (Authorization: Bearer)")
+        return redirect(url_for("login.login", next=request.full_path.rstrip("?")))
+
+    @app.after_request
+    def no_store_for_accounts(response: Response) -> Response:
+        if g.get("account") is not None:
+            response.headers["Cache-Control"] = "no-store"
+        if g.get("set_form_token"):
+            response.set_cookie(
+                PRE_SESSION_COOKIE,
+                g.form_token,
+                httponly=True,
+                samesite="Strict",
+                secure=secure_cookies,
+                max_age=3600,
+            )
+        return response
+
+    blueprint = Blueprint("login", __name__)
+
+    def form_token() -> str:
+        """The double-submit token of the log-in and set-up forms."""
+        token = request.cookies.get(PRE_SESSION_COOKIE)
+        if not token or len(token) > 64:
+            token = secrets.token_urlsafe(32)
+            g.set_form_token = True
+        g.form_token = token
+        return token
+
+    def check_form_token() -> None:
+        if g.get("session_id"):
+            return  # the guard has checked the session's own token
+        cookie_token = request.cookies.get(PRE_SESSION_COOKIE, "")
+        sent = request.form.get("csrf_token", "")
+        if not cookie_token or not hmac.compare_digest(sent.encode(), cookie_token.encode()):
+            raise BadRequest(
+                description="this form has expired or did not come from this site: "
+                "reload the page and try again"
+            )
+
+    def start_session(response: BaseResponse, session_id: str) -> BaseResponse:
+        response.set_cookie(
+            cookie,
+            session_id,
+            httponly=True,
+            samesite="Lax",
+            secure=secure_cookies,
+            path="/",
+        )
+        response.delete_cookie(PRE_SESSION_COOKIE)
+        return response
+
+    @blueprint.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        next_path = safe_next(request.values.get("next"))
+        form_token()
+        error = ""
+        status = 200
+        if request.method == "POST":
+            check_form_token()
+            if g.get("session_id"):  # a new id at every log-in: the old session goes
+                logins.log_out(g.session_id)
+            try:
+                session_id, _ = logins.log_in(
+                    request.form.get("username", ""),
+                    request.form.get("password", ""),
+                    request.remote_addr or "unknown",
+                )
+            except Throttled as refusal:
+                error, status = str(refusal), 429
+            except LoginRefused as refusal:
+                error, status = str(refusal), 401
+            else:
+                return start_session(redirect(next_path, 303), session_id)
+        response = Response(
+            render_template("login.html", error=error, next_path=next_path), status=status
+        )
+        if status == 429:
+            response.headers["Retry-After"] = str(math.ceil(60))
+        return response
+
+    @blueprint.post("/logout")
+    def logout() -> BaseResponse:
+        if g.get("session_id"):
+            logins.log_out(g.session_id)
+        response = redirect(url_for("login.login"), 303)
+        response.delete_cookie(cookie, path="/", secure=secure_cookies, samesite="Lax")
+        return response
+
+    @blueprint.route("/setup", methods=["GET", "POST"])
+    def setup() -> Any:
+        if logins.store().has_accounts():
+            return redirect(url_for("login.login"), 303)
+        form_token()
+        error = ""
+        status = 200
+        if request.method == "POST":
+            check_form_token()
+            try:
+                account = logins.create_first_account(
+                    request.form.get("code", ""),
+                    request.form.get("username", ""),
+                    request.form.get("password", ""),
+                )
+                session_id, _ = logins.log_in(
+                    account.username,
+                    request.form.get("password", ""),
+                    request.remote_addr or "unknown",
+                )
+            except (LoginRefused, PasswordRejected, ValueError) as refusal:
+                error, status = str(refusal), 400
+            else:
+                return start_session(redirect(url_for("fleet.fleet"), 303), session_id)
+        return render_template("setup.html", error=error), status
+
+    @blueprint.route("/account/password", methods=["GET", "POST"])
+    def password() -> Any:
+        account = require_account()
+        error = ""
+        status = 200
+        if request.method == "POST":
+            try:
+                new = request.form.get("new_password", "")
+                check_new_password(new, account.username)
+                logins.change_password(account, request.form.get("current_password", ""), new)
+            except (LoginRefused, PasswordRejected) as refusal:
+                error, status = str(refusal), 400
+            else:
+                response = redirect(url_for("login.login"), 303)
+                response.delete_cookie(cookie, path="/", secure=secure_cookies, samesite="Lax")
+                return response
+        return render_template("password.html", error=error), status
+
+    app.register_blueprint(blueprint)

@@ -1,0 +1,315 @@
+"""Who may use the hub's web, and how they prove it: accounts, sessions, tokens, set-up code.
+
+Decisions (issue #6, NCSC password guidance, OWASP session management):
+
+- **No default password.** While no account exists, ``hallsense hub web`` makes a one-time
+  set-up code (:func:`issue_setup_code`) and prints it; whoever has it creates the first
+  account (a council IoT team member) at ``/setup``. The code is stored only hashed,
+  expires after a day, works once, and a new start makes a new one.
+- **Passwords** are hashed with scrypt (``hashlib``, no extra dependency; N=2^14, r=8,
+  p=1: 16 MiB and about 50 ms a check on a Pi 4, so guessing offline is slow and a login
+  is not), each with its own salt. Rules: at least 12 characters, at most 256, not one of
+  the commonest passwords, not the user name; no composition rules (NCSC).
+- **Login throttling**: five failures in 15 minutes for one user name, or 20 from one
+  address, make further attempts wait; an unknown user and a wrong password get the same
+  answer and take the same time (a dummy hash is checked for unknown users).
+- **Sessions** live on the server (the cookie holds a 256-bit random id, the store its
+  SHA-256): a new id at every login, 30 minutes idle and 12 hours in all, ended at
+  log-out, at a password change and when the account is disabled. Each has its own CSRF
+  token.
+- **API tokens** for scripts (``Authorization: Bearer``): 256-bit, shown once, stored
+  hashed, revocable, with the rights of their account.
+- **Roles**: ``team`` (the council IoT team: everything) and ``clerk`` (their own halls
+  only: :meth:`Account.may_see`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from hub.store_logins import AccountRow, SessionRow
+from provisioning.enrolment import FailureLimiter
+
+ROLES = ("team", "clerk")
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+MIN_PASSWORD, MAX_PASSWORD = 12, 256
+IDLE_TIMEOUT_S = 30 * 60
+SESSION_LIFETIME_S = 12 * 3600
+SETUP_CODE_LIFETIME_S = 24 * 3600
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,39}")
+COMMON_PASSWORDS = frozenset(
+    {
+        "123456789012", "password1234", "qwertyuiopas", "111111111111", "passwordpassword",
+        "iloveyou1234", "letmeinletmein", "administrator", "welcome12345", "changeme1234",
+        "villagehall123", "hallsense1234", "parishcouncil", "password123!", "qwerty123456",
+    }
+)  # fmt: skip
+"""A short list of the commonest 12-character-plus passwords and the obvious local ones."""
+
+
+class LoginRefused(Exception):
+    """The one answer for an unknown user, a wrong password and a disabled account."""
+
+
+class Throttled(Exception):
+    """Too many failures; ``retry_after`` seconds to wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed log-ins: try again in {max(1, round(retry_after))} s")
+        self.retry_after = retry_after
+
+
+class PasswordRejected(ValueError):
+    """A new password that breaks a rule, saying which."""
+
+
+class LoginStore(Protocol):
+    """The hub store's login tables (:class:`hub.store_logins.LoginTables`)."""
+
+    def has_accounts(self) -> bool: ...  # noqa: D102
+    def create_account(  # noqa: D102
+        self, username: str, role: str, password_hash: str, halls: Sequence[str], now_us: int
+    ) -> bool: ...
+    def account(self, username: str) -> AccountRow | None: ...  # noqa: D102
+    def set_password_hash(self, username: str, password_hash: str) -> None: ...  # noqa: D102
+    def add_session(self, id_hash: str, username: str, csrf: str, now_us: int) -> None: ...  # noqa: D102
+    def session(self, id_hash: str) -> SessionRow | None: ...  # noqa: D102
+    def touch_session(self, id_hash: str, now_us: int) -> None: ...  # noqa: D102
+    def end_session(self, id_hash: str) -> None: ...  # noqa: D102
+    def add_token(self, token_hash: str, username: str, name: str, now_us: int) -> None: ...  # noqa: D102
+    def token_owner(self, token_hash: str) -> str | None: ...  # noqa: D102
+    def put_setup_code(self, code_hash: str, expires_us: int) -> None: ...  # noqa: D102
+    def spend_setup_code(self, code_hash: str, now_us: int) -> bool: ...  # noqa: D102
+
+
+@dataclass(frozen=True)
+class Account:
+    """Someone logged in (or a script with their token)."""
+
+    username: str
+    role: str
+    halls: tuple[str, ...]
+
+    @property
+    def is_team(self) -> bool:
+        """The council IoT team: sees and changes everything."""
+        return self.role == "team"
+
+    def may_see(self, device_id: str) -> bool:
+        """Whether this account may see (and, for a clerk, edit) a hall's device."""
+        return self.is_team or device_id in self.halls
+
+
+def digest(secret: str) -> str:
+    """SHA-256 of a random secret (session id, token, code), as stored."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """``scrypt$N$r$p$salt$hash`` (base64), with a fresh 16-byte salt."""
+    salt = secrets.token_bytes(16) if salt is None else salt
+    key = hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32,
+        maxmem=64 * 1024 * 1024,
+    )  # fmt: skip
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    """Whether ``password`` matches ``hashed`` (constant-time compare)."""
+    try:
+        kind, n, r, p, salt, key = hashed.split("$")
+        if kind != "scrypt":
+            return False
+        expected = base64.b64decode(key)
+        found = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r),
+            p=int(p), dklen=len(expected), maxmem=64 * 1024 * 1024,
+        )  # fmt: skip
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(found, expected)
+
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+"""Checked for unknown users, so they take as long as a wrong password."""
+
+
+def check_new_password(password: str, username: str) -> None:
+    """Raise :class:`PasswordRejected` saying which rule a new password breaks."""
+    if len(password) < MIN_PASSWORD:
+        raise PasswordRejected(f"use at least {MIN_PASSWORD} characters (three words work well)")
+    if len(password) > MAX_PASSWORD:
+        raise PasswordRejected(f"use at most {MAX_PASSWORD} characters")
+    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
+        raise PasswordRejected("that password is too common: choose another")
+    if username and username.lower() in password.lower():
+        raise PasswordRejected("do not use your user name in your password")
+
+
+def check_username(username: str) -> str:
+    """The user name in its stored form (lower case), or ValueError naming the rule."""
+    name = username.strip().lower()
+    if not USERNAME.fullmatch(name):
+        raise ValueError(
+            "a user name is 2 to 40 lowercase letters, digits, dots, hyphens or underscores"
+        )
+    return name
+
+
+class Logins:
+    """The login rules over the hub store, with this process's throttles."""
+
+    def __init__(
+        self,
+        store: Callable[[], LoginStore],
+        *,
+        clock: Callable[[], float] = time.time,
+        per_user: FailureLimiter | None = None,
+        per_address: FailureLimiter | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.per_user = per_user or FailureLimiter(5, 15 * 60)
+        self.per_address = per_address or FailureLimiter(20, 15 * 60)
+
+    def _now_us(self) -> int:
+        return int(self.clock() * 1_000_000)
+
+    # --- the first account ---
+
+    def issue_setup_code(self) -> str | None:
+        """A fresh one-time set-up code while no account exists (else None)."""
+        store = self.store()
+        if store.has_accounts():
+            return None
+        code = secrets.token_urlsafe(18)
+        store.put_setup_code(digest(code), self._now_us() + SETUP_CODE_LIFETIME_S * 1_000_000)
+        return code
+
+    def create_first_account(self, code: str, username: str, password: str) -> Account:
+        """Spend the set-up code on the first (team) account.
+
+        Raises:
+            LoginRefused: the code is wrong, used or expired, or an account exists.
+            ValueError, PasswordRejected: the name or the password breaks a rule.
+        """
+        name = check_username(username)
+        check_new_password(password, name)
+        store = self.store()
+        if not store.spend_setup_code(digest(code.strip()), self._now_us()):
+            raise LoginRefused("that set-up code is not valid: it may be used or expired")
+        store.create_account(name, "team", hash_password(password), (), self._now_us())
+        return Account(name, "team", ())
+
+    def create_account(
+        self, username: str, password: str, role: str, halls: Sequence[str] = ()
+    ) -> Account:
+        """Add an account (the IoT team adds clerks and colleagues).
+
+        Raises:
+            ValueError, PasswordRejected: naming the rule; ValueError if the name is taken.
+        """
+        name = check_username(username)
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        check_new_password(password, name)
+        if not self.store().create_account(
+            name, role, hash_password(password), halls, self._now_us()
+        ):
+            raise ValueError(f"there is already an account called {name!r}")
+        return Account(name, role, tuple(sorted(set(halls))))
+
+    # --- logging in and out ---
+
+    def log_in(self, username: str, password: str, client: str) -> tuple[str, str]:
+        """A new session for good credentials: (session id, CSRF token).
+
+        Raises:
+            Throttled: too many recent failures for this name or this address.
+            LoginRefused: the same for an unknown name, a wrong password, a disabled account.
+        """
+        name = username.strip().lower()[:64]
+        for limiter, key in ((self.per_user, f"user:{name}"), (self.per_address, client)):
+            wait = limiter.retry_after(key)
+            if wait is not None:
+                raise Throttled(wait)
+        store = self.store()
+        row = store.account(name)
+        ok = verify_password(password, row.password_hash if row else _DUMMY_HASH)
+        if row is None or not ok or row.disabled:
+            self.per_user.failed(f"user:{name}")
+            self.per_address.failed(client)
+            raise LoginRefused("that user name and password do not match an account")
+        session_id = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        store.add_session(digest(session_id), row.username, csrf, self._now_us())
+        return session_id, csrf
+
+    def session(self, session_id: str) -> tuple[Account, str] | None:
+        """The account and CSRF token of a live session, noting the request; else None."""
+        store = self.store()
+        key = digest(session_id)
+        row = store.session(key)
+        if row is None:
+            return None
+        now = self._now_us()
+        if (
+            now - row.seen_us > IDLE_TIMEOUT_S * 1_000_000
+            or now - row.created_us > SESSION_LIFETIME_S * 1_000_000
+        ):
+            store.end_session(key)
+            return None
+        account = store.account(row.username)
+        if account is None or account.disabled:
+            store.end_session(key)
+            return None
+        store.touch_session(key, now)
+        return Account(account.username, account.role, account.halls), row.csrf
+
+    def log_out(self, session_id: str) -> None:
+        """End the session on the server: its cookie no longer works."""
+        self.store().end_session(digest(session_id))
+
+    def change_password(self, account: Account, current: str, new: str) -> None:
+        """Change a password (every session of the account ends).
+
+        Raises:
+            LoginRefused: the current password is wrong.
+            PasswordRejected: the new one breaks a rule.
+        """
+        store = self.store()
+        row = store.account(account.username)
+        if row is None or not verify_password(current, row.password_hash):
+            raise LoginRefused("your current password is not right")
+        check_new_password(new, account.username)
+        store.set_password_hash(account.username, hash_password(new))
+
+    # --- tokens ---
+
+    def issue_token(self, account: Account, name: str) -> str:
+        """A new API token for ``account``, shown this once."""
+        token = secrets.token_urlsafe(32)
+        self.store().add_token(digest(token), account.username, name[:80], self._now_us())
+        return token
+
+    def token_account(self, token: str) -> Account | None:
+        """The account of a live token (None for an unknown, revoked or disabled one)."""
+        store = self.store()
+        owner = store.token_owner(digest(token))
+        row = store.account(owner) if owner else None
+        if row is None or row.disabled:
+            return None
+        return Account(row.username, row.role, row.halls)
