@@ -40,12 +40,18 @@ from hallsense.hub_credentials import (
     enrolment_tokens,
     issue_credentials_for,
 )
+from hallsense.hub_exports import hub_exporters
+from hallsense.hub_presenter import NodePresenter
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
+from hub.config_downlink import send_config
+from hub.logins import Logins
+from hub.service import broker_settings
 from hub.settings import HubSettings
 from hub.store import Device, HubStoreError, open_hub_store
 from hub.store_sql import SqlHubStore
-from hub.web import create_hub_web
+from hub.web import HubPages, create_hub_web
+from hub_sync.mqtt import MqttError
 from provisioning.certificates import load_certificate
 from provisioning.state import ProvisioningState, StateError, load_state, state_dir_from
 
@@ -93,6 +99,46 @@ class StoreRegistry:
             store.finish_rotation(device_id, actor=actor)
         finally:
             store.close()
+
+
+def hub_pages(settings: HubSettings) -> HubPages:
+    """The hub's pages over the settings' hub store and broker (the config downlink)."""
+    broker = broker_settings(settings)
+
+    def send(device_id: str, payload: bytes, actor: str) -> None:
+        store = open_hub_store(settings.hub_store)
+        try:
+            send_config(
+                broker,
+                device_id,
+                payload,
+                record=store if isinstance(store, SqlHubStore) else None,
+                actor=actor,
+            )
+        except MqttError as error:
+            raise ConnectionError(str(error)) from error
+        finally:
+            store.close()
+
+    return HubPages(
+        open_store=lambda: open_hub_store(settings.hub_store),
+        exporters=hub_exporters(settings.timezone),
+        presenter=NodePresenter(),
+        send_config=send,
+        secure_cookies=True,
+        timezone=settings.timezone,
+    )
+
+
+def first_start_code(settings: HubSettings) -> str | None:
+    """A one-time set-up code while the hub has no account yet, else None."""
+    store = open_hub_store(settings.hub_store)
+    try:
+        if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
+            return None
+        return Logins(lambda: store).issue_setup_code()
+    finally:
+        store.close()
 
 
 def certificate_names(path: Path) -> set[str]:
@@ -226,10 +272,12 @@ def web(
             issue,
             rotation=rotation,
             security_contact=settings.security_contact,
+            pages=hub_pages(settings),
             behind_proxy=plain_http_behind_proxy,
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="HALLSENSE_SECURITY_CONTACT") from error
+    setup_code = first_start_code(settings)
     server = wsgi.Server(
         (host, port),
         app,
@@ -255,10 +303,17 @@ def web(
         scheme = "http" if plain_http_behind_proxy else "https"
         shown = f"[{host}]" if ":" in host else host
         click.echo(
-            f"serving enrolment on {scheme}://{shown}:{port}/enroll (nodes get broker "
-            f"{broker_host}:{state.settings.port_tls})",
+            f"serving the hub on {scheme}://{shown}:{port}/ (nodes enrol at /enroll and get "
+            f"broker {broker_host}:{state.settings.port_tls})",
             err=True,
         )
+        if setup_code is not None:
+            click.echo(
+                f"no account yet: make the first one at {scheme}://{shown}:{port}/setup "
+                f"with the one-time set-up code {setup_code} (valid for 24 hours; a restart "
+                "makes a new one)",
+                err=True,
+            )
         _serve_until(server, stop)
     finally:
         for sig, handler in previous.items():

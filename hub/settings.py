@@ -65,6 +65,11 @@ class HubSettings:
         "mailto:someone@council.example or an https:// page (unset: that file is not served).",
         "URI",
     )
+    timezone: str = _setting(
+        "Europe/London",
+        "The county's time zone: days in the hub's pages, data API and open data.",
+        "IANA zone",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO", "How much to log.")
     fault_point: Literal["", "after-commit"] = _setting(
         "", "For fault tests only: die at this point of handling a batch."

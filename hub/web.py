@@ -1,40 +1,57 @@
-"""The hub's web (``hallsense hub web``): for now the routes enrolment and rotation need.
+"""The hub's web (``hallsense hub web``): devices' routes, and the pages people use.
 
 :func:`create_hub_web` builds the Flask app that ``hallsense hub web`` serves over TLS
-(or, behind an HTTPS reverse proxy, over plain HTTP on 127.0.0.1). It mounts
-provisioning's ``POST /enroll`` and ``POST /rotate`` blueprints and nothing else yet; the
-fleet pages and the
-data API come later and inherit what is set here:
+(or, behind an HTTPS reverse proxy, over plain HTTP on 127.0.0.1):
 
-- every response carries the security headers of :data:`SECURITY_HEADERS`: a
-  Content-Security-Policy of ``default-src 'none'`` (the app serves JSON only, so nothing
-  may load from it, frame it or be framed by it), ``nosniff``, ``no-referrer`` and
-  Strict-Transport-Security (the hub is reached over HTTPS only, whether it terminates
-  TLS itself or a proxy does), and ``Cache-Control: no-store`` unless a route says
-  otherwise (credentials must never sit in a cache);
-- every error is JSON, ``{"error": name, "message": text}``, with the status's own
-  headers (``Allow`` on a 405), never an HTML page, a traceback or a version banner;
-- debug mode stays off, and nothing names the server's software or version (the
-  ``Server`` header is dropped here; ``hallsense hub web`` also tells cheroot to call
-  itself only "hallsense").
+- for devices, always: ``POST /enroll`` and ``POST /rotate`` (provisioning's blueprints);
+- for everyone: ``/open-data`` (:mod:`hub.open_data`), ``/.well-known/security.txt``,
+  ``/accessibility`` and the log-in and set-up pages;
+- behind a login (:mod:`hub.login_web`; every route not in :data:`PUBLIC_ENDPOINTS`):
+  the fleet pages and hall settings (:mod:`hub.fleet_pages`), the data API
+  (:mod:`hub.data_api`) and ``/metrics``.
+
+Every response carries :data:`SECURITY_HEADERS`: a Content-Security-Policy that loads
+nothing but the hub's own stylesheet (no script at all, no inline style), ``nosniff``,
+``no-referrer``, Strict-Transport-Security (the hub is reached over HTTPS only, whether
+it terminates TLS itself or a proxy does), and ``Cache-Control: no-store`` unless a route
+says otherwise. Errors are JSON (``{"error": name, "message": text}``) for devices and
+the API, and a page saying what was wrong for people; never a traceback or a version
+banner, and debug mode stays off.
 
 Behind a reverse proxy (``behind_proxy=True``) the client's address is taken from the
-proxy's ``X-Forwarded-For`` (one hop, werkzeug's ``ProxyFix``), so that enrolment's
-per-address limit of failed attempts counts each node, not the proxy. Only do that when
-the app listens where nothing but the proxy can reach it.
+proxy's ``X-Forwarded-For`` (one hop, werkzeug's ``ProxyFix``), so that the limits on
+failed attempts count each client, not the proxy. Only do that when the app listens
+where nothing but the proxy can reach it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from flask import Flask, Response, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hub.data_api import DataStore, Exporter, data_api_blueprint
+from hub.data_api import Exporter, data_api_blueprint
+from hub.fleet_pages import fleet_blueprint
+from hub.login_web import install_login, visible, wants_json
+from hub.logins import Logins
+from hub.open_data import Presenter, open_data_blueprint
 from hub.well_known import well_known_blueprint
 from provisioning.enrolment import (
     FailureLimiter,
@@ -46,8 +63,9 @@ from provisioning.rotation import CredentialRotation, rotation_blueprint
 
 log = logging.getLogger(__name__)
 
-CONTENT_SECURITY_POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; " + (
-    "frame-ancestors 'none'"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 HSTS_MAX_AGE_S = 365 * 24 * 3600
 """Strict-Transport-Security's max-age: a year."""
@@ -69,6 +87,41 @@ MAX_CONTENT_LENGTH = 64 * 1024
 limit (4 KiB) is smaller and answered by the route itself."""
 
 
+@dataclass(frozen=True)
+class HubPages:
+    """What the hub's pages, data API and open data need (the composition root gives it)."""
+
+    open_store: Callable[[], Any]
+    """A new connection to the hub store; the app opens one per request and closes it."""
+    exporters: Mapping[str, Exporter]
+    """The CSV and SenML writers of the downloads."""
+    presenter: Presenter
+    """The node's words and charts, for the open data."""
+    send_config: Callable[[str, bytes, str], None]
+    """``send_config(device_id, payload, actor)``: publish a node's config and record it;
+    raises ConnectionError when the broker cannot be reached."""
+    secure_cookies: bool = True
+    """The hub is reached over HTTPS (itself, or through a proxy)."""
+    timezone: str = "Europe/London"
+    clock: Callable[[], float] = time.time
+
+
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "enrolment.enroll",
+        "rotation.rotate",
+        "rotation.confirm",
+        "well_known.security",
+        "open_data.index",
+        "open_data.hall",
+        "open_data.download",
+        "hub_pages.home",
+        "hub_pages.accessibility",
+    }
+)
+"""The routes anyone may use without an account; every other one needs a login."""
+
+
 def create_hub_web(
     token_store: TokenStore,
     issue_credentials: IssueCredentials,
@@ -76,13 +129,10 @@ def create_hub_web(
     limiter: FailureLimiter | None = None,
     rotation: CredentialRotation | None = None,
     security_contact: str = "",
-    data_store: Callable[[], DataStore] | None = None,
-    exporters: Mapping[str, Exporter] | None = None,
-    visible: Callable[[str], bool] = lambda device_id: True,
-    timezone: str = "Europe/London",
+    pages: HubPages | None = None,
     behind_proxy: bool = False,
 ) -> Flask:
-    """The hub's web app: ``POST /enroll``, security headers, JSON errors.
+    """The hub's web app: the devices' routes, and with ``pages`` everything people use.
 
     Args:
         token_store: the one-time enrolment tokens (``hallsense provision add-device``
@@ -96,15 +146,12 @@ def create_hub_web(
             broker password.
         security_contact: the ``Contact`` of ``/.well-known/security.txt`` (a mailto: or
             https: URI); without one that route answers 404.
-        data_store: the request's hub store, for the data API (``/api/v1/…``); without
-            one the API is not served.
-        exporters: the CSV and SenML writers of the data API's downloads.
-        visible: whether the caller may see a device's data.
-        timezone: the hub's local time zone, for dates and daily rollups.
+        pages: serve the fleet pages, hall settings, data API, metrics and open data,
+            behind logins (:data:`PUBLIC_ENDPOINTS` excepted).
         behind_proxy: take the client's address from one reverse proxy's
             ``X-Forwarded-For`` (and the scheme from ``X-Forwarded-Proto``).
     """
-    app = Flask(__name__, static_folder=None)
+    app = Flask(__name__, static_folder="static" if pages is not None else None)
     app.debug = False
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
@@ -117,16 +164,56 @@ def create_hub_web(
     if rotation is not None:
         app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
     app.register_blueprint(well_known_blueprint(security_contact))
-    if data_store is not None:
-        app.register_blueprint(
-            data_api_blueprint(data_store, exporters or {}, visible=visible, timezone=timezone)
-        )
+    if pages is not None:
+        _add_pages(app, pages)
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     if behind_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     return app
+
+
+def _add_pages(app: Flask, pages: HubPages) -> None:
+    def request_store() -> Any:
+        if "hub_store" not in g:
+            g.hub_store = pages.open_store()
+        return g.hub_store
+
+    @app.teardown_appcontext
+    def close_store(error: BaseException | None) -> None:
+        store = g.pop("hub_store", None)
+        if store is not None:
+            store.close()
+
+    app.config["HUB_PAGES"] = True
+    logins = Logins(request_store, clock=pages.clock)
+    app.extensions["hallsense_logins"] = logins
+    install_login(app, logins, public=PUBLIC_ENDPOINTS, secure_cookies=pages.secure_cookies)
+    app.register_blueprint(
+        fleet_blueprint(request_store, pages.send_config, timezone=pages.timezone)
+    )
+    app.register_blueprint(
+        data_api_blueprint(request_store, pages.exporters, visible=visible, timezone=pages.timezone)
+    )
+    app.register_blueprint(
+        open_data_blueprint(request_store, pages.presenter, timezone=pages.timezone)
+    )
+    app.register_blueprint(_hub_pages())
+
+
+def _hub_pages() -> Blueprint:
+    blueprint = Blueprint("hub_pages", __name__)
+
+    @blueprint.get("/")
+    def home() -> ResponseReturnValue:
+        return redirect(url_for("open_data.index"))
+
+    @blueprint.get("/accessibility")
+    def accessibility() -> str:
+        return render_template("accessibility.html")
+
+    return blueprint
 
 
 def _secure(response: Response) -> Response:
@@ -140,7 +227,11 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     # The exception's own headers (Allow on a 405, which RFC 9110 requires), not its type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
-    body = {"error": error.name, "message": error.description or error.name}
+    message = error.description or error.name
+    if current_app.config.get("HUB_PAGES") and not wants_json():
+        page = render_template("error.html", heading=error.name, message=message)
+        return page, code, headers
+    body = {"error": error.name, "message": message}
     return body, code, headers
 
 

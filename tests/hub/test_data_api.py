@@ -11,10 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hallsense.hub_exports import hub_exporters
-from hub.web import create_hub_web
 from hub_sync.protocol import Batch, WireReading
-from provisioning.enrolment import TokenStore
+from tests.hub.web_support import account, make_app, token_for
 
 HOUR = 3_600_000_000
 NOW_US = time.time_ns() // 1000
@@ -44,15 +42,20 @@ def filled(hub_store):
     return hub_store
 
 
-def client(tmp_path, store, visible=lambda device_id: True):
-    app = create_hub_web(
-        TokenStore(tmp_path / "enrolment"),
-        lambda device_id: {},
-        data_store=lambda: store,
-        exporters=hub_exporters("Europe/London"),
-        visible=visible,
-    )
-    return app.test_client()
+class Api:
+    """The data API as a script sees it: every request with the account's token."""
+
+    def __init__(self, client, headers):
+        self.client, self.headers = client, headers
+        self.application = client.application
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self.headers, **kw)
+
+
+def client(tmp_path, store, halls=None):
+    who = account(store, "iot-team") if halls is None else account(store, "clerk", "clerk", halls)
+    return Api(make_app(tmp_path, store).test_client(), token_for(store, who))
 
 
 def iso(us):
@@ -124,7 +127,7 @@ def test_json_readings_in_time_order(tmp_path, filled):
 
 
 def test_a_clerk_sees_only_their_own_halls(tmp_path, filled):
-    api = client(tmp_path, filled, visible=lambda device_id: device_id == "reeth")
+    api = client(tmp_path, filled, halls=("reeth",))
     assert [d["device_id"] for d in api.get("/api/v1/devices").json["devices"]] == ["reeth"]
     hidden = api.get("/api/v1/devices/askrigg/rollups")
     assert hidden.status_code == 404  # the same as a device that does not exist
@@ -157,6 +160,16 @@ def test_raw_readings_are_limited_to_a_week_at_a_time(tmp_path, filled):
     )
     assert answer.status_code == 400
     assert "7 days" in answer.json["message"]
+
+
+def test_without_a_login_or_token_the_api_answers_401(tmp_path, filled):
+    anonymous = make_app(tmp_path, filled).test_client()
+    for url in ("/api/v1/devices", "/api/v1/devices/askrigg/readings", "/api/v1/openapi.json"):
+        answer = anonymous.get(url)
+        assert answer.status_code == 401
+        assert answer.json["error"] == "Unauthorized"
+    forged = anonymous.get("/api/v1/devices", headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 401
 
 
 def test_the_openapi_document_describes_every_route(tmp_path, filled):

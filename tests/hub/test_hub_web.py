@@ -255,7 +255,7 @@ def test_every_answer_has_security_headers_json_errors_and_no_version(hub: Hub) 
     with requests.Session() as session:
         session.trust_env = False
         answers = {
-            "404": session.get(f"{hub.url}/admin", verify=verify_ca, timeout=10),
+            "404": session.get(f"{hub.url}/api/v1/nothing", verify=verify_ca, timeout=10),
             "405": session.get(f"{hub.url}/enroll", verify=verify_ca, timeout=10),
             "400": session.post(f"{hub.url}/enroll", data="x", verify=verify_ca, timeout=10),
         }
@@ -273,6 +273,13 @@ def test_every_answer_has_security_headers_json_errors_and_no_version(hub: Hub) 
         assert "Werkzeug" not in response.text
         assert "Traceback" not in response.text
     assert answers["405"].headers["Allow"].split(", ").count("POST") == 1
+    with requests.Session() as session:
+        session.trust_env = False
+        page = session.get(f"{hub.url}/admin", verify=verify_ca, timeout=10)
+    assert page.status_code == 404  # a page, for people: the same headers, in HTML
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]
+    assert "<h1>Not Found</h1>" in page.text
 
 
 def test_plain_http_to_the_tls_port_gets_no_credentials(hub: Hub) -> None:

@@ -1,0 +1,104 @@
+"""The node's words and charts, lent to the hub's open data by the composition root.
+
+The hub may not import the node's packages (DESIGN.md); this adapter turns the hub's
+hourly rollups into the rollups :mod:`web_local.insights` and :mod:`web_local.charts`
+take, so a hall's week in words and its charts read the same on the county's open data
+as on the hall's own page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from edge.rollups import Resolution, Rollup
+from hub.store import HourlyRollup
+from web_local.charts import format_value, line_chart, trend_table
+from web_local.insights import ventilation_advice, weekly_summary
+
+DAILY_AFTER = timedelta(days=8)
+"""Charts longer than this are drawn from local days, as the hall's page draws them."""
+
+
+def _hourly(rollups: Sequence[HourlyRollup]) -> list[Rollup]:
+    return [
+        Rollup(
+            r.sensor_id,
+            r.metric,
+            r.unit,
+            datetime.fromtimestamp(r.hour_us / 1e6, UTC),
+            r.readings,
+            r.low,
+            r.high,
+            r.mean,
+        )
+        for r in rollups
+    ]
+
+
+def _daily(rollups: Sequence[HourlyRollup], zone: ZoneInfo) -> list[Rollup]:
+    days: dict[tuple[str, str, str, date], list[float]] = {}
+    for r in rollups:
+        day = datetime.fromtimestamp(r.hour_us / 1e6, zone).date()
+        found = days.setdefault((r.sensor_id, r.metric, r.unit, day), [0, 0.0, r.low, r.high])
+        found[0] += r.readings
+        found[1] += r.mean * r.readings
+        found[2] = min(found[2], r.low)
+        found[3] = max(found[3], r.high)
+    return [
+        Rollup(
+            sensor, metric, unit, datetime.combine(day, time(), zone), int(n), low, high, total / n
+        )
+        for (sensor, metric, unit, day), (n, total, low, high) in days.items()
+    ]
+
+
+class NodePresenter:
+    """:class:`hub.open_data.Presenter` made of the community page's own parts."""
+
+    def summary(self, rollups: Sequence[HourlyRollup], now: datetime, zone: ZoneInfo) -> list[str]:
+        """The last seven days in plain English, as the hall's home page says it."""
+        return weekly_summary(_hourly(rollups), now, zone)
+
+    def figure(self, metric: str, value: float, unit: str) -> tuple[str, str]:
+        """The value as the hall's page writes it, and ventilation advice for CO2."""
+        advice = ventilation_advice(value).words if metric == "co2" else ""
+        return format_value(value, unit), advice
+
+    def chart(
+        self,
+        rollups: Sequence[HourlyRollup],
+        *,
+        title: str,
+        unit: str,
+        zone: ZoneInfo,
+        start: datetime,
+        end: datetime,
+        id_prefix: str,
+    ) -> tuple[str, str]:
+        """The chart and its table, from hours or (for a month or more) local days."""
+        daily = end - start > DAILY_AFTER
+        points = _daily(rollups, zone) if daily else _hourly(rollups)
+        resolution: Resolution = "day" if daily else "hour"
+        svg = line_chart(
+            points,
+            title=title,
+            unit=unit,
+            zone=zone,
+            id_prefix=id_prefix,
+            resolution=resolution,
+            start=start,
+            end=end,
+        )
+        table = trend_table(
+            points,
+            title=title,
+            unit=unit,
+            zone=zone,
+            resolution=resolution,
+            start=start,
+            end=end,
+            table_id=f"{id_prefix}-table",
+        )
+        return svg, table

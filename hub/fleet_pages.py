@@ -1,0 +1,225 @@
+"""The fleet pages: every node at a glance, one node in detail, a hall's settings.
+
+For the council IoT team (every node) and parish clerks (their own halls; any other
+answers 404, as if it did not exist):
+
+- ``/fleet``: one row per node: site, online or offline, last seen, backlog, clock,
+  software version, rejected batches, and what needs attention in words;
+  ``?attention=1`` keeps only the nodes that need it.
+- ``/fleet/<device>``: the node's figures, its last 24 hours of hourly means, the
+  config the hub last sent and whether it took effect, and its events (the registry's
+  audit trail).
+- ``/fleet/<device>/settings``: the hall's name, opening hours, sensor labels and
+  public metrics, sent to the node over the config downlink (see :mod:`hub.hall_settings`).
+- ``/metrics``: the fleet for Prometheus (:mod:`hub.metrics`), with an API token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from werkzeug.exceptions import BadRequest, NotFound
+
+from hub.attention import ago, concerns
+from hub.hall_settings import (
+    ConfigSource,
+    HallSettingsError,
+    apply_edit,
+    checked_edit,
+    hall_settings,
+)
+from hub.login_web import require_account, require_team
+from hub.metrics import CONTENT_TYPE, exposition, node_status
+from hub.store import AuditEntry, DeviceState, HourlyRollup, RegisteredDevice
+
+UNKNOWN = "not known"
+"""Shown for a figure the node has not reported."""
+METRIC_CHOICES = ("temperature", "humidity", "co2", "pm2_5", "pm10", "noise", "footfall", "entries")
+"""Metrics a clerk may publish (what a hall's sensors measure; the node checks the rest)."""
+
+
+class FleetStore(ConfigSource, Protocol):
+    """What the fleet pages read of the hub store."""
+
+    def fleet(self) -> Sequence[DeviceState]: ...  # noqa: D102
+    def registered(self) -> Sequence[RegisteredDevice]: ...  # noqa: D102
+    def audit_log(self, device_id: str | None = None) -> list[AuditEntry]: ...  # noqa: D102
+    def hourly(  # noqa: D102
+        self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
+    ) -> list[HourlyRollup]: ...
+
+
+def _when(us: int | None, zone: ZoneInfo) -> str:
+    if us is None:
+        return "never"
+    return datetime.fromtimestamp(us / 1e6, zone).strftime("%d %b %Y, %H:%M")
+
+
+def fleet_blueprint(
+    store: Callable[[], FleetStore],
+    send_config: Callable[[str, bytes, str], None],
+    *,
+    timezone: str = "Europe/London",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Blueprint:
+    """The fleet pages over the request's hub store.
+
+    ``send_config(device_id, payload, actor)`` publishes a node's config and records it.
+    """
+    zone = ZoneInfo(timezone)
+    blueprint = Blueprint("fleet", __name__)
+
+    def check(allowed: set[str]) -> None:
+        unknown = sorted(set(request.args) - allowed)
+        if unknown:
+            raise BadRequest(description=f"{unknown[0]}: not a parameter of this page")
+
+    def visible_device(device_id: str) -> RegisteredDevice:
+        account = require_account()
+        for device in store().registered():
+            if device.device_id == device_id and account.may_see(device_id):
+                return device
+        raise NotFound(description=f"no node {device_id!r} here")
+
+    @blueprint.get("/fleet")
+    def fleet() -> str:
+        check({"attention"})
+        only = request.args.get("attention", "0")
+        if only not in ("0", "1"):
+            raise BadRequest(description="attention: use 1 to show only nodes that need it, or 0")
+        account = require_account()
+        now_us = int(now().timestamp() * 1e6)
+        sites = {d.device_id: d for d in store().registered()}
+        rows = []
+        for state in store().fleet():
+            if not account.may_see(state.device_id):
+                continue
+            device = sites.get(state.device_id)
+            if device is not None and device.revoked:
+                continue
+            status = node_status(state)
+            found = concerns(state, now_us)
+            if only == "1" and not found:
+                continue
+            backlog = status.get("backlog")
+            clock = status.get("clock_synchronised")
+            rows.append(
+                {
+                    "device_id": state.device_id,
+                    "site": state.name,
+                    "online": state.online,
+                    "seen": "never"
+                    if state.last_seen_us is None
+                    else f"{ago(now_us / 1e6 - state.last_seen_us / 1e6)} ago",
+                    "backlog": f"{backlog:,}" if isinstance(backlog, int) else UNKNOWN,
+                    "clock": "synchronised"
+                    if clock is True
+                    else "not synchronised"
+                    if clock is False
+                    else UNKNOWN,
+                    "version": str(status.get("version", UNKNOWN))[:20],
+                    "rejected": state.rejected_batches,
+                    "concerns": found,
+                }
+            )
+        return render_template(
+            "fleet.html",
+            rows=rows,
+            only=only == "1",
+            attention_count=sum(1 for row in rows if row["concerns"]),
+        )
+
+    @blueprint.get("/fleet/<device_id>")
+    def node(device_id: str) -> str:
+        check(set())
+        device = visible_device(device_id)
+        now_us = int(now().timestamp() * 1e6)
+        state = next((s for s in store().fleet() if s.device_id == device_id), None)
+        status = node_status(state) if state else {}
+        day = store().hourly([device_id], now_us - 24 * 3600 * 1_000_000, now_us)
+        newest: dict[tuple[str, str], HourlyRollup] = {}
+        for rollup in day:
+            newest[(rollup.sensor_id, rollup.metric)] = rollup
+        settings = hall_settings(store(), device_id)
+        events = [
+            {"when": _when(e.at_us, zone), "who": e.actor, "what": e.action, "detail": e.detail}
+            for e in reversed(store().audit_log(device_id)[-20:])
+        ]
+        return render_template(
+            "node.html",
+            device=device,
+            state=state,
+            status=status,
+            concerns=concerns(state, now_us) if state else [],
+            latest=sorted(newest.values(), key=lambda r: (r.metric, r.sensor_id)),
+            settings=settings,
+            sent_at=_when(settings.sent_at_us, zone),
+            applied_at=_when(settings.applied_at_us, zone),
+            seen=_when(state.last_seen_us if state else None, zone),
+            events=events,
+            hour=lambda us: datetime.fromtimestamp(us / 1e6, zone).strftime("%H:%M"),
+        )
+
+    @blueprint.route("/fleet/<device_id>/settings", methods=["GET", "POST"])
+    def settings(device_id: str) -> Any:
+        check(set())
+        device = visible_device(device_id)
+        current = hall_settings(store(), device_id)
+        sensors = sorted(
+            {r.sensor_id for r in store().hourly([device_id], 0, 2**62)}
+            | set(current.page.get("sensor_labels", {}))
+        )
+        error, field, status = "", "", 200
+        form: dict[str, Any] = {
+            "hall_name": current.page.get("hall_name", device.site),
+            "opening_hours": current.page.get("opening_hours", ""),
+            "labels": dict(current.page.get("sensor_labels", {})),
+            "public": set(current.page.get("public_metrics", [])),
+        }
+        if request.method == "POST":
+            account = require_account()
+            try:
+                changes = checked_edit(request.form, sensors, METRIC_CHOICES)
+                apply_edit(
+                    current,
+                    changes,
+                    lambda device, payload: send_config(device, payload, account.username),
+                )
+            except HallSettingsError as refusal:
+                error, field, status = refusal.message, refusal.field, 400
+                form = {
+                    "hall_name": request.form.get("hall_name", ""),
+                    "opening_hours": request.form.get("opening_hours", ""),
+                    "labels": {s: request.form.get(f"label:{s}", "") for s in sensors},
+                    "public": {m for m in METRIC_CHOICES if request.form.get(f"public:{m}")},
+                }
+            except OSError as failure:  # ConnectionError from send_config
+                error = f"the hub could not reach the broker ({failure}); nothing was changed"
+                status = 503
+            else:
+                return redirect(url_for("fleet.node", device_id=device_id), 303)
+        return (
+            render_template(
+                "settings.html",
+                device=device,
+                sensors=sensors,
+                metrics=METRIC_CHOICES,
+                form=form,
+                error=error,
+                field=field,
+                settings=current,
+            ),
+            status,
+        )
+
+    @blueprint.get("/metrics")
+    def metrics() -> Response:
+        check(set())
+        require_team()
+        return Response(exposition(store().fleet()), content_type=CONTENT_TYPE)
+
+    return blueprint

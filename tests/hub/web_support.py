@@ -1,0 +1,58 @@
+"""The hub web app as tests build it: the real app over a real hub store, and accounts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from hallsense.hub_exports import hub_exporters
+from hallsense.hub_presenter import NodePresenter
+from hub.logins import Account, Logins
+from hub.web import HubPages, create_hub_web
+from provisioning.enrolment import TokenStore
+
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
+
+
+class Kept:
+    """A store the app may "close" after each request while the test keeps using it."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def close(self) -> None:
+        pass
+
+
+def make_app(
+    tmp_path: Path,
+    store: Any,
+    *,
+    send: Callable[[str, bytes, str], None] | None = None,
+    clock: Callable[[], float] = time.time,
+    secure_cookies: bool = False,
+) -> Flask:
+    pages = HubPages(
+        open_store=lambda: Kept(store),
+        exporters=hub_exporters("Europe/London"),
+        presenter=NodePresenter(),
+        send_config=send or (lambda device_id, payload, actor: None),
+        secure_cookies=secure_cookies,
+        clock=clock,
+    )
+    return create_hub_web(TokenStore(tmp_path / "enrolment"), lambda device_id: {}, pages=pages)
+
+
+def account(store: Any, name: str, role: str = "team", halls: tuple[str, ...] = ()) -> Account:
+    return Logins(lambda: store).create_account(name, PASSWORD, role, halls)
+
+
+def token_for(store: Any, who: Account) -> dict[str, str]:
+    return {"Authorization": f"Bearer {Logins(lambda: store).issue_token(who, 'tests')}"}
