@@ -9,6 +9,12 @@ from hub.store_sqlite import SqliteHubStore
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.hub_sync.conftest import PASSWORDS
 from tests.support.broker import Broker
+from tests.support.browser import (  # noqa: F401 - fixtures, found by name
+    chromium_browser,
+    chromium_session,
+    new_page,
+    page,
+)
 from tests.support.postgres import PostgresCluster
 
 
