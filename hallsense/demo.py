@@ -76,6 +76,12 @@ def demo(data_dir: Path | None, duration: float | None, every: float, clock_chec
         try:
             stack.start()
             started = time.monotonic()
+            click.echo(
+                f"The hub: {stack.hub_url} (TLS with the demo's own CA, {stack.hub_ca}: "
+                "your browser will warn). Make the first account at "
+                f"{stack.hub_url}setup with the one-time set-up code {stack.setup_code}; "
+                "the fleet page then shows the three halls."
+            )
             click.echo("Each hall's community page (opens once its first readings are in):")
             for name, url in stack.page_urls():
                 click.echo(f"  {name}: {url}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +26,9 @@ from provisioning.broker_config import HUB_ACCOUNT
 from provisioning.passwords import write_private_file
 from provisioning.state import init_state
 from sensors.counter import read_tally
+
+SETUP_CODE = re.compile(r"one-time set-up code (\S+)")
+"""How `hallsense hub web` announces the code for the first account."""
 
 HALLS = (
     ("askrigg", "Askrigg Village Hall"),
@@ -75,6 +79,9 @@ class DemoStack:
         self.hub_env = directory / "hub.env"
         self.node_envs = {device: directory / device / "edge.env" for device, _ in HALLS}
         self.page_ports = {device: free_port() for device, _ in HALLS}
+        self.hub_url = ""
+        self.hub_ca: Path | None = None
+        self.setup_code = ""
 
     # --- start ---
 
@@ -131,6 +138,9 @@ class DemoStack:
             ),
         )  # fmt: skip
         self._wait_for_port(web_port, "hub-web")
+        self.hub_url = f"https://localhost:{web_port}/"
+        self.hub_ca = layout.ca_cert
+        self.setup_code = self._setup_code()
         tokens = enrolment_tokens(state)
         for seed, (device, name) in enumerate(HALLS, start=1):
             node_dir = self.directory / device
@@ -166,6 +176,17 @@ class DemoStack:
             self._spawn(device, self._hallsense("edge", "run", "--env", env_arg))
             self._spawn(f"{device}-web", self._hallsense("edge", "web", "--env", env_arg))
         return self
+
+    def _setup_code(self) -> str:
+        """The one-time set-up code `hub web` printed in its log on its first start."""
+        log = self.directory / "hub-web.log"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            found = SETUP_CODE.search(log.read_text(encoding="utf-8", errors="replace"))
+            if found:
+                return found.group(1)
+            time.sleep(0.05)
+        raise RuntimeError(f"hub-web printed no set-up code: see {log}")
 
     def page_urls(self) -> list[tuple[str, str]]:
         """(hall name, address) of each hall's community page."""

@@ -2,12 +2,14 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
+import requests
 
 from sensors.counter import read_tally
 from tests.support.edge_process import (
@@ -213,8 +215,13 @@ def test_demo_runs_the_whole_stack_serves_each_page_and_shows_nothing_lost(tmp_p
     try:
         # Each hall's page, as a visitor opens it while the demo runs.
         pages = {}
+        hub = None
         for line in demo.stdout:
             seen.append(line)
+            if line.startswith("The hub: "):
+                hub = re.search(
+                    r"The hub: (\S+) \(TLS with the demo's own CA, (\S+):.* code (\S+);", line
+                )
             if ": http://127.0.0.1:" in line:
                 name, url = line.strip().rsplit(": ", 1)
                 pages[name] = url
@@ -237,6 +244,23 @@ def test_demo_runs_the_whole_stack_serves_each_page_and_shows_nothing_lost(tmp_p
                     time.sleep(0.3)
             assert f"<h1>{name}</h1>" in html
             assert server == "hallsense"  # waitress's name and version stay hidden
+        # The hub: the first account from the printed set-up code; the fleet shows the halls.
+        assert hub is not None, seen
+        hub_url, ca, code = hub.groups()
+        with requests.Session() as session:
+            session.verify = ca
+            session.trust_env = False
+            form = session.get(hub_url + "setup", timeout=10).text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+            made = session.post(
+                hub_url + "setup",
+                data={"csrf_token": token, "code": code, "username": "demo-team",
+                      "password": "a long demo passphrase"},
+                timeout=10,
+            )  # fmt: skip
+            assert made.url.endswith("/fleet"), made.text
+            for name in pages:
+                assert name in made.text
         out, err = demo.communicate(timeout=120)
     finally:
         if demo.poll() is None:
