@@ -1,0 +1,163 @@
+"""``hallsense hub account …``: the hub web's accounts and API tokens, from the hub's shell.
+
+The first account is made in the browser with the set-up code ``hallsense hub web``
+prints; after that the council IoT team adds colleagues and parish clerks here. A new
+account's password is typed (twice, not echoed) or read from a file; an API token is
+printed once and only its hash is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from hallsense.cli_edge import env_option
+from hallsense.cli_hub import _settings, _store, hub
+from hub.logins import ROLES, Account, Logins, PasswordRejected
+from hub.store_sql import SqlHubStore
+
+
+@contextmanager
+def _logins(env_file: Path | None) -> Iterator[tuple[Logins, SqlHubStore]]:
+    store = _store(_settings(env_file))
+    try:
+        if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
+            raise click.ClickException("this hub store keeps no accounts")
+        yield Logins(lambda: store), store
+    finally:
+        store.close()
+
+
+@hub.group()
+def account() -> None:
+    """Accounts of the hub's web: the council IoT team and parish clerks.
+
+    \b
+    Example:
+        hallsense hub account add jo-clerk --role clerk --hall askrigg --env hub.env
+        hallsense hub account list --env hub.env
+    """
+
+
+@account.command("add")
+@env_option
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True, help="team or clerk.")
+@click.option(
+    "--hall",
+    "halls",
+    multiple=True,
+    metavar="DEVICE_ID",
+    help="A clerk's hall (repeat for more).",
+)
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read the password from this file instead of asking.",
+)
+def add(
+    env_file: Path | None,
+    username: str,
+    role: str,
+    halls: tuple[str, ...],
+    password_file: Path | None,
+) -> None:
+    """Add an account; a clerk sees and edits only their --hall devices.
+
+    \b
+    Example:
+        hallsense hub account add jo-clerk --role clerk --hall askrigg --env hub.env
+    """
+    if role == "clerk" and not halls:
+        raise click.BadParameter("a clerk needs at least one --hall", param_hint="--hall")
+    if role == "team" and halls:
+        raise click.BadParameter("the IoT team sees every hall: no --hall", param_hint="--hall")
+    if password_file is not None:
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _logins(env_file) as (logins, store):
+        unknown = sorted(set(halls) - {d.device_id for d in store.registered()})
+        if unknown:
+            raise click.BadParameter(
+                f"{', '.join(unknown)} is not a registered device", param_hint="--hall"
+            )
+        try:
+            made = logins.create_account(username, password, role, halls)
+        except (PasswordRejected, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+    where = f" for {', '.join(made.halls)}" if made.halls else ""
+    click.echo(f"added {made.username} ({made.role}{where})")
+
+
+@account.command("list")
+@env_option
+def list_accounts(env_file: Path | None) -> None:
+    """One line per account: name, role, halls, disabled.
+
+    \b
+    Example:
+        hallsense hub account list --env hub.env
+    """
+    with _logins(env_file) as (_, store):
+        for row in store.accounts():
+            state = " (disabled)" if row.disabled else ""
+            halls = ", ".join(row.halls) or "every hall"
+            click.echo(f"{row.username:<24} {row.role:<6} {halls}{state}")
+
+
+@account.command("disable")
+@env_option
+@click.argument("username")
+def disable(env_file: Path | None, username: str) -> None:
+    """Disable an account: its sessions end and its API tokens stop working.
+
+    \b
+    Example:
+        hallsense hub account disable jo-clerk --env hub.env
+    """
+    with _logins(env_file) as (_, store):
+        if store.account(username.lower()) is None:
+            raise click.ClickException(f"no account called {username!r}")
+        store.set_disabled(username.lower(), True)
+    click.echo(f"disabled {username.lower()}")
+
+
+@account.command("token")
+@env_option
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for, e.g. prometheus.")
+def token(env_file: Path | None, username: str, name: str) -> None:
+    """Make an API token for scripts (Authorization: Bearer …), printed this once.
+
+    \b
+    Example:
+        hallsense hub account token data-team --name nightly-export --env hub.env
+    """
+    with _logins(env_file) as (logins, store):
+        row = store.account(username.lower())
+        if row is None or row.disabled:
+            raise click.ClickException(f"no usable account called {username!r}")
+        issued = logins.issue_token(Account(row.username, row.role, row.halls), name)
+    click.echo(issued)
+
+
+@account.command("revoke-token")
+@env_option
+@click.argument("username")
+@click.option("--name", required=True, help="The token's name.")
+def revoke_token(env_file: Path | None, username: str, name: str) -> None:
+    """Stop an account's API tokens of that name working.
+
+    \b
+    Example:
+        hallsense hub account revoke-token data-team --name nightly-export --env hub.env
+    """
+    with _logins(env_file) as (_, store):
+        count = store.revoke_token(username.lower(), name)
+    if not count:
+        raise click.ClickException(f"{username} has no live token called {name!r}")
+    click.echo(f"revoked {count} token(s)")

@@ -1,0 +1,48 @@
+"""`hallsense hub account …` against a real hub store: add, list, token, revoke, disable."""
+
+from click.testing import CliRunner
+
+from hallsense.cli import cli
+from hub.logins import Logins
+from hub.store_sqlite import SqliteHubStore
+from tests.support.edge_process import write_env
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, ["hub", "account", *map(str, args)], input=input)
+
+
+def test_the_team_adds_a_clerk_and_a_script_token(tmp_path):
+    db = tmp_path / "hub.db"
+    store = SqliteHubStore(db)
+    store.add_device("askrigg", "Askrigg Village Hall")
+    store.close()
+    env = write_env(tmp_path / "hub.env", hub_store=db)
+    password = "a long clerk passphrase\n"  # noqa: S105 - a test account's
+    added = run("add", "jo-clerk", "--role", "clerk", "--hall", "askrigg", "--env", env,
+                input=password * 2)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "added jo-clerk (clerk for askrigg)" in added.output
+    assert "a long clerk passphrase" not in added.output  # typed, never echoed
+
+    weak = run("add", "sam", "--role", "team", "--env", env, input="short\nshort\n")
+    assert weak.exit_code != 0
+    assert "at least 12 characters" in weak.output
+    nowhere = run("add", "al", "--role", "clerk", "--hall", "atlantis", "--env", env,
+                  input=password * 2)  # fmt: skip
+    assert "atlantis is not a registered device" in nowhere.output
+
+    token = run("token", "jo-clerk", "--name", "spreadsheet", "--env", env)
+    assert token.exit_code == 0, token.output
+    issued = token.output.strip()
+    store = SqliteHubStore(db)
+    try:
+        assert Logins(lambda: store).token_account(issued).username == "jo-clerk"
+        assert issued not in str(list(store.tokens_of("jo-clerk")))  # only its hash is kept
+        assert run("revoke-token", "jo-clerk", "--name", "spreadsheet", "--env", env).exit_code == 0
+        assert Logins(lambda: store).token_account(issued) is None
+        assert "jo-clerk" in run("list", "--env", env).output
+        assert run("disable", "jo-clerk", "--env", env).exit_code == 0
+        assert store.account("jo-clerk").disabled
+    finally:
+        store.close()
