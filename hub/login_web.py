@@ -10,7 +10,8 @@ CSRF: every state-changing request (POST, PUT, PATCH, DELETE) made with a sessio
 cookie must carry that session's token in the form field ``csrf_token`` (templates put
 it in with ``{{ csrf_field() }}``); a missing or wrong one is a 400 that changes nothing.
 The log-in and set-up forms, before any session, use a double-submit token: a random
-cookie that the form must repeat. Requests with an API token carry no cookie, so a
+cookie (``__Host-`` prefixed behind HTTPS, so no subdomain can plant one) that the form
+must repeat. Requests with an API token carry no cookie, so a
 cross-site page cannot make them; devices' JSON routes (``/enroll``, ``/rotate``) read
 no cookie at all.
 
@@ -39,6 +40,7 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup, escape
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import BadRequest, Unauthorized
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -52,7 +54,7 @@ from hub.logins import (
 )
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PRE_SESSION_COOKIE = "hallsense_form"
+BEARER_CHALLENGE = WWWAuthenticate("bearer", {"realm": "hallsense hub"})
 JSON_PREFIXES = ("/api/", "/enroll", "/rotate", "/metrics")
 
 
@@ -119,6 +121,7 @@ def install_login(
             get ``Secure`` and the ``__Host-`` prefix.
     """
     cookie = "__Host-hallsense" if secure_cookies else "hallsense_session"
+    form_cookie = "__Host-hallsense_form" if secure_cookies else "hallsense_form"
     open_endpoints = {*public, "static", "login.login", "login.setup"}
 
     def csrf_field() -> Markup:
@@ -132,10 +135,14 @@ def install_login(
         g.account = None
         header = request.headers.get("Authorization", "")
         by_token = header.startswith("Bearer ")
+        public = request.endpoint is None or request.endpoint in open_endpoints
         if by_token:
             account = logins.token_account(header[len("Bearer ") :].strip())
-            if account is None:
-                raise Unauthorized(description="that API token is not valid")
+            if account is None and not public:
+                raise Unauthorized(
+                    description="that API token is not valid",
+                    www_authenticate=BEARER_CHALLENGE,
+                )
             g.account = account
         else:
             session_id = request.cookies.get(cookie)
@@ -150,12 +157,13 @@ def install_login(
                     description="this form has expired or did not come from this site: "
                     "go back, reload the page and try again"
                 )
-        if request.endpoint is None or request.endpoint in open_endpoints:
-            return None
-        if g.account is not None:
+        if public or g.account is not None:
             return None
         if wants_json():
-            raise Unauthorized(description="log in, or send an API token (Authorization: Bearer)")
+            raise Unauthorized(
+                description="log in, or send an API token (Authorization: Bearer)",
+                www_authenticate=BEARER_CHALLENGE,
+            )
         return redirect(url_for("login.login", next=request.full_path.rstrip("?")))
 
     @app.after_request
@@ -164,12 +172,13 @@ def install_login(
             response.headers["Cache-Control"] = "no-store"
         if g.get("set_form_token"):
             response.set_cookie(
-                PRE_SESSION_COOKIE,
+                form_cookie,
                 g.form_token,
                 httponly=True,
                 samesite="Strict",
                 secure=secure_cookies,
                 max_age=3600,
+                path="/",
             )
         return response
 
@@ -177,7 +186,7 @@ def install_login(
 
     def form_token() -> str:
         """The double-submit token of the log-in and set-up forms."""
-        token = request.cookies.get(PRE_SESSION_COOKIE)
+        token = request.cookies.get(form_cookie)
         if not token or len(token) > 64:
             token = secrets.token_urlsafe(32)
             g.set_form_token = True
@@ -187,7 +196,7 @@ def install_login(
     def check_form_token() -> None:
         if g.get("session_id"):
             return  # the guard has checked the session's own token
-        cookie_token = request.cookies.get(PRE_SESSION_COOKIE, "")
+        cookie_token = request.cookies.get(form_cookie, "")
         sent = request.form.get("csrf_token", "")
         if not cookie_token or not hmac.compare_digest(sent.encode(), cookie_token.encode()):
             raise BadRequest(
@@ -204,7 +213,7 @@ def install_login(
             secure=secure_cookies,
             path="/",
         )
-        response.delete_cookie(PRE_SESSION_COOKIE)
+        response.delete_cookie(form_cookie, path="/", secure=secure_cookies, samesite="Strict")
         return response
 
     @blueprint.route("/login", methods=["GET", "POST"])
@@ -213,6 +222,7 @@ def install_login(
         form_token()
         error = ""
         status = 200
+        retry_after = 0.0
         if request.method == "POST":
             check_form_token()
             if g.get("session_id"):  # a new id at every log-in: the old session goes
@@ -224,7 +234,7 @@ def install_login(
                     request.remote_addr or "unknown",
                 )
             except Throttled as refusal:
-                error, status = str(refusal), 429
+                error, status, retry_after = str(refusal), 429, refusal.retry_after
             except LoginRefused as refusal:
                 error, status = str(refusal), 401
             else:
@@ -233,7 +243,7 @@ def install_login(
             render_template("login.html", error=error, next_path=next_path), status=status
         )
         if status == 429:
-            response.headers["Retry-After"] = str(math.ceil(60))
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         return response
 
     @blueprint.post("/logout")
@@ -280,7 +290,7 @@ def install_login(
                 new = request.form.get("new_password", "")
                 check_new_password(new, account.username)
                 logins.change_password(account, request.form.get("current_password", ""), new)
-            except (LoginRefused, PasswordRejected) as refusal:
+            except (LoginRefused, PasswordRejected, Throttled) as refusal:
                 error, status = str(refusal), 400
             else:
                 response = redirect(url_for("login.login"), 303)

@@ -6,13 +6,17 @@ Decisions (issue #6, NCSC password guidance, OWASP session management):
   set-up code (:func:`issue_setup_code`) and prints it; whoever has it creates the first
   account (a council IoT team member) at ``/setup``. The code is stored only hashed,
   expires after a day, works once, and a new start makes a new one.
-- **Passwords** are hashed with scrypt (``hashlib``, no extra dependency; N=2^14, r=8,
-  p=1: 16 MiB and about 50 ms a check on a Pi 4, so guessing offline is slow and a login
-  is not), each with its own salt. Rules: at least 12 characters, at most 256, not one of
-  the commonest passwords, not the user name; no composition rules (NCSC).
+- **Passwords** are hashed with scrypt (``hashlib``, no extra dependency) at OWASP's
+  minimum for 16 MiB, N=2^14, r=8, p=5 (about 150 ms a check on the project's x86
+  machine, so guessing offline is slow and a log-in is not), each with its own salt;
+  every hash records its own parameters, so they can be raised later. Rules: at least
+  12 characters, at most 256, not one of the commonest passwords, not the user name; no
+  composition rules (NCSC).
 - **Login throttling**: five failures in 15 minutes for one user name, or 20 from one
-  address, make further attempts wait; an unknown user and a wrong password get the same
-  answer and take the same time (a dummy hash is checked for unknown users).
+  address, make further attempts wait (counted in each ``hub web`` process's memory: a
+  restart forgets them, which a scrypt hash per guess makes harmless); an unknown user
+  and a wrong password get the same answer and take the same time (a dummy hash is
+  checked for unknown users).
 - **Sessions** live on the server (the cookie holds a 256-bit random id, the store its
   SHA-256): a new id at every login, 30 minutes idle and 12 hours in all, ended at
   log-out, at a password change and when the account is disabled. Each has its own CSRF
@@ -39,11 +43,13 @@ from hub.store_logins import AccountRow, SessionRow
 from provisioning.enrolment import FailureLimiter
 
 ROLES = ("team", "clerk")
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
 MIN_PASSWORD, MAX_PASSWORD = 12, 256
 IDLE_TIMEOUT_S = 30 * 60
 SESSION_LIFETIME_S = 12 * 3600
 SETUP_CODE_LIFETIME_S = 24 * 3600
+TOUCH_AFTER_S = 60
+"""A session's last-seen time is written at most once a minute."""
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,39}")
 COMMON_PASSWORDS = frozenset(
     {
@@ -84,6 +90,7 @@ class LoginStore(Protocol):
     def session(self, id_hash: str) -> SessionRow | None: ...  # noqa: D102
     def touch_session(self, id_hash: str, now_us: int) -> None: ...  # noqa: D102
     def end_session(self, id_hash: str) -> None: ...  # noqa: D102
+    def end_expired_sessions(self, idle_before_us: int, created_before_us: int) -> int: ...  # noqa: D102
     def add_token(self, token_hash: str, username: str, name: str, now_us: int) -> None: ...  # noqa: D102
     def token_owner(self, token_hash: str) -> str | None: ...  # noqa: D102
     def put_setup_code(self, code_hash: str, expires_us: int) -> None: ...  # noqa: D102
@@ -255,7 +262,11 @@ class Logins:
             raise LoginRefused("that user name and password do not match an account")
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
-        store.add_session(digest(session_id), row.username, csrf, self._now_us())
+        now = self._now_us()
+        store.end_expired_sessions(
+            now - IDLE_TIMEOUT_S * 1_000_000, now - SESSION_LIFETIME_S * 1_000_000
+        )
+        store.add_session(digest(session_id), row.username, csrf, now)
         return session_id, csrf
 
     def session(self, session_id: str) -> tuple[Account, str] | None:
@@ -276,7 +287,8 @@ class Logins:
         if account is None or account.disabled:
             store.end_session(key)
             return None
-        store.touch_session(key, now)
+        if now - row.seen_us > TOUCH_AFTER_S * 1_000_000:  # not a write every request
+            store.touch_session(key, now)
         return Account(account.username, account.role, account.halls), row.csrf
 
     def log_out(self, session_id: str) -> None:
@@ -290,9 +302,14 @@ class Logins:
             LoginRefused: the current password is wrong.
             PasswordRejected: the new one breaks a rule.
         """
+        key = f"user:{account.username}"
+        wait = self.per_user.retry_after(key)
+        if wait is not None:
+            raise Throttled(wait)
         store = self.store()
         row = store.account(account.username)
         if row is None or not verify_password(current, row.password_hash):
+            self.per_user.failed(key)
             raise LoginRefused("your current password is not right")
         check_new_password(new, account.username)
         store.set_password_hash(account.username, hash_password(new))

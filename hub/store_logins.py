@@ -167,6 +167,14 @@ class LoginTables(abc.ABC):
         with self._lock, self._transaction():
             self._run("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
 
+    def end_expired_sessions(self, idle_before_us: int, created_before_us: int) -> int:
+        """Forget sessions idle since, or made before, those times; returns how many."""
+        with self._lock, self._transaction():
+            return self._run(
+                "DELETE FROM sessions WHERE seen_us < ? OR created_us < ?",
+                (idle_before_us, created_before_us),
+            )
+
     # --- API tokens ---
 
     def add_token(self, token_hash: str, username: str, name: str, now_us: int) -> None:

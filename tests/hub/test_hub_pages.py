@@ -279,3 +279,39 @@ def test_bad_parameters_get_a_page_that_says_what_was_wrong(app, store):
     assert "attention: use 1" in answer.text
     assert answer.mimetype == "text/html"
     assert app.test_client().get("/open-data/nowhere").status_code == 404
+
+
+def test_refusals_say_how_to_authenticate_and_how_long_to_wait(app, store):
+    account(store, "iot-team")
+    api = app.test_client().get("/api/v1/devices")
+    assert api.headers["WWW-Authenticate"].lower().startswith("bearer")
+    # A stale token does not lock anyone out of the public pages.
+    assert (
+        app.test_client().get("/open-data", headers={"Authorization": "Bearer old"}).status_code
+        == 200
+    )
+    client = app.test_client()
+    for _ in range(5):
+        log_in(client, "iot-team", "not-the-password")
+    throttled = log_in(client, "iot-team")
+    assert throttled.status_code == 429
+    assert 800 < int(throttled.headers["Retry-After"]) <= 900  # the rest of 15 minutes
+
+
+def test_guessing_the_current_password_on_the_password_page_is_throttled(app, store):
+    account(store, "iot-team")
+    client = app.test_client()
+    log_in(client, "iot-team")
+    for _ in range(5):
+        token = csrf_of(client, "/account/password")
+        wrong = {
+            "csrf_token": token,
+            "current_password": "guess",
+            "new_password": "a new long phrase",
+        }
+        assert client.post("/account/password", data=wrong).status_code == 400
+    token = csrf_of(client, "/account/password")
+    right = {"csrf_token": token, "current_password": PASSWORD, "new_password": "a new long phrase"}
+    answer = client.post("/account/password", data=right)
+    assert answer.status_code == 400
+    assert "too many" in answer.text
