@@ -25,17 +25,10 @@ from hub.logins import (
     verify_password,
 )
 from provisioning.enrolment import FailureLimiter
+from tests.hub.web_support import Clock
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 OTHER = "four wrong words here"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ real hub app: every state-changing route it has refuses a request without its CS
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from flask import Blueprint, Flask, abort, jsonify, render_template_string, request
@@ -20,19 +19,11 @@ from flask import Blueprint, Flask, abort, jsonify, render_template_string, requ
 from hub.login_web import current_account, install_login, require_team, safe_next, visible
 from hub.logins import IDLE_TIMEOUT_S, SESSION_LIFETIME_S, Logins, digest, verify_password
 from hub.store_sqlite import SqliteHubStore
-from tests.hub.web_support import PASSWORD, make_app
+from tests.hub.web_support import PASSWORD, Clock, make_app
 
 PAGE = '{% extends "base.html" %}{% block title %}T{% endblock %}{% block content %}<h1>{{ text }}</h1>{% endblock %}'  # noqa: E501
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
 FORM_REFUSED = "did not come from this site"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def page(text: str) -> str:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import schemathesis
 from hypothesis import settings
-from schemathesis.config import SchemathesisConfig
 
 from hub.store_sqlite import SqliteHubStore
 from tests.hub.test_data_api import NOW_US, minute_batch
 from tests.hub.web_support import account, make_app, token_for
+from tests.support.api_cases import all_checks_config, to_just_after_from
 
 _DIR = Path(tempfile.mkdtemp(prefix="hallsense-hub-api-"))
 atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
@@ -33,13 +32,6 @@ APP = make_app(_DIR, _STORE)
 HEADERS = token_for(_STORE, account(_STORE, "data-team"))
 
 
-def all_checks_config() -> SchemathesisConfig:
-    """What `schemathesis run --checks all` sets: every check on, every generation mode."""
-    config = SchemathesisConfig()
-    config.projects.override.checks.update(included_check_names=["all"])
-    return config
-
-
 SCHEMA = schemathesis.openapi.from_wsgi(
     "/api/v1/openapi.json", APP, config=all_checks_config(), headers=HEADERS
 )
@@ -47,23 +39,8 @@ SCHEMA = schemathesis.openapi.from_wsgi(
 
 @SCHEMA.hook
 def map_case(context, case):
-    """In positive cases put ``to`` just after ``from``: the schema cannot say it must be."""
-    meta, query = case.meta, case.query
-    if meta is None or not meta.generation.mode.is_positive or not query or "from" not in query:
-        return case
-    query = dict(query)
-    start = query["from"]
-    if len(start) == len("2026-11-03"):
-        query["to"] = start
-    else:
-        moment = datetime.fromisoformat(start.upper())
-        try:
-            query["to"] = (moment + timedelta(minutes=5)).isoformat()
-        except OverflowError:
-            query["from"] = (moment - timedelta(minutes=5)).isoformat()
-            query["to"] = start
-    case.query = query
-    return case
+    """Positive cases with ``to`` just after ``from`` (see ``to_just_after_from``)."""
+    return to_just_after_from(case)
 
 
 @SCHEMA.parametrize()

@@ -16,18 +16,10 @@ from hub.logins import IDLE_TIMEOUT_S, Logins, verify_password
 from hub.store_sqlite import SqliteHubStore
 from hub.web import PUBLIC_ENDPOINTS
 from hub_sync.protocol import Batch, WireReading, decode_config
-from tests.hub.web_support import PASSWORD, account, make_app, token_for
+from tests.hub.web_support import PASSWORD, Clock, account, make_app, token_for
 
 HOUR = 3_600_000_000
 NOW_US = time.time_ns() // 1000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

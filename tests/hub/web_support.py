@@ -18,6 +18,16 @@ from provisioning.enrolment import TokenStore
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 
 
+class Clock:
+    """A clock a test moves by hand (``clock.now += seconds``)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Kept:
     """A store the app may "close" after each request while the test keeps using it."""
 

@@ -19,7 +19,6 @@ import pytest
 import schemathesis
 from hypothesis import settings
 from schemathesis.checks import CHECKS, load_all_checks
-from schemathesis.config import SchemathesisConfig
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
@@ -27,6 +26,7 @@ import web_local.api as api_module
 from edge.clock import ClockSample
 from edge.store import EdgeStore, SeqRange
 from sensors.reading import Censor, Reading
+from tests.support.api_cases import all_checks_config, to_just_after_from
 from web_local.app import create_app
 from web_local.params import parse_choice, parse_metric, parse_range, reject_unknown
 from web_local.site import DEFAULT_PUBLIC_METRICS, PageSettings, Site
@@ -674,43 +674,13 @@ def test_the_openapi_document_describes_parameters_and_errors(client):
 # --------------------------------------------------------------------------- schemathesis
 
 
-def all_checks_config():
-    """What `schemathesis run --checks all` sets: every check on, every generation mode."""
-    config = SchemathesisConfig()
-    config.projects.override.checks.update(included_check_names=["all"])
-    return config
-
-
 SCHEMA = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", APP, config=all_checks_config())
 
 
 @SCHEMA.hook
 def map_case(context, case):
-    """Keep positive cases inside the documented rule the schema language cannot state.
-
-    OpenAPI cannot say that ``to`` must not be before ``from`` or how long a range may be
-    (the descriptions do). A schema-valid ``from`` with a ``to`` drawn independently is
-    nearly always a range the API rightly refuses, which ``positive_data_acceptance`` would
-    count as a failure; so in positive cases ``to`` is set a little after ``from``.
-    Negative cases are left as drawn.
-    """
-    meta = case.meta
-    query = case.query
-    if meta is None or not meta.generation.mode.is_positive or not query or "from" not in query:
-        return case
-    query = dict(query)
-    start = query["from"]
-    if len(start) == len("2026-11-03"):
-        query["to"] = start  # the whole local day
-    else:
-        moment = datetime.fromisoformat(start.upper())
-        try:
-            query["to"] = (moment + timedelta(minutes=5)).isoformat()
-        except OverflowError:
-            query["from"] = (moment - timedelta(minutes=5)).isoformat()
-            query["to"] = start
-    case.query = query
-    return case
+    """Positive cases with ``to`` just after ``from`` (see ``to_just_after_from``)."""
+    return to_just_after_from(case)
 
 
 def test_schemathesis_runs_with_every_check_on():
