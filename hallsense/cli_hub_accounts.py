@@ -93,6 +93,39 @@ def add(
     click.echo(f"added {made.username} ({made.role}{where})")
 
 
+@account.command("halls")
+@env_option
+@click.argument("username")
+@click.option(
+    "--hall",
+    "halls",
+    multiple=True,
+    required=True,
+    metavar="DEVICE_ID",
+    help="A hall the clerk looks after (repeat for more); replaces the list.",
+)
+def set_halls(env_file: Path | None, username: str, halls: tuple[str, ...]) -> None:
+    """Change which halls a parish clerk sees and edits.
+
+    \b
+    Example:
+        hallsense hub account halls jo-clerk --hall askrigg --hall reeth --env hub.env
+    """
+    with _logins(env_file) as (_, store):
+        row = store.account(username.lower())
+        if row is None:
+            raise click.ClickException(f"no account called {username!r}")
+        if row.role != "clerk":
+            raise click.ClickException(f"{row.username} is in the IoT team: it sees every hall")
+        unknown = sorted(set(halls) - {d.device_id for d in store.registered()})
+        if unknown:
+            raise click.BadParameter(
+                f"{', '.join(unknown)} is not a registered device", param_hint="--hall"
+            )
+        store.set_halls(row.username, halls)
+    click.echo(f"{username.lower()} now looks after {', '.join(sorted(set(halls)))}")
+
+
 @account.command("list")
 @env_option
 def list_accounts(env_file: Path | None) -> None:

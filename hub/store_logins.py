@@ -119,6 +119,16 @@ class LoginTables(abc.ABC):
         names = [row[0] for row in self._query("SELECT username FROM accounts ORDER BY 1")]
         return [found for name in names if (found := self.account(name)) is not None]
 
+    def set_halls(self, username: str, halls: Sequence[str]) -> None:
+        """Replace the halls an account (a clerk's) may see."""
+        with self._lock, self._transaction():
+            self._run("DELETE FROM account_halls WHERE username = ?", (username,))
+            for device_id in sorted(set(halls)):
+                self._run(
+                    "INSERT INTO account_halls (username, device_id) VALUES (?, ?)",
+                    (username, device_id),
+                )
+
     def set_password_hash(self, username: str, password_hash: str) -> None:
         """Replace an account's password hash and end its sessions."""
         with self._lock, self._transaction():

@@ -41,6 +41,10 @@ def test_the_team_adds_a_clerk_and_a_script_token(tmp_path):
         assert issued not in str(list(store.tokens_of("jo-clerk")))  # only its hash is kept
         assert run("revoke-token", "jo-clerk", "--name", "spreadsheet", "--env", env).exit_code == 0
         assert Logins(lambda: store).token_account(issued) is None
+        moved = run("halls", "jo-clerk", "--hall", "askrigg", "--env", env)
+        assert moved.exit_code == 0, moved.output
+        assert run("halls", "jo-clerk", "--hall", "atlantis", "--env", env).exit_code != 0
+        assert store.account("jo-clerk").halls == ("askrigg",)
         assert "jo-clerk" in run("list", "--env", env).output
         assert run("disable", "jo-clerk", "--env", env).exit_code == 0
         assert store.account("jo-clerk").disabled
