@@ -25,6 +25,8 @@ import ipaddress
 import signal
 import ssl
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -44,11 +46,13 @@ from hallsense.hub_exports import hub_exporters
 from hallsense.hub_presenter import NodePresenter
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
+from hub.alerting import AlertMonitor, Notifier
 from hub.config_downlink import send_config
 from hub.logins import Logins
+from hub.notifiers import EmailNotifier, WebhookNotifier
 from hub.service import broker_settings
 from hub.settings import HubSettings
-from hub.store import Device, HubStoreError, open_hub_store
+from hub.store import Device, DeviceState, HubStoreError, open_hub_store
 from hub.store_sql import SqlHubStore
 from hub.web import HubPages, create_hub_web
 from hub_sync.mqtt import MqttError
@@ -61,6 +65,8 @@ THREADS = 4
 SHUTDOWN_TIMEOUT_S = 5
 """How long requests under way may take to finish after SIGTERM."""
 SERVER_NAME = "hallsense"
+ALERT_STATE = "alerts.json"
+"""Under the provisioning state directory: open incidents and undelivered alerts."""
 """The ``Server`` header cheroot sends: no software name or version."""
 
 
@@ -128,6 +134,55 @@ def hub_pages(settings: HubSettings) -> HubPages:
         secure_cookies=True,
         timezone=settings.timezone,
     )
+
+
+def alert_monitor(settings: HubSettings, state_dir: Path) -> AlertMonitor | None:
+    """The alerts the settings ask for (email, webhook, or both), or None for none.
+
+    Raises:
+        ValueError: naming the alert setting that is wrong.
+    """
+    notifiers: list[Notifier] = []
+    if settings.alert_smtp_host:
+        recipients = tuple(a.strip() for a in settings.alert_email_to.split(",") if a.strip())
+        notifiers.append(
+            EmailNotifier(
+                settings.alert_smtp_host,
+                settings.alert_smtp_port,
+                settings.alert_email_from,
+                recipients,
+                settings.alert_smtp_security,
+                settings.alert_smtp_username,
+                settings.alert_smtp_password,
+            )
+        )
+    if settings.alert_webhook_url:
+        notifiers.append(WebhookNotifier(settings.alert_webhook_url, settings.alert_webhook_secret))
+    if not notifiers:
+        return None
+    return AlertMonitor(state_dir / ALERT_STATE, notifiers, after_s=settings.alert_after_s)
+
+
+def watch_fleet(
+    settings: HubSettings, monitor: AlertMonitor, stop: threading.Event
+) -> threading.Thread:
+    """Check the fleet for alerts in a thread until ``stop``."""
+
+    def fleet() -> Sequence[DeviceState]:
+        store = open_hub_store(settings.hub_store)
+        try:
+            return store.fleet()
+        finally:
+            store.close()
+
+    thread = threading.Thread(
+        target=monitor.run,
+        args=(fleet, lambda: time.time_ns() // 1000, stop, settings.alert_check_s),
+        name="alerts",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def first_start_code(settings: HubSettings) -> str | None:
@@ -278,6 +333,10 @@ def web(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="HALLSENSE_SECURITY_CONTACT") from error
     setup_code = first_start_code(settings)
+    try:
+        monitor = alert_monitor(settings, state.layout.root)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     server = wsgi.Server(
         (host, port),
         app,
@@ -307,6 +366,9 @@ def web(
             f"broker {broker_host}:{state.settings.port_tls})",
             err=True,
         )
+        if monitor is not None:
+            watch_fleet(settings, monitor, stop)
+            click.echo("alerts go to " + ", ".join(n.name for n in monitor.notifiers), err=True)
         if setup_code is not None:
             click.echo(
                 f"no account yet: make the first one at {scheme}://{shown}:{port}/setup "

@@ -65,6 +65,42 @@ class HubSettings:
         "mailto:someone@council.example or an https:// page (unset: that file is not served).",
         "URI",
     )
+    alert_after_s: float = _setting(
+        600.0,
+        "How long a node must need attention (offline, behind, a failing sensor) before the "
+        "IoT team is told; offline already means 15 minutes unheard.",
+        "s",
+        min=0,
+    )
+    alert_check_s: float = _setting(60.0, "How often `hub web` checks for alerts.", "s", min=5)
+    alert_smtp_host: str = _setting("", "Mail server for alert emails (unset: no email).")
+    alert_smtp_port: int = _setting(587, "Its port.", "port", min=1, max=65535)
+    alert_smtp_security: Literal["starttls", "tls", "none"] = _setting(
+        "starttls", "STARTTLS (587), implicit TLS (465), or none for a lab."
+    )
+    alert_smtp_username: str = _setting("", "User name at the mail server, if it wants one.")
+    alert_smtp_password: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "Its password (or HALLSENSE_ALERT_SMTP_PASSWORD_FILE, mode 0600).",
+            "unit": "",
+            "secret": True,
+        },
+    )
+    alert_email_from: str = _setting("", "The alert emails' sender address.")
+    alert_email_to: str = _setting("", "Who gets alert emails: addresses, comma-separated.")
+    alert_webhook_url: str = _setting("", "URL alerts are POSTed to as JSON (unset: none).")
+    alert_webhook_secret: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "Key of the X-Hallsense-Signature HMAC "
+            "(or HALLSENSE_ALERT_WEBHOOK_SECRET_FILE).",
+            "unit": "",
+            "secret": True,
+        },
+    )
     timezone: str = _setting(
         "Europe/London",
         "The county's time zone: days in the hub's pages, data API and open data.",
