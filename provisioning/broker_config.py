@@ -94,6 +94,12 @@ class BrokerConfig:
         return (main, *self.extra_listeners)
 
 
+HA_DISCOVERY_PREFIX = "homeassistant"
+"""Home Assistant's default MQTT discovery prefix."""
+HA_STATE_PREFIX = "hallsense/ha/v1"
+"""Where the hub's bridge publishes decoded per-sensor states and availability."""
+
+
 def acl_text() -> str:
     """The ACL: each device only under its own id; the hub reads readings and status.
 
@@ -119,12 +125,18 @@ def acl_text() -> str:
         f"topic write {p}/+/ack",
         f"topic write {p}/+/config",
         f"topic deny {p}/{HUB_ACCOUNT}/+",
+        "# ... and its Home Assistant bridge: discovery and decoded per-sensor states.",
+        f"topic write {HA_DISCOVERY_PREFIX}/#",
+        f"topic write {HA_STATE_PREFIX}/#",
         "",
-        "# Integrations: read readings and status, write nothing.",
+        "# Integrations (Home Assistant): read readings, status and the bridge's topics;",
+        "# write nothing.",
         f"user {READER_ACCOUNT}",
         f"topic read {p}/+/readings",
         f"topic read {p}/+/status",
         f"topic deny {p}/{READER_ACCOUNT}/+",
+        f"topic read {HA_DISCOVERY_PREFIX}/#",
+        f"topic read {HA_STATE_PREFIX}/#",
         "",
     ]
     return "\n".join(lines)

@@ -1,0 +1,194 @@
+"""A bridge to Home Assistant: MQTT discovery and decoded per-sensor states on the hub's broker.
+
+Home Assistant cannot read the nodes' compressed batches, so ``hallsense hub
+home-assistant`` subscribes to every node's readings and status (a plain subscription,
+beside the ingestion workers' shared one, so their load balancing is untouched), and
+publishes, all retained:
+
+- ``homeassistant/sensor/hallsense_<device>/<sensor>_<metric>/config``: one discovery
+  message per series, with a device block per hall (so a hall's sensors group under one
+  device), a ``unique_id``, ``device_class``/``state_class``/``unit_of_measurement`` where
+  Home Assistant has one, and the hall's availability topic;
+- ``hallsense/ha/v1/<device>/<sensor>/<metric>``: the series' newest value, as a number;
+- ``hallsense/ha/v1/<device>/availability``: ``online`` or ``offline``, from the node's
+  own status (its birth, heartbeat and last will).
+
+Only readings with no quality flag move a state, and never backwards in time: a backlog
+draining after an outage sends old readings, which the bridge leaves to the hub store.
+A Home Assistant connects with the read-only ``_reader`` account (docs/home-assistant.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import paho.mqtt.client as paho
+
+from hub_sync.mqtt import MqttClient, MqttError
+from hub_sync.protocol import (
+    TOPIC_PREFIX,
+    ProtocolError,
+    decode_batch,
+    decode_status,
+    parse_topic,
+)
+from provisioning.broker_config import HA_DISCOVERY_PREFIX, HA_STATE_PREFIX
+
+log = logging.getLogger(__name__)
+
+UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
+CLASSES: dict[str, tuple[str | None, str]] = {
+    "temperature": ("temperature", "measurement"),
+    "humidity": ("humidity", "measurement"),
+    "pressure": ("atmospheric_pressure", "measurement"),
+    "co2": ("carbon_dioxide", "measurement"),
+    "pm2_5": ("pm25", "measurement"),
+    "pm10": ("pm10", "measurement"),
+    "pm1": ("pm1", "measurement"),
+    "noise": ("sound_pressure", "measurement"),
+    "voc_index": (None, "measurement"),
+    "footfall": (None, "measurement"),
+    "entries": (None, "measurement"),
+    "occupancy": (None, "measurement"),
+}
+"""Home Assistant's device and state classes for the metrics that have them; a people
+count per interval is a measurement (it does not only grow), not ``total_increasing``."""
+UNITS = {"dB(A)": "dBA", "people": None}
+"""Units spelled as Home Assistant expects, and units it has none for."""
+
+
+def _safe(text: str) -> str:
+    return UNSAFE.sub("_", text).strip("_") or "x"
+
+
+def state_topic(device_id: str, sensor_id: str, metric: str) -> str:
+    """Where a series' newest value is published."""
+    return f"{HA_STATE_PREFIX}/{device_id}/{_safe(sensor_id)}/{_safe(metric)}"
+
+
+def availability_topic(device_id: str) -> str:
+    """Where a hall's online/offline is published."""
+    return f"{HA_STATE_PREFIX}/{device_id}/availability"
+
+
+def discovery(
+    device_id: str, site: str, sensor_id: str, metric: str, unit: str
+) -> tuple[str, bytes]:
+    """The retained discovery message of one series: (topic, payload)."""
+    object_id = f"{_safe(sensor_id)}_{_safe(metric)}"
+    node_id = f"hallsense_{device_id}"
+    device_class, state_class = CLASSES.get(metric, (None, "measurement"))
+    config: dict[str, Any] = {
+        "name": f"{metric.replace('_', '.')} ({sensor_id})",
+        "unique_id": f"hallsense_{device_id}_{object_id}",
+        "state_topic": state_topic(device_id, sensor_id, metric),
+        "availability_topic": availability_topic(device_id),
+        "state_class": state_class,
+        "device": {
+            "identifiers": [node_id],
+            "name": site,
+            "manufacturer": "hallsense",
+            "model": "village hall node",
+        },
+    }
+    if device_class is not None:
+        config["device_class"] = device_class
+    ha_unit = UNITS.get(unit, unit)
+    if ha_unit:
+        config["unit_of_measurement"] = ha_unit
+    return (
+        f"{HA_DISCOVERY_PREFIX}/sensor/{node_id}/{object_id}/config",
+        json.dumps(config, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+    )
+
+
+@dataclass
+class HomeAssistantBridge:
+    """Turns batches and statuses into discovery, states and availability (retained)."""
+
+    publish: Callable[[str, bytes], None]
+    site_of: Callable[[str], str] = lambda device_id: device_id
+    newest: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    announced: set[tuple[str, str, str]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, message_topic: str, payload: bytes) -> int:
+        """Handle one message; returns how many states it published. Never raises."""
+        try:
+            device_id, kind = parse_topic(message_topic)
+            if kind == "status":
+                state = decode_status(payload)["state"]
+                self.publish(availability_topic(device_id), str(state).encode())
+                return 0
+            if kind != "readings":
+                return 0
+            batch = decode_batch(payload)
+        except ProtocolError as error:
+            log.warning("ignored %s: %s", message_topic, error)
+            return 0
+        if batch.device_id != device_id:
+            return 0
+        latest: dict[tuple[str, str, str], Any] = {}
+        for reading in batch.readings:
+            if reading.quality:
+                continue
+            key = (device_id, reading.sensor_id, reading.metric)
+            if key not in latest or reading.ts_us > latest[key].ts_us:
+                latest[key] = reading
+        published = 0
+        with self.lock:
+            for key, reading in latest.items():
+                if reading.ts_us <= self.newest.get(key, -1):
+                    continue  # an older reading (a backlog draining) never moves a state back
+                self.newest[key] = reading.ts_us
+                if key not in self.announced:
+                    self.publish(
+                        *discovery(
+                            device_id,
+                            self.site_of(device_id),
+                            reading.sensor_id,
+                            reading.metric,
+                            reading.unit,
+                        )
+                    )
+                    self.announced.add(key)
+                self.publish(state_topic(*key), json.dumps(reading.value).encode("utf-8"))
+                published += 1
+        return published
+
+
+def run_bridge(
+    client_factory: Callable[..., MqttClient],
+    site_of: Callable[[str], str],
+    stop: threading.Event,
+) -> None:
+    """Connect, subscribe to every node's readings and status, bridge until ``stop``."""
+    bridge_holder: list[HomeAssistantBridge] = []
+
+    def on_message(message: paho.MQTTMessage) -> None:
+        bridge_holder[0].handle(message.topic, bytes(message.payload))
+
+    def on_connect(client: MqttClient) -> None:
+        client.subscribe_nowait(f"{TOPIC_PREFIX}/+/readings")
+        client.subscribe_nowait(f"{TOPIC_PREFIX}/+/status")
+
+    client = client_factory(on_message=on_message, on_connect=on_connect)
+
+    def publish(where: str, payload: bytes) -> None:
+        try:
+            client.publish(where, payload, retain=True)
+        except MqttError as error:
+            log.warning("could not publish %s: %s", where, error)
+
+    bridge_holder.append(HomeAssistantBridge(publish, site_of))
+    client.start_background()
+    try:
+        stop.wait()
+    finally:
+        client.close()
