@@ -15,6 +15,7 @@ is tried again at the next check, by the notifier that failed only.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -160,6 +161,23 @@ class AlertMonitor:
         self._save()
         return failed
 
+    def round(self, fleet: Sequence[DeviceState], now_us: int) -> None:
+        """One check and delivery, under a lock on the state file.
+
+        Several ``hub web`` processes may share the state (one for the nodes, one behind a
+        proxy): the lock and a fresh read of the state make each incident alert once.
+        """
+        lock_path = self.state_file.with_name(f"{self.state_file.name}.lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._state = self._load()
+            self.check(fleet, now_us)
+            self.deliver()
+        finally:
+            os.close(fd)
+
     def run(
         self,
         fetch_fleet: Callable[[], Sequence[DeviceState]],
@@ -170,8 +188,7 @@ class AlertMonitor:
         """Check and deliver every ``interval_s`` until ``stop``; never raises."""
         while not stop.is_set():
             try:
-                self.check(fetch_fleet(), now_us())
-                self.deliver()
+                self.round(fetch_fleet(), now_us())
             except Exception:
                 log.exception("checking the fleet for alerts failed; trying again later")
             stop.wait(interval_s)

@@ -163,3 +163,15 @@ def test_hub_web_builds_the_alerts_its_settings_ask_for(tmp_path, webhook):
     assert len(receiver.received) == 1
     with pytest.raises(ValueError, match="EMAIL_FROM"):
         alert_monitor(HubSettings(hub_store="x.db", alert_smtp_host="mail.example"), tmp_path)
+
+
+def test_two_hub_web_processes_sharing_the_state_alert_once(tmp_path, webhook):
+    url, receiver = webhook
+    state = tmp_path / "alerts.json"
+    first = AlertMonitor(state, [WebhookNotifier(url)], after_s=0)
+    second = AlertMonitor(state, [WebhookNotifier(url)], after_s=0)
+    offline = [node(False, T0)]
+    for minute in (20, 21, 22):
+        first.round(offline, T0 + minute * MINUTE)
+        second.round(offline, T0 + minute * MINUTE)
+    assert len(receiver.received) == 1
