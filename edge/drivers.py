@@ -31,6 +31,23 @@ def driver_options(settings: EdgeSettings, name: str) -> dict[str, Any]:
             "debounce_ms": settings.gpio_debounce_ms,
             "pin_factory_name": settings.gpio_pin_factory,
         }
+    if name == "ble":
+        return {
+            "interval_s": settings.ble_interval_s,
+            "sensors": settings.ble_sensors,
+            "bind_keys": settings.ble_bind_keys,
+            "adapter": settings.ble_adapter,
+            "scan_mode": settings.ble_scan_mode,
+            "silence_s": settings.ble_silence_s,
+            "max_backoff_s": settings.ble_max_backoff_s,
+            "footfall": settings.ble_footfall,
+            "footfall_interval_s": settings.ble_footfall_interval_s,
+            "footfall_rssi_dbm": settings.ble_footfall_rssi_dbm,
+            "footfall_min_count": settings.ble_footfall_min_count,
+            "footfall_devices_per_person": settings.ble_footfall_devices_per_person,
+            "footfall_presence_s": settings.ble_footfall_presence_s,
+            "footfall_key_rotation_s": settings.ble_footfall_key_rotation_s,
+        }
     if name == "counter":
         return {
             "interval_s": settings.counter_interval_s,

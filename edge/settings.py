@@ -241,6 +241,72 @@ class EdgeSettings:
         "auto", "GPIO driver: gpiozero pin factory (auto picks lgpio on a Pi 5)."
     )
 
+    # --- driver: ble ---
+    ble_interval_s: float = _setting(
+        60.0, "BLE driver: seconds between handing on the sensors' latest values.", "s", above=0
+    )
+    ble_sensors: str = _setting(
+        "",
+        "BLE driver: the sensors to decode, address-or-name[=label] entries separated by "
+        "semicolons, e.g. A4:C1:38:12:34:56=kitchen;ATC_9A1B2C=main-hall.",
+    )
+    ble_bind_keys: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "BLE driver: BTHome bind keys, address-or-name=32 hex digits separated by "
+            "semicolons (or HALLSENSE_BLE_BIND_KEYS_FILE, mode 0600).",
+            "unit": "",
+            "secret": True,
+        },
+    )
+    ble_adapter: str = _setting("hci0", "BLE driver: the Bluetooth adapter to scan with.")
+    ble_scan_mode: Literal["auto", "active", "passive"] = _setting(
+        "auto",
+        "BLE driver: passive scanning (sensors only; BlueZ 5.56+ with --experimental), "
+        "active, or auto (passive where BlueZ can, active for footfall).",
+    )
+    ble_silence_s: float = _setting(
+        90.0, "BLE driver: restart the scanner after this long without an advert.", "s", min=5
+    )
+    ble_max_backoff_s: float = _setting(
+        300.0, "BLE driver: longest wait between scanner restarts.", "s", min=5
+    )
+    ble_footfall: bool = _setting(
+        False,
+        "BLE driver: estimate people present from the phones nearby (complete "
+        "docs/privacy-impact.md first).",
+    )
+    ble_footfall_interval_s: float = _setting(
+        300.0, "BLE driver: one people estimate per this many seconds.", "s", min=20
+    )
+    ble_footfall_rssi_dbm: float = _setting(
+        -75.0,
+        "BLE driver: devices heard weaker than this are not counted (the street outside).",
+        "dBm",
+        min=-127,
+        max=20,
+    )
+    ble_footfall_min_count: int = _setting(
+        3, "BLE driver: estimates below this are published as 'fewer than' it.", "people", min=1
+    )
+    ble_footfall_devices_per_person: float = _setting(
+        1.0,
+        "BLE driver: devices counted per person present, from calibration with a door counter.",
+        "devices",
+        above=0,
+    )
+    ble_footfall_presence_s: float = _setting(
+        30.0, "BLE driver: a device counts as present this long after it was heard.", "s", min=5
+    )
+    ble_footfall_key_rotation_s: float = _setting(
+        86400.0,
+        "BLE driver: the in-memory hashing key is replaced this often (at most a day).",
+        "s",
+        min=60,
+        max=86400,
+    )
+
     # --- driver: counter (tests and drills) ---
     counter_interval_s: float = _setting(
         1.0, "Counter driver (emits 1, 2, 3, …): seconds between readings.", "s", above=0
@@ -311,6 +377,17 @@ class EdgeSettings:
                     "the gpio driver needs at least one of HALLSENSE_GPIO_PIR_PIN, "
                     "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
                 )
+            )
+        if "ble" in self.drivers and not (self.ble_sensors.strip() or self.ble_footfall):
+            problems.append(
+                (
+                    "drivers",
+                    "the ble driver needs HALLSENSE_BLE_SENSORS or HALLSENSE_BLE_FOOTFALL=true",
+                )
+            )
+        if self.ble_footfall and self.ble_scan_mode == "passive":
+            problems.append(
+                ("ble_scan_mode", "footfall needs active scanning; use auto or active")
             )
         for name in self.public_metrics:
             if name not in METRICS:

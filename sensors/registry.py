@@ -13,6 +13,7 @@ from sensors.driver import Driver, UnknownDriver
 # sensors never needs and a Pi Zero 2 W (512 MB) can ill afford.
 _DRIVERS: Mapping[str, str] = MappingProxyType(
     {
+        "ble": "sensors.ble:BleDriver",
         "counter": "sensors.counter:CounterDriver",
         "faulty": "sensors.faulty:FaultyDriver",
         "gpio": "sensors.gpio:GpioDriver",

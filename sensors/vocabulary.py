@@ -59,6 +59,7 @@ _METRICS = (
     Metric("occupancy", "bool", 0, 1, "state", "Someone is moving in the room now", None),
     Metric("motion_events", "count", 0, _MOST, "count", "Motion sensor activations", "count"),
     Metric("battery", "V", 0, 5, "gauge", "Battery voltage", "V"),
+    Metric("battery_level", "%", 0, 100, "gauge", "Battery charge left", "%EL"),
     Metric("cpu_temperature", "°C", -40, 125, "gauge", "The Pi's CPU temperature", "Cel"),
     Metric("disk_free", "MB", 0, 1e9, "gauge", "Free space on the data disk", None),
     Metric("load_1m", "1", 0, 1000, "gauge", "The Pi's one-minute load average", None),
