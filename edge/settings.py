@@ -386,9 +386,7 @@ class EdgeSettings:
                 )
             )
         if self.ble_footfall and self.ble_scan_mode == "passive":
-            problems.append(
-                ("ble_scan_mode", "footfall needs active scanning; use auto or active")
-            )
+            problems.append(("ble_scan_mode", "footfall needs active scanning; use auto or active"))
         for name in self.public_metrics:
             if name not in METRICS:
                 problems.append(("public_metrics", f"unknown metric {name!r}"))

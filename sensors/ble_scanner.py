@@ -241,7 +241,9 @@ class ScannerSupervisor:
             await self._stop_scanner()
             self.restarts += 1
             self._quiet_restarts += 1
-            log.warning(
+            # An empty hall at night is silent too: say it loudly once per quiet spell.
+            log.log(
+                logging.WARNING if self._quiet_restarts == 1 else logging.INFO,
                 "ble driver: no advert for %.0f s; restarting the scanner (restart %d)",
                 silent_for,
                 self.restarts,

@@ -45,7 +45,9 @@ ATC_MAC = "A4:C1:38:12:34:56"
 # atc1441: MAC (big-endian), 24.5 °C (0x00F5 tenths), 50 %, 82 %, 2995 mV, frame 0x21.
 ATC1441 = bytes.fromhex("A4C138123456" + "00F5" + "32" + "52" + "0BB3" + "21")
 # pvvx: MAC reversed, 24.50 °C (2450), 50.12 % (5012), 2995 mV, 82 %, counter 0x21, flags.
-PVVX = bytes.fromhex("563412 38C1A4".replace(" ", "") + "9209" + "9413" + "B30B" + "52" + "21" + "04")
+PVVX = bytes.fromhex(
+    "563412 38C1A4".replace(" ", "") + "9209" + "9413" + "B30B" + "52" + "21" + "04"
+)
 
 
 def values(frame):
