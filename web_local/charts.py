@@ -77,6 +77,7 @@ __all__ = [
     "busy_times_chart",
     "busy_times_table",
     "data_table",
+    "format_reading",
     "format_value",
     "line_chart",
     "trend_table",
@@ -196,6 +197,22 @@ def format_value(value: float, unit: str, decimals: int | None = None) -> str:
     if not math.isfinite(value):
         return "no data"
     return _format_number(value, _decimals(unit, decimals)) + _unit_suffix(unit)
+
+
+def format_reading(value: float, unit: str, censor: str | None) -> str:
+    """A stored value as people read it, bounds included: "fewer than 3", "more than 1,000".
+
+    Args:
+        value: the number.
+        unit: its unit, as for :func:`format_value`.
+        censor: "<" or ">" when the value is a bound rather than a measurement, else None.
+    """
+    text = format_value(value, unit)
+    if censor == "<":
+        return f"fewer than {text}"
+    if censor == ">":
+        return f"more than {text}"
+    return text
 
 
 def _header(name: str, unit: str) -> str:

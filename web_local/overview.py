@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from edge.rollups import Rollup
 from edge.store import EdgeStore, StoredReading
 from sensors.vocabulary import METRICS
-from web_local.charts import format_value
+from web_local.charts import format_reading
 from web_local.insights import (
     PEOPLE_METRICS,
     AirQualityIndex,
@@ -34,7 +34,7 @@ from web_local.insights import (
 )
 from web_local.site import PageSettings
 
-NOW_METRICS = ("temperature", "relative_humidity", "co2", "pm2_5", "noise")
+NOW_METRICS = ("temperature", "relative_humidity", "co2", "pm2_5", "noise", "people_estimate")
 """The "now" figures on the home page, in this order."""
 
 
@@ -60,6 +60,10 @@ class Overview:
     people: PeopleToday
     freshness: Freshness
     summary: list[str]
+
+
+def _censor(reading: StoredReading) -> str | None:
+    return reading.censor.value if reading.censor is not None else None
 
 
 def public_latest(store: EdgeStore, page: PageSettings) -> list[StoredReading]:
@@ -101,7 +105,7 @@ def overview(
             NowFigure(
                 name,
                 page.label(reading.sensor_id, name),
-                format_value(reading.value, reading.unit),
+                format_reading(reading.value, reading.unit, _censor(reading)),
                 reading.timestamp,
             )
         )

@@ -19,7 +19,7 @@ from web_local.app import current_site, open_private_store, open_store, page_set
 from web_local.charts import (
     busy_times_chart,
     busy_times_table,
-    format_value,
+    format_reading,
     line_chart,
     trend_table,
 )
@@ -185,7 +185,9 @@ def status() -> str:
             "label": page.label(r.sensor_id, r.metric),
             "sensor_id": r.sensor_id,
             "metric": r.metric,
-            "value": format_value(r.value, r.unit),
+            "value": format_reading(
+                r.value, r.unit, r.censor.value if r.censor is not None else None
+            ),
             "ago": ago(r.timestamp, now),
             "at": r.timestamp.astimezone(page.zone),
             "quality": ", ".join(quality_names(r.quality)) or "ok",

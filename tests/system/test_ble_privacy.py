@@ -22,7 +22,6 @@ from hub_sync.protocol import decode_batch
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 from provisioning.broker_config import HUB_ACCOUNT
 from sensors.ble import BleDriver
-from tests.hub.conftest import broker, hub  # noqa: F401 - fixtures, found by name
 from tests.hub_sync.conftest import PASSWORDS
 from tests.support.ble import FakeMonotonic, FakeScanners, advert
 from tests.support.crowd import Crowd
@@ -41,7 +40,9 @@ def address_forms(address: str) -> list[bytes]:
         for case in (str.upper, str.lower):
             hex_text = case(ordered.hex())
             pairs = [hex_text[i : i + 2] for i in range(0, 12, 2)]
-            forms += [s.encode() for s in (hex_text, ":".join(pairs), "-".join(pairs), "_".join(pairs))]
+            forms += [
+                s.encode() for s in (hex_text, ":".join(pairs), "-".join(pairs), "_".join(pairs))
+            ]
     return forms
 
 

@@ -326,3 +326,33 @@ def test_a_gpio_driver_on_a_machine_without_gpio_is_reported_once_and_the_rest_r
     result = run_cli("edge", "status", "--env", str(env_file))
     assert "gpio         unavailable" in result.stdout
     assert "driver gpio could not start" in result.stdout
+
+
+def test_a_ble_driver_with_no_bluetooth_here_is_reported_once_and_the_rest_run(tmp_path):
+    """The real bleak against this machine, which has no BlueZ: no stand-in at all."""
+    tally = tmp_path / "tally.txt"
+    env_file = write_env(
+        tmp_path / "edge.env",
+        data_dir=tmp_path / "node",
+        drivers="ble,counter,simulated",
+        ble_sensors="A4:C1:38:12:34:56=kitchen",
+        ble_footfall="true",
+        simulated_interval_s=0.1,
+        counter_interval_s=0.02,
+        counter_tally_path=tally,
+        commit_interval_s=0.2,
+    )
+    edge = EdgeProcess(env_file, tmp_path / "edge.log").start()
+    try:
+        wait_for(lambda: tally.exists() and len(read_tally(tally)) >= 20, 30, edge.log())
+        time.sleep(0.5)
+        assert edge.terminate() == 0
+    finally:
+        edge.stop()
+    log = edge.log()
+    assert log.count("driver ble could not start") == 1, log
+    assert "cannot reach BlueZ over the system D-Bus" in log
+    assert "apt-get install -y bluez" in log
+    result = run_cli("edge", "status", "--env", str(env_file))
+    assert "ble          unavailable" in result.stdout
+    assert "sim-temperature" in result.stdout

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from edge.store import EdgeStore
-from tests.web_local.conftest import HALL, NOW, make_app
+from sensors.reading import Censor, Reading
+from tests.web_local.conftest import HALL, NOW, fill, make_app
 
 PAGES = ["/", "/kiosk", "/trends", "/busy-times", "/data", "/status", "/privacy", "/accessibility"]
 
@@ -247,3 +248,14 @@ def test_settings_choose_what_visitors_see(hall_db):
     assert "Main hall" in html
     assert "Carbon dioxide" not in html
     assert client.get("/trends/sim-co2/co2").status_code == 404
+
+
+def test_a_censored_people_estimate_reads_fewer_than_never_the_bound_as_a_count(tmp_path):
+    path = tmp_path / "edge.db"
+    estimate = Reading("ble-people", "people_estimate", 3.0, "count", NOW, censor=Censor.LESS_THAN)
+    fill(path, [estimate])
+    client = make_app(path, public_metrics=("people_estimate",)).test_client()
+    home = client.get("/").get_data(as_text=True)
+    status = client.get("/status").get_data(as_text=True)
+    for page in (home, status):
+        assert "fewer than 3" in page
