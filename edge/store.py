@@ -836,6 +836,13 @@ class EdgeStore:
             last_acknowledged_at=_from_us(int(last_ack[0])) if last_ack else None,
         )
 
+    def metrics(self) -> set[str]:
+        """Every metric a sensor of this node has measured or registered.
+
+        A driver registers its sensors when the agent starts, before its first reading.
+        """
+        return {metric for (metric,) in self._db.execute("SELECT DISTINCT metric FROM series")}
+
     def latest(self) -> list[StoredReading]:
         """The newest reading of each sensor's metric."""
         return [

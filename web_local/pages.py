@@ -227,7 +227,9 @@ def privacy() -> str:
     """What is measured, what is not, where the data goes, who to ask."""
     page = page_settings()
     measured = [METRICS[m] for m in page.public_metrics if m in METRICS]
-    return render_template("privacy.html", measured=measured)
+    # Said whether or not the estimate is public: visitors' phones are counted either way.
+    counts_phones = "people_estimate" in open_store().metrics()
+    return render_template("privacy.html", measured=measured, counts_phones=counts_phones)
 
 
 @pages.get("/accessibility")

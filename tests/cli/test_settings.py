@@ -74,7 +74,7 @@ def test_cross_field_problems_are_named(tmp_path):
         )
     assert caught.value.problems == [
         "HALLSENSE_TIMEZONE: unknown time zone 'Europe/Askrigg' (e.g. Europe/London)",
-        "HALLSENSE_DRIVERS: unknown driver 'bogus'; known drivers: counter, faulty, gpio, "
+        "HALLSENSE_DRIVERS: unknown driver 'bogus'; known drivers: ble, counter, faulty, gpio, "
         "simulated, system",
         "HALLSENSE_DRIVERS: the gpio driver needs at least one of HALLSENSE_GPIO_PIR_PIN, "
         "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
@@ -148,3 +148,55 @@ def test_a_broken_line_is_reported_once_and_not_by_dotenv_too(tmp_path, capfd):
     with pytest.raises(SettingsError):
         load(tmp_path, "HALLSENSE_DATA_DIR=/tmp/n\nnot a setting\n")
     assert "python-dotenv could not parse" not in capfd.readouterr().err
+
+
+def test_ble_bind_keys_come_from_a_private_file_and_never_show_in_the_settings_repr(tmp_path):
+    keys = tmp_path / "ble.keys"
+    secret = "231d39c1d7cc1ab1aee224cd096db932"  # noqa: S105 - BTHome's published example key
+    keys.write_text(f"54:48:E6:8F:80:A5={secret}\n")
+    keys.chmod(0o600)
+    got = load_settings(
+        EdgeSettings,
+        None,
+        environ={
+            "HALLSENSE_DATA_DIR": str(tmp_path),
+            "HALLSENSE_DRIVERS": "ble",
+            "HALLSENSE_BLE_SENSORS": "54:48:E6:8F:80:A5=kitchen",
+            "HALLSENSE_BLE_BIND_KEYS_FILE": str(keys),
+        },
+    )
+    assert got.ble_bind_keys == f"54:48:E6:8F:80:A5={secret}"
+    assert secret not in repr(got)
+
+
+@pytest.mark.parametrize(
+    ("environ", "words"),
+    [
+        ({"HALLSENSE_DRIVERS": "ble"}, "needs HALLSENSE_BLE_SENSORS or HALLSENSE_BLE_FOOTFALL"),
+        (
+            {
+                "HALLSENSE_DRIVERS": "ble",
+                "HALLSENSE_BLE_FOOTFALL": "yes",
+                "HALLSENSE_BLE_SCAN_MODE": "passive",
+            },
+            "footfall needs active scanning",
+        ),
+        ({"HALLSENSE_BLE_FOOTFALL_KEY_ROTATION_S": "172800"}, "at most 86400 seconds"),
+        ({"HALLSENSE_BLE_FOOTFALL_RSSI_DBM": "loud"}, "HALLSENSE_BLE_FOOTFALL_RSSI_DBM"),
+    ],
+)
+def test_bad_ble_settings_are_named(tmp_path, environ, words):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(EdgeSettings, None, environ={"HALLSENSE_DATA_DIR": str(tmp_path), **environ})
+    assert words in str(caught.value)
+
+
+def test_the_example_ble_file_is_valid_and_its_sensors_parse():
+    from sensors.ble import parse_sensors
+
+    example = Path(__file__).parents[2] / "examples" / "edge-pi-ble.env"
+    settings = load_settings(EdgeSettings, example, environ={})
+    assert settings.drivers == ("ble", "system")
+    assert not settings.ble_footfall
+    ids = [s.sensor_id for s in parse_sensors(settings.ble_sensors)]
+    assert ids == ["ble-kitchen", "ble-stage", "ble-main-hall"]

@@ -9,7 +9,7 @@ from sensors.registry import DRIVER_NAMES, driver_class
 
 
 def test_the_known_drivers_are_listed_sorted():
-    assert DRIVER_NAMES == ("counter", "faulty", "gpio", "simulated", "system")
+    assert DRIVER_NAMES == ("ble", "counter", "faulty", "gpio", "simulated", "system")
 
 
 @pytest.mark.parametrize("name", DRIVER_NAMES)
@@ -23,7 +23,7 @@ def test_an_unknown_driver_lists_the_known_ones():
     with pytest.raises(UnknownDriver) as caught:
         driver_class("foo")
     assert str(caught.value) == (
-        "unknown driver 'foo'; known drivers: counter, faulty, gpio, simulated, system"
+        "unknown driver 'foo'; known drivers: ble, counter, faulty, gpio, simulated, system"
     )
     assert isinstance(caught.value, KeyError)
     assert isinstance(caught.value, SensorError)

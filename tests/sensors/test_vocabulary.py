@@ -14,6 +14,7 @@ GAUGES = {
     "pressure",
     "noise",
     "battery",
+    "battery_level",
     "cpu_temperature",
     "disk_free",
     "load_1m",
@@ -35,6 +36,7 @@ def test_the_vocabulary_names_each_metric_its_unit_and_range():
         "occupancy": ("bool", 0, 1),
         "motion_events": ("count", 0, 100000),
         "battery": ("V", 0, 5),
+        "battery_level": ("%", 0, 100),
         "cpu_temperature": ("°C", -40, 125),
         "disk_free": ("MB", 0, 1e9),
         "load_1m": ("1", 0, 1000),
@@ -69,6 +71,7 @@ def test_senml_units_are_registered_names_or_none():
         "occupancy": None,
         "motion_events": "count",
         "battery": "V",
+        "battery_level": "%EL",
         "cpu_temperature": "Cel",
         "disk_free": None,
         "load_1m": None,
@@ -99,7 +102,8 @@ def test_an_unknown_metric_is_a_key_error_listing_the_known_ones():
     assert isinstance(caught.value, UnknownMetric)
     assert isinstance(caught.value, SensorError)
     assert str(caught.value) == (
-        "unknown metric 'mood'; known metrics: battery, co2, cpu_temperature, disk_free, "
+        "unknown metric 'mood'; known metrics: battery, battery_level, co2, cpu_temperature, "
+        "disk_free, "
         "entries, exits, footfall, load_1m, motion_events, noise, occupancy, "
         "people_estimate, pm10, pm2_5, pressure, relative_humidity, temperature, "
         "test_counter, throttled, undervoltage"

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from edge.store import EdgeStore
-from sensors.reading import Censor, Reading
+from sensors.reading import Censor, Reading, SensorInfo
 from tests.web_local.conftest import HALL, NOW, fill, make_app
 
 PAGES = ["/", "/kiosk", "/trends", "/busy-times", "/data", "/status", "/privacy", "/accessibility"]
@@ -259,3 +259,18 @@ def test_a_censored_people_estimate_reads_fewer_than_never_the_bound_as_a_count(
     status = client.get("/status").get_data(as_text=True)
     for page in (home, status):
         assert "fewer than 3" in page
+
+
+def test_the_privacy_page_explains_phone_counting_only_where_phones_are_counted(tmp_path):
+    plain = tmp_path / "plain.db"
+    fill(plain, [Reading("gpio-door", "footfall", 4.0, "count", NOW)])
+    page = make_app(plain).test_client().get("/privacy").get_data(as_text=True)
+    assert "Counting phones" not in page
+    counting = tmp_path / "counting.db"
+    with EdgeStore(counting) as store:  # registered at start-up, before any estimate
+        store.register_sensors([SensorInfo("ble-people", "people_estimate", "count")])
+    # Said even when the estimate itself is not among the public measurements.
+    page = make_app(counting).test_client().get("/privacy").get_data(as_text=True)
+    assert "Counting phones" in page
+    assert "never written down, logged or sent" in page
+    assert "turn Bluetooth off" in page
