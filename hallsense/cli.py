@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+import hallsense.cli_edge_calibrate  # registers `edge calibrate-footfall`
 import hallsense.cli_hub_accounts
 import hallsense.cli_hub_web  # noqa: F401 - registers `hub web` on the hub group
 from hallsense import __version__
