@@ -35,8 +35,10 @@ from hub_sync.protocol import Batch, Rejection, WireReading
 NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
 """Quality bits that keep a reading out of "latest value": bad value, unsettled or
 implausible time."""
-NOT_ROLLED_UP = NOT_LATEST
-"""The same bits keep a reading out of the hourly rollups."""
+CENSORED = 1 << 4
+NOT_ROLLED_UP = NOT_LATEST | CENSORED
+"""The same bits, and a bound ("fewer than 3"), keep a reading out of the hourly rollups,
+as the node keeps it out of its own: a bound is not a value to average."""
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 EPOCH_DAY = date(1970, 1, 1)

@@ -158,8 +158,9 @@ def test_hourly_rollups_count_each_reading_once_however_often_it_is_sent(hub_sto
     hub_store.store_batch(
         hour_batch("askrigg", [1, 2, 3, 4], [18.0, 20.0, 22.0, 19.0], start), NOW_US
     )
-    # A bad value is stored but kept out of the trend.
+    # A bad value is stored but kept out of the trend; so is a bound ("fewer than 3").
     hub_store.store_batch(hour_batch("askrigg", [5], [85.0], start, quality=1), NOW_US)
+    hub_store.store_batch(hour_batch("askrigg", [6], [3.0], start, quality=1 << 4), NOW_US)
     # Pruned at the hub, then sent again by a node whose ack was lost long ago.
     hub_store.prune(start + 2 * 60_000_000)
     hub_store.store_batch(hour_batch("askrigg", [1], [18.0], start), NOW_US)
