@@ -94,9 +94,12 @@ class Agent:
         self._disk_full = False
         self.lost_in_memory = 0
         self.committed = 0
+        self._described: dict[str, int] = {}
         for driver in drivers:
             try:
-                store.register_sensors(list(driver.sensors()))
+                infos = list(driver.sensors())
+                store.register_sensors(infos)
+                self._described[driver.name] = len(infos)
             except StoreFull as error:
                 log.error("cannot record sensor details, the disk is full: %s", error)
             except StoreError:
@@ -232,6 +235,21 @@ class Agent:
                 return
             self._recorded_health[runner.name] = health
 
+    def describe_new_sensors(self) -> None:
+        """Record sensors a driver has come to know since it started.
+
+        A BLE sensor is described only once its first advert says what it measures.
+        """
+        for runner in self.runners:
+            try:
+                infos = list(runner.driver.sensors())
+            except Exception as error:  # a driver's metadata must not stop the node
+                log.debug("driver %s could not describe its sensors: %s", runner.name, error)
+                continue
+            if len(infos) > self._described.get(runner.name, 0):
+                self.store.register_sensors(infos)
+                self._described[runner.name] = len(infos)
+
     def correct_clock(self) -> None:
         """Correct or release readings held back for an unsynchronised clock."""
         self._last_clock_check = self.monotonic()
@@ -288,6 +306,7 @@ class Agent:
         try:
             self.record_health()
             if now - self._last_clock_check >= CLOCK_CHECK_INTERVAL_S:
+                self.describe_new_sensors()
                 self.correct_clock()
             if now - self._last_maintenance >= self.settings.maintenance_interval_s:
                 self.maintain()

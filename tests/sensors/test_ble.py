@@ -294,3 +294,22 @@ def test_footfall_with_passive_scanning_is_a_settings_error():
         ble_driver(footfall=True, scan_mode="passive"),
     ):
         pass
+
+
+def test_a_sensor_first_heard_after_the_start_is_described_in_the_store(tmp_path):
+    from edge.agent import Agent
+    from edge.clock import SystemClock
+    from edge.settings import EdgeSettings
+    from edge.store import EdgeStore
+
+    settings = EdgeSettings(data_dir=tmp_path)
+    with EdgeStore(settings.db_path) as store, ble_driver(sensors=ALL_SENSORS) as (d, s, _):
+        agent = Agent(settings, store, [d], SystemClock("trust").sample)
+        s.send(*ruuvi(RUUVI_VALID))
+        agent.describe_new_sensors()
+        parts = dict(
+            store._db.execute(
+                "SELECT sensor_id || ' ' || metric, part || ' ' || resolution FROM series"
+            )
+        )
+    assert parts["ble-stage temperature"] == "RuuviTag (data format 5) 0.005"
