@@ -297,6 +297,20 @@ def parse_moment(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
     return moment.astimezone(UTC)
 
 
+def parse_range(start: str, end: str, timezone: str) -> tuple[datetime, datetime]:
+    """``--from`` and ``--to`` as UTC datetimes [first, last), in the hall's ``timezone``.
+
+    Raises:
+        click.BadParameter: either is not a date or date-time, or ``--to`` is not later.
+    """
+    zone = ZoneInfo(timezone)
+    first = parse_moment(start, zone, end=False)
+    last = parse_moment(end, zone, end=True)
+    if last <= first:
+        raise click.BadParameter(f"--to ({end}) must come after --from ({start})")
+    return first, last
+
+
 @edge.command()
 @env_option
 @click.option("--from", "start", required=True, help="First day (2026-11-01) or date-time.")
@@ -323,11 +337,7 @@ def export(env_file: Path | None, start: str, end: str, fmt: str, output: Path |
         hallsense edge export --env edge.env --from 2026-11-24 --to 2026-11-24 --format senml
     """
     settings = _status_settings(env_file)
-    zone = ZoneInfo(settings.timezone)
-    first = parse_moment(start, zone, end=False)
-    last = parse_moment(end, zone, end=True)
-    if last <= first:
-        raise click.BadParameter(f"--to ({end}) must come after --from ({start})")
+    first, last = parse_range(start, end, settings.timezone)
     with open_edge_store(settings, readonly=True) as store:
         rows = store.readings_between(first, last)
         stream = (

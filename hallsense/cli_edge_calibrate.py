@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
 from edge.footfall_calibration import DOOR_METRICS, ESTIMATE_METRIC, MIN_PEOPLE, calibrate
-from hallsense.cli_edge import _status_settings, edge, env_option, parse_moment, user_errors
+from hallsense.cli_edge import _status_settings, edge, env_option, parse_range, user_errors
 from hallsense.wiring import open_edge_store
 
 
@@ -37,11 +36,7 @@ def calibrate_footfall(env_file: Path | None, start: str, end: str, min_people: 
         hallsense edge calibrate-footfall --env edge.env --from 2026-11-02 --to 2026-11-15
     """
     settings = _status_settings(env_file)
-    zone = ZoneInfo(settings.timezone)
-    first = parse_moment(start, zone, end=False)
-    last = parse_moment(end, zone, end=True)
-    if last <= first:
-        raise click.BadParameter(f"--to ({end}) must come after --from ({start})")
+    first, last = parse_range(start, end, settings.timezone)
     with open_edge_store(settings, readonly=True) as store:
         result = calibrate(
             store.readings_between(first, last, metrics=(*DOOR_METRICS, ESTIMATE_METRIC)),
