@@ -23,7 +23,7 @@ from bleak import BleakScanner
 from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
-from bleak.exc import BleakBluetoothNotAvailableError
+from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
 from sensors.driver import DriverError
 
@@ -89,6 +89,11 @@ def describe_start_failure(error: BaseException, adapter: str) -> str:
     if isinstance(error, TimeoutError):
         return f"BlueZ did not start scanning on {adapter} in time"
     text = str(error) or type(error).__name__
+    if "org.bluez" in text and "ServiceUnknown" in text:
+        return (
+            "BlueZ is not running (the system D-Bus has no org.bluez); start it: "
+            "systemctl enable --now bluetooth"
+        )
     return f"the scanner on Bluetooth adapter {adapter} could not start: {text}"
 
 
@@ -192,7 +197,14 @@ class ScannerSupervisor:
         try:
             await self._start_scanner()
         except Exception as error:
-            if self.wanted_mode != "auto":
+            # Only BlueZ refusing passive scanning is worth trying active for; no D-Bus,
+            # no BlueZ or no adapter fails the same either way and is said as it is.
+            passive_refused = (
+                isinstance(error, BleakError)
+                and not isinstance(error, BleakBluetoothNotAvailableError)
+                and "ServiceUnknown" not in str(error)
+            )
+            if self.wanted_mode != "auto" or not passive_refused:
                 raise
             log.warning(
                 "ble driver: passive scanning is not available (%s); scanning actively. "

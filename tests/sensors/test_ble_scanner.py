@@ -151,3 +151,29 @@ def test_simulated_readings_keep_reaching_the_store_while_the_ble_scanner_is_res
         thread.join(10)
         ble.close()
         store.close()
+
+
+def test_bluez_not_running_says_so_and_no_d_bus_is_not_mistaken_for_a_passive_mode_problem(
+    caplog,
+):
+    from bleak.exc import BleakDBusError
+
+    not_running = BleakDBusError(
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        ["The name org.bluez was not provided by any .service files"],
+    )
+    scanners = FakeScanners([not_running, not_running])
+    with (
+        pytest.raises(DriverError, match="BlueZ is not running") as raised,
+        ble_driver(sensors=STAGE, scanner_factory=scanners),
+    ):
+        pass
+    assert "systemctl enable --now bluetooth" in str(raised.value)
+    scanners = FakeScanners([FileNotFoundError(2, "No such file or directory")])
+    with (
+        pytest.raises(DriverError, match="D-Bus"),
+        ble_driver(sensors=STAGE, scanner_factory=scanners),
+    ):
+        pass
+    assert [r.mode for r in scanners.requests] == ["passive"]  # no pointless retry
+    assert "passive scanning is not available" not in caplog.text
