@@ -53,6 +53,7 @@ _METRICS = (
     Metric("pm10", "µg/m³", 0, 1000, "gauge", "Coarse particulate matter (PM10)", "ug/m3"),
     Metric("pressure", "hPa", 300, 1100, "gauge", "Air pressure", "hPa"),
     Metric("noise", "dBA", 0, 140, "gauge", "A-weighted sound level", None),
+    Metric("gas_resistance", "Ω", 0, 1e9, "gauge", "Gas sensor resistance (VOC trend)", "Ohm"),
     Metric("footfall", "count", 0, _MOST, "count", "People through the door", "count"),
     Metric("entries", "count", 0, _MOST, "count", "People coming in", "count"),
     Metric("exits", "count", 0, _MOST, "count", "People going out", "count"),
