@@ -9,6 +9,7 @@ the 64-bit one for pressure) from the part's own trimming coefficients.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,14 +88,19 @@ def _s12(value: int) -> int:
 
 def parse_calibration(tp: bytes, humidity: bytes | None) -> Calibration:
     """The coefficients from the 26 bytes at 0x88 and (BME280) the 7 bytes at 0xE1."""
-    words = [_u16(tp, 0), _s16(tp, 2), _s16(tp, 4), _u16(tp, 6)]
-    words += [_s16(tp, at) for at in range(8, 24, 2)]
+    pressure = {f"p{i}": _s16(tp, 6 + 2 * (i - 1)) for i in range(2, 10)}
+    base = Calibration(_u16(tp, 0), _s16(tp, 2), _s16(tp, 4), _u16(tp, 6), **pressure)
     if humidity is None:
-        return Calibration(*words)
-    h4 = _s12((humidity[3] << 4) | (humidity[4] & 0x0F))
-    h5 = _s12((humidity[5] << 4) | (humidity[4] >> 4))
-    h6 = humidity[6] - 256 if humidity[6] & 0x80 else humidity[6]
-    return Calibration(*words, tp[25], _s16(humidity, 0), humidity[2], h4, h5, h6)
+        return base
+    return dataclasses.replace(
+        base,
+        h1=tp[25],
+        h2=_s16(humidity, 0),
+        h3=humidity[2],
+        h4=_s12((humidity[3] << 4) | (humidity[4] & 0x0F)),
+        h5=_s12((humidity[5] << 4) | (humidity[4] >> 4)),
+        h6=humidity[6] - 256 if humidity[6] & 0x80 else humidity[6],
+    )
 
 
 def _trunc_div(a: int, b: int) -> int:
