@@ -48,6 +48,48 @@ def driver_options(settings: EdgeSettings, name: str) -> dict[str, Any]:
             "footfall_presence_s": settings.ble_footfall_presence_s,
             "footfall_key_rotation_s": settings.ble_footfall_key_rotation_s,
         }
+    if name == "bme280":
+        return {
+            "interval_s": settings.bme280_interval_s,
+            "bus_number": settings.i2c_bus,
+            "address": settings.bme280_address,
+            "temperature_oversampling": settings.bme280_temperature_oversampling,
+            "pressure_oversampling": settings.bme280_pressure_oversampling,
+            "humidity_oversampling": settings.bme280_humidity_oversampling,
+            "iir_filter": settings.bme280_iir_filter,
+        }
+    if name == "bme680":
+        return {
+            "interval_s": settings.bme680_interval_s,
+            "bus_number": settings.i2c_bus,
+            "address": settings.bme680_address,
+            "iir_filter": settings.bme680_iir_filter,
+            "heater_temperature_c": settings.bme680_heater_temperature_c,
+            "heater_duration_ms": settings.bme680_heater_duration_ms,
+        }
+    if name == "scd4x":
+        return {
+            "interval_s": settings.scd4x_interval_s,
+            "bus_number": settings.i2c_bus,
+            "altitude_m": settings.scd4x_altitude_m,
+            "ambient_pressure_hpa": settings.scd4x_pressure_hpa,
+            "self_calibration": settings.scd4x_self_calibration,
+        }
+    if name in ("sds011", "pms5003"):
+        return {
+            "interval_s": getattr(settings, f"{name}_interval_s"),
+            "port": getattr(settings, f"{name}_port"),
+            "warmup_s": getattr(settings, f"{name}_warmup_s"),
+            "duty_cycle": getattr(settings, f"{name}_duty_cycle"),
+        }
+    if name == "noise":
+        return {
+            "interval_s": settings.noise_interval_s,
+            "device": settings.noise_device,
+            "sample_rate": settings.noise_sample_rate,
+            "window_s": settings.noise_window_s,
+            "calibration_db": settings.noise_calibration_db,
+        }
     if name == "counter":
         return {
             "interval_s": settings.counter_interval_s,

@@ -307,6 +307,96 @@ class EdgeSettings:
         max=86400,
     )
 
+    # --- wired drivers: I2C, serial, USB (docs/sensors.md, "Wiring the I2C and serial parts") ---
+    i2c_bus: int = _setting(
+        1, "The I2C bus of the wired I2C parts (1 on every Pi with a 40-pin header).", "bus", min=0
+    )
+    bme280_interval_s: float = _setting(
+        60.0, "BME280 driver: seconds between measurements.", "s", above=0
+    )
+    bme280_address: int = _setting(
+        0x76, "BME280 driver: its I2C address (0x76 with SDO to GND, 0x77 to 3.3 V).", "I2C address"
+    )
+    bme280_temperature_oversampling: int = _setting(
+        2, "BME280 driver: temperature oversampling (1, 2, 4, 8 or 16).", "times"
+    )
+    bme280_pressure_oversampling: int = _setting(
+        16, "BME280 driver: pressure oversampling (0 to skip, 1, 2, 4, 8 or 16).", "times"
+    )
+    bme280_humidity_oversampling: int = _setting(
+        1, "BME280 driver: humidity oversampling (0 to skip, 1, 2, 4, 8 or 16).", "times"
+    )
+    bme280_iir_filter: int = _setting(
+        4, "BME280 driver: IIR filter coefficient (0 off, 2, 4, 8 or 16).", ""
+    )
+    bme680_interval_s: float = _setting(
+        60.0, "BME680 driver: seconds between measurements.", "s", above=0
+    )
+    bme680_address: int = _setting(
+        0x77, "BME680 driver: its I2C address (0x76 or 0x77).", "I2C address"
+    )
+    bme680_iir_filter: int = _setting(
+        3, "BME680 driver: IIR filter coefficient (0, 1, 3, 7, 15, 31, 63 or 127).", ""
+    )
+    bme680_heater_temperature_c: int = _setting(
+        320, "BME680 driver: gas heater temperature (200 to 400).", "°C"
+    )
+    bme680_heater_duration_ms: int = _setting(
+        150, "BME680 driver: how long the gas heater heats before the reading.", "ms"
+    )
+    scd4x_interval_s: float = _setting(
+        60.0, "SCD4x driver (CO2): seconds between readings.", "s", above=0
+    )
+    scd4x_altitude_m: float = _setting(
+        0.0, "SCD4x driver: the hall's height above sea level, for pressure compensation.", "m"
+    )
+    scd4x_pressure_hpa: float | None = _setting(
+        None,
+        "SCD4x driver: a fixed air pressure to compensate with, instead of the altitude.",
+        "hPa",
+    )
+    scd4x_self_calibration: bool = _setting(
+        True,
+        "SCD4x driver: automatic self-calibration (needs fresh air, 400 ppm, at least an hour "
+        "a week; switch off in a hall that is never aired).",
+    )
+    sds011_interval_s: float = _setting(
+        300.0, "SDS011 driver (particulates): seconds between readings.", "s", above=0
+    )
+    sds011_port: str = _setting("/dev/ttyUSB0", "SDS011 driver: its serial port.")
+    sds011_warmup_s: float = _setting(
+        30.0, "SDS011 driver: how long the fan runs before a reading counts.", "s", min=0
+    )
+    sds011_duty_cycle: bool = _setting(
+        True, "SDS011 driver: sleep between readings, to spare the laser (8,000 hours' life)."
+    )
+    pms5003_interval_s: float = _setting(
+        300.0, "PMS5003/PMS7003 driver (particulates): seconds between readings.", "s", above=0
+    )
+    pms5003_port: str = _setting("/dev/serial0", "PMS5003 driver: its serial port.")
+    pms5003_warmup_s: float = _setting(
+        30.0, "PMS5003 driver: how long the fan runs before a reading counts.", "s", min=0
+    )
+    pms5003_duty_cycle: bool = _setting(
+        True, "PMS5003 driver: sleep between readings, to spare the laser."
+    )
+    noise_interval_s: float = _setting(
+        60.0, "Noise driver (USB microphone): seconds between levels.", "s", above=0
+    )
+    noise_device: str = _setting(
+        "default", "Noise driver: the ALSA capture device (see `arecord -L`), e.g. plughw:1."
+    )
+    noise_window_s: float = _setting(
+        5.0, "Noise driver: how long it listens in each interval (no audio is kept).", "s"
+    )
+    noise_sample_rate: int = _setting(48000, "Noise driver: samples per second.", "Hz")
+    noise_calibration_db: float = _setting(
+        120.0,
+        "Noise driver: dB SPL of a full-scale signal for this microphone, set once against a "
+        "sound level meter.",
+        "dB",
+    )
+
     # --- driver: counter (tests and drills) ---
     counter_interval_s: float = _setting(
         1.0, "Counter driver (emits 1, 2, 3, …): seconds between readings.", "s", above=0

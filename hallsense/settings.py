@@ -44,7 +44,9 @@ UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "MB": "megabytes"}
 
 
 def _describe_expected(kind: Any, unit: str) -> str:
-    unit = UNIT_WORDS.get(unit, "" if "pin" in unit or unit in ("path", "port") else unit)
+    unit = UNIT_WORDS.get(
+        unit, "" if "pin" in unit or unit in ("path", "port", "I2C address", "bus") else unit
+    )
     if kind is bool:
         return "true or false"
     if kind is int:
@@ -91,6 +93,10 @@ def _convert(raw: str, annotation: Any, unit: str) -> Any:
     if annotation is int:
         try:
             return int(value)
+        except ValueError:
+            pass
+        try:
+            return int(value, 0)  # 0x76: I2C addresses are written in hex
         except ValueError:
             raise _Invalid(f"expected {_describe_expected(int, unit)}, got {raw!r}") from None
     if annotation is float:
@@ -251,6 +257,8 @@ def describe_fields(cls: type[Any]) -> list[tuple[str, str, str, str]]:
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
             default = _format_default(f.default)
+            if f.metadata.get("unit") == "I2C address":
+                default = f"{f.default:#04x}"
         elif f.default_factory is not dataclasses.MISSING:
             default = _format_default(f.default_factory())
         else:

@@ -14,6 +14,12 @@ from sensors.driver import Driver, UnknownDriver
 _DRIVERS: Mapping[str, str] = MappingProxyType(
     {
         "ble": "sensors.ble:BleDriver",
+        "bme280": "sensors.bme280:Bme280Driver",
+        "bme680": "sensors.bme680:Bme680Driver",
+        "noise": "sensors.noise:NoiseDriver",
+        "pms5003": "sensors.pms5003:Pms5003Driver",
+        "scd4x": "sensors.scd4x:Scd4xDriver",
+        "sds011": "sensors.sds011:Sds011Driver",
         "counter": "sensors.counter:CounterDriver",
         "faulty": "sensors.faulty:FaultyDriver",
         "gpio": "sensors.gpio:GpioDriver",

@@ -74,8 +74,8 @@ def test_cross_field_problems_are_named(tmp_path):
         )
     assert caught.value.problems == [
         "HALLSENSE_TIMEZONE: unknown time zone 'Europe/Askrigg' (e.g. Europe/London)",
-        "HALLSENSE_DRIVERS: unknown driver 'bogus'; known drivers: ble, counter, faulty, gpio, "
-        "simulated, system",
+        "HALLSENSE_DRIVERS: unknown driver 'bogus'; known drivers: ble, bme280, bme680, counter, "
+        "faulty, gpio, noise, pms5003, scd4x, sds011, simulated, system",
         "HALLSENSE_DRIVERS: the gpio driver needs at least one of HALLSENSE_GPIO_PIR_PIN, "
         "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
     ]

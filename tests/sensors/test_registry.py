@@ -9,7 +9,20 @@ from sensors.registry import DRIVER_NAMES, driver_class
 
 
 def test_the_known_drivers_are_listed_sorted():
-    assert DRIVER_NAMES == ("ble", "counter", "faulty", "gpio", "simulated", "system")
+    assert DRIVER_NAMES == (
+        "ble",
+        "bme280",
+        "bme680",
+        "counter",
+        "faulty",
+        "gpio",
+        "noise",
+        "pms5003",
+        "scd4x",
+        "sds011",
+        "simulated",
+        "system",
+    )
 
 
 @pytest.mark.parametrize("name", DRIVER_NAMES)
@@ -23,7 +36,8 @@ def test_an_unknown_driver_lists_the_known_ones():
     with pytest.raises(UnknownDriver) as caught:
         driver_class("foo")
     assert str(caught.value) == (
-        "unknown driver 'foo'; known drivers: ble, counter, faulty, gpio, simulated, system"
+        "unknown driver 'foo'; known drivers: ble, bme280, bme680, counter, faulty, gpio, noise, "
+        "pms5003, scd4x, sds011, simulated, system"
     )
     assert isinstance(caught.value, KeyError)
     assert isinstance(caught.value, SensorError)

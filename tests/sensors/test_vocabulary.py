@@ -13,6 +13,7 @@ GAUGES = {
     "pm10",
     "pressure",
     "noise",
+    "gas_resistance",
     "battery",
     "battery_level",
     "cpu_temperature",
@@ -35,6 +36,7 @@ def test_the_vocabulary_names_each_metric_its_unit_and_range():
         "exits": ("count", 0, 100000),
         "occupancy": ("bool", 0, 1),
         "motion_events": ("count", 0, 100000),
+        "gas_resistance": ("Ω", 0, 1e9),
         "battery": ("V", 0, 5),
         "battery_level": ("%", 0, 100),
         "cpu_temperature": ("°C", -40, 125),
@@ -70,6 +72,7 @@ def test_senml_units_are_registered_names_or_none():
         "exits": "count",
         "occupancy": None,
         "motion_events": "count",
+        "gas_resistance": "Ohm",
         "battery": "V",
         "battery_level": "%EL",
         "cpu_temperature": "Cel",
@@ -104,7 +107,7 @@ def test_an_unknown_metric_is_a_key_error_listing_the_known_ones():
     assert str(caught.value) == (
         "unknown metric 'mood'; known metrics: battery, battery_level, co2, cpu_temperature, "
         "disk_free, "
-        "entries, exits, footfall, load_1m, motion_events, noise, occupancy, "
+        "entries, exits, footfall, gas_resistance, load_1m, motion_events, noise, occupancy, "
         "people_estimate, pm10, pm2_5, pressure, relative_humidity, temperature, "
         "test_counter, throttled, undervoltage"
     )

@@ -83,8 +83,8 @@ def test_unknown_driver_is_refused_with_the_known_ones(tmp_path):
     result = run_cli("edge", "run", "--env", str(env))
     assert result.returncode == 1
     assert (
-        "HALLSENSE_DRIVERS: unknown driver 'teleporter'; known drivers: ble, counter, faulty, "
-        "gpio, simulated, system" in result.stderr
+        "HALLSENSE_DRIVERS: unknown driver 'teleporter'; known drivers: ble, bme280, bme680, "
+        "counter, faulty, gpio, noise, pms5003, scd4x, sds011, simulated, system" in result.stderr
     )
 
 

@@ -274,3 +274,8 @@ def test_the_privacy_page_explains_phone_counting_only_where_phones_are_counted(
     assert "Counting phones" in page
     assert "never written down, logged or sent" in page
     assert "turn Bluetooth off" in page
+
+
+def test_the_privacy_page_says_no_audio_is_kept(client):
+    page = client.get("/privacy").get_data(as_text=True)
+    assert "no audio is ever recorded, stored or sent" in page
