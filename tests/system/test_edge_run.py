@@ -1,8 +1,10 @@
 """`hallsense edge run` as a real process: clean stops, bad settings, failing drivers, bad disks."""
 
+import contextlib
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -356,3 +358,55 @@ def test_a_ble_driver_with_no_bluetooth_here_is_reported_once_and_the_rest_run(t
     result = run_cli("edge", "status", "--env", str(env_file))
     assert "ble          unavailable" in result.stdout
     assert "sim-temperature" in result.stdout
+
+
+WIRED = ("bme280", "bme680", "scd4x", "sds011", "pms5003", "noise")
+
+
+def test_every_wired_driver_without_its_part_is_named_once_and_the_rest_run(tmp_path):
+    """No I2C bus, serial port or microphone on this machine: every wired driver must say
+    which part it looked for and where, once, while the simulated and system drivers run."""
+    env_file = write_env(
+        tmp_path / "edge.env",
+        data_dir=tmp_path / "node",
+        drivers=",".join((*WIRED, "simulated", "system")),
+        i2c_bus=7,
+        sds011_port=tmp_path / "ttyUSB9",
+        pms5003_port=tmp_path / "serial9",
+        noise_device="plughw:9",
+        simulated_interval_s=0.1,
+        system_interval_s=0.2,
+        commit_interval_s=0.2,
+    )
+    edge = EdgeProcess(env_file, tmp_path / "edge.log").start()
+    try:
+        db = tmp_path / "node" / "hallsense.db"
+
+        def simulated_and_system_stored():
+            if not db.exists():
+                return False
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                ids = {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT DISTINCT s.sensor_id FROM readings r "
+                        "JOIN series s ON s.id = r.series_id"
+                    )
+                }
+            return any(i.startswith("sim-") for i in ids) and any(i.startswith("pi-") for i in ids)
+
+        wait_for(simulated_and_system_stored, 30, edge.log())
+        time.sleep(1.0)
+        assert edge.terminate() == 0
+    finally:
+        edge.stop()
+    log = edge.log()
+    for name in WIRED:
+        assert log.count(f"driver {name} could not start") == 1, (name, log)
+    assert "/dev/i2c-7" in log
+    assert str(tmp_path / "ttyUSB9") in log
+    assert str(tmp_path / "serial9") in log
+    assert "plughw:9" in log or "alsa-utils" in log
+    result = run_cli("edge", "status", "--env", str(env_file))
+    for name in WIRED:
+        assert re.search(rf"^\s*{name}\s+unavailable", result.stdout, re.MULTILINE), result.stdout
