@@ -118,14 +118,22 @@ class FakeI2C:
 
 
 class FakeSerial:
-    """A serial port fed with bytes; ``on_write`` may answer a command by feeding more."""
+    """A serial port fed with bytes; ``on_write`` may answer a command by feeding more, and
+    ``stream`` (when set) gives the next bytes a part sends by itself, as a part in active
+    mode sends a frame every second, whenever the reader has emptied the buffer."""
 
-    def __init__(self, on_write: Callable[[FakeSerial, bytes], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_write: Callable[[FakeSerial, bytes], None] | None = None,
+        stream: Callable[[], bytes] | None = None,
+    ) -> None:
         self.buffer = bytearray()
         self.written: list[bytes] = []
         self.on_write = on_write
+        self.stream = stream
         self.closed = False
         self.fail_next: BaseException | None = None
+        self.resets = 0
 
     def feed(self, data: bytes) -> None:
         self.buffer += data
@@ -134,6 +142,8 @@ class FakeSerial:
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
             raise error
+        if not self.buffer and self.stream is not None:
+            self.buffer += self.stream()
         out = bytes(self.buffer[:size])
         del self.buffer[:size]
         return out  # fewer than asked: the timeout passed
@@ -148,6 +158,7 @@ class FakeSerial:
         return len(data)
 
     def reset_input_buffer(self) -> None:
+        self.resets += 1
         self.buffer.clear()
 
     def close(self) -> None:
