@@ -200,3 +200,11 @@ def test_the_example_ble_file_is_valid_and_its_sensors_parse():
     assert not settings.ble_footfall
     ids = [s.sensor_id for s in parse_sensors(settings.ble_sensors)]
     assert ids == ["ble-kitchen", "ble-stage", "ble-main-hall"]
+
+
+def test_the_example_wired_file_is_valid_and_reads_its_address_in_hex():
+    example = Path(__file__).parents[2] / "examples" / "edge-pi-wired.env"
+    settings = load_settings(EdgeSettings, example, environ={})
+    assert settings.drivers == ("bme280", "scd4x", "sds011", "noise", "system")
+    assert settings.bme280_address == 0x76
+    assert settings.scd4x_altitude_m == 200
