@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from sensors.buses import I2CBus, open_i2c
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
 from sensors.reading import Reading, SensorInfo, utc_now
+from sensors.retries import BadAnswer as _Bad
+from sensors.retries import with_retries
 
 CHIP_ID = 0xD0
 RESET = 0xE0
@@ -40,7 +42,6 @@ OVERSAMPLING = {0: 0, 1: 1, 2: 2, 4: 3, 8: 4, 16: 5}
 FILTER = {0: 0, 2: 1, 4: 2, 8: 3, 16: 4}
 """IIR filter coefficient → its 3-bit register code (0: off)."""
 ADDRESSES = (0x76, 0x77)
-ATTEMPTS = 3
 SKIPPED_20BIT = 0x80000
 SKIPPED_16BIT = 0x8000
 
@@ -290,23 +291,15 @@ class Bme280Driver(Driver):
 
     def read(self) -> list[Reading]:
         """One forced measurement, compensated: temperature, pressure and (BME280) humidity."""
-        problems: list[str] = []
-        for attempt in range(ATTEMPTS):
-            try:
-                return self._readings(self._measure())
-            except _Bad as bad:
-                self.read_failures += 1
-                problems.append(str(bad))
-            except OSError as error:
-                raise DriverError(
-                    f"bme280 driver: the {self.part} at {self._where()} does not answer ({error})"
-                ) from error
-            if attempt + 1 < ATTEMPTS:
-                self.sleep(0.01)
-        raise DriverError(
-            f"bme280 driver: {ATTEMPTS} bad measurements from the {self.part} at "
-            f"{self._where()}: {'; '.join(problems)}"
+        return with_retries(
+            lambda: self._readings(self._measure()),
+            what=f"bme280 driver: the {self.part} at {self._where()}",
+            count_bad=self._count_bad,
+            sleep=self.sleep,
         )
+
+    def _count_bad(self) -> None:
+        self.read_failures += 1
 
     def _readings(self, data: bytes) -> list[Reading]:
         adc_p = (data[0] << 12) | (data[1] << 4) | (data[2] >> 4)
@@ -345,10 +338,6 @@ class Bme280Driver(Driver):
         if not self.closed:
             self.bus.close()
         super().close()
-
-
-class _Bad(Exception):
-    """A measurement that cannot be trusted: counted and tried again."""
 
 
 def _blank(data: bytes) -> bool:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from sensors.buses import I2CBus, open_i2c
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
 from sensors.reading import Reading, SensorInfo, utc_now
+from sensors.retries import BadAnswer as _Bad
+from sensors.retries import with_retries
 
 CHIP_ID = 0xD0
 VARIANT_ID = 0xF0
@@ -42,7 +44,6 @@ GAS_VALID = 0x20
 HEAT_STAB = 0x10
 RUN_GAS = 0x10
 FORCED = 0b01
-ATTEMPTS = 3
 SKIPPED_20BIT = 0x80000
 SKIPPED_16BIT = 0x8000
 
@@ -225,10 +226,6 @@ def gas_wait(duration_ms: int) -> int:
     return duration_ms + factor * 64
 
 
-class _Bad(Exception):
-    """A measurement that cannot be trusted: counted and tried again."""
-
-
 class Bme680Driver(Driver):
     """A Bosch BME680 or BME688: the BME280's three values and a gas-resistance trend."""
 
@@ -378,23 +375,15 @@ class Bme680Driver(Driver):
 
     def read(self) -> list[Reading]:
         """One forced measurement: temperature, pressure, humidity and (if valid) gas."""
-        problems: list[str] = []
-        for attempt in range(ATTEMPTS):
-            try:
-                return self._readings(self._measure())
-            except _Bad as bad:
-                self.read_failures += 1
-                problems.append(str(bad))
-            except OSError as error:
-                raise DriverError(
-                    f"bme680 driver: the BME680 at {self._where()} does not answer ({error})"
-                ) from error
-            if attempt + 1 < ATTEMPTS:
-                self.sleep(0.01)
-        raise DriverError(
-            f"bme680 driver: {ATTEMPTS} bad measurements from the BME680 at {self._where()}: "
-            f"{'; '.join(problems)}"
+        return with_retries(
+            lambda: self._readings(self._measure()),
+            what=f"bme680 driver: the {self.part} at {self._where()}",
+            count_bad=self._count_bad,
+            sleep=self.sleep,
         )
+
+    def _count_bad(self) -> None:
+        self.read_failures += 1
 
     def _readings(self, d: bytes) -> list[Reading]:
         adc_p = (d[2] << 12) | (d[3] << 4) | (d[4] >> 4)

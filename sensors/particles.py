@@ -88,13 +88,14 @@ class ParticleDriver(Driver, abc.ABC):
     accuracy_words = ""
     frame_start = b""
     frame_length = 0
+    default_port = ""
 
     def __init__(
         self,
         *,
-        interval_s: float,
+        interval_s: float = 300.0,
         clock: Clock = utc_now,
-        port: str,
+        port: str | None = None,
         warmup_s: float = 30.0,
         samples: int = 5,
         duty_cycle: bool = True,
@@ -114,13 +115,15 @@ class ParticleDriver(Driver, abc.ABC):
                 f"warm-up and samples ({warmup_s + samples:g} s) when the part sleeps between "
                 "readings"
             )
-        self.port_name = port
+        self.port_name = port or self.default_port
         self.warmup_s = warmup_s
         self.samples = samples
         self.duty_cycle = duty_cycle
         self.sleep = sleep
         self.checksum_failures = 0
-        self.port = serial if serial is not None else open_serial(port, BAUD, PORT_TIMEOUT_S)
+        self.port = (
+            serial if serial is not None else open_serial(self.port_name, BAUD, PORT_TIMEOUT_S)
+        )
         self.reader = FrameReader(self.port, self.frame_start, self.frame_length)
         try:
             self._detect()

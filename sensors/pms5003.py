@@ -10,13 +10,7 @@ stored (the "CF=1" ones are for factory calibration).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from sensors.buses import SerialPort
-from sensors.driver import Clock
 from sensors.particles import ParticleDriver
-from sensors.reading import utc_now
 
 START = b"\x42\x4d"
 FRAME_LENGTH = 32
@@ -58,30 +52,8 @@ class Pms5003Driver(ParticleDriver):
     resolution = 1.0
     accuracy_words = "accuracy ±10 µg/m³ at 0 to 100 µg/m³, ±10 % at 100 to 500 µg/m³"
     frame_start = START
+    default_port = "/dev/serial0"
     frame_length = FRAME_LENGTH
-
-    def __init__(
-        self,
-        *,
-        interval_s: float = 300.0,
-        clock: Clock = utc_now,
-        port: str = "/dev/serial0",
-        warmup_s: float = 30.0,
-        samples: int = 5,
-        duty_cycle: bool = True,
-        serial: SerialPort | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(
-            interval_s=interval_s,
-            clock=clock,
-            port=port,
-            warmup_s=warmup_s,
-            samples=samples,
-            duty_cycle=duty_cycle,
-            serial=serial,
-            sleep=sleep,
-        )
 
     def wake(self) -> None:
         """Wake, and passive mode (a frame only when asked)."""

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from sensors.buses import I2CBus, open_i2c
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
 from sensors.reading import Reading, SensorInfo, utc_now
+from sensors.retries import ATTEMPTS, with_retries
+from sensors.retries import BadAnswer as _Bad
 
 START_PERIODIC_MEASUREMENT = 0x21B1
 READ_MEASUREMENT = 0xEC05
@@ -30,7 +32,6 @@ SET_AUTOMATIC_SELF_CALIBRATION_ENABLED = 0x2416
 STOP_WAIT_S = 0.5
 COMMAND_WAIT_S = 0.001
 SETTING_WAIT_S = 0.001
-ATTEMPTS = 3
 DATA_READY_MASK = 0x07FF
 
 WIRING_HELP = (
@@ -53,10 +54,6 @@ def word_with_crc(value: int) -> bytes:
     """A 16-bit argument as the part expects it: big-endian, then its CRC."""
     data = value.to_bytes(2, "big")
     return data + bytes([crc8(data)])
-
-
-class _Bad(Exception):
-    """An answer that cannot be trusted: counted and asked for again."""
 
 
 def words(answer: bytes, count: int) -> list[int]:
@@ -170,23 +167,15 @@ class Scd4xDriver(Driver):
 
     def read(self) -> list[Reading]:
         """The newest measurement, if the part has one ready; [] while it has none."""
-        problems: list[str] = []
-        for attempt in range(ATTEMPTS):
-            try:
-                return self._measurement()
-            except _Bad as bad:
-                self.crc_failures += 1
-                problems.append(str(bad))
-            except OSError as error:
-                raise DriverError(
-                    f"scd4x driver: the SCD4x at {self._where()} does not answer ({error})"
-                ) from error
-            if attempt + 1 < ATTEMPTS:
-                self.sleep(0.01)
-        raise DriverError(
-            f"scd4x driver: {ATTEMPTS} bad answers from the SCD4x at {self._where()}: "
-            f"{'; '.join(problems)}"
+        return with_retries(
+            self._measurement,
+            what=f"scd4x driver: the SCD4x at {self._where()}",
+            count_bad=self._count_bad,
+            sleep=self.sleep,
         )
+
+    def _count_bad(self) -> None:
+        self.crc_failures += 1
 
     def _measurement(self) -> list[Reading]:
         [status] = self._ask(GET_DATA_READY_STATUS, 1)

@@ -8,13 +8,7 @@ command, 12 data bytes, the target id ``FF FF`` for any part, a checksum, ``AB``
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
-from sensors.buses import SerialPort
-from sensors.driver import Clock
 from sensors.particles import ParticleDriver
-from sensors.reading import utc_now
 
 HEAD = 0xAA
 TAIL = 0xAB
@@ -58,30 +52,8 @@ class Sds011Driver(ParticleDriver):
     resolution = 0.3
     accuracy_words = "accuracy ±15 % and ±10 µg/m³ (at 25 °C, 50 % RH)"
     frame_start = bytes([HEAD, DATA])
+    default_port = "/dev/ttyUSB0"
     frame_length = 10
-
-    def __init__(
-        self,
-        *,
-        interval_s: float = 300.0,
-        clock: Clock = utc_now,
-        port: str = "/dev/ttyUSB0",
-        warmup_s: float = 30.0,
-        samples: int = 5,
-        duty_cycle: bool = True,
-        serial: SerialPort | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        super().__init__(
-            interval_s=interval_s,
-            clock=clock,
-            port=port,
-            warmup_s=warmup_s,
-            samples=samples,
-            duty_cycle=duty_cycle,
-            serial=serial,
-            sleep=sleep,
-        )
 
     def wake(self) -> None:
         """Work mode, and active reporting (a frame every second)."""

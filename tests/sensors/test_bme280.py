@@ -165,7 +165,7 @@ def test_three_bad_measurements_are_a_transient_error_and_nothing_is_returned():
     device = RegisterDevice(registers())
     driver, _ = driver_on(device)
     device.registers |= {0xF7 + i: 0xFF for i in range(8)}
-    with pytest.raises(DriverError, match="3 bad measurements") as raised:
+    with pytest.raises(DriverError, match="3 bad answers") as raised:
         driver.read()
     assert raised.value.transient
     assert driver.read_failures == 3

@@ -227,7 +227,7 @@ def test_gas_is_left_out_when_the_heater_was_not_stable():
 
 def test_a_measurement_that_never_finishes_is_a_transient_error_after_three_tries():
     driver, _ = driver_on(RegisterDevice(registers(status=0x00)))
-    with pytest.raises(DriverError, match="3 bad measurements") as raised:
+    with pytest.raises(DriverError, match="3 bad answers") as raised:
         driver.read()
     assert raised.value.transient
     assert driver.read_failures == 3
