@@ -137,10 +137,10 @@ class ParticleDriver(Driver, abc.ABC):
     def _detect(self) -> None:
         try:
             self.wake()
-            found = self._collect(1, requests=3)
+            found = self._collect(1, requests=6)
             if self.duty_cycle:
                 self.rest()
-        except OSError as error:
+        except Exception as error:  # OSError, SerialException, termios.error
             raise DriverError(
                 f"{self.name} driver: {self.port_name} failed while looking for the {self.part} "
                 f"({error})",
@@ -164,6 +164,10 @@ class ParticleDriver(Driver, abc.ABC):
     def request(self) -> None:  # a part that streams by itself needs no request
         """Ask for one frame (parts in passive mode); nothing for parts that stream."""
 
+    def command_answer_length(self, frame: bytes) -> int:
+        """How long the command answer at the start of ``frame`` is; 0 if it is not one."""
+        return 0
+
     @abc.abstractmethod
     def decode(self, frame: bytes) -> tuple[float, float] | None:
         """(PM2.5, PM10) in µg/m³ from a frame, or None if the frame fails its checks."""
@@ -173,14 +177,25 @@ class ParticleDriver(Driver, abc.ABC):
         """What a technician should check when the part does not answer."""
 
     def _collect(self, wanted: int, *, requests: int) -> list[tuple[float, float]]:
+        """Up to ``wanted`` good frames, looking at no more than ``requests`` frames in all.
+
+        Good and bad frames both count, so a part that sends only bad ones cannot hold
+        the read.
+        """
         good: list[tuple[float, float]] = []
-        for _ in range(requests):
-            if len(good) >= wanted:
-                break
+        looked_at = 0
+        while len(good) < wanted and looked_at < requests:
             self.request()
             frame = self.reader.next_frame()
-            heard = frame is not None
-            while frame is not None:
+            if frame is None:
+                break  # the part has gone quiet: asking again will not help
+            while frame is not None and looked_at < requests:
+                looked_at += 1
+                answer = self.command_answer_length(frame)
+                if answer:  # the part acknowledging a command: not a bad frame
+                    self.reader.unread(frame[answer:])
+                    frame = self.reader.next_frame()
+                    continue
                 values = self.decode(frame)
                 if values is not None:
                     good.append(values)
@@ -188,8 +203,6 @@ class ParticleDriver(Driver, abc.ABC):
                 self.checksum_failures += 1
                 self.reader.unread(frame[1:])
                 frame = self.reader.next_frame()
-            if not heard:
-                break  # the part has gone quiet: asking again will not help
         return good
 
     def read(self) -> list[Reading]:
@@ -198,18 +211,19 @@ class ParticleDriver(Driver, abc.ABC):
             if self.duty_cycle:
                 self.wake()
                 self.sleep(self.warmup_s)
-                # Frames from the warm-up measured stale air in the sensor's chamber.
-                self.port.reset_input_buffer()
-                self.reader.clear()
+            # Frames that waited in the buffer are old: from the warm-up (stale air in the
+            # chamber) or, for a part that runs all the time, from since the last read.
+            self.port.reset_input_buffer()
+            self.reader.clear()
             good = self._collect(self.samples, requests=self.samples * 3)
-        except OSError as error:
+        except Exception as error:  # OSError, SerialException, termios.error (unplugged)
             raise DriverError(
                 f"{self.name} driver: {self.port_name} failed while reading the {self.part} "
-                f"({error})"
+                f"({type(error).__name__}: {error})"
             ) from error
         finally:
             if self.duty_cycle:
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(Exception):
                     self.rest()
         if len(good) < self.samples:
             raise DriverError(
@@ -244,7 +258,8 @@ class ParticleDriver(Driver, abc.ABC):
         """Let the part rest (if duty cycling) and release the port; idempotent."""
         if not self.closed:
             if self.duty_cycle:
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(Exception):
                     self.rest()
-            self.port.close()
+            with contextlib.suppress(Exception):
+                self.port.close()
         super().close()

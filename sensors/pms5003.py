@@ -15,6 +15,7 @@ from sensors.particles import ParticleDriver
 START = b"\x42\x4d"
 FRAME_LENGTH = 32
 DATA_LENGTH = 28
+ANSWER_LENGTH = 8
 MODE = 0xE1
 READ = 0xE2
 SLEEP_WAKE = 0xE4
@@ -67,6 +68,10 @@ class Pms5003Driver(ParticleDriver):
     def request(self) -> None:
         """Ask for one frame."""
         self.port.write(command(READ))
+
+    def command_answer_length(self, frame: bytes) -> int:
+        """The 8-byte answer to a mode command (``42 4D 00 04 …``), which is not data."""
+        return ANSWER_LENGTH if frame[2:4] == (4).to_bytes(2, "big") else 0
 
     def decode(self, frame: bytes) -> tuple[float, float] | None:  # noqa: D102
         return decode_frame(frame)

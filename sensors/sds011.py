@@ -69,6 +69,8 @@ class Sds011Driver(ParticleDriver):
 
     def wiring_help(self) -> str:  # noqa: D102
         return (
-            "check its USB adapter is plugged in (ls /dev/serial/by-id/), that the port is "
-            "the right one, and that the service user is in the dialout group"
+            "check its USB adapter is plugged in (ls /dev/serial/by-id/) and the port is the "
+            "right one; on the Pi's own UART, 5 V to the sensor and TX/RX crossed (its TX to "
+            "GPIO15 RXD, pin 10; its RX to TXD, pin 8); and that the service user is in the "
+            "dialout group"
         )

@@ -243,3 +243,31 @@ def test_a_part_that_babbles_noise_for_ever_does_not_hold_the_read():
     port.stream = lambda: b"\x55" * 10
     with pytest.raises(DriverError, match="0 good frames"):
         driver.read()
+
+
+def test_a_part_that_sends_only_bad_frames_for_ever_does_not_hold_the_read():
+    bad = bytearray(sds_frame(5, 5))
+    bad[8] ^= 0xFF
+    driver, port = sds_driver([])
+    port.stream = lambda: bytes(bad)
+    with pytest.raises(DriverError, match="0 good frames"):
+        driver.read()
+    assert driver.checksum_failures == 15  # samples x 3 frames looked at, no more
+
+
+def test_frames_waiting_since_the_last_read_are_dropped_without_duty_cycle_too():
+    driver, port = sds_driver([], duty_cycle=False)
+    port.feed(sds_frame(99, 99) * 300)  # five minutes of frames nobody read
+    fresh = [sds_frame(4, 6)] * 5
+    port.stream = lambda: fresh.pop(0) if fresh else b""
+    assert {r.metric: r.value for r in driver.read()} == {"pm2_5": 4.0, "pm10": 6.0}
+
+
+def test_an_unplugged_adapter_is_a_transient_error_whatever_the_port_raises():
+    import termios
+
+    driver, port = sds_driver([])
+    port.fail_next = termios.error(5, "Input/output error")
+    with pytest.raises(DriverError, match="error") as raised:
+        driver.read()
+    assert raised.value.transient
