@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import wraps
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.export import write_csv, write_senml
 from edge.lock import AgentLock, AgentRunning
@@ -83,6 +85,18 @@ def run(env_file: Path | None) -> None:
     Example:
         HALLSENSE_DATA_DIR=/tmp/hall hallsense edge run --env examples/edge-simulated.env
     """
+    # A stop asked for while the drivers are still starting (a slow BLE adapter, a part
+    # that takes seconds to answer) is kept, and honoured as soon as the agent exists.
+    stopping = threading.Event()
+    agents: list[Agent] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+        for running in agents:
+            running.stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     settings = load_edge_settings(env_file)
     configure_logging(settings.log_level)
     try:
@@ -91,12 +105,9 @@ def run(env_file: Path | None) -> None:
         raise click.ClickException(str(error)) from error
     try:
         agent, _failures = build_edge_agent(settings)
-
-        def stop(signum: int, frame: FrameType | None) -> None:
+        agents.append(agent)
+        if stopping.is_set():
             agent.stop_event.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         try:
             agent.run()
         finally:

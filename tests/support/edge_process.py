@@ -41,6 +41,7 @@ class EdgeProcess:
         env.pop("GPIOZERO_PIN_FACTORY", None)
         if not real_gpio:
             env["GPIOZERO_PIN_FACTORY"] = "mock"
+        self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -73,9 +74,22 @@ class EdgeProcess:
         self.proc.send_signal(signal.SIGKILL)
         return self.proc.wait(10)
 
+    def started(self) -> bool:
+        """Whether this start has got as far as running its agent (or has exited)."""
+        if not self.alive():
+            return True
+        with self.log_path.open("rb") as log:
+            log.seek(getattr(self, "_log_start", 0))
+            return b"agent started" in log.read()
+
     def terminate(self, timeout: float = 15) -> int:
-        """SIGTERM, as systemd stops the unit; returns the exit code."""
+        """SIGTERM, as systemd stops the unit, once the agent runs; returns the exit code.
+
+        Waiting for the agent first keeps a loaded machine's slow start from turning a
+        clean stop into a test of Python's start-up.
+        """
         assert self.proc is not None
+        wait_for(self.started, 30, f"edge run never started:\n{self.log()}")
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
