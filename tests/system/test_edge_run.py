@@ -386,6 +386,10 @@ def test_every_wired_driver_without_its_part_is_named_once_and_the_rest_run(tmp_
             if not db.exists():
                 return False
             with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                if not conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'readings'"
+                ).fetchone():
+                    return False  # the store is still being made
                 ids = {
                     row[0]
                     for row in conn.execute(
