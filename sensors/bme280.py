@@ -157,6 +157,30 @@ def measurement_time_s(osrs_t: int, osrs_p: int, osrs_h: int) -> float:
     return ms / 1000
 
 
+def check_bosch_settings(driver: str, address: int, *oversampling: int) -> None:
+    """Check a Bosch part's address and its temperature, pressure, humidity oversampling.
+
+    Raises:
+        DriverConfigError: naming the setting; temperature cannot be skipped, since
+            pressure and humidity are compensated with it.
+    """
+    if address not in ADDRESSES:
+        raise DriverConfigError(
+            f"{driver} driver: address must be 0x76 or 0x77, got {address:#04x}"
+        )
+    names = ("temperature_oversampling", "pressure_oversampling", "humidity_oversampling")
+    for setting, value in zip(names, oversampling, strict=True):
+        if value not in OVERSAMPLING:
+            raise DriverConfigError(
+                f"{driver} driver: {setting} must be 0 (skip), 1, 2, 4, 8 or 16, got {value!r}"
+            )
+    if oversampling[0] == 0:
+        raise DriverConfigError(
+            f"{driver} driver: temperature_oversampling cannot be 0: pressure and humidity "
+            "are compensated with the temperature"
+        )
+
+
 class Bme280Driver(Driver):
     """A BME280 (temperature, humidity, pressure) or BMP280 (no humidity) on I2C.
 
@@ -182,27 +206,13 @@ class Bme280Driver(Driver):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(interval_s=interval_s, clock=clock)
-        if address not in ADDRESSES:
-            raise DriverConfigError(
-                f"bme280 driver: address must be 0x76 or 0x77, got {address:#04x}"
-            )
-        for setting, value in (
-            ("temperature_oversampling", temperature_oversampling),
-            ("pressure_oversampling", pressure_oversampling),
-            ("humidity_oversampling", humidity_oversampling),
-        ):
-            if value not in OVERSAMPLING:
-                raise DriverConfigError(
-                    f"bme280 driver: {setting} must be 0 (skip), 1, 2, 4, 8 or 16, got {value!r}"
-                )
+        check_bosch_settings(
+            self.name, address, temperature_oversampling, pressure_oversampling,
+            humidity_oversampling,
+        )  # fmt: skip
         if iir_filter not in FILTER:
             raise DriverConfigError(
                 f"bme280 driver: iir_filter must be 0 (off), 2, 4, 8 or 16, got {iir_filter!r}"
-            )
-        if temperature_oversampling == 0:
-            raise DriverConfigError(
-                "bme280 driver: temperature_oversampling cannot be 0: pressure and humidity "
-                "are compensated with the temperature"
             )
         self.address = address
         self.bus_number = bus_number

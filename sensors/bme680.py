@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sensors.bme280 import OVERSAMPLING, check_bosch_settings
 from sensors.buses import I2CBus, open_i2c
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
 from sensors.reading import Reading, SensorInfo, utc_now
@@ -47,7 +48,6 @@ FORCED = 0b01
 SKIPPED_20BIT = 0x80000
 SKIPPED_16BIT = 0x8000
 
-OVERSAMPLING = {0: 0, 1: 1, 2: 2, 4: 3, 8: 4, 16: 5}
 FILTER = {0: 0, 1: 1, 3: 2, 7: 3, 15: 4, 31: 5, 63: 6, 127: 7}
 
 # The BME680's gas-range lookup tables (datasheet table 16, integer form).
@@ -248,20 +248,10 @@ class Bme680Driver(Driver):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(interval_s=interval_s, clock=clock)
-        if address not in (0x76, 0x77):
-            raise DriverConfigError(
-                f"bme680 driver: address must be 0x76 or 0x77, got {address:#04x}"
-            )
-        for setting, value in (
-            ("temperature_oversampling", temperature_oversampling),
-            ("pressure_oversampling", pressure_oversampling),
-            ("humidity_oversampling", humidity_oversampling),
-        ):
-            if value not in OVERSAMPLING or (setting.startswith("temp") and value == 0):
-                raise DriverConfigError(
-                    f"bme680 driver: {setting} must be 1, 2, 4, 8 or 16 (0 skips pressure or "
-                    f"humidity), got {value!r}"
-                )
+        check_bosch_settings(
+            self.name, address, temperature_oversampling, pressure_oversampling,
+            humidity_oversampling,
+        )  # fmt: skip
         if iir_filter not in FILTER:
             raise DriverConfigError(
                 "bme680 driver: iir_filter must be 0, 1, 3, 7, 15, 31, 63 or 127, "

@@ -268,7 +268,7 @@ def test_a_bme280_at_the_address_is_named():
         ({"iir_filter": 2}, "iir_filter must be"),
         ({"heater_temperature_c": 450}, "heater_temperature_c must be 200 to 400"),
         ({"heater_duration_ms": 0}, "heater_duration_ms must be 1 to 4032"),
-        ({"temperature_oversampling": 0}, "temperature_oversampling must be"),
+        ({"temperature_oversampling": 0}, "temperature_oversampling cannot be 0"),
     ],
 )
 def test_bad_settings_are_named(options, words):
