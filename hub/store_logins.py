@@ -31,6 +31,9 @@ LOGIN_SCHEMA = [
 ]
 """Schema version 4's tables."""
 
+LOGIN_MIGRATION_5: list[str] = []
+"""Schema version 5's changes to the login tables (run after version 5's own)."""
+
 
 class AccountRow(NamedTuple):
     """An account as stored."""

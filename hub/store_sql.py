@@ -29,7 +29,7 @@ from hub.store import (
     StoreOutcome,
     UnknownDevice,
 )
-from hub.store_logins import LOGIN_SCHEMA, LoginTables
+from hub.store_logins import LOGIN_MIGRATION_5, LOGIN_SCHEMA, LoginTables
 from hub_sync.protocol import Batch, Rejection, WireReading
 
 NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
@@ -83,7 +83,14 @@ MIGRATION_3 = [
         SELECT device_id, (ts_us / {HOUR_US}) * {HOUR_US}, store_epoch, MIN(seq), MAX(seq)
         FROM readings GROUP BY device_id, (ts_us / {HOUR_US}) * {HOUR_US}, store_epoch""",  # noqa: S608
 ]
-MIGRATIONS: dict[int, list[str]] = {2: MIGRATION_2, 3: MIGRATION_3, 4: LOGIN_SCHEMA}
+MIGRATION_5: list[str] = []
+"""Schema version 5: what a hostile device may not do (quarantine, quotas)."""
+MIGRATIONS: dict[int, list[str]] = {
+    2: MIGRATION_2,
+    3: MIGRATION_3,
+    4: LOGIN_SCHEMA,
+    5: [*MIGRATION_5, *LOGIN_MIGRATION_5],
+}
 """Each schema version's statements after version 1's tables, the same on both backends;
 a store at version v runs every list of a higher version, in order, in one transaction."""
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -8,7 +8,7 @@ import math
 import re
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate, pairwise
 from typing import Any, Literal
@@ -28,8 +28,28 @@ MAX_SCALE = 9
 """Values are sent as integers / 10^scale when exact at a scale up to this."""
 MAX_TEXT_BYTES = 64
 """Sensor ids, metric names and units at most, in UTF-8 bytes."""
+MAX_QUALITY = 2**31 - 1
+"""Quality flags at most: a signed 32-bit column in both hub stores."""
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""Timestamps are signed 64-bit microseconds; counts and revisions at most INT64_MAX."""
+
+MAX_STATUS_BYTES = 16 * 1024
+"""A status message at most."""
+MAX_CONFIG_BYTES = 64 * 1024
+"""A config message at most."""
+MAX_JSON_DEPTH = 8
+"""Nesting of arrays and objects in any JSON message at most (the deepest needs 3)."""
+MAX_NUMBER_CHARS = 24
+"""Characters of one JSON number at most (a 64-bit integer needs 20)."""
+MAX_STATUS_TEXT = 500
+"""Characters of a status's text field at most."""
+MAX_STATUS_LIST = 64
+"""Entries of a status's ``dropped`` list at most."""
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 and C1 control characters (NUL, newline, escape …): refused in every text field."""
 MAGIC = b"HS"
 FLAG_ZLIB = 0x01
 VALUES_SCALED = 0
@@ -171,6 +191,7 @@ class _Writer:
         self.varints(n * 2 if n >= 0 else -n * 2 - 1 for n in values)
 
     def text(self, value: str) -> None:
+        check_text(value, f"text {value[:20]!r}")
         data = value.encode("utf-8")
         if len(data) > MAX_TEXT_BYTES:
             raise MalformedPayload(
@@ -252,9 +273,25 @@ class _Reader:
         if length > MAX_TEXT_BYTES:
             raise MalformedPayload(f"a text field of {length} bytes; at most {MAX_TEXT_BYTES}")
         try:
-            return self.take(length).decode("utf-8")
+            text = self.take(length).decode("utf-8")
         except UnicodeDecodeError as error:
             raise MalformedPayload(f"a text field is not UTF-8: {error}") from error
+        check_text(text, "a text field")
+        return text
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` if it holds no control character.
+
+    Raises:
+        MalformedPayload: naming ``what`` and the character.
+    """
+    found = CONTROL_CHARACTER.search(text)
+    if found:
+        raise MalformedPayload(
+            f"{what} holds the control character U+{ord(found.group()):04X}; text may not"
+        )
+    return text
 
 
 def _same_bits(a: float, b: float) -> bool:
@@ -320,6 +357,8 @@ def encode_batch(batch: Batch, *, compress: bool = True) -> bytes:
     for r in readings:
         key = (r.sensor_id, r.metric, r.unit)
         index.append(series.setdefault(key, len(series)))
+    if not all(sensor_id and metric for sensor_id, metric, _ in series):
+        raise MalformedPayload("a series has an empty sensor id or metric")
     w.varint(len(series))
     for sensor_id, metric, unit in series:
         w.text(sensor_id)
@@ -333,6 +372,8 @@ def encode_batch(batch: Batch, *, compress: bool = True) -> bytes:
         members[i].append(r)
     for group in members:
         stamps = [r.ts_us for r in group]
+        if min(stamps) < INT64_MIN or max(stamps) > INT64_MAX:
+            raise MalformedPayload("a timestamp is beyond signed 64 bits")
         w.svarints(b - a for a, b in pairwise([0, *stamps]))
     for group in members:
         scale = value_scale(r.value for r in group)
@@ -346,7 +387,10 @@ def encode_batch(batch: Batch, *, compress: bool = True) -> bytes:
             power = 10**scale
             integers = [round(r.value * power) for r in group]
             w.svarints(b - a for a, b in pairwise([0, *integers]))
-    w.varints(r.quality for r in readings)
+    qualities = [r.quality for r in readings]
+    if max(qualities) > MAX_QUALITY:
+        raise MalformedPayload(f"quality flags {max(qualities)}; at most {MAX_QUALITY}")
+    w.varints(qualities)
     censored = [(i, r.censor) for i, r in enumerate(readings) if r.censor is not None]
     w.varint(len(censored))
     previous = 0
@@ -427,6 +471,10 @@ def decode_batch(payload: bytes) -> Batch:
     if not 1 <= n_series <= count:
         raise MalformedPayload(f"{n_series} series for {count} readings")
     series = [(r.text(), r.text(), r.text()) for _ in range(n_series)]
+    if len(set(series)) != n_series:
+        raise MalformedPayload("a series is listed twice")
+    if not all(sensor_id and metric for sensor_id, metric, _ in series):
+        raise MalformedPayload("a series has an empty sensor id or metric")
     index = r.varints(count)
     if max(index) >= n_series:
         raise MalformedPayload("a reading refers to a series that is not in the batch")
@@ -435,7 +483,10 @@ def decode_batch(payload: bytes) -> Batch:
         sizes[i] += 1
     stamps: list[list[int]] = []
     for size in sizes:
-        stamps.append(list(accumulate(r.svarints(size))))
+        column = list(accumulate(r.svarints(size)))
+        if column and (min(column) < INT64_MIN or max(column) > INT64_MAX):
+            raise MalformedPayload("a timestamp is beyond signed 64 bits")
+        stamps.append(column)
     values: list[list[float]] = []
     for size in sizes:
         kind = r.byte()
@@ -453,6 +504,8 @@ def decode_batch(payload: bytes) -> Batch:
         else:
             raise MalformedPayload(f"unknown value encoding {kind}")
     qualities = r.varints(count)
+    if max(qualities) > MAX_QUALITY:
+        raise MalformedPayload(f"quality flags {max(qualities)}; at most {MAX_QUALITY}")
     censors: list[str | None] = [None] * count
     position = 0
     for _ in range(r.varint()):
@@ -527,13 +580,78 @@ def encode_ack(ack: Ack) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
-def _json(payload: bytes, what: str) -> dict[str, Any]:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"{what} of {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_number(what: str, kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        if len(text) > MAX_NUMBER_CHARS:
+            raise MalformedPayload(
+                f"{what} holds a number of {len(text)} characters; at most {MAX_NUMBER_CHARS}"
+            )
+        return kind(text)
+
+    return parse
+
+
+def _json_texts(value: Any, what: str) -> None:
+    # Depth is bounded before parsing, so this recursion is too.
+    if isinstance(value, str):
+        check_text(value, f"{what}: a text")
+    elif isinstance(value, list):
+        for item in value:
+            _json_texts(item, what)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, f"{what}: a name")
+            _json_texts(item, what)
+
+
+def load_json(payload: bytes, what: str, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON from an untrusted peer, within bounds before anything else touches it.
+
+    Size, nesting depth and number length are checked before Python's parser could
+    recurse or build huge integers; NaN and Infinity (not JSON) and control characters
+    in any text are refused.
+
+    Raises:
+        PayloadTooLarge: over ``max_bytes``.
+        MalformedPayload: not UTF-8 JSON, or beyond a bound; the message says which.
+    """
+    if len(payload) > max_bytes:
+        raise PayloadTooLarge(f"{what} of {len(payload)} bytes; at most {max_bytes}")
     try:
-        data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = bytes(payload).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedPayload(f"{what} is not UTF-8: {error}") from error
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub('""', text)):
+        if bracket.group() in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise MalformedPayload(f"{what} nests deeper than {max_depth} levels")
+        else:
+            depth -= 1
+
+    def constant(name: str) -> Any:
+        raise MalformedPayload(f"{what} holds {name}, which is not a JSON number")
+
+    try:
+        data = json.loads(
+            text,
+            parse_int=_json_number(what, int),
+            parse_float=_json_number(what, float),
+            parse_constant=constant,
+        )
+    except (json.JSONDecodeError, RecursionError) as error:
         raise MalformedPayload(f"{what} is not JSON: {error}") from error
+    _json_texts(data, what)
+    return data
+
+
+def _json(payload: bytes, what: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    data = load_json(payload, what, max_bytes=max_bytes)
     if not isinstance(data, dict):
         raise MalformedPayload(f"{what} is not a JSON object")
     if data.get("v") != FORMAT_VERSION:
@@ -592,6 +710,11 @@ STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def status_text(text: str) -> str:
+    """``text`` fit for a status field: control characters as spaces, at most the bound."""
+    return CONTROL_CHARACTER.sub(" ", text)[:MAX_STATUS_TEXT]
+
+
 def encode_status(state: str, **fields: Any) -> bytes:
     """A status message: ``state`` ("online" or "offline") and the heartbeat's fields.
 
@@ -603,22 +726,60 @@ def encode_status(state: str, **fields: Any) -> bytes:
     for name, value in fields.items():
         if name not in STATUS_FIELDS or not isinstance(value, STATUS_FIELDS[name]):
             raise MalformedPayload(f"status field {name}={value!r} is not allowed")
-    return json.dumps(
+    payload = json.dumps(
         {"v": FORMAT_VERSION, "state": state, **fields}, separators=(",", ":")
     ).encode("utf-8")
+    decode_status(payload)  # what the hub would refuse is never sent
+    return payload
+
+
+def _dropped_ok(value: list[Any]) -> bool:
+    return len(value) <= MAX_STATUS_LIST and all(
+        isinstance(item, list)
+        and len(item) == 3
+        and all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= INT64_MAX for n in item
+        )
+        for item in value
+    )
+
+
+def _status_value(name: str, value: Any) -> Any:
+    """``value`` of status field ``name`` within its bounds, or a MalformedPayload."""
+    if isinstance(value, str):
+        if len(value) > MAX_STATUS_TEXT:
+            raise MalformedPayload(f"status: {name} is longer than {MAX_STATUS_TEXT} characters")
+        if name == "store_epoch" and not (
+            value.isdigit() and len(value) <= 20 and int(value) < 2**64
+        ):
+            raise MalformedPayload("status: store_epoch is not an unsigned 64-bit number")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= INT64_MAX:
+            raise MalformedPayload(f"status: {name} must be 0 to 2^63 - 1, got {value}")
+    elif name == "dropped" and not _dropped_ok(value):
+        raise MalformedPayload(
+            f"status: dropped must be at most {MAX_STATUS_LIST} [first, last, count] "
+            "lists of whole numbers"
+        )
+    return value
 
 
 def decode_status(payload: bytes) -> dict[str, Any]:
-    """The fields of a status message; unknown fields are dropped, wrong types refused."""
-    data = _json(payload, "status")
+    """The fields of a status message; unknown fields are dropped, wrong types refused.
+
+    Raises:
+        ProtocolError: naming the field and its bound (docs/protocol.md).
+    """
+    data = _json(payload, "status", MAX_STATUS_BYTES)
     if data.get("state") not in ("online", "offline"):
         raise MalformedPayload("status: state must be online or offline")
     out: dict[str, Any] = {}
     for name, kind in STATUS_FIELDS.items():
         if name in data:
-            if not isinstance(data[name], kind):
+            value = data[name]
+            if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
                 raise MalformedPayload(f"status: {name} has the wrong type")
-            out[name] = data[name]
+            out[name] = _status_value(name, value)
     return out
 
 
@@ -743,7 +904,7 @@ def decode_config(payload: bytes) -> NodeConfig:
     Raises:
         MalformedPayload: naming the field that is wrong; nothing of it may be applied.
     """
-    data = _json(payload, "config")
+    data = _json(payload, "config", MAX_CONFIG_BYTES)
     unknown = set(data) - {"v", "revision", "intervals", "page"}
     if unknown:
         raise MalformedPayload(f"config: unknown field(s) {', '.join(sorted(unknown))}")

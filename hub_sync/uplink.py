@@ -26,6 +26,7 @@ from hub_sync.mqtt import (
     PublishRefused,
 )
 from hub_sync.protocol import (
+    MAX_STATUS_LIST,
     Ack,
     Batch,
     NodeConfig,
@@ -35,6 +36,7 @@ from hub_sync.protocol import (
     decode_config,
     encode_batch,
     encode_status,
+    status_text,
     topic,
 )
 from hub_sync.rotation import CredentialKeeper
@@ -455,6 +457,11 @@ class Uplink:
             fields["config_error"] = self.config_error
         if self.config_revision is not None:
             fields["config_revision"] = self.config_revision
+        for name, value in fields.items():
+            if isinstance(value, str):
+                fields[name] = status_text(value)
+        if isinstance(fields.get("dropped"), list):
+            fields["dropped"] = fields["dropped"][-MAX_STATUS_LIST:]
         try:
             self.client.publish(
                 topic(self.settings.device_id, "status"),

@@ -49,7 +49,10 @@ def same(a: WireReading, b: WireReading) -> bool:
     ) and bits(a.value) == bits(b.value)
 
 
-texts = st.text(min_size=1, max_size=12).filter(lambda s: len(s.encode()) <= 64)
+# Any text but control characters (and lone surrogates, which are not UTF-8).
+texts = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12
+).filter(lambda s: len(s.encode()) <= 64)
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(-(10**6), 10**6).map(lambda n: n / 100),
@@ -75,9 +78,9 @@ def batches(draw):
                 sensor,
                 metric,
                 unit,
-                draw(st.integers(-(2**62), 2**62)),
+                draw(st.integers(-(2**63), 2**63 - 1)),
                 draw(values),
-                draw(st.integers(0, 2**16)),
+                draw(st.integers(0, 2**31 - 1)),
                 draw(st.sampled_from([None, None, "<", ">"])),
             )
         )
