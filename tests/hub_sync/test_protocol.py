@@ -50,9 +50,9 @@ def same(a: WireReading, b: WireReading) -> bool:
 
 
 # Any text but control characters (and lone surrogates, which are not UTF-8).
-texts = st.text(
-    st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12
-).filter(lambda s: len(s.encode()) <= 64)
+texts = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12).filter(
+    lambda s: len(s.encode()) <= 64
+)
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.integers(-(10**6), 10**6).map(lambda n: n / 100),
