@@ -10,14 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from hub.store import HubStore, HubStoreError, UnknownDevice
+from hub.log_limit import LogLimiter
+from hub.quotas import DeviceQuotas
+from hub.store import HubStore, HubStoreError, HubStoreRefused, UnknownDevice
+from hub_sync.mqtt import MqttError
 from hub_sync.protocol import (
     Ack,
+    BatchIdentity,
+    BatchTooLarge,
+    PayloadTooLarge,
     ProtocolError,
+    Rejection,
+    UnsupportedVersion,
     decode_batch,
     decode_status,
     encode_ack,
     parse_topic,
+    seq_runs,
     topic,
 )
 
@@ -46,7 +55,37 @@ class Publisher(Protocol):
         ...
 
 
-Outcome = Literal["stored", "duplicate", "rejected", "status", "ignored", "store-unavailable"]
+Outcome = Literal[
+    "stored",
+    "duplicate",
+    "rejected",
+    "status",
+    "ignored",
+    "throttled",
+    "quarantined",
+    "store-unavailable",
+]
+
+REFUSALS_PER_ACK = 500
+"""Refused ranges in one ack message at most, so it stays far below the size limit."""
+REASONS: dict[type[ProtocolError], str] = {
+    PayloadTooLarge: "payload too large",
+    BatchTooLarge: "batch too large",
+    UnsupportedVersion: "unsupported format version",
+}
+"""Refusal reasons by error class; every other ProtocolError is a malformed payload."""
+SPOOFED = "readings of another device"
+UNKNOWN = "not registered or revoked"
+BAD_STATUS = "malformed status"
+BAD_RETAINED_STATUS = "malformed retained status"
+
+
+def refusal_reason(error: ProtocolError) -> str:
+    """The fixed phrase a refusal is counted under (the detail goes with it)."""
+    for kind, reason in REASONS.items():
+        if isinstance(error, kind):
+            return reason
+    return "malformed payload"
 
 
 @dataclass
@@ -58,6 +97,9 @@ class IngestCounters:
     duplicate_readings: int = 0
     rejected_batches: int = 0
     store_failures: int = 0
+    throttled: int = 0
+    quarantined: int = 0
+    ignored: int = 0
 
 
 class IngestWorker:
@@ -67,6 +109,13 @@ class IngestWorker:
     the ack is published, and the broker is told the message is handled only after
     that. A worker that dies in between leaves the batch stored but unacknowledged; the
     node resends and the idempotent store answers with the same ack.
+
+    Every message ends in exactly one outcome, and :meth:`handle` never raises: a
+    message over its device's quota is turned away before it is decoded; a bad one is
+    rejected, counted by device and reason, and its readings refused back to the node
+    when the payload named them; one that makes a handler fail (a bug, or a value the
+    database cannot hold) is quarantined: kept aside, bounded, and shown on the fleet
+    page. Log lines about one device and reason come at most once a minute.
 
     ``fault_point`` is for fault tests only: "after-commit" makes the process exit right
     after the commit, before the ack (exit status 77).
@@ -79,82 +128,189 @@ class IngestWorker:
         *,
         now_us: Callable[[], int] = lambda: time.time_ns() // 1000,
         fault_point: FaultPoint = "",
+        quotas: DeviceQuotas | None = None,
+        log_limit: LogLimiter | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.now_us = now_us
         self.fault_point = fault_point
+        self.quotas = quotas
+        self.log_limit = log_limit or LogLimiter(log)
         self.counters = IngestCounters()
 
     def handle(self, message: Message) -> Outcome:
-        """Handle one message; never raises for bad input.
+        """Handle one message; never raises.
 
-        Returns "store-unavailable" when the hub store could not commit: the caller must
-        then not acknowledge the message to the broker (the node will resend).
+        Returns "store-unavailable" when the hub store could not commit: the node gets no
+        ack and will resend.
         """
+        try:
+            return self._handle(message)
+        except Exception as error:
+            # The message boundary: whatever went wrong, this message must not stop the
+            # worker, nor come back after a restart to stop it again.
+            return self._quarantine(message, error)
+
+    def _handle(self, message: Message) -> Outcome:
         try:
             device_id, kind = parse_topic(message.topic)
         except ProtocolError as error:
-            log.warning("ignored a message on %r: %s", message.topic, error)
+            self.counters.ignored += 1
+            self.log_limit.log(
+                "topic", logging.WARNING, "ignored a message on %r: %s", message.topic[:120], error
+            )
             return "ignored"
+        payload = bytes(message.payload)
+        if self.quotas is not None:
+            quota = self.quotas.admit(device_id, len(payload))
+            if quota is not None:
+                self.counters.throttled += 1
+                self.log_limit.log(
+                    (device_id, quota),
+                    logging.WARNING,
+                    "device %s is %s: its messages are turned away unread",
+                    device_id,
+                    quota,
+                )
+                return "throttled"
         if kind == "status":
-            return self._status(device_id, bytes(message.payload))
+            return self._status(device_id, payload, bool(getattr(message, "retain", False)))
         if kind != "readings":
             return "ignored"
         try:
-            batch = decode_batch(bytes(message.payload))
-            if batch.device_id != device_id:
-                raise ProtocolError(
-                    f"payload says device {batch.device_id!r} but came on {device_id!r}'s topic"
-                )
+            batch = decode_batch(payload)
         except ProtocolError as error:
-            return self._reject(device_id, str(error))
+            return self._reject(device_id, refusal_reason(error), str(error), error.identity)
+        identity = BatchIdentity(
+            batch.device_id, batch.store_epoch, tuple(seq_runs([r.seq for r in batch.readings]))
+        )
+        if batch.device_id != device_id:
+            detail = f"payload says device {batch.device_id!r} but came on {device_id!r}'s topic"
+            return self._reject(device_id, SPOOFED, detail, identity)
         try:
             outcome = self.store.store_batch(batch, self.now_us())
         except UnknownDevice as error:
-            return self._reject(device_id, str(error))
+            return self._reject(device_id, UNKNOWN, str(error), identity)
+        except HubStoreRefused as error:
+            return self._quarantine(message, error)
         except HubStoreError as error:
             self.counters.store_failures += 1
-            log.error("hub store unavailable, batch from %s not acknowledged: %s", device_id, error)
+            self.log_limit.log(
+                "store",
+                logging.ERROR,
+                "hub store unavailable, batch from %s not acknowledged: %s",
+                device_id,
+                error,
+            )
             return "store-unavailable"
         if self.fault_point == "after-commit":
             log.warning("fault point after-commit: exiting before the ack")
             os._exit(FAULT_EXIT_CODE)
-        self.publisher.publish(
+        self._publish(
             topic(device_id, "ack"),
             encode_ack(Ack(batch.store_epoch, outcome.acked, outcome.rejected, outcome.rotate)),
-            qos=1,
         )
         self.counters.stored_batches += 1
         self.counters.stored_readings += outcome.inserted
         self.counters.duplicate_readings += outcome.duplicates
         if outcome.rejected:
-            log.warning(
-                "device %s sent readings that differ from what is stored: %s",
+            self.log_limit.log(
+                (device_id, "refused readings"),
+                logging.WARNING,
+                "device %s sent readings the hub refused: %s",
                 device_id,
-                ", ".join(f"{r.first}..{r.last}" for r in outcome.rejected),
+                ", ".join(f"{r.first}..{r.last} ({r.reason})" for r in outcome.rejected[:5]),
             )
         return "stored" if outcome.inserted else "duplicate"
 
-    def _reject(self, device_id: str, reason: str) -> Outcome:
+    def _reject(
+        self, device_id: str, reason: str, detail: str, identity: BatchIdentity | None = None
+    ) -> Outcome:
         self.counters.rejected_batches += 1
-        log.warning("rejected a batch from %s: %s", device_id, reason)
+        self.log_limit.log(
+            (device_id, reason), logging.WARNING, "refused a message from %s: %s", device_id, detail
+        )
         try:
-            self.store.count_rejected_batch(device_id, reason, self.now_us())
+            self.store.count_refused(device_id, reason, detail, self.now_us())
         except HubStoreError as error:
-            log.error("could not count a rejected batch: %s", error)
+            log.error("could not count a refused message: %s", error)
+        if identity is not None and identity.device_id == device_id:
+            # The node learns which readings will never be stored, and stops resending
+            # them; a payload that named another device's readings gets no answer.
+            words = f"{reason}: {detail}"[:120]
+            runs = identity.runs
+            for start in range(0, len(runs), REFUSALS_PER_ACK):
+                refusal = Ack(
+                    identity.store_epoch,
+                    (),
+                    tuple(
+                        Rejection(a, b, words) for a, b in runs[start : start + REFUSALS_PER_ACK]
+                    ),
+                )
+                self._publish(topic(device_id, "ack"), encode_ack(refusal))
         return "rejected"
 
-    def _status(self, device_id: str, payload: bytes) -> Outcome:
+    def _publish(self, where: str, payload: bytes, *, retain: bool = False) -> None:
+        # The broker is gone: the node resends what it does not hear about, and the
+        # message being handled comes again on the next connection.
+        try:
+            self.publisher.publish(where, payload, qos=1, retain=retain)
+        except MqttError as error:
+            self.log_limit.log(
+                "publish", logging.WARNING, "could not publish to %s: %s", where, error
+            )
+
+    def _quarantine(self, message: Message, error: BaseException) -> Outcome:
+        self.counters.quarantined += 1
+        where = str(getattr(message, "topic", ""))[:200]
+        levels = where.split("/")
+        device_id = levels[2] if len(levels) == 4 else ""
+        reason = f"{type(error).__name__}: {error}"[:300]
+        self.log_limit.log(
+            (device_id, "quarantine", type(error).__name__),
+            logging.ERROR,
+            "quarantined a message on %s: %s",
+            where,
+            reason,
+            exc_info=error,
+        )
+        try:
+            self.store.quarantine(device_id, where, bytes(message.payload), reason, self.now_us())
+        except HubStoreRefused as failure:
+            log.error("could not keep a quarantined message: %s", failure)
+        except HubStoreError as failure:
+            self.counters.store_failures += 1
+            log.error("hub store unavailable, quarantined message not kept: %s", failure)
+            return "store-unavailable"
+        return "quarantined"
+
+    def _status(self, device_id: str, payload: bytes, retained: bool) -> Outcome:
+        if not payload:
+            return "ignored"  # a retained status being cleared
         try:
             status = decode_status(payload)
         except ProtocolError as error:
-            return self._reject(device_id, f"bad status: {error}")
+            if not retained:
+                return self._reject(device_id, BAD_STATUS, str(error))
+            outcome = self._reject(device_id, BAD_RETAINED_STATUS, str(error))
+            # Kept by the broker, it would come back at every new session: clear it with
+            # the hub's own rights (an empty retained message deletes it).
+            self._publish(topic(device_id, "status"), b"", retain=True)
+            return outcome
         try:
             # A bare "offline" (the last will) keeps the node's last reported figures.
             figures = "" if set(status) == {"state"} else json.dumps(status, separators=(",", ":"))
             self.store.record_status(device_id, status["state"] == "online", figures, self.now_us())
+        except HubStoreRefused as error:
+            return self._quarantine(_Received(topic(device_id, "status"), payload), error)
         except HubStoreError as error:
             log.error("could not record the status of %s: %s", device_id, error)
             return "store-unavailable"
         return "status"
+
+
+@dataclass(frozen=True)
+class _Received:
+    topic: str
+    payload: bytes

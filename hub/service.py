@@ -11,6 +11,8 @@ from collections.abc import Callable
 import paho.mqtt.client as paho
 
 from hub.ingest import IngestCounters, IngestWorker
+from hub.log_limit import LogLimiter
+from hub.quotas import DeviceQuotas
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
 from hub_sync.mqtt import BrokerSettings, MqttClient
@@ -19,6 +21,8 @@ from hub_sync.protocol import TOPIC_PREFIX
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_S = 3600.0
+REFUSALS_EVERY_S = 5.0
+"""How often quota refusals counted in memory are written to the hub store."""
 STORE_RETRY_PAUSE_S = 1.0
 """Pause after a failed commit, so a store that is down does not make a busy loop."""
 
@@ -93,8 +97,21 @@ class IngestService:
         # One connection per writer, and one more for status messages.
         self.stores = [open_store() for _ in range(settings.writers + 1)]
         self.store = self.stores[0]
+        for store in self.stores:
+            store.series_quota = settings.quota_series
+        # Shared by the writers: a device's quota holds across them.
+        self.quotas = DeviceQuotas(
+            settings.quota_messages_per_minute, settings.quota_bytes_per_minute
+        )
+        log_limit = LogLimiter(logging.getLogger("hub.ingest"))
         self.workers = [
-            IngestWorker(store, self.client, fault_point=settings.fault_point)
+            IngestWorker(
+                store,
+                self.client,
+                fault_point=settings.fault_point,
+                quotas=self.quotas,
+                log_limit=log_limit,
+            )
             for store in self.stores
         ]
         self.status_worker = self.workers[-1]
@@ -128,21 +145,23 @@ class IngestService:
     def _handle(
         self, worker: IngestWorker, ticket: int, connection: int, message: paho.MQTTMessage
     ) -> None:
-        handled = False
+        # Every ticket is finished, whatever happens: one left open would hold back the
+        # broker acks of every message after it, and the broker's window would close.
+        outcome: str = ""
         try:
-            outcome = worker.handle(message)
-            handled = True
-        except Exception:
-            # Not acknowledged: the broker or the node sends it again.
-            log.exception("handling a message on %s failed", message.topic)
-        current = handled and connection == self._connection
-        self._acks.finish(ticket, message if current else None)
-        if handled and outcome == "store-unavailable":
+            outcome = worker.handle(message)  # never raises for any message
+        finally:
+            self._acks.finish(ticket, message if connection == self._connection else None)
+        if outcome == "store-unavailable":
             time.sleep(STORE_RETRY_PAUSE_S)
 
     def _write(self, worker: IngestWorker) -> None:
         while (item := self._queue.get()) is not None:
-            self._handle(worker, *item)
+            try:
+                self._handle(worker, *item)
+            except Exception:
+                # A writer must never die: the queue would fill and hold paho's thread.
+                log.exception("a writer failed; it goes on with the next message")
 
     @property
     def counters(self) -> IngestCounters:
@@ -152,6 +171,24 @@ class IngestService:
             for name, value in vars(worker.counters).items():
                 setattr(total, name, getattr(total, name) + value)
         return total
+
+    def record_refusals(self) -> int:
+        """Write the quota refusals counted since the last call to the hub store.
+
+        Returns how many messages they cover; kept for the next call if the store is away.
+        """
+        refusals = self.quotas.take_refusals()
+        if not refusals:
+            return 0
+        at_us = time.time_ns() // 1000
+        try:
+            for (device_id, quota), refused in refusals.items():
+                self.store.count_refused(device_id, quota, refused.detail, at_us, refused.count)
+        except HubStoreError as error:
+            log.error("quota refusals not recorded yet: %s", error)
+            self.quotas.give_back(refusals)
+            return 0
+        return sum(refused.count for refused in refusals.values())
 
     def apply_retention(self) -> int:
         """Delete raw readings past the retention window; returns how many."""
@@ -177,15 +214,20 @@ class IngestService:
             self.settings.worker_id,
             len(self._threads),
         )
+        next_retention = time.monotonic() + RETENTION_EVERY_S
         try:
-            while not self.stop_event.wait(RETENTION_EVERY_S):
-                self.apply_retention()
+            while not self.stop_event.wait(REFUSALS_EVERY_S):
+                self.record_refusals()
+                if time.monotonic() >= next_retention:
+                    next_retention = time.monotonic() + RETENTION_EVERY_S
+                    self.apply_retention()
         finally:
             self.client.close()
             for _ in self._threads:
                 self._queue.put(None)
             for thread in self._threads:
                 thread.join()
+            self.record_refusals()
             for store in self.stores:
                 store.close()
             counters = self.counters

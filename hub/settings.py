@@ -56,6 +56,27 @@ class HubSettings:
         "s",
         min=0,
     )
+    quota_series: int = _setting(
+        500,
+        "Distinct series (sensor, metric, unit) one device may send; readings on more are "
+        "refused back to the node.",
+        "series",
+        min=1,
+        max=100_000,
+    )
+    quota_messages_per_minute: int = _setting(
+        600,
+        "Messages one device may send a minute, in bursts up to a minute's worth; more are "
+        "turned away unread and the node sends them again later (0: no limit).",
+        "messages",
+        min=0,
+    )
+    quota_bytes_per_minute: int = _setting(
+        16 * 1024 * 1024,
+        "Payload bytes one device may send a minute, likewise (0: no limit).",
+        "bytes",
+        min=0,
+    )
     raw_retention_days: float = _setting(
         0.0, "Delete raw readings older than this at the hub (0: keep them all).", "days", min=0
     )

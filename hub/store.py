@@ -22,6 +22,14 @@ class HubStoreError(Exception):
     """The hub store cannot do what was asked (unavailable, damaged, full)."""
 
 
+class HubStoreRefused(HubStoreError):
+    """The store refused this data and always would (a value its database cannot hold).
+
+    Not an outage: retrying cannot help, so ingestion quarantines the message instead of
+    pausing. Validation at the wire should make this unreachable; it is the backstop.
+    """
+
+
 class UnknownDevice(HubStoreError, KeyError):
     """A device id that is not registered, or has been revoked."""
 
@@ -153,10 +161,57 @@ class DeviceState:
     rejected_batches: int
     status: str
     """The node's last status message (JSON text), or "" before the first."""
+    quarantined: int = 0
+    """Messages from the node that the hub could not handle and keeps aside."""
+    refusals: tuple[Refusal, ...] = ()
+    """Why the hub refused messages from the node, one entry per reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Messages of one device the hub refused for one reason: how many, and the latest."""
+
+    reason: str
+    """A short fixed phrase: "malformed payload", "over its quota of messages a minute" …"""
+    count: int
+    first_at_us: int
+    last_at_us: int
+    detail: str
+    """What was wrong with the latest one, in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message kept aside because handling it failed: the same payload is kept once."""
+
+    device_id: str
+    topic: str
+    reason: str
+    size: int
+    """The payload's length; ``payload`` holds at most DEAD_LETTER_PAYLOAD_BYTES of it."""
+    times: int
+    first_at_us: int
+    last_at_us: int
+    payload: bytes
+
+
+SERIES_QUOTA = 500
+"""Distinct (sensor, metric, unit) series one device may use, by default; a hall with
+every supported part wired has about 40."""
+QUOTA_SERIES = "over its quota of series"
+"""The refusal reason of readings on a series past the device's quota."""
+
+DEAD_LETTER_PAYLOAD_BYTES = 4096
+"""Bytes of a quarantined payload kept: enough to see what it was, not to store a flood."""
+DEAD_LETTER_ROWS = 1000
+"""Quarantined messages kept in all; the oldest go first."""
 
 
 class HubStore(Protocol):
     """What ingestion, `hub status` and the hub's pages need of a hub store."""
+
+    series_quota: int
+    """Distinct series one device may use; readings on more are refused."""
 
     def add_device(self, device_id: str, name: str) -> Device:
         """Register a device (idempotent for the same name)."""
@@ -171,12 +226,25 @@ class HubStore(Protocol):
 
         Raises:
             UnknownDevice: the device is not registered or is revoked.
+            HubStoreRefused: the database cannot hold a value; nothing was committed.
             HubStoreError: the store is unavailable; nothing was committed.
         """
         ...
 
-    def count_rejected_batch(self, device_id: str, reason: str, at_us: int) -> None:
-        """Count a batch refused before storage (malformed, spoofed), per device."""
+    def count_refused(
+        self, device_id: str, reason: str, detail: str, at_us: int, count: int = 1
+    ) -> None:
+        """Count ``count`` messages of a device refused for ``reason`` (a fixed phrase).
+
+        ``detail`` says what was wrong with the latest; quota refusals do not count as
+        rejected batches, every other reason does.
+        """
+        ...
+
+    def quarantine(
+        self, device_id: str, message_topic: str, payload: bytes, reason: str, at_us: int
+    ) -> None:
+        """Keep a message that could not be handled, bounded in size, and count it."""
         ...
 
     def record_status(self, device_id: str, online: bool, status_json: str, at_us: int) -> None:

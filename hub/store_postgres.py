@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from hub.store import HubStoreError
+from hub.store import HubStoreError, HubStoreRefused
 from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, Row, SqlHubStore
 
 SCHEMA = [
@@ -42,6 +42,16 @@ READING_TYPES = [
     "text", "int8", "int8", "int8", "int8", "float8", "bytea", "int4", "text", "int8"
 ]  # fmt: skip
 """The readings table's column types, in order, for binary COPY."""
+
+
+REFUSED = (
+    psycopg.DataError,
+    psycopg.IntegrityError,
+    psycopg.ProgrammingError,
+    psycopg.NotSupportedError,
+    OverflowError,
+)
+"""Errors that say this data can never be stored, rather than that the store is down."""
 
 
 def _sql(sql: str) -> str:
@@ -96,19 +106,22 @@ class PostgresHubStore(SqlHubStore):
             if version < SCHEMA_VERSION:
                 self._run("UPDATE hallsense_schema SET version = ?", (SCHEMA_VERSION,))
 
-    def _fail(self, error: psycopg.Error) -> HubStoreError:
-        return HubStoreError(f"hub store at {self._where()}: {error}")
+    def _fail(self, error: Exception) -> HubStoreError:
+        # A value the database cannot hold (a NUL in text, a number out of range) fails
+        # the same way however often it is sent: refused, not an outage to wait out.
+        kind = HubStoreRefused if isinstance(error, REFUSED) else HubStoreError
+        return kind(f"hub store at {self._where()}: {error}")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return self._connect().execute(_sql(sql), params).fetchall()
-        except psycopg.Error as error:
+        except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             return self._connect().execute(_sql(sql), params).rowcount
-        except psycopg.Error as error:
+        except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
 
     def _run_many(self, sql: str, rows: Sequence[Row]) -> int:
@@ -118,7 +131,7 @@ class PostgresHubStore(SqlHubStore):
             with self._connect().cursor() as cursor:
                 cursor.executemany(_sql(sql), rows)
                 return cursor.rowcount
-        except psycopg.Error as error:
+        except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
 
     def _lock_device(self, device_id: str) -> bool:
@@ -149,7 +162,7 @@ class PostgresHubStore(SqlHubStore):
             return conn.execute(
                 "INSERT INTO readings SELECT * FROM incoming ON CONFLICT DO NOTHING"
             ).rowcount
-        except psycopg.Error as error:
+        except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
 
     @contextmanager
@@ -157,7 +170,7 @@ class PostgresHubStore(SqlHubStore):
         try:
             conn = self._connect()
             conn.execute("BEGIN")
-        except psycopg.Error as error:
+        except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
         try:
             yield

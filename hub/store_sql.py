@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import hashlib
 import json
 import math
 import struct
@@ -15,14 +16,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.store import (
+    DEAD_LETTER_PAYLOAD_BYTES,
+    DEAD_LETTER_ROWS,
     FUTURE_TOLERANCE_US,
     IMPLAUSIBLE_TIME,
     PAST_TOLERANCE_US,
+    QUOTA_SERIES,
+    SERIES_QUOTA,
     AuditEntry,
     DailyRollup,
+    DeadLetter,
     Device,
     DeviceState,
     HourlyRollup,
+    Refusal,
     RegisteredDevice,
     SentConfig,
     StoredReading,
@@ -83,8 +90,30 @@ MIGRATION_3 = [
         SELECT device_id, (ts_us / {HOUR_US}) * {HOUR_US}, store_epoch, MIN(seq), MAX(seq)
         FROM readings GROUP BY device_id, (ts_us / {HOUR_US}) * {HOUR_US}, store_epoch""",  # noqa: S608
 ]
-MIGRATION_5: list[str] = []
-"""Schema version 5: what a hostile device may not do (quarantine, quotas)."""
+MIGRATION_5 = [
+    # What a hostile or broken device cannot do unseen: each reason the hub refused its
+    # messages, counted; messages the hub could not handle, kept aside (bounded); the
+    # series each device has used, for its quota (the series table is shared).
+    "ALTER TABLE devices ADD COLUMN quarantined BIGINT NOT NULL DEFAULT 0",
+    """CREATE TABLE refusals (
+        device_id TEXT NOT NULL, reason TEXT NOT NULL, n BIGINT NOT NULL,
+        first_at_us BIGINT NOT NULL, last_at_us BIGINT NOT NULL, detail TEXT NOT NULL,
+        PRIMARY KEY (device_id, reason))""",
+    """INSERT INTO refusals (device_id, reason, n, first_at_us, last_at_us, detail)
+        SELECT device_id, 'rejected', COUNT(*), MIN(at_us), MAX(at_us), MAX(reason)
+        FROM rejections WHERE first_seq IS NULL GROUP BY device_id""",
+    "DELETE FROM rejections WHERE first_seq IS NULL",
+    """CREATE TABLE dead_letters (
+        device_id TEXT NOT NULL, digest TEXT NOT NULL, topic TEXT NOT NULL,
+        reason TEXT NOT NULL, size BIGINT NOT NULL, times BIGINT NOT NULL,
+        first_at_us BIGINT NOT NULL, last_at_us BIGINT NOT NULL, payload BYTEA NOT NULL,
+        PRIMARY KEY (device_id, digest))""",
+    """CREATE TABLE device_series (
+        device_id TEXT NOT NULL, series_id BIGINT NOT NULL, PRIMARY KEY (device_id, series_id))""",
+    """INSERT INTO device_series (device_id, series_id)
+        SELECT device_id, series_id FROM hourly UNION SELECT device_id, series_id FROM readings""",
+]
+"""Schema version 5: what a hostile device may not do (refusals, quarantine, quotas)."""
 MIGRATIONS: dict[int, list[str]] = {
     2: MIGRATION_2,
     3: MIGRATION_3,
@@ -217,6 +246,9 @@ class SqlHubStore(LoginTables):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str, str], int] = {}
+        self._device_series: dict[str, set[tuple[str, str, str]]] = {}
+        self.series_quota = SERIES_QUOTA
+        """Distinct series one device may use; readings on more are refused."""
 
     # --- what a backend provides ---
 
@@ -397,7 +429,9 @@ class SqlHubStore(LoginTables):
             device = self.device(batch.device_id)
             if device is None or device.revoked:
                 raise UnknownDevice(f"device {batch.device_id!r} is not registered or is revoked")
-            rows = self._rows(batch, device.added_at_us, received_at_us)
+            over_quota = self._series_over_quota(batch)
+            rows = self._rows(batch, device.added_at_us, received_at_us, over_quota)
+        quota_refused = [r for r in batch.readings if (r.sensor_id, r.metric, r.unit) in over_quota]
         newest = newest_per_series(rows)
         received = runs(batch.readings)
         epoch = signed_epoch(batch.store_epoch)
@@ -411,6 +445,19 @@ class SqlHubStore(LoginTables):
             refused = {s for rej in rejected for s in range(rej.first, rej.last + 1)}
             if refused:
                 newest = newest_per_series([row for row in rows if row[2] not in refused])
+            if quota_refused:
+                detail = (
+                    f"readings on {len(over_quota)} more series refused: a device may use "
+                    f"{self.series_quota}"
+                )
+                rejected += [
+                    Rejection(first, last, f"{QUOTA_SERIES} ({self.series_quota})")
+                    for first, last in runs(quota_refused)
+                ]
+                refused.update(r.seq for r in quota_refused)
+                self._count_refused(
+                    batch.device_id, QUOTA_SERIES, detail, received_at_us, len(quota_refused)
+                )
             new_rows = self._not_yet_received(batch.device_id, epoch, rows, refused)
             self._roll_up(new_rows)
             self._record_received(batch.device_id, epoch, received)
@@ -430,8 +477,55 @@ class SqlHubStore(LoginTables):
             tuple(acked), tuple(rejected), inserted, len(rows) - inserted, device.rotation_requested
         )
 
-    def _rows(self, batch: Batch, registered_us: int, received_at_us: int) -> list[Row]:
-        """The batch as rows of the readings table, implausible times flagged."""
+    def _series_over_quota(self, batch: Batch) -> set[tuple[str, str, str]]:
+        """The batch's series that would take its device past its series quota.
+
+        The series the device may use are noted before the batch is stored (a batch that
+        then fails leaves its series counted, which only errs towards the quota). Read
+        again from the database whenever a batch brings a series this connection has not
+        seen for the device, so several connections cannot each grant the last places.
+        """
+        keys = list(dict.fromkeys((r.sensor_id, r.metric, r.unit) for r in batch.readings))
+        known = self._device_series.get(batch.device_id)
+        if known is not None and all(key in known for key in keys):
+            return set()
+        known = {
+            (sensor, metric, unit)
+            for sensor, metric, unit in self._query(
+                "SELECT s.sensor_id, s.metric, s.unit FROM device_series d "
+                "JOIN series s ON s.id = d.series_id WHERE d.device_id = ?",
+                (batch.device_id,),
+            )
+        }
+        room = self.series_quota - len(known)
+        over: set[tuple[str, str, str]] = set()
+        for key in keys:
+            if key in known:
+                continue
+            if room <= 0:
+                over.add(key)
+                continue
+            room -= 1
+            self._run(
+                "INSERT INTO device_series (device_id, series_id) VALUES (?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (batch.device_id, self._series_id(*key)),
+            )
+            known.add(key)
+        self._device_series[batch.device_id] = known
+        return over
+
+    def _rows(
+        self,
+        batch: Batch,
+        registered_us: int,
+        received_at_us: int,
+        skip: set[tuple[str, str, str]],
+    ) -> list[Row]:
+        """The batch as rows of the readings table, implausible times flagged.
+
+        Readings on a series in ``skip`` (over the device's quota) make no row.
+        """
         device_id = batch.device_id
         epoch = signed_epoch(batch.store_epoch)
         earliest = registered_us - PAST_TOLERANCE_US
@@ -446,6 +540,8 @@ class SqlHubStore(LoginTables):
                 quality |= IMPLAUSIBLE_TIME
             series = series_ids.get((r.sensor_id, r.metric, r.unit))
             if series is None:
+                if skip and (r.sensor_id, r.metric, r.unit) in skip:
+                    continue
                 series = self._series_id(r.sensor_id, r.metric, r.unit)
             append(
                 (
@@ -616,17 +712,90 @@ class SqlHubStore(LoginTables):
             [(device_id, sid, ts, v) for sid, (ts, v) in newest.items()],
         )
 
-    def count_rejected_batch(self, device_id: str, reason: str, at_us: int) -> None:
-        """Count a batch refused before storage, per device (unknown devices too)."""
+    def count_refused(
+        self, device_id: str, reason: str, detail: str, at_us: int, count: int = 1
+    ) -> None:
+        """Count messages refused for ``reason`` (see hub.store.HubStore.count_refused)."""
+        with self._lock, self._transaction():
+            self._count_refused(device_id, reason, detail, at_us, count)
+
+    def _count_refused(
+        self, device_id: str, reason: str, detail: str, at_us: int, count: int
+    ) -> None:
+        self._run(
+            "INSERT INTO refusals (device_id, reason, n, first_at_us, last_at_us, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, reason) DO UPDATE SET "
+            "n = refusals.n + excluded.n, last_at_us = excluded.last_at_us, "
+            "detail = excluded.detail",
+            (device_id, reason[:80], count, at_us, at_us, detail[:300]),
+        )
+        if not reason.startswith("over its quota"):
+            self._run(
+                "UPDATE devices SET rejected_batches = rejected_batches + ? WHERE device_id = ?",
+                (count, device_id),
+            )
+
+    def quarantine(
+        self, device_id: str, message_topic: str, payload: bytes, reason: str, at_us: int
+    ) -> None:
+        """Keep a message that could not be handled; the same payload again is counted once.
+
+        Bounded: the first DEAD_LETTER_PAYLOAD_BYTES of each, DEAD_LETTER_ROWS in all.
+        """
+        digest = hashlib.sha256(payload).hexdigest()
         with self._lock, self._transaction():
             self._run(
-                "UPDATE devices SET rejected_batches = rejected_batches + 1 WHERE device_id = ?",
-                (device_id,),
+                "INSERT INTO dead_letters (device_id, digest, topic, reason, size, times, "
+                "first_at_us, last_at_us, payload) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT (device_id, digest) DO UPDATE SET times = dead_letters.times + 1, "
+                "last_at_us = excluded.last_at_us, reason = excluded.reason",
+                (
+                    device_id,
+                    digest,
+                    message_topic[:200],
+                    reason[:300],
+                    len(payload),
+                    at_us,
+                    at_us,
+                    bytes(payload[:DEAD_LETTER_PAYLOAD_BYTES]),
+                ),
             )
             self._run(
-                "INSERT INTO rejections (device_id, reason, at_us) VALUES (?, ?, ?)",
-                (device_id, reason, at_us),
+                "UPDATE devices SET quarantined = quarantined + 1 WHERE device_id = ?",
+                (device_id,),
             )
+            kept = self._query(
+                "SELECT last_at_us FROM dead_letters ORDER BY last_at_us DESC LIMIT 1 OFFSET ?",
+                (DEAD_LETTER_ROWS - 1,),
+            )
+            if kept:
+                self._run("DELETE FROM dead_letters WHERE last_at_us < ?", (kept[0][0],))
+
+    def dead_letters(self, device_id: str | None = None, limit: int = 50) -> list[DeadLetter]:
+        """Quarantined messages, newest first (one device's, or every one's)."""
+        return [
+            DeadLetter(device, message_topic, reason, size, times, first, last, bytes(payload))
+            for device, message_topic, reason, size, times, first, last, payload in self._query(
+                "SELECT device_id, topic, reason, size, times, first_at_us, last_at_us, payload "
+                "FROM dead_letters WHERE ? = '' OR device_id = ? "
+                "ORDER BY last_at_us DESC LIMIT ?",
+                (device_id or "", device_id or "", limit),
+            )
+        ]
+
+    def refusals(self, device_id: str | None = None) -> dict[str, tuple[Refusal, ...]]:
+        """Each device's refusals by reason (one device's, or every one's in one query)."""
+        sql = "SELECT device_id, reason, n, first_at_us, last_at_us, detail FROM refusals"
+        params: tuple[str, ...] = ()
+        if device_id is not None:
+            sql += " WHERE device_id = ?"
+            params = (device_id,)
+        found: dict[str, list[Refusal]] = {}
+        for device, reason, n, first, last, detail in self._query(
+            sql + " ORDER BY 1, 5 DESC", params
+        ):
+            found.setdefault(device, []).append(Refusal(reason, int(n), first, last, detail))
+        return {device: tuple(items) for device, items in found.items()}
 
     def record_status(self, device_id: str, online: bool, status_json: str, at_us: int) -> None:
         """Record a node's status (birth, heartbeat, will); "" keeps the last figures.
@@ -870,8 +1039,9 @@ class SqlHubStore(LoginTables):
         return {device: tuple(found) for device, found in gaps.items()}
 
     def fleet(self) -> Sequence[DeviceState]:
-        """Every device's state (two queries however many devices there are)."""
+        """Every device's state (three queries however many devices there are)."""
         gaps = self._gaps()
+        refusals = self.refusals()
         return [
             DeviceState(
                 device_id,
@@ -882,9 +1052,20 @@ class SqlHubStore(LoginTables):
                 gaps.get(device_id, ()),
                 rejected,
                 status,
+                quarantined,
+                refusals.get(device_id, ()),
             )
-            for device_id, name, online, last_seen, readings, rejected, status in self._query(
+            for (
+                device_id,
+                name,
+                online,
+                last_seen,
+                readings,
+                rejected,
+                status,
+                quarantined,
+            ) in self._query(
                 "SELECT device_id, name, online, last_seen_us, readings, rejected_batches, "
-                "status_json FROM devices ORDER BY device_id"
+                "status_json, quarantined FROM devices ORDER BY device_id"
             )
         ]

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hub.store import HubStoreError
+from hub.store import HubStoreError, HubStoreRefused
 from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, Row, SqlHubStore
 
 SCHEMA = [
@@ -38,6 +38,10 @@ SCHEMA = [
         device_id TEXT NOT NULL, store_epoch INTEGER, first_seq INTEGER, last_seq INTEGER,
         reason TEXT NOT NULL, at_us INTEGER NOT NULL)""",
 ]
+
+
+REFUSED = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, OverflowError)
+"""Errors that say this data can never be stored, rather than that the store is down."""
 
 
 class SqliteHubStore(SqlHubStore):
@@ -76,22 +80,26 @@ class SqliteHubStore(SqlHubStore):
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         try:
             return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as error:
-            raise HubStoreError(f"hub store {self.path}: {error}") from error
+        except (sqlite3.Error, OverflowError) as error:
+            raise self._fail(error) from error
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
         try:
             return self._conn.execute(sql, params).rowcount
-        except sqlite3.Error as error:
-            raise HubStoreError(f"hub store {self.path}: {error}") from error
+        except (sqlite3.Error, OverflowError) as error:
+            raise self._fail(error) from error
 
     def _run_many(self, sql: str, rows: Sequence[Row]) -> int:
         try:
             before = self._conn.total_changes
             self._conn.executemany(sql, rows)
             return self._conn.total_changes - before
-        except sqlite3.Error as error:
-            raise HubStoreError(f"hub store {self.path}: {error}") from error
+        except (sqlite3.Error, OverflowError) as error:
+            raise self._fail(error) from error
+
+    def _fail(self, error: Exception) -> HubStoreError:
+        kind = HubStoreRefused if isinstance(error, REFUSED) else HubStoreError
+        return kind(f"hub store {self.path}: {error}")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -58,8 +58,28 @@ SEQ_CONTIGUOUS = 0
 SEQ_LISTED = 1
 
 
+@dataclass(frozen=True, slots=True)
+class BatchIdentity:
+    """Whose readings a batch carries, as far as a payload could be read before it failed.
+
+    ``runs``: the batch's sequence numbers as inclusive ranges, so a refusal can name
+    exactly the readings the payload held (never readings of the gaps between).
+    """
+
+    device_id: str
+    store_epoch: int
+    runs: tuple[tuple[int, int], ...]
+
+
 class ProtocolError(Exception):
-    """Base of every error in what travels on the wire; a bad payload is rejected, not retried."""
+    """Base of every error in what travels on the wire; a bad payload is rejected, not retried.
+
+    ``identity`` is set when the error was found in a readings payload after its device,
+    store epoch and sequence numbers had been read: the hub can then tell the node which
+    readings it refuses.
+    """
+
+    identity: BatchIdentity | None = None
 
 
 class TopicError(ProtocolError, ValueError):
@@ -467,6 +487,34 @@ def decode_batch(payload: bytes) -> Batch:
         raise MalformedPayload(f"unknown sequence mode {mode}")
     if seqs[-1] >= 2**63:
         raise MalformedPayload("a sequence number is beyond 2^63 - 1")
+    identity = BatchIdentity(device_id, store_epoch, tuple(seq_runs(seqs)))
+    try:
+        readings = _decode_readings(r, count, seqs)
+    except ProtocolError as error:
+        error.identity = identity
+        raise
+    if r.pos != len(body):
+        trailing = MalformedPayload(f"{len(body) - r.pos} unexpected bytes after the batch")
+        trailing.identity = identity
+        raise trailing
+    return Batch(device_id, store_epoch, readings)
+
+
+def seq_runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Strictly increasing sequence numbers as inclusive ranges."""
+    if seqs[-1] - seqs[0] == len(seqs) - 1:
+        return [(seqs[0], seqs[-1])]
+    runs: list[tuple[int, int]] = []
+    for seq in seqs:
+        if runs and runs[-1][1] == seq - 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs
+
+
+def _decode_readings(r: _Reader, count: int, seqs: list[int]) -> tuple[WireReading, ...]:
+    """The rest of a batch's body, after its sequence numbers."""
     n_series = r.varint()
     if not 1 <= n_series <= count:
         raise MalformedPayload(f"{n_series} series for {count} readings")
@@ -516,8 +564,6 @@ def decode_batch(payload: bytes) -> Batch:
         if mark not in ("<", ">"):
             raise MalformedPayload(f"censor must be '<' or '>', got {mark!r}")
         censors[position] = mark
-    if r.pos != len(body):
-        raise MalformedPayload(f"{len(body) - r.pos} unexpected bytes after the batch")
     cursors = [0] * n_series
     readings = []
     for k in range(count):
@@ -537,7 +583,7 @@ def decode_batch(payload: bytes) -> Batch:
                 censors[k],
             )
         )
-    return Batch(device_id, store_epoch, tuple(readings))
+    return tuple(readings)
 
 
 # --- acks ---

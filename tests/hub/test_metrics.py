@@ -36,7 +36,7 @@ def test_every_node_reports_its_heartbeat_figures_and_the_hub_its_totals(hub_sto
         "store_bytes": 4096,
     }
     hub_store.record_status("askrigg", True, json.dumps(status), NOW_US)
-    hub_store.count_rejected_batch("reeth", "bad payload", NOW_US)
+    hub_store.count_refused("reeth", "malformed payload", "bad payload", NOW_US)
 
     found = samples(exposition(hub_store.fleet()))
     askrigg = (("device", "askrigg"), ("site", 'Askrigg "Village" Hall'))

@@ -92,7 +92,7 @@ def test_implausible_times_are_stored_flagged_and_kept_out_of_latest(hub):
 
 def test_fleet_state_counts(hub):
     hub.store_batch(batch([1, 2]), NOW_US)
-    hub.count_rejected_batch("askrigg", "malformed", NOW_US)
+    hub.count_refused("askrigg", "malformed payload", "no HS header", NOW_US)
     hub.record_status("askrigg", True, '{"v":1}', NOW_US)
     (state,) = hub.fleet()
     assert (state.device_id, state.online, state.readings, state.rejected_batches) == (

@@ -1,0 +1,134 @@
+"""Per-device rate quotas: messages and bytes a minute, checked before a payload is decoded.
+
+A device over its quota has its message refused at once, at the cost of a dictionary
+look-up: nothing is decoded, stored or acknowledged to the node, so an honest node sends
+it again later (its resend timer) and a hostile one gains nothing by flooding. Each
+quota is a token bucket holding a minute's worth, refilled continuously, so a node that
+was offline can still send its backlog in bursts up to the quota.
+
+Quotas are kept in each ingestion process's memory: with several ``hub run`` processes
+on one shared subscription, each sees its share of a device's messages and holds it to
+the whole quota, so a device may get up to N times the quota through N processes.
+Refusals are counted here and written to the hub store in batches
+(:meth:`DeviceQuotas.take_refusals`), never one database write per refused message.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+QUOTA_MESSAGES = "over its quota of messages a minute"
+QUOTA_BYTES = "over its quota of bytes a minute"
+
+MAX_TRACKED_DEVICES = 100_000
+"""Buckets kept at most; full ones (idle devices) are forgotten first."""
+
+
+@dataclass
+class _Bucket:
+    messages: float
+    octets: float
+    updated: float
+
+
+@dataclass
+class Refused:
+    """Messages of one device refused for one quota since the last report."""
+
+    count: int
+    last_at: float
+    detail: str
+
+
+class DeviceQuotas:
+    """Messages and bytes a minute per device; thread-safe.
+
+    Args:
+        messages_per_minute: messages one device may send a minute (0: no limit).
+        bytes_per_minute: payload bytes one device may send a minute (0: no limit).
+        clock: seconds, monotonic (an advanced feature for tests).
+    """
+
+    def __init__(
+        self,
+        messages_per_minute: int,
+        bytes_per_minute: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.messages_per_minute = messages_per_minute
+        self.bytes_per_minute = bytes_per_minute
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, _Bucket] = {}
+        self._refused: dict[tuple[str, str], Refused] = {}
+
+    def admit(self, device_id: str, size: int) -> str | None:
+        """None if ``device_id`` may send a message of ``size`` bytes now, else the quota.
+
+        An admitted message takes its share of both quotas; a refused one takes none.
+        """
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(device_id)
+            if bucket is None:
+                if len(self._buckets) >= MAX_TRACKED_DEVICES:
+                    self._forget_idle(now)
+                bucket = self._buckets[device_id] = _Bucket(
+                    float(self.messages_per_minute), float(self.bytes_per_minute), now
+                )
+            elapsed = max(0.0, now - bucket.updated)
+            bucket.updated = now
+            if self.messages_per_minute:
+                bucket.messages = min(
+                    float(self.messages_per_minute),
+                    bucket.messages + elapsed * self.messages_per_minute / 60,
+                )
+            if self.bytes_per_minute:
+                bucket.octets = min(
+                    float(self.bytes_per_minute),
+                    bucket.octets + elapsed * self.bytes_per_minute / 60,
+                )
+            quota = None
+            if self.messages_per_minute and bucket.messages < 1:
+                quota = QUOTA_MESSAGES
+                detail = f"more than {self.messages_per_minute:,} messages a minute"
+            elif self.bytes_per_minute and bucket.octets < size:
+                quota = QUOTA_BYTES
+                detail = f"more than {self.bytes_per_minute:,} bytes a minute"
+            if quota is None:
+                bucket.messages -= 1
+                bucket.octets -= size
+                return None
+            refused = self._refused.get((device_id, quota))
+            if refused is None:
+                self._refused[(device_id, quota)] = Refused(1, now, detail)
+            else:
+                refused.count += 1
+                refused.last_at = now
+            return quota
+
+    def _forget_idle(self, now: float) -> None:
+        # Buckets that have refilled are the same as new ones: forgetting them is free.
+        full = [device for device, bucket in self._buckets.items() if now - bucket.updated >= 60]
+        for device in full or list(self._buckets)[: len(self._buckets) // 2]:
+            del self._buckets[device]
+
+    def take_refusals(self) -> dict[tuple[str, str], Refused]:
+        """The refusals counted since the last call, by (device, quota); counting restarts."""
+        with self._lock:
+            taken, self._refused = self._refused, {}
+            return taken
+
+    def give_back(self, refusals: dict[tuple[str, str], Refused]) -> None:
+        """Return refusals that could not be recorded, to be reported with the next ones."""
+        with self._lock:
+            for key, refused in refusals.items():
+                current = self._refused.get(key)
+                if current is None:
+                    self._refused[key] = refused
+                else:
+                    current.count += refused.count
