@@ -11,6 +11,7 @@ import json
 import struct
 import zlib
 from collections.abc import Sequence
+from itertools import pairwise
 
 from hub_sync.protocol import FLAG_ZLIB, FORMAT_VERSION, MAGIC
 
@@ -44,9 +45,7 @@ def raw_batch(
     store_epoch: int,
     seqs: Sequence[int],
     *,
-    series: Sequence[tuple[str | bytes, str | bytes, str | bytes]] = (
-        ("t", "temperature", "°C"),
-    ),
+    series: Sequence[tuple[str | bytes, str | bytes, str | bytes]] = (("t", "temperature", "°C"),),
     index: Sequence[int] | None = None,
     stamps: Sequence[int] | None = None,
     values: Sequence[int] | None = None,
@@ -69,7 +68,7 @@ def raw_batch(
         body += b"\x00" + varint(seqs[0])
     else:
         body += b"\x01" + varint(seqs[0])
-        body += b"".join(varint(b - a) for a, b in zip(seqs, seqs[1:], strict=False))
+        body += b"".join(varint(b - a) for a, b in pairwise(seqs))
     body += varint(len(series))
     for sensor_id, metric, unit in series:
         body += text(sensor_id) + text(metric) + text(unit)
