@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_sync.protocol import TOPIC_PREFIX
+from hub_sync.protocol import MAX_PAYLOAD_BYTES, TOPIC_PREFIX
 from provisioning.passwords import Owner, replace_private_file
 from provisioning.passwords import password_file_text as _password_file_text
 
@@ -21,6 +21,38 @@ device's readings and status and write nothing."""
 SERVICE_ACCOUNTS = (HUB_ACCOUNT, READER_ACCOUNT)
 
 TLS_MIN_VERSION = "tlsv1.2"
+
+MESSAGE_SIZE_LIMIT = MAX_PAYLOAD_BYTES
+"""The largest payload the broker forwards (``message_size_limit``): the protocol's largest
+message, a readings batch, to the byte and whatever the topic. Mosquitto 2.0 drops a
+bigger one and answers a QoS 1 publisher with reason code 0x95, which paho takes for a
+protocol error and closes the connection: nothing reaches a subscriber."""
+
+MAX_PACKET_SIZE = 16 * MAX_PAYLOAD_BYTES
+"""The largest MQTT packet the broker reads at all (``max_packet_size``, 4 MiB; Mosquitto
+2.0 counts a packet's remaining length plus one byte). Past it Mosquitto disconnects the
+sender on the packet's header, before reading its body, so a 32 MiB publish costs the
+broker nothing.
+
+It sits well above the protocol's largest packet, not just above it, on purpose. Below it,
+an oversized payload is dropped by :data:`MESSAGE_SIZE_LIMIT` after the broker has read
+the packet, so what the sender wrote behind it still counts. A packet cut at its header
+takes everything behind it down with the connection: for a hub worker, the PUBACKs of
+messages it has just committed, which the broker would then deliver again, into the same
+cut. The hub's acks are not bounded by the protocol yet (one for a batch of 10,000
+scattered readings is about 1.2 MB), so the ceiling leaves them room."""
+
+MAX_QUEUED_BYTES = 256 * MAX_PAYLOAD_BYTES
+"""What Mosquitto queues per client beyond its in-flight window (``max_queued_bytes``,
+64 MiB: 256 of the largest messages). Beyond it the broker drops, as beyond
+``max_queued_messages``: the edge resends what the hub did not acknowledge."""
+
+MAX_INFLIGHT_MESSAGES = 20
+"""QoS 1 messages the broker has out to one client, unacknowledged, at most (Mosquitto's
+own default, written out so the bound is visible). The hub acknowledges in arrival order,
+so this is its workers' window; it is counted in messages, not bytes, because a byte
+window would shrink to one message whenever large batches arrive. The bytes in flight are
+bounded anyway: this many messages of at most :data:`MAX_PACKET_SIZE`."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +84,11 @@ class Listener:
 class BrokerConfig:
     """Where and how the broker listens, and what it keeps.
 
-    ``max_queued_messages`` bounds what Mosquitto queues for an offline subscriber (it
-    drops beyond it while still acknowledging the sender: the edge's resend covers that);
+    ``max_queued_messages`` and ``max_queued_bytes`` bound what Mosquitto queues for a
+    subscriber, e.g. an offline one (it drops beyond them while still acknowledging the
+    sender: the edge's resend covers that); ``max_inflight_messages`` is each client's
+    window of unacknowledged QoS 1 messages. The size limits are the protocol's, not
+    settings: see :data:`MESSAGE_SIZE_LIMIT` and :data:`MAX_PACKET_SIZE`.
     ``run_as`` is the user Mosquitto drops to (tests running as root say ``root``).
     ``tls`` makes the main listener a TLS one; ``username_as_clientid`` replaces the
     client id of everyone connecting there with their user name, so one account cannot
@@ -65,6 +100,8 @@ class BrokerConfig:
     bind_address: str | None = "127.0.0.1"
     persistence: bool = True
     max_queued_messages: int = 1000
+    max_queued_bytes: int = MAX_QUEUED_BYTES
+    max_inflight_messages: int = MAX_INFLIGHT_MESSAGES
     run_as: str | None = None
     log_path: Path | None = None
     tls: TlsFiles | None = None
@@ -103,6 +140,9 @@ HA_STATE_PREFIX = "hallsense/ha/v1"
 def acl_text() -> str:
     """The ACL: each device only under its own id; the hub reads readings and status.
 
+    The hub may also write a device's status, to clear a retained one it cannot use (a
+    hostile device's poison stays retained for every new session until cleared).
+
     Mosquitto checks a shared subscription (``$share/<group>/<filter>``) against the ACL
     with the ``$share/<group>/`` taken off, so the hub's lines name the plain topics.
     Patterns apply to every account, the service accounts too: their names start with an
@@ -124,6 +164,9 @@ def acl_text() -> str:
         f"topic read {p}/+/status",
         f"topic write {p}/+/ack",
         f"topic write {p}/+/config",
+        "# Write on status only to clear a device's retained status (an empty retained",
+        "# message), so that a poisoned one cannot greet every new session of the hub.",
+        f"topic write {p}/+/status",
         f"topic deny {p}/{HUB_ACCOUNT}/+",
         "# ... and its Home Assistant bridge: discovery and decoded per-sensor states.",
         f"topic write {HA_DISCOVERY_PREFIX}/#",
@@ -178,8 +221,13 @@ def mosquitto_conf_text(config: BrokerConfig) -> str:
                 f"password_file {listener.password_path or config.password_path}",
                 f"acl_file {config.acl_path}",
             ]
+    # Mosquitto 2.0 applies these to every listener alike (no per-listener form).
     lines += [
+        f"message_size_limit {MESSAGE_SIZE_LIMIT}",
+        f"max_packet_size {MAX_PACKET_SIZE}",
+        f"max_inflight_messages {config.max_inflight_messages}",
         f"max_queued_messages {config.max_queued_messages}",
+        f"max_queued_bytes {config.max_queued_bytes}",
         f"persistence {'true' if config.persistence else 'false'}",
     ]
     if config.persistence:

@@ -12,6 +12,11 @@ def test_the_acl_confines_devices_to_their_own_topics():
     assert "pattern write hallsense/v1/%u/readings" in acl
     assert "pattern read hallsense/v1/%u/ack" in acl
     assert f"user {HUB_ACCOUNT}\ntopic read hallsense/v1/+/readings" in acl
+    hub_part = acl.split(f"user {HUB_ACCOUNT}\n")[1].split("\nuser ")[0]
+    assert "topic write hallsense/v1/+/status" in hub_part.splitlines()
+    # Devices write status by pattern, so only under their own id.
+    assert "pattern write hallsense/v1/%u/status" in acl
+    assert "topic write hallsense/v1/+/status" not in acl.split(f"user {HUB_ACCOUNT}")[0]
     # Multi-level wildcards only for the service accounts' Home Assistant topics, never
     # in a pattern (which applies to every device).
     wild = [line for line in acl.splitlines() if "#" in line and not line.startswith("#")]
