@@ -4,8 +4,10 @@ One set of rules for the fleet page's "needs attention" filter, its per-node wor
 (later) the alerts: a node is a concern when it has been offline longer than
 :data:`OFFLINE_AFTER_S`, when it is behind (more than :data:`BEHIND_READINGS` readings
 waiting, or its oldest waiting reading is older than :data:`BEHIND_AFTER_S`), when a
-sensor is failing, or when its clock is not synchronised. Pure functions of a
-:class:`hub.store.DeviceState` and the time: fast enough for a thousand nodes a request.
+sensor is failing, when its clock is not synchronised, or when the hub has lately refused
+its messages (malformed, over a quota) or kept some aside that it could not handle. Pure
+functions of a :class:`hub.store.DeviceState` and the time: fast enough for a thousand
+nodes a request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hub.metrics import node_status
-from hub.store import DeviceState
+from hub.store import QUARANTINED, DeviceState
 
 OFFLINE_AFTER_S = 15 * 60
 """Longer than a missed heartbeat or two and a broker restart: a real outage."""
@@ -23,6 +25,10 @@ BEHIND_READINGS = 50_000
 """About a day of a busy hall's readings waiting."""
 BEHIND_AFTER_S = 6 * 3600
 """Readings older than this still waiting: the link is not keeping up."""
+QUOTA_RECENT_S = 3600
+"""A quota exceeded within this long is a concern; an honest node never exceeds one."""
+REFUSED_RECENT_S = 24 * 3600
+"""Refused or quarantined messages within this long are a concern."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,8 @@ class Concern:
     """One reason a node needs attention."""
 
     kind: str
-    """``offline``, ``never``, ``behind``, ``sensor`` or ``clock``."""
+    """``offline``, ``never``, ``behind``, ``sensor``, ``clock``, ``refused``, ``quota`` or
+    ``quarantined``."""
     words: str
 
 
@@ -69,6 +76,41 @@ def concerns(state: DeviceState, now_us: int) -> list[Concern]:
         found.append(Concern("sensor", f"Sensor failing: {last_error[:160]}"))
     if status.get("clock_synchronised") is False:
         found.append(Concern("clock", "Clock not synchronised: readings are held back"))
+    found.extend(refusal_concerns(state, now_us))
+    return found
+
+
+def refusal_concerns(state: DeviceState, now_us: int) -> list[Concern]:
+    """Concerns from what the hub refused or kept aside of the node's messages lately."""
+    found: list[Concern] = []
+    for refusal in state.refusals:
+        since_s = (now_us - refusal.last_at_us) / 1e6
+        if refusal.reason.startswith("over its quota"):
+            if since_s <= QUOTA_RECENT_S:
+                found.append(
+                    Concern(
+                        "quota",
+                        f"{refusal.reason[0].upper()}{refusal.reason[1:]}: "
+                        f"{refusal.count:,} turned away, the latest {ago(since_s)} ago",
+                    )
+                )
+        elif refusal.reason == QUARANTINED:
+            if since_s <= REFUSED_RECENT_S:
+                found.append(
+                    Concern(
+                        "quarantined",
+                        f"{refusal.count:,} message{'s' if refusal.count != 1 else ''} the hub "
+                        f"could not handle kept aside, the latest {ago(since_s)} ago",
+                    )
+                )
+        elif since_s <= REFUSED_RECENT_S:
+            found.append(
+                Concern(
+                    "refused",
+                    f"Sends messages the hub refuses ({refusal.reason}): {refusal.count:,}, "
+                    f"the latest {ago(since_s)} ago: {refusal.detail[:120]}",
+                )
+            )
     return found
 
 

@@ -34,7 +34,7 @@ from hub.hall_settings import (
 )
 from hub.login_web import require_account, require_team
 from hub.metrics import CONTENT_TYPE, exposition, node_status
-from hub.store import AuditEntry, DeviceState, HourlyRollup, RegisteredDevice
+from hub.store import AuditEntry, DeadLetter, DeviceState, HourlyRollup, RegisteredDevice
 
 UNKNOWN = "not known"
 """Shown for a figure the node has not reported."""
@@ -48,6 +48,9 @@ class FleetStore(ConfigSource, Protocol):
     def fleet(self) -> Sequence[DeviceState]: ...  # noqa: D102
     def registered(self) -> Sequence[RegisteredDevice]: ...  # noqa: D102
     def audit_log(self, device_id: str | None = None) -> list[AuditEntry]: ...  # noqa: D102
+    def dead_letters(  # noqa: D102
+        self, device_id: str | None = None, limit: int = 50
+    ) -> list[DeadLetter]: ...
     def hourly(  # noqa: D102
         self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
     ) -> list[HourlyRollup]: ...
@@ -149,6 +152,27 @@ def fleet_blueprint(
             {"when": _when(e.at_us, zone), "who": e.actor, "what": e.action, "detail": e.detail}
             for e in reversed(store().audit_log(device_id)[-20:])
         ]
+        refusals = [
+            {
+                "reason": r.reason,
+                "count": r.count,
+                "first": _when(r.first_at_us, zone),
+                "last": _when(r.last_at_us, zone),
+                "detail": r.detail,
+            }
+            for r in (state.refusals if state else ())
+        ]
+        kept = [
+            {
+                "when": _when(d.last_at_us, zone),
+                "topic": d.topic,
+                "size": d.size,
+                "times": d.times,
+                "reason": d.reason,
+                "start": d.payload[:48].hex(" "),
+            }
+            for d in store().dead_letters(device_id, limit=20)
+        ]
         return render_template(
             "node.html",
             device=device,
@@ -161,6 +185,8 @@ def fleet_blueprint(
             applied_at=_when(settings.applied_at_us, zone),
             seen=_when(state.last_seen_us if state else None, zone),
             events=events,
+            refusals=refusals,
+            kept=kept,
             hour=lambda us: datetime.fromtimestamp(us / 1e6, zone).strftime("%H:%M"),
         )
 

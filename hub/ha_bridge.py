@@ -30,6 +30,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
+from hub.log_limit import LogLimiter
+from hub.store import SERIES_QUOTA
 from hub_sync.mqtt import MqttClient, MqttError
 from hub_sync.protocol import (
     TOPIC_PREFIX,
@@ -117,12 +119,31 @@ class HomeAssistantBridge:
     newest: dict[tuple[str, str, str], int] = field(default_factory=dict)
     announced: set[tuple[str, str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    series_of: dict[str, int] = field(default_factory=dict)
+    log_limit: LogLimiter = field(default_factory=lambda: LogLimiter(log))
 
     def handle(self, message_topic: str, payload: bytes) -> int:
         """Handle one message; returns how many states it published. Never raises."""
         try:
+            return self._handle(message_topic, payload)
+        except Exception as error:
+            # Whatever a device sent, the bridge goes on with the next message.
+            self.log_limit.log(
+                (message_topic, type(error).__name__),
+                logging.ERROR,
+                "could not bridge %s: %s",
+                message_topic[:120],
+                error,
+                exc_info=error,
+            )
+            return 0
+
+    def _handle(self, message_topic: str, payload: bytes) -> int:
+        try:
             device_id, kind = parse_topic(message_topic)
             if kind == "status":
+                if not payload:
+                    return 0  # a retained status being cleared
                 state = decode_status(payload)["state"]
                 self.publish(availability_topic(device_id), str(state).encode())
                 return 0
@@ -130,7 +151,9 @@ class HomeAssistantBridge:
                 return 0
             batch = decode_batch(payload)
         except ProtocolError as error:
-            log.warning("ignored %s: %s", message_topic, error)
+            self.log_limit.log(
+                (message_topic, "ignored"), logging.WARNING, "ignored %s: %s", message_topic, error
+            )
             return 0
         if batch.device_id != device_id:
             return 0
@@ -146,6 +169,11 @@ class HomeAssistantBridge:
             for key, reading in latest.items():
                 if reading.ts_us <= self.newest.get(key, -1):
                     continue  # an older reading (a backlog draining) never moves a state back
+                if key not in self.announced:
+                    known = self.series_of.get(device_id, 0)
+                    if known >= SERIES_QUOTA:
+                        continue  # no device makes Home Assistant (or these maps) grow unbounded
+                    self.series_of[device_id] = known + 1
                 self.newest[key] = reading.ts_us
                 if key not in self.announced:
                     self.publish(

@@ -276,7 +276,11 @@ class IngestWorker:
             exc_info=error,
         )
         try:
-            self.store.quarantine(device_id, where, bytes(message.payload), reason, self.now_us())
+            payload = bytes(message.payload)
+        except Exception:
+            payload = b""  # the message itself is broken: keep its topic and why
+        try:
+            self.store.quarantine(device_id, where, payload, reason, self.now_us())
         except HubStoreRefused as failure:
             log.error("could not keep a quarantined message: %s", failure)
         except HubStoreError as failure:

@@ -201,6 +201,9 @@ every supported part wired has about 40."""
 QUOTA_SERIES = "over its quota of series"
 """The refusal reason of readings on a series past the device's quota."""
 
+QUARANTINED = "quarantined"
+"""The refusal reason under which quarantined messages are counted (not as rejected)."""
+
 DEAD_LETTER_PAYLOAD_BYTES = 4096
 """Bytes of a quarantined payload kept: enough to see what it was, not to store a flood."""
 DEAD_LETTER_ROWS = 1000

@@ -21,6 +21,7 @@ from hub.store import (
     FUTURE_TOLERANCE_US,
     IMPLAUSIBLE_TIME,
     PAST_TOLERANCE_US,
+    QUARANTINED,
     QUOTA_SERIES,
     SERIES_QUOTA,
     AuditEntry,
@@ -729,7 +730,7 @@ class SqlHubStore(LoginTables):
             "detail = excluded.detail",
             (device_id, reason[:80], count, at_us, at_us, detail[:300]),
         )
-        if not reason.startswith("over its quota"):
+        if not reason.startswith("over its quota") and reason != QUARANTINED:
             self._run(
                 "UPDATE devices SET rejected_batches = rejected_batches + ? WHERE device_id = ?",
                 (count, device_id),
@@ -764,6 +765,7 @@ class SqlHubStore(LoginTables):
                 "UPDATE devices SET quarantined = quarantined + 1 WHERE device_id = ?",
                 (device_id,),
             )
+            self._count_refused(device_id, QUARANTINED, reason, at_us, 1)
             kept = self._query(
                 "SELECT last_at_us FROM dead_letters ORDER BY last_at_us DESC LIMIT 1 OFFSET ?",
                 (DEAD_LETTER_ROWS - 1,),
