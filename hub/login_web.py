@@ -15,6 +15,17 @@ must repeat. Requests with an API token carry no cookie, so a
 cross-site page cannot make them; devices' JSON routes (``/enroll``, ``/rotate``) read
 no cookie at all.
 
+Token scopes (issue #14): a read-only API token (``hallsense hub account token --scope
+read``, the default) may make GET, HEAD and OPTIONS requests only; every other method,
+and a GET whose view is marked :func:`changes_state`, is refused with 403 before any view
+runs, on every route (so a new route is covered without anyone remembering it).
+
+Every failed log-in attempt counts towards its limits (:meth:`hub.logins.Logins.
+failed_attempt`): a wrong password, and equally a form without its token, with a wrong
+one, with a missing, over-long or NUL-holding field, or a body that is not a form at all.
+The log-in and set-up forms check their own token (the guard leaves them to it) so that
+each such failure is counted; a throttled address gets 429 whatever it sends.
+
 The session cookie is ``HttpOnly``, ``SameSite=Lax`` and, behind HTTPS, ``Secure`` with
 the ``__Host-`` prefix (so no subdomain can set it); its id changes at every log-in.
 """
@@ -24,8 +35,8 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -40,22 +51,40 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup, escape
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import BadRequest, Unauthorized
+from werkzeug.datastructures import MultiDict, WWWAuthenticate
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, Unauthorized
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub.logins import (
     Account,
     LoginRefused,
     Logins,
+    MalformedLogin,
     PasswordRejected,
     Throttled,
     check_new_password,
 )
 
+_View = TypeVar("_View", bound=Callable[..., Any])
+
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""All a read-only token may use (any other method, even one unknown here, is refused)."""
+READ_ONLY_REFUSED = (
+    "this API token is read-only: it may read data, exports, metrics and pages but change "
+    "nothing (make a token with --scope full for a script that changes things)"
+)
+SELF_CHECKED_FORMS = frozenset({"login.login", "login.setup"})
+"""Forms that check their own token, so that a bad one counts as a failed log-in."""
+FORM_REFUSED = "this form has expired or did not come from this site: reload the page and try again"
 BEARER_CHALLENGE = WWWAuthenticate("bearer", {"realm": "hallsense hub"})
 JSON_PREFIXES = ("/api/", "/enroll", "/rotate", "/metrics")
+
+
+def changes_state(view: _View) -> _View:
+    """Mark a GET view that changes something: a read-only API token may not use it."""
+    view.changes_state = True  # type: ignore[attr-defined]
+    return view
 
 
 def wants_json() -> bool:
@@ -130,6 +159,16 @@ def install_login(
 
     app.jinja_env.globals.update(csrf_field=csrf_field, current_account=current_account)
 
+    def changes(endpoint: str | None) -> bool:
+        """Whether this request may change something (what a read-only token may not do)."""
+        if request.method not in READ_METHODS:
+            return True
+        view = app.view_functions.get(endpoint or "")
+        return bool(getattr(view, "changes_state", False))
+
+    def client() -> str:
+        return request.remote_addr or "unknown"
+
     @app.before_request
     def guard() -> BaseResponse | None:
         g.account = None
@@ -143,6 +182,8 @@ def install_login(
                     description="that API token is not valid",
                     www_authenticate=BEARER_CHALLENGE,
                 )
+            if account is not None and account.read_only and changes(request.endpoint):
+                raise Forbidden(description=READ_ONLY_REFUSED)
             g.account = account
         else:
             session_id = request.cookies.get(cookie)
@@ -150,7 +191,12 @@ def install_login(
             if found is not None:
                 g.account, g.csrf = found
                 g.session_id = session_id
-        if request.method in STATE_CHANGING and not by_token and g.get("session_id"):
+        if (
+            request.method in STATE_CHANGING
+            and not by_token
+            and g.get("session_id")
+            and request.endpoint not in SELF_CHECKED_FORMS  # they count their failures
+        ):
             sent = request.form.get("csrf_token", "")
             if not hmac.compare_digest(sent.encode(), str(g.csrf).encode()):
                 raise BadRequest(
@@ -193,16 +239,26 @@ def install_login(
         g.form_token = token
         return token
 
-    def check_form_token() -> None:
-        if g.get("session_id"):
-            return  # the guard has checked the session's own token
-        cookie_token = request.cookies.get(form_cookie, "")
-        sent = request.form.get("csrf_token", "")
-        if not cookie_token or not hmac.compare_digest(sent.encode(), cookie_token.encode()):
-            raise BadRequest(
-                description="this form has expired or did not come from this site: "
-                "reload the page and try again"
-            )
+    def posted_form(username_field: str) -> MultiDict[str, str]:
+        """The log-in or set-up form, its token checked; every refusal counts as a failure.
+
+        Args:
+            username_field: the field whose name counts against the per-name limit ("" for
+                the set-up form, whose name is a new account's).
+        """
+        try:
+            form = request.form
+        except HTTPException:  # 413 and the like: nothing could be read
+            logins.failed_attempt("", client(), "unreadable form")
+            raise
+        # A logged-in browser sends its session's token; before any session, the cookie's.
+        expected = str(g.csrf) if g.get("session_id") else request.cookies.get(form_cookie, "")
+        sent = form.get("csrf_token", "")
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            name = form.get(username_field, "") if username_field else ""
+            logins.failed_attempt(name, client(), "form token missing or wrong")
+            raise BadRequest(description=FORM_REFUSED)
+        return form
 
     def start_session(response: BaseResponse, session_id: str) -> BaseResponse:
         response.set_cookie(
@@ -216,35 +272,39 @@ def install_login(
         response.delete_cookie(form_cookie, path="/", secure=secure_cookies, samesite="Strict")
         return response
 
+    def refused_page(template: str, error: str, status: int, retry_after: float) -> Response:
+        response = Response(render_template(template, error=error, **g.page_values), status)
+        if status == 429:
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
+
     @blueprint.route("/login", methods=["GET", "POST"])
     def login() -> Any:
-        next_path = safe_next(request.values.get("next"))
+        next_path = safe_next(request.args.get("next"))
+        g.page_values = {"next_path": next_path}
         form_token()
         error = ""
         status = 200
         retry_after = 0.0
         if request.method == "POST":
-            check_form_token()
+            form = posted_form("username")
+            next_path = safe_next(request.args.get("next") or form.get("next"))
+            g.page_values = {"next_path": next_path}
             if g.get("session_id"):  # a new id at every log-in: the old session goes
                 logins.log_out(g.session_id)
             try:
                 session_id, _ = logins.log_in(
-                    request.form.get("username", ""),
-                    request.form.get("password", ""),
-                    request.remote_addr or "unknown",
+                    form.get("username", ""), form.get("password", ""), client()
                 )
             except Throttled as refusal:
                 error, status, retry_after = str(refusal), 429, refusal.retry_after
+            except MalformedLogin as refusal:
+                error, status = str(refusal), 400
             except LoginRefused as refusal:
                 error, status = str(refusal), 401
             else:
                 return start_session(redirect(next_path, 303), session_id)
-        response = Response(
-            render_template("login.html", error=error, next_path=next_path), status=status
-        )
-        if status == 429:
-            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
-        return response
+        return refused_page("login.html", error, status, retry_after)
 
     @blueprint.post("/logout")
     def logout() -> BaseResponse:
@@ -256,29 +316,30 @@ def install_login(
 
     @blueprint.route("/setup", methods=["GET", "POST"])
     def setup() -> Any:
+        form = posted_form("") if request.method == "POST" else None
         if logins.store().has_accounts():
             return redirect(url_for("login.login"), 303)
+        g.page_values = {}
         form_token()
         error = ""
         status = 200
-        if request.method == "POST":
-            check_form_token()
+        retry_after = 0.0
+        if form is not None:
             try:
                 account = logins.create_first_account(
-                    request.form.get("code", ""),
-                    request.form.get("username", ""),
-                    request.form.get("password", ""),
+                    form.get("code", ""),
+                    form.get("username", ""),
+                    form.get("password", ""),
+                    client(),
                 )
-                session_id, _ = logins.log_in(
-                    account.username,
-                    request.form.get("password", ""),
-                    request.remote_addr or "unknown",
-                )
+                session_id, _ = logins.log_in(account.username, form.get("password", ""), client())
+            except Throttled as refusal:
+                error, status, retry_after = str(refusal), 429, refusal.retry_after
             except (LoginRefused, PasswordRejected, ValueError) as refusal:
                 error, status = str(refusal), 400
             else:
                 return start_session(redirect(url_for("fleet.fleet"), 303), session_id)
-        return render_template("setup.html", error=error), status
+        return refused_page("setup.html", error, status, retry_after)
 
     @blueprint.route("/account/password", methods=["GET", "POST"])
     def password() -> Any:

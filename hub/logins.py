@@ -16,13 +16,19 @@ Decisions (issue #6, NCSC password guidance, OWASP session management):
   address, make further attempts wait (counted in each ``hub web`` process's memory: a
   restart forgets them, which a scrypt hash per guess makes harmless); an unknown user
   and a wrong password get the same answer and take the same time (a dummy hash is
-  checked for unknown users).
+  checked for unknown users). Every failed attempt counts (issue #14), not only a wrong
+  password: a missing field, a name or password longer than any account's, a NUL or
+  control character, a missing or wrong form token, a body that is not a form. Such an
+  attempt is refused (400, saying what was wrong: it cannot tell anyone whether an
+  account exists) before the store is touched. Each failure is logged once at most, and
+  at most once a minute per address (:class:`FailureLog`), without the name or password.
 - **Sessions** live on the server (the cookie holds a 256-bit random id, the store its
   SHA-256): a new id at every login, 30 minutes idle and 12 hours in all, ended at
   log-out, at a password change and when the account is disabled. Each has its own CSRF
   token.
 - **API tokens** for scripts (``Authorization: Bearer``): 256-bit, shown once, stored
-  hashed, revocable, with the rights of their account.
+  hashed, revocable, with a scope (issue #14): ``read`` (the default: data, exports,
+  metrics and the pages, by GET) or ``full`` (the rights of their account).
 - **Roles**: ``team`` (the council IoT team: everything) and ``clerk`` (their own halls
   only: :meth:`Account.may_see`).
 """
@@ -32,15 +38,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
+import logging
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from hub.store_logins import AccountRow, SessionRow
-from provisioning.enrolment import FailureLimiter
+from hub.store_logins import TOKEN_SCOPES, AccountRow, SessionRow
+from provisioning.enrolment import FailureLimiter, client_key
+
+log = logging.getLogger(__name__)
 
 ROLES = ("team", "clerk")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
@@ -50,7 +62,16 @@ SESSION_LIFETIME_S = 12 * 3600
 SETUP_CODE_LIFETIME_S = 24 * 3600
 TOUCH_AFTER_S = 60
 """A session's last-seen time is written at most once a minute."""
+MAX_USERNAME = 40
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,39}")
+MAX_SETUP_CODE = 64
+"""Longer than any set-up code (24 characters): a longer one is refused unread."""
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+"""NUL and the other control characters: in no user name, password or set-up code."""
+LOG_EVERY_S = 60.0
+"""At most one log line a minute about one address's failed log-ins."""
+SCOPES = TOKEN_SCOPES
+READ_ONLY = "read"
 COMMON_PASSWORDS = frozenset(
     {
         "123456789012", "password1234", "qwertyuiopas", "111111111111", "passwordpassword",
@@ -63,6 +84,14 @@ COMMON_PASSWORDS = frozenset(
 
 class LoginRefused(Exception):
     """The one answer for an unknown user, a wrong password and a disabled account."""
+
+
+class MalformedLogin(LoginRefused):
+    """A log-in that could not be anyone's: a field missing, too long or with a NUL.
+
+    It says what was wrong (that tells nobody whether an account exists) and counts as a
+    failure like a wrong password.
+    """
 
 
 class Throttled(Exception):
@@ -91,8 +120,10 @@ class LoginStore(Protocol):
     def touch_session(self, id_hash: str, now_us: int) -> None: ...  # noqa: D102
     def end_session(self, id_hash: str) -> None: ...  # noqa: D102
     def end_expired_sessions(self, idle_before_us: int, created_before_us: int) -> int: ...  # noqa: D102
-    def add_token(self, token_hash: str, username: str, name: str, now_us: int) -> None: ...  # noqa: D102
-    def token_owner(self, token_hash: str) -> str | None: ...  # noqa: D102
+    def add_token(  # noqa: D102
+        self, token_hash: str, username: str, name: str, now_us: int, scope: str = "read"
+    ) -> None: ...
+    def live_token(self, token_hash: str) -> tuple[str, str] | None: ...  # noqa: D102
     def put_setup_code(self, code_hash: str, expires_us: int) -> None: ...  # noqa: D102
     def spend_setup_code(self, code_hash: str, now_us: int) -> bool: ...  # noqa: D102
 
@@ -104,6 +135,13 @@ class Account:
     username: str
     role: str
     halls: tuple[str, ...]
+    scope: str = "full"
+    """``full`` for a person logged in; an API token's own scope for a script."""
+
+    @property
+    def read_only(self) -> bool:
+        """A script with a read-only token: it may read but change nothing."""
+        return self.scope != "full"  # anything but "full" reads only: fail closed
 
     @property
     def is_team(self) -> bool:
@@ -156,6 +194,8 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 def check_new_password(password: str, username: str) -> None:
     """Raise :class:`PasswordRejected` saying which rule a new password breaks."""
+    if "\x00" in password:
+        raise PasswordRejected("a password cannot hold a NUL character")
     if len(password) < MIN_PASSWORD:
         raise PasswordRejected(f"use at least {MIN_PASSWORD} characters (three words work well)")
     if len(password) > MAX_PASSWORD:
@@ -164,6 +204,73 @@ def check_new_password(password: str, username: str) -> None:
         raise PasswordRejected("that password is too common: choose another")
     if username and username.lower() in password.lower():
         raise PasswordRejected("do not use your user name in your password")
+
+
+def check_login_form(username: str, password: str) -> str:
+    """The user name as looked up (stripped, lower case), or :class:`MalformedLogin`.
+
+    Only what no account can have is refused here; any other name goes on to the store
+    and the password check, so that a wrong name and a wrong password look the same.
+    """
+    name = username.strip().lower()
+    if not name or not password:
+        raise MalformedLogin("enter your user name and your password")
+    if len(name) > MAX_USERNAME:
+        raise MalformedLogin(f"a user name is at most {MAX_USERNAME} characters")
+    if len(password) > MAX_PASSWORD:
+        raise MalformedLogin(f"a password is at most {MAX_PASSWORD} characters")
+    if CONTROL.search(name) or "\x00" in password:
+        raise MalformedLogin("a user name or password cannot hold control characters")
+    return name
+
+
+def printable_address(client: str) -> str:
+    """A client's rate-limit bucket for a log line; never text a client chose."""
+    key = client_key(client)
+    try:
+        ipaddress.ip_network(key)
+    except ValueError:
+        return "an address that is not an IP address"
+    return key
+
+
+class FailureLog:
+    """Logs failed log-ins at most once per ``every_s`` per address, with a count of the rest.
+
+    Thread-safe; memory is bounded by ``max_clients`` (the longest quiet are forgotten).
+    """
+
+    def __init__(
+        self,
+        every_s: float = LOG_EVERY_S,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
+        self.every_s = every_s
+        self._clock = clock
+        self._max_clients = max_clients
+        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def failed(self, client: str, reason: str) -> None:
+        """Note a failure of ``client``; log it unless this address was logged lately.
+
+        ``reason`` is the project's own words, never what the client sent.
+        """
+        key = printable_address(client)
+        with self._lock:
+            now = self._clock()
+            last, held = self._seen.get(key, (float("-inf"), 0))
+            if now - last < self.every_s:
+                self._seen[key] = (last, held + 1)
+                return
+            self._seen[key] = (now, 0)
+            self._seen.move_to_end(key)
+            while len(self._seen) > self._max_clients:
+                self._seen.popitem(last=False)
+        more = f" (and {held} more since the last line)" if held else ""
+        log.warning("failed log-in from %s: %s%s", key, reason, more)
 
 
 def check_username(username: str) -> str:
@@ -186,11 +293,13 @@ class Logins:
         clock: Callable[[], float] = time.time,
         per_user: FailureLimiter | None = None,
         per_address: FailureLimiter | None = None,
+        failure_log: FailureLog | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.per_user = per_user or FailureLimiter(5, 15 * 60)
         self.per_address = per_address or FailureLimiter(20, 15 * 60)
+        self.failure_log = failure_log or FailureLog()
 
     def _now_us(self) -> int:
         return int(self.clock() * 1_000_000)
@@ -206,17 +315,29 @@ class Logins:
         store.put_setup_code(digest(code), self._now_us() + SETUP_CODE_LIFETIME_S * 1_000_000)
         return code
 
-    def create_first_account(self, code: str, username: str, password: str) -> Account:
+    def create_first_account(
+        self, code: str, username: str, password: str, client: str = "local"
+    ) -> Account:
         """Spend the set-up code on the first (team) account.
 
+        A wrong code counts as a failed log-in of ``client`` (its address).
+
         Raises:
+            Throttled: too many recent failures from this address.
             LoginRefused: the code is wrong, used or expired, or an account exists.
             ValueError, PasswordRejected: the name or the password breaks a rule.
         """
+        self.check_throttle("", client)
         name = check_username(username)
         check_new_password(password, name)
         store = self.store()
-        if not store.spend_setup_code(digest(code.strip()), self._now_us()):
+        code = code.strip()
+        if (
+            len(code) > MAX_SETUP_CODE
+            or CONTROL.search(code)
+            or not store.spend_setup_code(digest(code), self._now_us())
+        ):
+            self.failed_attempt("", client, "wrong set-up code")
             raise LoginRefused("that set-up code is not valid: it may be used or expired")
         store.create_account(name, "team", hash_password(password), (), self._now_us())
         return Account(name, "team", ())
@@ -241,24 +362,56 @@ class Logins:
 
     # --- logging in and out ---
 
+    @staticmethod
+    def _user_key(username: str) -> str:
+        return f"user:{username.strip().lower()[:MAX_USERNAME]}"
+
+    def check_throttle(self, username: str, client: str) -> None:
+        """Raise :class:`Throttled` if this name (if any) or this address must wait."""
+        keys = [(self.per_address, client)]
+        if username.strip():
+            keys.insert(0, (self.per_user, self._user_key(username)))
+        for limiter, key in keys:
+            wait = limiter.retry_after(key)
+            if wait is not None:
+                self.failure_log.failed(client, "throttled")
+                raise Throttled(wait)
+
+    def failed_attempt(self, username: str, client: str, reason: str) -> None:
+        """Count a failed attempt against the name (if any) and the address, and log it.
+
+        It counts as a wrong password does; the log has at most a line a minute an address.
+
+        Args:
+            username: the name as sent ("" if none could be read).
+            client: the client's address.
+            reason: what was wrong, in the project's words (logged; never the input).
+        """
+        if username.strip():
+            self.per_user.failed(self._user_key(username))
+        self.per_address.failed(client)
+        self.failure_log.failed(client, reason)
+
     def log_in(self, username: str, password: str, client: str) -> tuple[str, str]:
         """A new session for good credentials: (session id, CSRF token).
 
         Raises:
             Throttled: too many recent failures for this name or this address.
+            MalformedLogin: a field is missing, too long or holds a control character
+                (counted as a failure, the store untouched).
             LoginRefused: the same for an unknown name, a wrong password, a disabled account.
         """
-        name = username.strip().lower()[:64]
-        for limiter, key in ((self.per_user, f"user:{name}"), (self.per_address, client)):
-            wait = limiter.retry_after(key)
-            if wait is not None:
-                raise Throttled(wait)
+        self.check_throttle(username, client)
+        try:
+            name = check_login_form(username, password)
+        except MalformedLogin as refusal:
+            self.failed_attempt(username, client, f"malformed: {refusal}")
+            raise
         store = self.store()
         row = store.account(name)
         ok = verify_password(password, row.password_hash if row else _DUMMY_HASH)
         if row is None or not ok or row.disabled:
-            self.per_user.failed(f"user:{name}")
-            self.per_address.failed(client)
+            self.failed_attempt(name, client, "wrong user name or password")
             raise LoginRefused("that user name and password do not match an account")
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
@@ -316,17 +469,31 @@ class Logins:
 
     # --- tokens ---
 
-    def issue_token(self, account: Account, name: str) -> str:
-        """A new API token for ``account``, shown this once."""
+    def issue_token(self, account: Account, name: str, scope: str = READ_ONLY) -> str:
+        """A new API token for ``account``, shown this once.
+
+        Args:
+            account: whose rights the token carries (at most).
+            name: what it is for (``prometheus``); revoked by this name.
+            scope: ``read`` (the default: least privilege) or ``full``.
+
+        Raises:
+            ValueError: an unknown scope.
+        """
+        if scope not in SCOPES:
+            raise ValueError(f"a token's scope is one of {', '.join(SCOPES)}, not {scope!r}")
         token = secrets.token_urlsafe(32)
-        self.store().add_token(digest(token), account.username, name[:80], self._now_us())
+        self.store().add_token(digest(token), account.username, name[:80], self._now_us(), scope)
         return token
 
     def token_account(self, token: str) -> Account | None:
-        """The account of a live token (None for an unknown, revoked or disabled one)."""
+        """The account of a live token, with the token's scope.
+
+        None for an unknown, revoked or disabled one.
+        """
         store = self.store()
-        owner = store.token_owner(digest(token))
-        row = store.account(owner) if owner else None
-        if row is None or row.disabled:
+        found = store.live_token(digest(token))
+        row = store.account(found[0]) if found else None
+        if found is None or row is None or row.disabled:
             return None
-        return Account(row.username, row.role, row.halls)
+        return Account(row.username, row.role, row.halls, found[1])

@@ -31,8 +31,20 @@ LOGIN_SCHEMA = [
 ]
 """Schema version 4's tables."""
 
-LOGIN_MIGRATION_5: list[str] = []
+LOGIN_MIGRATION_5: list[str] = [
+    # Least privilege (issue #14): a token may only read, or do all its account may. Tokens
+    # made before version 5 become read-only: the one the docs suggested was Prometheus's,
+    # and no route a script needs changes anything; a script that does gets a 403 saying
+    # the token is read-only, and `hallsense hub account token --scope full` makes another.
+    # The default is the safe one for any row written without a scope.
+    "ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read' "
+    "CHECK (scope IN ('read', 'full'))",
+]
 """Schema version 5's changes to the login tables (run after version 5's own)."""
+
+TOKEN_SCOPES = ("read", "full")
+"""What an API token may do: ``read`` (GET the data, exports, metrics and pages) or
+``full`` (everything its account may)."""
 
 
 class AccountRow(NamedTuple):
@@ -53,6 +65,17 @@ class SessionRow(NamedTuple):
     csrf: str
     created_us: int
     seen_us: int
+
+
+class TokenRow(NamedTuple):
+    """An API token as stored (the token itself only as a hash)."""
+
+    username: str
+    name: str
+    scope: str
+    created_us: int
+    revoked: bool
+    token_hash: str
 
 
 class LoginTables(abc.ABC):
@@ -190,30 +213,44 @@ class LoginTables(abc.ABC):
 
     # --- API tokens ---
 
-    def add_token(self, token_hash: str, username: str, name: str, now_us: int) -> None:
-        """Record an API token."""
+    def add_token(
+        self, token_hash: str, username: str, name: str, now_us: int, scope: str = "read"
+    ) -> None:
+        """Record an API token with its scope (``read`` unless told ``full``)."""
+        if scope not in TOKEN_SCOPES:
+            raise ValueError(f"a token's scope is one of {', '.join(TOKEN_SCOPES)}, not {scope!r}")
         with self._lock, self._transaction():
             self._run(
-                "INSERT INTO api_tokens (token_hash, username, name, created_us) "
-                "VALUES (?, ?, ?, ?)",
-                (token_hash, username, name, now_us),
+                "INSERT INTO api_tokens (token_hash, username, name, created_us, scope) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (token_hash, username, name, now_us, scope),
             )
 
-    def token_owner(self, token_hash: str) -> str | None:
-        """The account a live token belongs to, or None."""
+    def live_token(self, token_hash: str) -> tuple[str, str] | None:
+        """(account, scope) of a live token, or None for an unknown or revoked one."""
         rows = self._query(
-            "SELECT username FROM api_tokens WHERE token_hash = ? AND revoked = 0",
+            "SELECT username, scope FROM api_tokens WHERE token_hash = ? AND revoked = 0",
             (token_hash,),
         )
-        return str(rows[0][0]) if rows else None
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
 
-    def tokens_of(self, username: str) -> Iterator[tuple[str, str, int, bool]]:
-        """(hash, name, created, revoked) of an account's tokens."""
-        yield from self._query(
-            "SELECT token_hash, name, created_us, revoked FROM api_tokens WHERE username = ? "
-            "ORDER BY created_us",
-            (username,),
+    def tokens(self, username: str | None = None) -> list[TokenRow]:
+        """Every token (of one account, if named), by account then age, revoked ones too."""
+        columns = "SELECT username, name, scope, created_us, revoked, token_hash FROM api_tokens"
+        order = "ORDER BY username, created_us, name"
+        rows = (
+            self._query(f"{columns} {order}")
+            if username is None
+            else self._query(f"{columns} WHERE username = ? {order}", (username,))
         )
+        return [
+            TokenRow(user, name, scope, created, bool(revoked), hashed)
+            for user, name, scope, created, revoked, hashed in rows
+        ]
+
+    def tokens_of(self, username: str) -> list[TokenRow]:
+        """An account's tokens, oldest first, revoked ones too."""
+        return self.tokens(username)
 
     def revoke_token(self, username: str, name: str) -> int:
         """Revoke an account's tokens of that name; returns how many."""

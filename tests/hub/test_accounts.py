@@ -15,6 +15,7 @@ from hub.logins import (
     IDLE_TIMEOUT_S,
     SESSION_LIFETIME_S,
     SETUP_CODE_LIFETIME_S,
+    Account,
     LoginRefused,
     Logins,
     PasswordRejected,
@@ -298,7 +299,7 @@ def test_api_tokens_are_shown_once_stored_hashed_and_revocable(logins, hub_store
     stored = every_value(hub_store, "api_tokens")
     assert token not in stored
     assert digest(token) in stored
-    assert logins.token_account(token) == alice
+    assert logins.token_account(token) == Account("alice", "team", (), "read")  # the default
     assert logins.token_account(token + "x") is None
     assert hub_store.revoke_token("alice", "nightly export") == 1
     assert logins.token_account(token) is None

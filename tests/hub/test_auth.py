@@ -16,7 +16,14 @@ import re
 import pytest
 from flask import Blueprint, Flask, abort, jsonify, render_template_string, request
 
-from hub.login_web import current_account, install_login, require_team, safe_next, visible
+from hub.login_web import (
+    changes_state,
+    current_account,
+    install_login,
+    require_team,
+    safe_next,
+    visible,
+)
 from hub.logins import IDLE_TIMEOUT_S, SESSION_LIFETIME_S, Logins, digest, verify_password
 from hub.store_sqlite import SqliteHubStore
 from tests.hub.web_support import PASSWORD, Clock, make_app
@@ -62,6 +69,12 @@ def build_app(store, clock, *, secure_cookies: bool, changes: list) -> Flask:
     def team_only() -> str:
         require_team()
         return page("Team only")
+
+    @demo.get("/halls/<device_id>/ring-bell")
+    @changes_state
+    def ring(device_id: str) -> str:  # a GET that changes something (bad form, but it happens)
+        changes.append((device_id, "bell", current_account().username))
+        return page("Rung")
 
     @demo.get("/forgotten")
     def forgotten() -> str:  # in no list: protected by default
@@ -380,7 +393,7 @@ def test_the_login_and_setup_forms_need_their_token_too(app, logins, cookie_name
 
 def test_a_bearer_token_works_without_csrf_until_revoked(app, logins, store, changes):
     alice = logins.create_account("alice", PASSWORD, "team")
-    headers = {"Authorization": f"Bearer {logins.issue_token(alice, 'export')}"}
+    headers = {"Authorization": f"Bearer {logins.issue_token(alice, 'export', 'full')}"}
     client = app.test_client()
     assert client.get("/api/v1/things", headers=headers).json["who"] == "alice"
     assert client.post("/api/v1/things", headers=headers, json={}).status_code == 200
@@ -392,6 +405,39 @@ def test_a_bearer_token_works_without_csrf_until_revoked(app, logins, store, cha
     assert len(changes) == 1
     bad = client.get("/api/v1/things", headers={"Authorization": "Bearer made-up"})
     assert bad.status_code == 401
+
+
+def test_a_read_only_token_reads_but_changes_nothing(app, logins, changes):
+    alice = logins.create_account("alice", PASSWORD, "team")
+    headers = {"Authorization": f"Bearer {logins.issue_token(alice, 'prometheus')}"}  # read
+    client = app.test_client()
+    assert client.get("/api/v1/things", headers=headers).json["who"] == "alice"
+    assert client.get("/halls/askrigg", headers=headers).status_code == 200
+    assert client.head("/halls/askrigg", headers=headers).status_code == 200
+    for method in ("post", "put", "patch", "delete"):
+        answer = getattr(client, method)("/api/v1/things", headers=headers, json={})
+        assert answer.status_code == 403, method
+        assert "this API token is read-only" in answer.text
+    page_post = client.post("/halls/askrigg/name", headers=headers, data={"name": "Hijacked"})
+    assert page_post.status_code == 403
+    assert "this API token is read-only" in page_post.text
+    marked = client.get("/halls/askrigg/ring-bell", headers=headers)  # a GET that changes
+    assert marked.status_code == 403
+    assert "this API token is read-only" in marked.text
+    # Even a method no route knows, or a public route: the token is refused before routing.
+    assert client.open("/api/v1/things", method="PROPFIND", headers=headers).status_code == 403
+    assert client.post("/logout", headers=headers).status_code == 403
+    assert changes == []
+
+    full = {"Authorization": f"Bearer {logins.issue_token(alice, 'admin-script', 'full')}"}
+    assert client.get("/halls/askrigg/ring-bell", headers=full).status_code == 200
+    assert (
+        client.post("/halls/askrigg/name", headers=full, data={"name": "Hall"}).status_code == 200
+    )
+    assert changes == [("askrigg", "bell", "alice"), ("askrigg", "Hall", "alice")]
+    session = app.test_client()  # a person is never read-only
+    log_in(session, "alice")
+    assert session.get("/halls/askrigg/ring-bell").status_code == 200
 
 
 # --- roles ---
