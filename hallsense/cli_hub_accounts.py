@@ -3,20 +3,23 @@
 The first account is made in the browser with the set-up code ``hallsense hub web``
 prints; after that the council IoT team adds colleagues and parish clerks here. A new
 account's password is typed (twice, not echoed) or read from a file; an API token is
-printed once and only its hash is kept.
+printed once and only its hash is kept. A token reads only unless made ``--scope full``
+(issue #14): most scripts (Prometheus, exports) only read, and a leaked read-only token
+cannot change a hall.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from hallsense.cli_edge import env_option
 from hallsense.cli_hub import _settings, _store, hub
-from hub.logins import ROLES, Account, Logins, PasswordRejected
+from hub.logins import READ_ONLY, ROLES, SCOPES, Account, Logins, PasswordRejected
 from hub.store_sql import SqlHubStore
 
 
@@ -163,19 +166,53 @@ def disable(env_file: Path | None, username: str) -> None:
 @env_option
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for, e.g. prometheus.")
-def token(env_file: Path | None, username: str, name: str) -> None:
+@click.option(
+    "--scope",
+    type=click.Choice(SCOPES),
+    default=READ_ONLY,
+    show_default=True,
+    help="read: GET the data, exports, metrics and pages only; full: all the account may.",
+)
+def token(env_file: Path | None, username: str, name: str, scope: str) -> None:
     """Make an API token for scripts (Authorization: Bearer …), printed this once.
+
+    A token only reads unless made with --scope full (for a script that changes a
+    hall's settings); it never has more rights than its account.
 
     \b
     Example:
-        hallsense hub account token data-team --name nightly-export --env hub.env
+        hallsense hub account token iot-team --name prometheus --env hub.env
+        hallsense hub account token iot-team --name settings-sync --scope full --env hub.env
     """
     with _logins(env_file) as (logins, store):
         row = store.account(username.lower())
         if row is None or row.disabled:
             raise click.ClickException(f"no usable account called {username!r}")
-        issued = logins.issue_token(Account(row.username, row.role, row.halls), name)
-    click.echo(issued)
+        issued = logins.issue_token(Account(row.username, row.role, row.halls), name, scope)
+    click.echo(issued)  # alone on stdout, for TOKEN=$(hallsense hub account token …)
+    what = "read-only" if scope == READ_ONLY else "full (it may change what its account may)"
+    click.echo(f"a {what} token for {row.username}, named {name[:80]!r}", err=True)
+
+
+@account.command("tokens")
+@env_option
+@click.argument("username", required=False)
+def list_tokens(env_file: Path | None, username: str | None) -> None:
+    """One line per API token (of one account, if named): account, name, scope, made, state.
+
+    \b
+    Example:
+        hallsense hub account tokens --env hub.env
+        hallsense hub account tokens iot-team --env hub.env
+    """
+    with _logins(env_file) as (_, store):
+        if username is not None and store.account(username.lower()) is None:
+            raise click.ClickException(f"no account called {username!r}")
+        rows = store.tokens(None if username is None else username.lower())
+    for row in rows:
+        made = datetime.fromtimestamp(row.created_us / 1e6, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        state = "revoked" if row.revoked else "live"
+        click.echo(f"{row.username:<24} {row.name:<24} {row.scope:<5} {made}  {state}")
 
 
 @account.command("revoke-token")

@@ -34,7 +34,9 @@ def test_the_team_adds_a_clerk_and_a_script_token(tmp_path):
 
     token = run("token", "jo-clerk", "--name", "spreadsheet", "--env", env)
     assert token.exit_code == 0, token.output
-    issued = token.output.strip()
+    issued = token.stdout.strip()  # alone on stdout, for TOKEN=$(...)
+    assert len(issued) >= 43
+    assert "a read-only token for jo-clerk, named 'spreadsheet'" in token.stderr
     store = SqliteHubStore(db)
     try:
         assert Logins(lambda: store).token_account(issued).username == "jo-clerk"
@@ -50,3 +52,38 @@ def test_the_team_adds_a_clerk_and_a_script_token(tmp_path):
         assert store.account("jo-clerk").disabled
     finally:
         store.close()
+
+
+def test_a_token_reads_only_unless_made_full_and_the_list_shows_which(tmp_path):
+    db = tmp_path / "hub.db"
+    store = SqliteHubStore(db)
+    Logins(lambda: store).create_account("iot-team", "a long team passphrase", "team")
+    store.close()
+    env = write_env(tmp_path / "hub.env", hub_store=db)
+    prometheus = run("token", "iot-team", "--name", "prometheus", "--env", env)
+    assert prometheus.exit_code == 0, prometheus.output
+    sync = run("token", "iot-team", "--name", "settings-sync", "--scope", "full", "--env", env)
+    assert sync.exit_code == 0, sync.output
+    assert "a full (it may change what its account may) token for iot-team" in sync.stderr
+    wrong = run("token", "iot-team", "--name", "x", "--scope", "admin", "--env", env)
+    assert wrong.exit_code == 2
+    assert "'admin' is not one of 'read', 'full'" in wrong.output
+    store = SqliteHubStore(db)
+    try:
+        logins = Logins(lambda: store)
+        assert logins.token_account(prometheus.stdout.strip()).read_only
+        assert not logins.token_account(sync.stdout.strip()).read_only
+    finally:
+        store.close()
+    assert run("revoke-token", "iot-team", "--name", "prometheus", "--env", env).exit_code == 0
+    listed = run("tokens", "--env", env)
+    assert listed.exit_code == 0, listed.output
+    lines = [line.split() for line in listed.output.splitlines()]
+    assert [(w[0], w[1], w[2], w[-1]) for w in lines] == [
+        ("iot-team", "prometheus", "read", "revoked"),
+        ("iot-team", "settings-sync", "full", "live"),
+    ]
+    assert run("tokens", "iot-team", "--env", env).output == listed.output
+    nobody = run("tokens", "nobody", "--env", env)
+    assert nobody.exit_code == 1
+    assert "no account called 'nobody'" in nobody.output
