@@ -24,9 +24,9 @@ from hub.settings import HubSettings
 from hub.store import HubStoreError, UnknownDevice, open_hub_store
 from hub.store_sql import SqlHubStore
 from hub_sync.protocol import ProtocolError, check_device_id
+from provisioning.bundle import env_file_text, write_node_bundle
 from provisioning.enrolment import label_svg
-from provisioning.passwords import write_private_file
-from provisioning.registry import device_id_from_site
+from provisioning.registry import check_name, device_id_from_site
 from provisioning.rotation import forget_pending
 from provisioning.state import (
     ProvisioningState,
@@ -218,6 +218,10 @@ def add_device(
         hallsense provision add-device --site "Askrigg Village Hall" --env hub.env \\
             --hub-url https://hub.example:8443
     """
+    # Checked before anything is registered or issued, so a refused name leaves nothing.
+    check_name("--site", site)
+    check_name("--location", location)
+    check_name("--hub-url", hub_url)
     state = _state(state_dir)
     registry = _registry(env_file)
     try:
@@ -228,37 +232,34 @@ def add_device(
             check_device_id(device_id)
             if device_id in taken:
                 raise click.ClickException(f"device {device_id!r} is registered already")
-        issued = tokens_of(state).issue(device_id)
         bundle = out / device_id
         if bundle.exists():
             raise click.ClickException(f"{bundle} exists: move it away or choose --out")
+        issued = tokens_of(state).issue(device_id)
         registry.add_device(device_id, site, location=location, actor=current_actor())
     finally:
         registry.close()
     settings = state.settings
-    host = settings.hostnames[0]
-    bundle.mkdir(parents=True, mode=0o700)
-    (bundle / "ca.crt").write_bytes(state.layout.ca_cert.read_bytes())
-    write_private_file(bundle / "hallsense-enrol.token", (issued.token + "\n").encode("ascii"))
-    (bundle / "edge.env").write_text(
-        "\n".join(
-            [
-                "# hallsense node settings, made by `hallsense provision add-device`.",
-                "# No password here: the node enrols once with the token on its boot partition.",
-                "HALLSENSE_DATA_DIR=/var/lib/hallsense",
-                f'HALLSENSE_HALL_NAME="{site}"',
-                f"HALLSENSE_DEVICE_ID={device_id}",
-                f"HALLSENSE_BROKER_HOST={host}",
-                f"HALLSENSE_BROKER_PORT={settings.port_tls}",
-                "HALLSENSE_BROKER_CA_FILE=/etc/hallsense/ca.crt",
-                f"HALLSENSE_ENROL_URL={hub_url.rstrip('/')}",
-                "",
-            ]
+    write_node_bundle(
+        bundle,
+        settings=env_file_text(
+            {
+                "HALLSENSE_DATA_DIR": "/var/lib/hallsense",
+                "HALLSENSE_HALL_NAME": site,
+                "HALLSENSE_DEVICE_ID": device_id,
+                "HALLSENSE_BROKER_HOST": settings.hostnames[0],
+                "HALLSENSE_BROKER_PORT": str(settings.port_tls),
+                "HALLSENSE_BROKER_CA_FILE": "/etc/hallsense/ca.crt",
+                "HALLSENSE_ENROL_URL": hub_url.rstrip("/"),
+            },
+            comments=[
+                "hallsense node settings, made by `hallsense provision add-device`.",
+                "No password here: the node enrols once with the token on its boot partition.",
+            ],
         ),
-        encoding="utf-8",
-    )
-    (bundle / "label.svg").write_text(
-        label_svg(
+        ca_certificate=state.layout.ca_cert.read_bytes(),
+        token=issued.token,
+        label_svg=label_svg(
             hub_url=hub_url,
             token=issued.token,
             ca_fingerprint=state.ca_fingerprint,
@@ -266,16 +267,12 @@ def add_device(
             site=site,
             expires_at=issued.expires_at,
         ),
-        encoding="utf-8",
-    )
-    (bundle / "README.txt").write_text(
-        INSTALLER_README.format(
+        readme=INSTALLER_README.format(
             site=site,
             device_id=device_id,
             expires=issued.expires_at.strftime("%d %B %Y %H:%M UTC"),
             fingerprint=state.ca_fingerprint,
         ),
-        encoding="utf-8",
     )
     click.echo(f"registered {device_id} ({site}); bundle in {bundle}")
     click.echo(f"  the enrolment token works once, until {issued.expires_at:%Y-%m-%d %H:%M} UTC")

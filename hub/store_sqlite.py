@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -44,6 +45,24 @@ REFUSED = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, Ov
 """Errors that say this data can never be stored, rather than that the store is down."""
 
 
+def _create_private(path: Path) -> None:
+    """Make the store's file 0600, whatever the umask, before SQLite writes a byte to it.
+
+    It holds the accounts' scrypt hashes and the digests of sessions and API tokens.
+    SQLite gives the ``-wal`` and ``-shm`` files it makes beside it the main file's mode,
+    so they are 0600 too. An existing file keeps its mode: an operator may have chosen
+    another.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)  # a umask such as 0o277 would leave the owner unable to write
+    finally:
+        os.close(fd)
+
+
 class SqliteHubStore(SqlHubStore):
     """The hub store in one SQLite file (WAL); each worker opens its own connection."""
 
@@ -51,7 +70,8 @@ class SqliteHubStore(SqlHubStore):
         super().__init__()
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(self.path)
             self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout = 10000")
             self._conn.execute("PRAGMA journal_mode = WAL")

@@ -1,4 +1,4 @@
-"""The device registry provisioning works on, and device ids made from site names.
+"""The device registry provisioning works on, names that are safe to keep, and device ids.
 
 The hub store implements :class:`DeviceRegistry`; provisioning needs nothing else of it.
 """
@@ -10,9 +10,58 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
-from hub_sync.protocol import ProtocolError, check_device_id
+from hub_sync.protocol import CONTROL_CHARACTER, ProtocolError, check_device_id
 
 MAX_DEVICE_ID = 32
+
+_LINE_BREAKS = "\u2028\u2029"
+"""Unicode's line and paragraph separators: not control characters, but line breaks to
+``str.splitlines`` and to anything that reads a file line by line."""
+
+_CHARACTER_NAMES = {
+    "\0": "NUL",
+    "\t": "tab",
+    "\n": "line feed",
+    "\r": "carriage return",
+    "\x1b": "escape",
+    "\x7f": "delete",
+    "\x85": "next line",
+    "\u2028": "line separator",
+    "\u2029": "paragraph separator",
+}
+
+
+class UnsafeName(ProtocolError, ValueError):
+    """A name (a site, a location, a host name …) holding a character no file may get."""
+
+
+def check_name(field: str, value: str) -> str:
+    """``value`` if it can go into a settings file, a label or the registry as it is.
+
+    Names reach ``.env`` files, the printed label, the installer's README and the hub's
+    pages. A control character (C0, C1, DEL) or a line break could add lines to any of
+    them or hide what is printed; a lone surrogate (undecodable bytes on the command line)
+    cannot be written as UTF-8 at all. Everything else, quotes, ``$``, ``#``, backslashes
+    and any other Unicode, is kept exactly.
+
+    Args:
+        field: what the value is, as the user gave it, e.g. ``--site``.
+        value: the name.
+
+    Raises:
+        UnsafeName: naming ``field``, the character and where it is.
+    """
+    for position, character in enumerate(value, 1):
+        surrogate = "\ud800" <= character <= "\udfff"
+        if surrogate or character in _LINE_BREAKS or CONTROL_CHARACTER.match(character):
+            name = "not UTF-8" if surrogate else _CHARACTER_NAMES.get(character)
+            code = f"U+{ord(character):04X}"
+            raise UnsafeName(
+                f"{field} holds the character {f'{code} ({name})' if name else code} at "
+                f"position {position} of {value!r}: names must be UTF-8 text without "
+                "control characters or line breaks"
+            )
+    return value
 
 
 class RegisteredDeviceLike(Protocol):

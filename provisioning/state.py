@@ -68,6 +68,7 @@ from provisioning.passwords import (
     verify,
     write_private_file,
 )
+from provisioning.registry import check_name
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +289,7 @@ def init_state(
     Raises:
         StateExists: the directory holds anything already (naming it).
         CertificateError: no usable host name or address.
+        UnsafeName: a host name with a control character or line break in it.
     """
     root = Path(directory).absolute()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -298,6 +300,9 @@ def init_state(
     ports = [port_tls, service_port, *([plain_port] if plain_port is not None else [])]
     if len(set(ports)) != len(ports):
         raise StateError(f"the listeners need different ports, not {ports}")
+    for hostname in hostnames:
+        # It reaches the certificate, state.json and every node's edge.env.
+        check_name("host name", hostname)
     run_as = run_as or _default_run_as()
     issued_at = now or datetime.now(UTC)
     settings = StateSettings(

@@ -1,12 +1,17 @@
 """`hallsense provision …` against a real Mosquitto started with the configuration `init` wrote."""
 
+import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from edge.settings import EdgeSettings
 from hallsense.cli import cli
+from hallsense.cli_provision import tokens_of
+from hallsense.settings import load_settings
 from hub.store import UnknownDevice
 from hub.store_sqlite import SqliteHubStore
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
@@ -78,8 +83,8 @@ def test_add_device_writes_a_bundle_with_no_password_and_a_one_time_token(provis
     bundle = out / "askrigg-village-hall"
     assert (out / "askrigg-village-hall-2").is_dir()  # a second hall of the same name
     env = (bundle / "edge.env").read_text()
-    assert "HALLSENSE_DEVICE_ID=askrigg-village-hall" in env
-    assert f"HALLSENSE_BROKER_PORT={port}" in env
+    assert 'HALLSENSE_DEVICE_ID="askrigg-village-hall"' in env
+    assert f'HALLSENSE_BROKER_PORT="{port}"' in env
     assert "PASSWORD" not in env
     token = bundle / "hallsense-enrol.token"
     assert token.stat().st_mode & 0o777 == 0o600
@@ -156,3 +161,128 @@ def test_a_bad_device_id_and_a_missing_state_are_clear_errors(tmp_path):
     bad = invoke("revoke", "Bad/Id", "--state-dir", tmp_path / "nowhere", "--env", hub_env)
     assert bad.exit_code == 1
     assert "not valid" in bad.output
+
+
+# --- names that could break the bundle, and files that hold secrets ---
+
+
+@pytest.fixture(params=[0o022, 0o000], ids=["umask-022", "umask-000"])
+def umask(request):
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+@pytest.fixture
+def initialised(tmp_path, umask):
+    """`provision init` done (under the test's umask, as the CLI would run), no broker."""
+    state_dir = tmp_path / "state"
+    result = invoke(
+        "init", "--state-dir", state_dir, "--hostname", "localhost", "--port", free_port(),
+        "--service-port", free_port(), "--broker-user", "root",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    hub_env = write_env(tmp_path / "hub.env", hub_store=tmp_path / "hub" / "hub.db")
+    return state_dir, hub_env
+
+
+def add_device(state_dir, hub_env, out, *options):
+    return invoke(
+        "add-device", "--state-dir", state_dir, "--env", hub_env,
+        "--hub-url", "https://localhost:8443", "--out", out, *options,
+    )  # fmt: skip
+
+
+def mode(path):
+    return path.stat().st_mode & 0o777
+
+
+AWKWARD_SITE = 'The "Old School" Hall, St Mary\'s #2 — $5 ${HOME} C:\\ ☃'
+AWKWARD_LOCATION = "back room # by the 'door' \\ ${X:-y} $"
+
+
+def test_a_site_with_quotes_and_symbols_reaches_the_node_exactly(initialised, tmp_path):
+    state_dir, hub_env = initialised
+    result = add_device(
+        state_dir, hub_env, tmp_path / "out", "--site", AWKWARD_SITE, "--location", AWKWARD_LOCATION
+    )
+    assert result.exit_code == 0, result.output
+    [bundle] = (tmp_path / "out").iterdir()
+    node = load_settings(EdgeSettings, bundle / "edge.env", environ={})
+    assert node.hall_name == AWKWARD_SITE
+    assert node.device_id == bundle.name == "the-old-school-hall-st-mary-s-2"
+    assert node.broker_host == "localhost"
+    assert node.enrol_url == "https://localhost:8443"
+    assert node.data_dir == Path("/var/lib/hallsense")
+    assert AWKWARD_SITE in (bundle / "README.txt").read_text(encoding="utf-8")
+    store = SqliteHubStore(tmp_path / "hub" / "hub.db")
+    try:
+        [device] = store.registered()
+    finally:
+        store.close()
+    assert (device.site, device.location) == (AWKWARD_SITE, AWKWARD_LOCATION)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "described"),
+    [
+        ("--site", 'The "Old School" Hall\nHALLSENSE_DEVICE_ID=bainbridge', "U+000A (line feed)"),
+        ("--site", "Askrigg\rHall", "U+000D (carriage return)"),
+        ("--location", "main hall\x1b[2J", "U+001B (escape)"),
+        ("--location", "north wall\x00", "U+0000 (NUL)"),
+        ("--hub-url", "https://hub.example:8443\n", "U+000A (line feed)"),
+    ],
+)
+def test_a_control_character_in_a_name_is_refused_before_anything_is_made(
+    initialised, tmp_path, option, value, described
+):
+    state_dir, hub_env = initialised
+    options = {"--site": "Askrigg Village Hall", option: value}
+    result = add_device(
+        state_dir, hub_env, tmp_path / "out", *[part for pair in options.items() for part in pair]
+    )
+    assert result.exit_code == 1
+    assert f"{option} holds the character {described}" in result.output
+    assert not (tmp_path / "out").exists()
+    listing = invoke("list", "--state-dir", state_dir, "--env", hub_env)
+    assert listing.exit_code == 0, listing.output
+    assert listing.output.splitlines()[1:] == []  # nothing registered
+    assert tokens_of(load_state(state_dir)).tokens() == []  # and no token issued
+
+
+def test_init_refuses_a_host_name_with_a_line_break(tmp_path):
+    result = invoke(
+        "init", "--state-dir", tmp_path / "state", "--hostname", "hub.example\nlocalhost",
+        "--broker-user", "root",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "host name holds the character U+000A (line feed)" in result.output
+    assert not (tmp_path / "state").exists()
+
+
+def test_what_holds_a_secret_is_0600_whatever_the_umask(initialised, tmp_path):
+    state_dir, hub_env = initialised
+    result = add_device(state_dir, hub_env, tmp_path / "out", "--site", "Askrigg Village Hall")
+    assert result.exit_code == 0, result.output
+    bundle = tmp_path / "out" / "askrigg-village-hall"
+    assert mode(bundle) == 0o700
+    assert mode(bundle / "hallsense-enrol.token") == 0o600
+    assert mode(bundle / "label.svg") == 0o600  # its QR code carries the token
+    assert mode(bundle / "edge.env") == 0o644  # no secret; the node's user reads a copy
+    # The hub store the CLI made: accounts' scrypt hashes, token digests.
+    db = tmp_path / "hub" / "hub.db"
+    assert mode(db) == 0o600
+    assert mode(db.parent) == 0o700  # made by the store: nobody else may swap the file
+    # SQLite makes the WAL and its index while a connection writes: the main file's mode.
+    store = SqliteHubStore(db)
+    try:
+        store.add_device("reeth", "Reeth Memorial Hall")
+        assert mode(db.with_name("hub.db-wal")) == 0o600
+        assert mode(db.with_name("hub.db-shm")) == 0o600
+    finally:
+        store.close()
+    # The enrolment tokens' store, beside the state.
+    tokens = load_state(state_dir).layout.root / "enrolment"
+    assert {path.name: mode(path) for path in tokens.iterdir()} == {
+        path.name: 0o600 for path in tokens.iterdir()
+    }
