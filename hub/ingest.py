@@ -146,17 +146,19 @@ class IngestWorker:
         ack and will resend.
         """
         try:
-            return self._handle(message)
+            outcome = self._handle(message)
         except Exception as error:
             # The message boundary: whatever went wrong, this message must not stop the
             # worker, nor come back after a restart to stop it again.
             return self._quarantine(message, error)
+        if outcome == "ignored":
+            self.counters.ignored += 1
+        return outcome
 
     def _handle(self, message: Message) -> Outcome:
         try:
             device_id, kind = parse_topic(message.topic)
         except ProtocolError as error:
-            self.counters.ignored += 1
             self.log_limit.log(
                 "topic", logging.WARNING, "ignored a message on %r: %s", message.topic[:120], error
             )

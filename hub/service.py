@@ -130,7 +130,8 @@ class IngestService:
         self._connection += 1
         group = self.settings.share_group
         client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/readings")
-        client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/status")
+        # Retain as published: a malformed status the broker keeps is cleared at once.
+        client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/status", retain_as_published=True)
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
         ticket = self._acks.ticket()

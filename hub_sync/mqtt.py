@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 log = logging.getLogger(__name__)
 PAHO_LOG = logging.getLogger("hub_sync.mqtt.paho")
@@ -395,8 +396,14 @@ class MqttClient:
                     f"the broker refused the subscription to {topic_filter}: {code}", code.value
                 )
 
-    def subscribe_nowait(self, topic_filter: str, *, qos: int = 1) -> None:
-        """Ask to subscribe without waiting (safe inside ``on_connect``); refusals are logged."""
+    def subscribe_nowait(
+        self, topic_filter: str, *, qos: int = 1, retain_as_published: bool = False
+    ) -> None:
+        """Ask to subscribe without waiting (safe inside ``on_connect``); refusals are logged.
+
+        ``retain_as_published`` keeps a message's retain flag on live delivery too (MQTT 5),
+        so a receiver can tell a message the broker will keep from a passing one.
+        """
 
         def on_subscribe(
             client: paho.Client,
@@ -410,7 +417,8 @@ class MqttClient:
                     log.error("the broker refused the subscription to %s: %s", topic_filter, code)
 
         self._client.on_subscribe = on_subscribe
-        self._client.subscribe(topic_filter, qos=qos)
+        options = SubscribeOptions(qos=qos, retainAsPublished=retain_as_published)
+        self._client.subscribe(topic_filter, options=options)
 
     def ack(self, message: paho.MQTTMessage) -> None:
         """Acknowledge a received QoS 1 message to the broker (with ``manual_ack``)."""
