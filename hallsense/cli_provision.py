@@ -25,7 +25,7 @@ from hub.store import HubStoreError, UnknownDevice, open_hub_store
 from hub.store_sql import SqlHubStore
 from hub_sync.protocol import ProtocolError, check_device_id
 from provisioning.bundle import env_file_text, write_node_bundle
-from provisioning.enrolment import label_svg
+from provisioning.enrolment import label_svg, qr_payload
 from provisioning.registry import check_name, device_id_from_site
 from provisioning.rotation import forget_pending
 from provisioning.state import (
@@ -223,6 +223,9 @@ def add_device(
     check_name("--location", location)
     check_name("--hub-url", hub_url)
     state = _state(state_dir)
+    # The label's QR code is built only once the token exists; its checks of the hub's
+    # address (https) come first, so a bad --hub-url registers nothing either.
+    qr_payload(hub_url, "", state.ca_fingerprint)
     registry = _registry(env_file)
     try:
         taken = {d.device_id for d in registry.registered()}

@@ -243,11 +243,28 @@ def test_a_control_character_in_a_name_is_refused_before_anything_is_made(
     )
     assert result.exit_code == 1
     assert f"{option} holds the character {described}" in result.output
-    assert not (tmp_path / "out").exists()
+    assert_nothing_made(state_dir, hub_env, tmp_path / "out")
+
+
+def assert_nothing_made(state_dir, hub_env, out):
+    assert not out.exists()
     listing = invoke("list", "--state-dir", state_dir, "--env", hub_env)
     assert listing.exit_code == 0, listing.output
     assert listing.output.splitlines()[1:] == []  # nothing registered
     assert tokens_of(load_state(state_dir)).tokens() == []  # and no token issued
+
+
+def test_a_hub_address_without_tls_is_refused_before_anything_is_made(initialised, tmp_path):
+    state_dir, hub_env = initialised
+    result = invoke(
+        "add-device", "--state-dir", state_dir, "--env", hub_env, "--site", "Askrigg",
+        "--hub-url", "http://hub.example:8080", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "the hub URL must be https://host[:port], not 'http://hub.example:8080'" in (
+        result.output
+    )
+    assert_nothing_made(state_dir, hub_env, tmp_path / "out")
 
 
 def test_init_refuses_a_host_name_with_a_line_break(tmp_path):
