@@ -50,6 +50,7 @@ class DeviceQuotas:
         messages_per_minute: messages one device may send a minute (0: no limit).
         bytes_per_minute: payload bytes one device may send a minute (0: no limit).
         clock: seconds, monotonic (an advanced feature for tests).
+        max_devices: buckets kept at most (likewise).
     """
 
     def __init__(
@@ -58,10 +59,12 @@ class DeviceQuotas:
         bytes_per_minute: int,
         *,
         clock: Callable[[], float] = time.monotonic,
+        max_devices: int = MAX_TRACKED_DEVICES,
     ) -> None:
         self.messages_per_minute = messages_per_minute
         self.bytes_per_minute = bytes_per_minute
         self.clock = clock
+        self.max_devices = max_devices
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
         self._refused: dict[tuple[str, str], Refused] = {}
@@ -75,7 +78,7 @@ class DeviceQuotas:
         with self._lock:
             bucket = self._buckets.get(device_id)
             if bucket is None:
-                if len(self._buckets) >= MAX_TRACKED_DEVICES:
+                if len(self._buckets) >= self.max_devices:
                     self._forget_idle(now)
                 bucket = self._buckets[device_id] = _Bucket(
                     float(self.messages_per_minute), float(self.bytes_per_minute), now
@@ -116,6 +119,11 @@ class DeviceQuotas:
         full = [device for device, bucket in self._buckets.items() if now - bucket.updated >= 60]
         for device in full or list(self._buckets)[: len(self._buckets) // 2]:
             del self._buckets[device]
+
+    def tracked(self) -> int:
+        """How many devices' buckets are held in memory."""
+        with self._lock:
+            return len(self._buckets)
 
     def take_refusals(self) -> dict[tuple[str, str], Refused]:
         """The refusals counted since the last call, by (device, quota); counting restarts."""
