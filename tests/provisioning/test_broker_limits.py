@@ -165,12 +165,14 @@ def test_a_packet_past_the_packet_limit_is_cut_at_its_header(b):
         device.close()
     assert cuts(b) == cut_before
 
-    # One byte more and Mosquitto closes the connection on the header: the socket simply
-    # goes, and the broker says why.
+    # One byte more and Mosquitto closes the connection on the header. It sends an MQTT 5
+    # DISCONNECT, "packet too large", first; whether paho reads it before it finds the
+    # socket gone while still writing the body depends on timing. The broker's log says.
     device = RawDevice(b)
     try:
         kind, reason = device.publish(b"d" * (payload + 1))
-        assert (kind, str(reason)) == ("disconnect", "Unspecified error")
+        assert kind == "disconnect"
+        assert str(reason) in ("Packet too large", "Unspecified error")
     finally:
         device.close()
     deadline = time.monotonic() + 5
