@@ -49,8 +49,13 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
-_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(9999, 12, 1, tzinfo=UTC)
+EARLIEST_DAY = date(1970, 1, 1)
+"""The first day a range may name: the hub holds no reading from before it."""
+LATEST_DAY = date(9999, 11, 30)
+"""The last day a range may name: a month short of the last a datetime can hold, so that
+every conversion to a local time zone and every default range around it stays within."""
+_EARLIEST = datetime.combine(EARLIEST_DAY, time(), UTC)
+_LATEST = datetime.combine(LATEST_DAY + timedelta(days=1), time(), UTC)
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 Exporter = Callable[[Iterable[StoredReading], str], Iterator[str]]
@@ -111,13 +116,29 @@ def _shown(value: str) -> str:
     return repr(value[:40])
 
 
+def _out_of_range(name: str, text: str) -> BadRequest:
+    return _bad(
+        f"{name}: {_shown(text)} is outside the dates this hub answers for "
+        f"(give a date from {EARLIEST_DAY} to {LATEST_DAY})"
+    )
+
+
 def _instant(name: str, text: str, zone: ZoneInfo, *, end: bool) -> datetime:
-    """A date (the hub's local day; as ``to`` it includes that day) or an RFC 3339 instant."""
+    """A date (the hub's local day; as ``to`` it includes that day) or an RFC 3339 instant.
+
+    Raises:
+        BadRequest: naming ``name``: not a date or time, no offset, or outside
+            :data:`EARLIEST_DAY` to :data:`LATEST_DAY`.
+    """
+    if not text:
+        raise _bad(f"{name}: is empty (use YYYY-MM-DD, or leave {name} out)")
     if _DAY.fullmatch(text):
         try:
             day = date.fromisoformat(text)
         except ValueError:
             raise _bad(f"{name}: {_shown(text)} is not a date (use YYYY-MM-DD)") from None
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise _out_of_range(name, text)
         if end:
             day += timedelta(days=1)
         return datetime.combine(day, time(), zone)
@@ -132,27 +153,65 @@ def _instant(name: str, text: str, zone: ZoneInfo, *, end: bool) -> datetime:
         )
     if moment.tzinfo is None:
         raise _bad(f"{name}: {_shown(text)} has no offset (add Z or +00:00)")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:  # the first or last day a datetime can hold, shifted by its offset
+        raise _out_of_range(name, text) from None
+    if not _EARLIEST <= utc < _LATEST:
+        raise _out_of_range(name, text)
     return moment
 
 
-def _range(
-    zone: ZoneInfo, now: datetime, default_days: int, max_days: int
+def _wall_days(start: datetime, end: datetime, zone: ZoneInfo) -> float:
+    """The length of [start, end) in days as the hub's calendar counts them.
+
+    Measured on the local wall clock, so a range of whole local days is a whole number of
+    days even when summer time begins or ends inside it.
+    """
+    local = end.astimezone(zone).replace(tzinfo=None) - start.astimezone(zone).replace(tzinfo=None)
+    return local / timedelta(days=1)
+
+
+def parse_range(
+    args: Mapping[str, str],
+    zone: ZoneInfo,
+    now: datetime,
+    *,
+    default_days: int,
+    max_days: int,
 ) -> tuple[datetime, datetime]:
-    args = request.args
-    try:
-        end = _instant("to", args["to"], zone, end=True) if "to" in args else now
-        if "from" in args:
-            start = _instant("from", args["from"], zone, end=False)
-        else:
-            start = end - timedelta(days=default_days)
-    except OverflowError:
-        raise _bad("from, to: a date between the years 1 and 9999, please") from None
+    """The range [start, end) that ``from`` and ``to`` ask for: the hub's one range parser.
+
+    The data API and the open-data download both use it. Both parameters are optional:
+    ``to`` defaults to ``now``, ``from`` to ``default_days`` before ``to``. A date is the
+    hub's local day (as ``to`` it is included); a date and time needs its offset. Each
+    must lie between :data:`EARLIEST_DAY` and :data:`LATEST_DAY`, ``from`` before ``to``,
+    and the range be at most ``max_days`` days of the local calendar.
+
+    Raises:
+        BadRequest: naming the parameter and what to write instead.
+    """
+    getlist = getattr(args, "getlist", None)
+    for name in ("from", "to"):
+        if getlist is not None and len(getlist(name)) > 1:
+            raise _bad(f"{name}: give it once")
+    raw_from, raw_to = args.get("from"), args.get("to")
+    given_start = _instant("from", raw_from, zone, end=False) if raw_from is not None else None
+    end = _instant("to", raw_to, zone, end=True) if raw_to is not None else now
+    start = end - timedelta(days=default_days) if given_start is None else given_start
     if start >= end:
-        raise _bad("from: must be before to")
-    if end - start > timedelta(days=max_days):
-        raise _bad(f"from, to: at most {max_days} days at a time here")
-    if start < _EARLIEST or end > _LATEST:
-        raise _bad("from, to: a date between the years 1970 and 9999, please")
+        if raw_to is None:
+            raise _bad(
+                f"from: {_shown(raw_from or '')} is not in the past "
+                "(give a to as well to ask for a range that has not ended yet)"
+            )
+        raise _bad(f"from, to: from {_shown(raw_from or '')} must be before to {_shown(raw_to)}")
+    days = _wall_days(start, end, zone)
+    if days > max_days:
+        raise _bad(
+            f"from, to: the range is {math.ceil(days * 10) / 10:g} days; at most {max_days} "
+            "days at a time here (ask for a shorter range, or several)"
+        )
     return start, end
 
 
@@ -304,7 +363,9 @@ def data_api_blueprint(
         found = devices_of(kind, key)
         metrics = _metrics()
         bucket = _choice("bucket", ("hour", "day"), "hour")
-        start, end = _range(zone, now(), DEFAULT_ROLLUP_DAYS, MAX_ROLLUP_DAYS)
+        start, end = parse_range(
+            request.args, zone, now(), default_days=DEFAULT_ROLLUP_DAYS, max_days=MAX_ROLLUP_DAYS
+        )
         ids = [d.device_id for d in found]
         if bucket == "day":
             body = daily_json(store().daily(ids, _us(start), _us(end), zone, metrics), zone)
@@ -325,7 +386,13 @@ def data_api_blueprint(
         found = devices_of(kind, key)
         metrics = _metrics()
         fmt = _choice("format", ("json", "csv", "senml"), "json")
-        start, end = _range(zone, now(), DEFAULT_READINGS_DAYS, MAX_READINGS_DAYS)
+        start, end = parse_range(
+            request.args,
+            zone,
+            now(),
+            default_days=DEFAULT_READINGS_DAYS,
+            max_days=MAX_READINGS_DAYS,
+        )
         rows = store().readings_between(
             [d.device_id for d in found], _us(start), _us(end), metrics, limit=MAX_READINGS + 1
         )

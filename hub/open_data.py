@@ -7,7 +7,9 @@ Public routes (no login), read-only:
   week in plain English and a chart with its data table for a day, week, month or year
   (``period=``), the same sentences and charts as the hall's own page;
 - ``/open-data/download``: hourly means of every published metric of every hall (or of
-  one, ``site=``) as CSV or SenML, at most :data:`MAX_DOWNLOAD_DAYS` days at a time.
+  one, ``site=``) as CSV or SenML, at most :data:`MAX_DOWNLOAD_DAYS` days at a time
+  (``from`` and ``to`` read by the data API's :func:`~hub.data_api.parse_range`, the
+  hub's one parser of dates, so both answer a bad range the same way).
 
 Only what a hall's clerk made public is shown (``public_metrics`` in the config the hub
 last sent the hall): a hall that has published nothing is not listed, and its page
@@ -23,10 +25,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -34,14 +35,13 @@ from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 from werkzeug.exceptions import BadRequest, NotFound
 
-from hub.data_api import site_slug
+from hub.data_api import parse_range, site_slug
 from hub.hall_settings import ConfigSource, hall_settings
 from hub.store import HourlyRollup, RegisteredDevice
 
 MAX_DOWNLOAD_DAYS = 31
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30),
            "year": timedelta(days=365)}  # fmt: skip
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -134,17 +134,6 @@ def _one(name: str, default: str | None = None) -> str | None:
     if len(values) > 1:
         raise BadRequest(description=f"{name}: give it once")
     return values[0] if values else default
-
-
-def _day(name: str, text: str, zone: ZoneInfo) -> datetime:
-    try:
-        if not _DAY.fullmatch(text):
-            raise ValueError
-        return datetime.combine(datetime.fromisoformat(text).date(), time(), zone)
-    except (ValueError, OverflowError):
-        raise BadRequest(
-            description=f"{name}: {text[:40]!r} is not a date (use YYYY-MM-DD)"
-        ) from None
 
 
 def rollups_csv(halls: Iterable[PublishedHall], rollups: Iterable[HourlyRollup]) -> Iterator[str]:
@@ -287,14 +276,9 @@ def open_data_blueprint(
         fmt = _one("format", "csv") or "csv"
         if fmt not in ("csv", "senml"):
             raise BadRequest(description=f"format: {fmt[:40]!r} is not one of csv, senml")
-        end_day = _one("to")
-        start_day = _one("from")
-        end = _day("to", end_day, zone) + timedelta(days=1) if end_day else now()
-        start = _day("from", start_day, zone) if start_day else end - timedelta(days=7)
-        if start >= end:
-            raise BadRequest(description="from: must be before to")
-        if end - start > timedelta(days=MAX_DOWNLOAD_DAYS + 1):
-            raise BadRequest(description=f"from, to: at most {MAX_DOWNLOAD_DAYS} days at a time")
+        start, end = parse_range(
+            request.args, zone, now(), default_days=7, max_days=MAX_DOWNLOAD_DAYS
+        )
         halls = published_halls(store())
         site = _one("site")
         if site is not None:

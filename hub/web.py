@@ -44,7 +44,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub.data_api import Exporter, data_api_blueprint
@@ -83,8 +83,9 @@ SECURITY_HEADERS: dict[str, str] = {
 """Set on every response (a route's own value of a header wins)."""
 
 MAX_CONTENT_LENGTH = 64 * 1024
-"""Larger request bodies are refused (413) before any route reads them; enrolment's own
-limit (4 KiB) is smaller and answered by the route itself."""
+"""Larger request bodies are refused (413, saying the limit) before any route reads them;
+the devices' routes have smaller limits of their own (enrolment 4 KiB, rotation 1 KiB),
+answered by the routes themselves (400, saying the limit)."""
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,9 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     # The exception's own headers (Allow on a 405, which RFC 9110 requires), not its type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     message = error.description or error.name
+    if isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = f"the request body is larger than the {limit:,} bytes this hub accepts"
     if current_app.config.get("HUB_PAGES") and not wants_json():
         page = render_template("error.html", heading=error.name, message=message)
         return page, code, headers

@@ -7,10 +7,14 @@ import csv
 import io
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 
+from hub.data_api import EARLIEST_DAY, LATEST_DAY, parse_range
 from hub_sync.protocol import Batch, WireReading
 from tests.hub.web_support import account, make_app, token_for
 
@@ -182,3 +186,91 @@ def test_the_openapi_document_describes_every_route(tmp_path, filled):
         if rule.rule.startswith("/api/")
     }
     assert app_rules == set(document["paths"])
+
+
+# --- the hub's one parser of ranges (the data API's and the open data's) ---
+
+LONDON = ZoneInfo("Europe/London")
+NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
+
+def parsed(query, *, max_days=31, default_days=7):
+    return parse_range(MultiDict(query), LONDON, NOW, default_days=default_days, max_days=max_days)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": str(EARLIEST_DAY), "to": str(EARLIEST_DAY)},
+        {"from": str(LATEST_DAY), "to": str(LATEST_DAY)},
+        {"from": f"{EARLIEST_DAY}T00:00:00Z", "to": f"{EARLIEST_DAY}T00:00:01Z"},
+        {"from": f"{LATEST_DAY}T23:59:58Z", "to": f"{LATEST_DAY}T23:59:59.999999Z"},
+        {"to": str(EARLIEST_DAY)},  # the default start lies before; nothing is there
+    ],
+)
+def test_a_range_may_name_the_first_and_the_last_day(query):
+    start, end = parsed(query)
+    assert start < end
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({"from": str(EARLIEST_DAY - timedelta(1))}, "from"),
+        ({"from": str(LATEST_DAY), "to": str(LATEST_DAY + timedelta(1))}, "to"),
+        ({"from": "1969-12-31T23:59:59Z", "to": "1970-01-01T00:00:01Z"}, "from"),
+        ({"from": f"{LATEST_DAY}T00:00:00Z", "to": "9999-12-01T00:00:00Z"}, "to"),
+        ({"from": "0001-01-01"}, "from"),
+        ({"to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01T00:00:00+23:59"}, "from"),
+        ({"from": "0001-01-01T00:00:00-23:59"}, "from"),
+        ({"to": "9999-12-31T23:59:59-23:59"}, "to"),
+        ({"to": "9999-12-31T23:59:59+23:59"}, "to"),
+    ],
+)
+def test_a_day_past_either_end_is_refused_by_name(query, named):
+    with pytest.raises(BadRequest) as refused:
+        parsed(query)
+    assert refused.value.description.startswith(f"{named}: ")
+    assert "outside the dates this hub answers for" in refused.value.description
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("2026-11-01", "2026-12-01"),  # 31 days
+        ("2026-10-01", "2026-10-31"),  # 31 days with the clocks going back inside
+        ("2026-03-01", "2026-03-31"),  # 31 days with the clocks going forward inside
+    ],
+)
+def test_the_longest_range_is_taken_and_a_day_more_is_refused(first, last):
+    start, end = parsed({"from": first, "to": last})
+    assert end.astimezone(LONDON).date() - start.astimezone(LONDON).date() == timedelta(31)
+    longer = str(date.fromisoformat(last) + timedelta(1))
+    with pytest.raises(BadRequest, match=r": from, to: the range is 32 days; at most 31 days"):
+        parsed({"from": first, "to": longer})
+
+
+def test_an_instant_range_is_limited_to_the_second():
+    assert parsed({"from": "2026-11-01T00:00:00Z", "to": "2026-12-02T00:00:00Z"})
+    with pytest.raises(BadRequest, match=r"the range is 31\.1 days"):
+        parsed({"from": "2026-11-01T00:00:00Z", "to": "2026-12-02T00:00:01Z"})
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ({"from": ""}, "from: is empty"),
+        ({"to": "2026-13-01"}, "to: '2026-13-01' is not a date"),
+        ({"from": "2026-11-01T10:00:00"}, "from: '2026-11-01T10:00:00' has no offset"),
+        ({"from": "x" * 1000}, f"from: '{'x' * 40}' is not a date or time"),
+        ({"from": "2026-01-01\x00"}, "from: '2026-01-01\\x00' is not a date or time"),
+        ({"from": "2026-12-07"}, "from: '2026-12-07' is not in the past"),
+        ({"from": "2026-12-02", "to": "2026-12-01"}, "from, to: from '2026-12-02' must be before"),
+        (MultiDict([("to", "2026-12-01"), ("to", "2026-12-02")]), "to: give it once"),
+    ],
+)
+def test_every_refusal_names_its_parameter(query, said):
+    with pytest.raises(BadRequest) as refused:
+        parsed(query)
+    assert refused.value.description.startswith(said)

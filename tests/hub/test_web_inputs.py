@@ -1,0 +1,411 @@
+"""Every route of ``hub web`` answers extreme and malformed input with a 4xx that says why.
+
+The walkers go through ``app.url_map`` (every rule, every method it allows), fill the path
+variables with real and extreme values, and send extreme query parameters and bodies, as
+an anonymous visitor and as a logged-in member of the council IoT team (whose forms carry
+the session's CSRF token, so that they reach the views). Nothing may answer 500; a 400
+must name what was wrong.
+
+One app per module over a real SQLite hub store and a real provisioning state (no broker
+is needed: nothing here gets as far as reloading one); the tests that change state (the
+rate limits, the body-size limits) build their own.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from hallsense.hub_exports import hub_exporters
+from hallsense.hub_presenter import NodePresenter
+from hub.config_downlink import build_config
+from hub.data_api import MAX_READINGS_DAYS, MAX_ROLLUP_DAYS
+from hub.store_sqlite import SqliteHubStore
+from hub.web import MAX_CONTENT_LENGTH, HubPages, create_hub_web
+from hub_sync.protocol import Batch, WireReading
+from provisioning.enrolment import FailureLimiter, TokenStore
+from provisioning.rotation import CredentialRotation
+from provisioning.state import add_device_account, init_state
+from tests.hub.web_support import PASSWORD, Kept, account
+
+NOW_US = 1_796_000_000_000_000  # 2026-11-30
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+PATH_VALUES: dict[str, tuple[str, ...]] = {
+    "device_id": ("askrigg",),
+    "site": ("askrigg-village-hall",),
+    "slug": ("askrigg-village-hall",),
+    "filename": ("hub.css",),
+}
+"""A real value for each path variable; the extreme ones below are tried in every variable."""
+EXTREME_PATH = (
+    "nowhere",
+    "x" * 5000,
+    "%00",
+    "a%00b",
+    "%ff",
+    "%C3%A9",
+    "-1",
+    "9" * 400,
+    "..%2F..%2Fetc%2Fpasswd",
+    "%20",
+)
+
+DATES = (
+    "0001-01-01",
+    "9999-12-31",
+    "0000-00-00",
+    "2026-02-30",
+    "99999-01-01",
+    "2026-12-06T00:00:00Z",
+    "0001-01-01T00:00:00%2B23:59",
+    "0001-01-01T00:00:00-23:59",
+    "9999-12-31T23:59:59-23:59",
+    "2026-12-06T00:00:00",
+)
+GENERIC = (
+    "",
+    "-1",
+    "-" + "9" * 400,
+    "1e309",
+    "a%00b",
+    "%ff",
+    "%C0%AF",
+    "x" * 10_000,
+    "%C3%A9",
+    "a,b,,c",
+    "week%0D%0ALocation:%20/x",
+)
+SHARPEST = ("0001-01-01", "9999-12-31", "-" + "9" * 400, "a%00b", "%ff", "x" * 10_000)
+"""The values tried on methods other than GET."""
+PARAMETERS = (
+    "from",
+    "to",
+    "period",
+    "format",
+    "site",
+    "metric",
+    "bucket",
+    "attention",
+    "next",
+    "after",
+    "resolution",
+    "unknown_thing",
+)
+"""Every query parameter any hub route reads, and one none does."""
+RANGES = (
+    "from=0001-01-01&to=9999-12-31",
+    "from=0001-01-01&to=0001-01-01",
+    "from=9999-12-31&to=9999-12-31",
+    "from=9999-12-31",
+    "to=0001-01-01",
+    "from=2026-12-06&to=2026-12-01",
+    "from=2026-12-06T00:00:00Z&to=2026-12-05T23:59:59Z",
+    "from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z",
+    "from=9999-12-30T00:00:00Z&to=9999-12-31T23:59:59Z",
+    "from=2026-12-01&from=2026-12-02",
+    "to=2026-12-01&to=2026-12-02",
+    "format=csv&format=senml",
+)
+
+
+def json_body(text: str | bytes) -> tuple[bytes, str]:
+    return (text.encode() if isinstance(text, str) else text), "application/json"
+
+
+DEEP_ARRAY = "[" * 2048 + "]" * 2048
+DEEP_OBJECT = '{"a":' * 2048 + "1" + "}" * 2048
+BODIES: tuple[tuple[str, bytes, str], ...] = (
+    ("deep array", *json_body(DEEP_ARRAY)),
+    ("deep object", *json_body(DEEP_OBJECT)),
+    ("deep in a field", *json_body('{"token": ' + DEEP_ARRAY + ', "device_id": "askrigg"}')),
+    ("truncated", *json_body('{"token": "abc", "device_id": "ask')),
+    ("NUL escaped", *json_body('{"token": "a\\u0000b", "device_id": "askrigg\\u0000"}')),
+    ("NUL raw", *json_body(b'{"token": "a\x00b", "device_id": "askrigg"}')),
+    ("invalid UTF-8", *json_body(b'{"token": "\xff\xfe", "device_id": "askrigg"}')),
+    ("huge number", *json_body('{"token": 1' + "0" * 5000 + ', "device_id": "askrigg"}')),
+    ("NaN", *json_body('{"token": NaN, "device_id": "askrigg"}')),
+    ("not an object", *json_body("[1, 2]")),
+    ("empty", b"", "application/json"),
+    ("wrong type", b'{"token": "abc", "device_id": "askrigg"}', "text/plain"),
+    ("form", b"token=abc&device_id=askrigg", "application/x-www-form-urlencoded"),
+    ("form NUL", b"username=a%00b&password=%00&name=%00", "application/x-www-form-urlencoded"),
+    ("form bad UTF-8", b"username=%ff&password=%ff&name=%ff", "application/x-www-form-urlencoded"),
+    ("form long", b"username=" + b"x" * 60_000, "application/x-www-form-urlencoded"),
+    ("multipart without boundary", b"--x\r\n", "multipart/form-data"),
+    ("multipart broken", b"--x\r\nContent-Disposition: form", "multipart/form-data; boundary=x"),
+    ("over the limit", b"x" * (MAX_CONTENT_LENGTH + 1), "application/json"),
+    ("form over the limit", b"a=" + b"x" * MAX_CONTENT_LENGTH, "application/x-www-form-urlencoded"),
+)
+
+
+@dataclass
+class Hub:
+    app: Flask
+    store: SqliteHubStore
+    tmp: Path
+
+
+def make_hub(tmp: Path, *, limiter: FailureLimiter | None = None) -> Hub:
+    store = SqliteHubStore(tmp / "hub.db")
+    for device, site in (("askrigg", "Askrigg Village Hall"), ("reeth", "Reeth Memorial Hall")):
+        store.add_device(device, site)
+        readings = tuple(
+            WireReading(n + 1, "door", "footfall", "people", NOW_US - (n + 1) * 600_000_000, 2.0)
+            for n in range(12)
+        )
+        store.store_batch(Batch(device, 5, readings), NOW_US)
+        _, payload = build_config(1, {}, {"hall_name": site, "public_metrics": ["footfall"]})
+        store.save_config(device, 1, payload.decode(), actor="test")
+    state = init_state(tmp / "state", hostnames=["localhost"], run_as="root")
+    add_device_account(state, "askrigg")
+    store.request_rotation("askrigg", actor="test")
+    pages = HubPages(
+        open_store=lambda: Kept(store),
+        exporters=hub_exporters("Europe/London"),
+        presenter=NodePresenter(),
+        send_config=lambda device_id, payload, actor: None,
+        secure_cookies=False,
+    )
+    app = create_hub_web(
+        TokenStore(tmp / "enrolment"),
+        lambda device_id: {},
+        limiter=limiter or FailureLimiter(10**9, 60.0),
+        rotation=CredentialRotation(state, store, lambda: None),
+        security_contact="mailto:security@example.org",
+        pages=pages,
+    )
+    return Hub(app, store, tmp)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    made = make_hub(tmp_path_factory.mktemp("inputs"))
+    account(made.store, "iot-team")
+    yield made
+    made.store.close()
+
+
+def log_in(client: FlaskClient, username: str = "iot-team") -> str:
+    """Log ``client`` in; returns the session's CSRF token."""
+    token = CSRF.search(client.get("/login").text)
+    assert token is not None
+    form = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=form).status_code == 303
+    found = CSRF.search(client.get("/fleet/askrigg/settings").text)
+    assert found is not None
+    return found.group(1)
+
+
+@dataclass
+class Visitor:
+    name: str
+    client: FlaskClient
+    csrf: str | None
+
+
+@pytest.fixture(scope="module", params=["anonymous", "team"])
+def visitor(request: pytest.FixtureRequest, hub: Hub) -> Visitor:
+    client = hub.app.test_client()
+    # Each from its own address: the anonymous walker's failed log-ins are throttled.
+    address = "192.0.2.10" if request.param == "team" else "192.0.2.20"
+    client.environ_base["REMOTE_ADDR"] = address
+    csrf = log_in(client) if request.param == "team" else None
+    return Visitor(request.param, client, csrf)
+
+
+def urls(rule: Any) -> Iterator[str]:
+    """The rule's URL with real values, then with each extreme value in each variable."""
+    names = re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", rule.rule)
+
+    def fill(chosen: dict[str, str]) -> str:
+        return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: chosen[m.group(1)], rule.rule)
+
+    real = {name: PATH_VALUES[name][0] for name in names}
+    yield fill(real)
+    for name in names:
+        for value in EXTREME_PATH:
+            yield fill({**real, name: value})
+
+
+def message_of(answer: Any) -> str:
+    """What an error answer says: the JSON ``message``, or the error page's sentence."""
+    text = answer.get_data(as_text=True)
+    if answer.is_json and text:
+        return str(answer.json.get("message", text))
+    found = re.search(r"</h1>\s*<p>(.*?)</p>", text, re.S)
+    return html.unescape(found.group(1) if found else text)
+
+
+def problem(answer: Any, what: str, names: tuple[str, ...] = ()) -> str | None:
+    """What is wrong with an answer to an extreme request (None: nothing)."""
+    message = message_of(answer)
+    answer.close()
+    if answer.status_code >= 500:
+        return f"{what}: {answer.status_code} {message[:200]}"
+    named = any(re.search(rf"\b{name}\b", message) for name in names)
+    if answer.status_code == 400 and names and not named:
+        return f"{what}: 400 without naming {names}: {message[:200]}"
+    said = message.strip() or answer.request.method == "HEAD"
+    if answer.status_code in (400, 413) and ("Traceback" in message or not said):
+        return f"{what}: {answer.status_code} without a sentence: {message[:200]}"
+    return None
+
+
+def report(problems: list[str]) -> None:
+    assert not problems, f"{len(problems)} bad answers:\n" + "\n".join(problems[:400])
+
+
+def test_every_path_variable_of_every_route_has_a_real_value(hub: Hub) -> None:
+    for rule in hub.app.url_map.iter_rules():
+        for name in rule.arguments:
+            assert name in PATH_VALUES, f"{rule.rule}: give {name} a real value in PATH_VALUES"
+
+
+def test_extreme_path_values_never_answer_500(hub: Hub, visitor: Visitor) -> None:
+    found = []
+    for rule in hub.app.url_map.iter_rules():
+        for method in sorted(rule.methods):
+            data = {"csrf_token": visitor.csrf} if visitor.csrf and method == "POST" else None
+            for url in urls(rule):
+                answer = visitor.client.open(url, method=method, data=data)
+                found.append(problem(answer, f"{method} {url[:80]}"))
+    report([f for f in found if f])
+
+
+def queries(thorough: bool) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Query strings and the parameters a 400 to each must name.
+
+    ``thorough``: every generic value in every parameter and the dates in ``from`` and
+    ``to``; otherwise the sharpest few everywhere.
+    """
+    for name in PARAMETERS:
+        dated = name in ("from", "to")
+        for value in ((*DATES, *GENERIC) if dated else GENERIC) if thorough else SHARPEST:
+            yield f"{name}={value}", (name,)
+        yield f"{name}=1&{name}=2", (name,)
+    for query in RANGES:
+        yield query, ("from", "to", "format")
+
+
+def test_extreme_query_parameters_get_a_4xx_naming_the_parameter(
+    hub: Hub, visitor: Visitor
+) -> None:
+    found = []
+    for rule in hub.app.url_map.iter_rules():
+        url = next(urls(rule))
+        for method in sorted(rule.methods - {"OPTIONS"}):
+            data = {"csrf_token": visitor.csrf} if visitor.csrf and method == "POST" else None
+            plain = visitor.client.open(url, method=method, data=data)
+            plain.close()
+            if plain.status_code == 302 and "/login?" in plain.headers["Location"]:
+                continue  # the log-in guard answers before any parameter is read
+            # Only a GET's 400 must name the parameter: HEAD has no body, and a POST may
+            # be refused for its body first. HEAD runs the GET's view, so the extremes do.
+            for query, names in queries(thorough=method == "GET"):
+                answer = visitor.client.open(f"{url}?{query}", method=method, data=data)
+                what = f"{method} {url}?{query[:60]}"
+                found.append(problem(answer, what, names if method == "GET" else ()))
+    report([f for f in found if f])
+
+
+def test_extreme_bodies_never_answer_500(hub: Hub, visitor: Visitor) -> None:
+    found = []
+    for rule in hub.app.url_map.iter_rules():
+        if not rule.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            continue
+        url = next(urls(rule))
+        for label, body, content_type in BODIES:
+            if visitor.csrf and content_type.startswith("application/x-www-form"):
+                body += b"&csrf_token=" + visitor.csrf.encode()
+            answer = visitor.client.post(url, data=body, content_type=content_type)
+            found.append(problem(answer, f"POST {url} ({label})"))
+    report([f for f in found if f])
+
+
+# --- the boundaries, each at its limit and one past it ---
+
+
+@pytest.mark.parametrize(
+    ("query", "named", "said"),
+    [
+        ("to=9999-12-31", "to", "outside the dates"),
+        ("to=0001-01-01", "to", "outside the dates"),
+        ("from=0001-01-01", "from", "outside the dates"),
+        ("from=9999-12-31&to=9999-12-31", "from", "outside the dates"),
+        ("from=1969-12-31&to=1970-01-01", "from", "give a date from 1970-01-01 to 9999-11-30"),
+        ("from=9999-11-30&to=9999-12-01", "to", "give a date from 1970-01-01 to 9999-11-30"),
+        ("to=9999-12-01T00:00:00Z", "to", "outside the dates"),
+        ("from=0001-01-01T00:00:00%2B23:59", "from", "outside the dates"),
+        ("from=2026-12-06&to=2026-12-01", "from, to", "must be before to"),
+        ("from=2099-01-01", "from", "is not in the past"),
+        ("from=2026-01-01&from=2026-01-02", "from", "give it once"),
+        ("from=2026-10-01&to=2026-11-01", "from, to", "the range is 32 days; at most 31"),
+    ],
+)
+def test_the_open_data_download_names_what_is_wrong_with_a_range(
+    hub: Hub, query: str, named: str, said: str
+) -> None:
+    answer = hub.app.test_client().get(f"/open-data/download?{query}")
+    assert answer.status_code == 400
+    assert message_of(answer).startswith(f"{named}: ")
+    assert said in message_of(answer)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "from=1970-01-01&to=1970-01-31",  # the first day the hub answers for
+        "from=9999-11-01&to=9999-11-30",  # the last
+        "from=2026-10-01&to=2026-10-31",  # 31 days, summer time ending inside them
+        "from=2026-03-01&to=2026-03-31",  # 31 days, summer time beginning inside them
+    ],
+)
+def test_the_open_data_download_takes_a_range_at_its_limits(hub: Hub, query: str) -> None:
+    answer = hub.app.test_client().get(f"/open-data/download?{query}")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.headers["Content-Type"].startswith("text/csv")
+
+
+def test_the_data_api_takes_its_longest_range_and_refuses_one_day_more(hub: Hub) -> None:
+    client = hub.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.30"
+    log_in(client)
+    base = "/api/v1/devices/askrigg"
+    longest = {
+        "rollups": f"from=2025-01-01&to={date(2025, 1, 1) + timedelta(MAX_ROLLUP_DAYS - 1)}",
+        # A week with the end of summer time in it.
+        "readings": f"from=2026-10-20&to={date(2026, 10, 20) + timedelta(MAX_READINGS_DAYS - 1)}",
+    }
+    for kind, query in longest.items():
+        assert client.get(f"{base}/{kind}?{query}").status_code == 200, kind
+        start, end = query.split("&")
+        later = date.fromisoformat(end[3:]) + timedelta(1)
+        answer = client.get(f"{base}/{kind}?{start}&to={later}")
+        assert answer.status_code == 400
+        assert answer.json["message"].startswith("from, to: the range is ")
+
+
+def test_a_body_at_the_app_s_limit_is_read_and_one_byte_more_is_413(hub: Hub) -> None:
+    client = hub.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.40"
+    form = "application/x-www-form-urlencoded"
+    at_limit = b"username=" + b"x" * (MAX_CONTENT_LENGTH - len(b"username="))
+    assert len(at_limit) == MAX_CONTENT_LENGTH
+    read = client.post("/login", data=at_limit, content_type=form)
+    assert read.status_code == 400  # read, and refused for its missing form token
+    assert "this form has expired" in message_of(read)
+    refused = client.post("/login", data=at_limit + b"x", content_type=form)
+    assert refused.status_code == 413
+    assert (
+        message_of(refused) == "the request body is larger than the 65,536 bytes this hub accepts"
+    )
