@@ -8,7 +8,10 @@ When the hub's ack says ``rotate`` (``hallsense provision rotate`` was run), the
    one, ``previous_password`` the old one;
 3. confirms with ``POST /rotate/confirm``, authenticated with the new password; the hub
    then puts it in force and reloads the broker, which drops the session made with the
-   old password, and the node reconnects with the new one;
+   old password, and the node reconnects with the new one. The hub's answer says
+   ``"in_force": true`` both when this confirmation rotated (``"rotated": true``) and when
+   an earlier one had, whose answer was lost (``"rotated": false``): either way the new
+   password is the broker's, and the node goes on;
 4. forgets the old password once a connection with the new one has worked.
 
 Whatever is lost on the way, the node is never locked out: a broker that refuses one of
@@ -83,7 +86,7 @@ def _post(
     )
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         body = None
     if not isinstance(body, dict):
         raise HubError(f"the hub answered {response.status_code} without a JSON object")
@@ -125,15 +128,24 @@ def confirm_new_password(
     *,
     ca_file: str | os.PathLike[str],
     timeout: float = 15.0,
-) -> None:
+) -> bool:
     """Step 3: prove the new password arrived; the hub puts it in force.
+
+    Returns:
+        True when this confirmation put the password in force, False when the hub had
+        already (an earlier confirmation's answer was lost).
 
     Raises:
         RotationFailed, TlsFailure, HubUnreachable, HubError: as :func:`request_new_password`.
     """
     body = _post(hub_url, CONFIRM_PATH, device_id, password, ca_file=ca_file, timeout=timeout)
-    if body.get("rotated") is not True:
-        raise HubError("the hub's answer to /rotate/confirm does not say rotated")
+    if body.get("device_id") != device_id:
+        raise HubError("the hub's answer to /rotate/confirm is not for this device")
+    if body.get("rotated") is True:  # (hubs before "in_force" say only this)
+        return True
+    if body.get("in_force") is True:
+        return False
+    raise HubError("the hub's answer to /rotate/confirm does not say the password is in force")
 
 
 class CredentialKeeper:
@@ -272,7 +284,9 @@ class CredentialKeeper:
             write_credentials(self.credentials_file, self.credentials)
         for attempt in range(CONFIRM_ATTEMPTS):
             try:
-                confirm_new_password(self.hub_url, device_id, fresh, ca_file=self.ca_file)
+                rotated_now = confirm_new_password(
+                    self.hub_url, device_id, fresh, ca_file=self.ca_file
+                )
                 break
             except EnrolmentError as error:
                 if not error.retryable or attempt == CONFIRM_ATTEMPTS - 1:
@@ -284,5 +298,8 @@ class CredentialKeeper:
             if self._client is not None:
                 self._client.set_password(fresh)
         self.rotations += 1
-        log.info("the hub confirmed this node's new broker password")
+        if rotated_now:
+            log.info("the hub confirmed this node's new broker password")
+        else:
+            log.info("the hub had this node's new broker password in force already")
         self._report("ok", "broker password replaced")

@@ -20,10 +20,16 @@ Looking a token up by its hash is safe against timing attacks: the timing can te
 most something about a SHA-256 hash, never about the token, and the comparisons that
 follow are :func:`hmac.compare_digest`. Brute force against 256-bit tokens is hopeless
 anyway; a per-address limit of failed attempts (five a minute by default, then 429 with
-``Retry-After``) keeps log noise and load down. The limiter lives in the process's
-memory: each ``hub web`` process limits on its own, and behind a reverse proxy the app
-must take the client address from the proxy (werkzeug's ``ProxyFix``), or every client
-shares the proxy's budget.
+``Retry-After``) keeps log noise and load down. Every refused attempt counts: a wrong
+token, a malformed body (deep JSON, a huge number, a control character, the wrong
+content type) and a device the credential source refuses alike. The body is read with
+the protocol's own bounded parser (:func:`hub_sync.protocol.load_json`), never more
+than :data:`MAX_REQUEST_BYTES`; a refusal is logged in one line without a traceback, at
+most once a minute per address (the next line says how many were left out).
+
+The limiter lives in the process's memory: each ``hub web`` process limits on its own,
+and behind a reverse proxy the app must take the client address from the proxy
+(werkzeug's ``ProxyFix``), or every client shares the proxy's budget.
 
 Neither tokens nor passwords are ever logged.
 """
@@ -54,11 +60,14 @@ from xml.sax.saxutils import escape
 
 import segno
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import HTTPException
 
 from hub_sync.protocol import (
+    PayloadTooLarge,
     ProtocolError,
     certificate_fingerprint,
     check_device_id,
+    load_json,
     normalise_fingerprint,
 )
 
@@ -400,6 +409,10 @@ def client_key(address: str) -> str:
 class FailureLimiter:
     """At most ``max_failures`` failed attempts per client in any ``window_s`` seconds.
 
+    It also keeps the log quiet: :meth:`log_refusal` writes at most one line per client
+    every ``log_interval_s`` seconds, and the next line it writes says how many it left
+    out, so a client failing in a loop costs one line a minute, not one a request.
+
     Thread-safe; memory is bounded by ``max_clients`` (the least recently failing are
     forgotten first).
     """
@@ -411,14 +424,17 @@ class FailureLimiter:
         *,
         clock: Clock = time.monotonic,
         max_clients: int = 10_000,
+        log_interval_s: float = 60.0,
     ) -> None:
         if max_failures < 1 or window_s <= 0:
             raise ValueError("max_failures must be at least 1 and window_s positive")
         self.max_failures = max_failures
         self.window_s = window_s
+        self.log_interval_s = log_interval_s
         self._clock = clock
         self._max_clients = max_clients
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._logged: OrderedDict[str, tuple[float, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
@@ -454,6 +470,37 @@ class FailureLimiter:
             while len(self._failures) > self._max_clients:
                 self._failures.popitem(last=False)
 
+    def log_refusal(self, logger: logging.Logger, client: str, what: str, code: str) -> bool:
+        """Log "``what`` from ``client`` refused: ``code``", at most once per interval.
+
+        Nothing is written when this client's last such line is less than
+        ``log_interval_s`` old; returns whether a line was written. ``what`` and ``code``
+        must be the caller's own words or checked values: they go into the log as they are.
+        """
+        key = client_key(client)
+        with self._lock:
+            now = self._clock()
+            last = self._logged.get(key)
+            if last is not None and now - last[0] < self.log_interval_s:
+                self._logged[key] = (last[0], last[1] + 1)
+                return False
+            left_out = last[1] if last is not None else 0
+            self._logged[key] = (now, 0)
+            self._logged.move_to_end(key)
+            while len(self._logged) > self._max_clients:
+                self._logged.popitem(last=False)
+        if left_out:
+            logger.warning(
+                "%s from %s refused: %s (and %d earlier refusals of this address not logged)",
+                what,
+                client,
+                code,
+                left_out,
+            )
+        else:
+            logger.warning("%s from %s refused: %s", what, client, code)
+        return True
+
 
 # --- the /enroll route ---
 
@@ -466,19 +513,45 @@ def _error(code: str, message: str, status: int) -> Response:
     return response
 
 
+def read_body(max_bytes: int, hint: str) -> bytes:
+    """The request's body, at most ``max_bytes``, whatever the client says its length is.
+
+    Raises:
+        BadRequest: the body is larger (the message ends with ``hint``), or could not be
+            read (the client went away).
+    """
+    too_large = f"the request is larger than {max_bytes} bytes ({hint})"
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise BadRequest(too_large)
+    try:
+        data = request.stream.read(max_bytes + 1)
+    except HTTPException as error:  # a body cut short, or over the app's own limit
+        raise BadRequest(f"the request body could not be read ({error.description})") from None
+    if len(data) > max_bytes:
+        raise BadRequest(too_large)
+    return bytes(data)
+
+
+def parse_body(data: bytes, what: str, max_bytes: int) -> Any:
+    """JSON from a device, bounded in size, depth and number length, with no control characters.
+
+    Raises:
+        BadRequest: saying what was wrong (the protocol's own words).
+    """
+    try:
+        return load_json(data, what, max_bytes=max_bytes)
+    except PayloadTooLarge:
+        raise BadRequest(f"the request is larger than {max_bytes} bytes") from None
+    except ProtocolError as error:
+        raise BadRequest(str(error)) from None
+
+
 def _read_request() -> tuple[str, str]:
     if not request.is_json:
         raise BadRequest("send the enrolment request as JSON (Content-Type: application/json)")
-    length = request.content_length
-    if length is not None and length > MAX_REQUEST_BYTES:
-        raise BadRequest(f"the request is larger than {MAX_REQUEST_BYTES} bytes")
-    data = request.stream.read(MAX_REQUEST_BYTES + 1)
-    if len(data) > MAX_REQUEST_BYTES:
-        raise BadRequest(f"the request is larger than {MAX_REQUEST_BYTES} bytes")
-    try:
-        body = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("the request body is not valid JSON") from None
+    data = read_body(MAX_REQUEST_BYTES, "an enrolment request is a few hundred")
+    body = parse_body(data, "the enrolment request", MAX_REQUEST_BYTES)
     if not isinstance(body, dict):
         raise BadRequest('the request must be a JSON object: {"token": ..., "device_id": ...}')
     token, device_id = body.get("token"), body.get("device_id")
@@ -551,7 +624,7 @@ def enrolment_blueprint(
         wait = limiter.retry_after(client)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
-            log.warning("enrolment from %s refused: too many failed attempts", client)
+            limiter.log_refusal(log, client, "enrolment", "rate_limited")
             response = _error(
                 "rate_limited",
                 f"too many failed enrolment attempts from this address; try again in {seconds} s",
@@ -564,9 +637,10 @@ def enrolment_blueprint(
             token, device_id = _read_request()
             credentials = store.redeem(token, device_id, issue, client=client)
         except EnrolmentError as error:
-            if not isinstance(error, EnrolmentRefused):
-                limiter.failed(client)
-            log.warning("enrolment of %s from %s refused: %s", device_id, client, error.code)
+            # Every refusal counts, a malformed body as much as a wrong token: each is a
+            # try that failed, and only counting them all bounds the work and the log.
+            limiter.failed(client)
+            limiter.log_refusal(log, client, f"enrolment of {device_id}", error.code)
             return _error(error.code, str(error), error.status)
         except Exception:
             log.exception("issuing credentials for %s failed", device_id)

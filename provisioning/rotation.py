@@ -12,17 +12,26 @@ so that no lost answer can ever lock it out:
 2. ``POST /rotate/confirm``, authenticated with the *new* password: only now does the
    hub put the pending hash in the broker's password file, reload the broker (which
    drops the node's session made with the old password: the node reconnects with the
-   new one), clear the registry's flag and record it in the audit trail.
+   new one), clear the registry's flag and record it in the audit trail. The answer says
+   what happened: ``"rotated": true`` only when this request put a new password in
+   force; ``"rotated": false`` with a ``reason`` when the password given was already the
+   one in force (nothing was pending, or a newer one is). Either way ``"in_force":
+   true``: the password the node authenticated with is the broker's now, which is all
+   the node needs to know to go on.
 
 Mosquitto holds one password per user, so there is a moment when only the new one
 works; the node keeps the old one as a fallback until the new one has connected (see
 :mod:`hub_sync.rotation`). If the first answer is lost, the node asks again and a new
 pending password replaces the unconfirmed one; if the confirmation's answer is lost,
-confirming again with the password now in force answers 200 again.
+confirming again with the password now in force answers 200 again, truthfully: ``"rotated":
+false, "in_force": true``.
 
-Failed authentications count towards the same per-address limit as enrolment's
-(429 with ``Retry-After``). An unknown device and a wrong password get the same answer.
-Passwords are never logged.
+Both routes take no body; one that is sent anyway must be a small JSON object (read with
+:func:`hub_sync.protocol.load_json`, at most :data:`MAX_BODY_BYTES`), and is otherwise
+ignored. Failed authentications and malformed requests count towards the same
+per-address limit as enrolment's (429 with ``Retry-After``), and are logged as
+enrolment's are (one line, at most once a minute per address). An unknown device and a
+wrong password get the same answer. Passwords are never logged.
 """
 
 from __future__ import annotations
@@ -32,13 +41,14 @@ import logging
 import math
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from flask import Blueprint, Response, request
 
 from hub_sync.protocol import DEVICE_ID
-from provisioning.enrolment import FailureLimiter
+from provisioning.enrolment import BadRequest, FailureLimiter, parse_body, read_body
 from provisioning.passwords import mosquitto_hash, new_password, verify, write_private_file
 from provisioning.state import (
     AccountError,
@@ -54,6 +64,8 @@ CONFIRM_PATH = "/rotate/confirm"
 RESPONSE_VERSION = 1
 PENDING_DIR = "rotation"
 """Under the provisioning state directory: the hashes of passwords handed out, not yet confirmed."""
+MAX_BODY_BYTES = 1024
+"""The routes take no body; anything sent anyway is refused past this size."""
 
 
 class RotationError(Exception):
@@ -82,6 +94,25 @@ class NotRequested(RotationError):
 
     code = "not_requested"
     status = 409
+
+
+class MalformedRequest(RotationError):
+    """The request's body is not empty and not a small JSON object."""
+
+    code = "bad_request"
+    status = 400
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirmation did; either way the password it was made with is in force.
+
+    ``rotated``: this request put the password in force; otherwise ``reason`` says why
+    nothing changed.
+    """
+
+    rotated: bool
+    reason: str = ""
 
 
 class RotatingDevice(Protocol):
@@ -164,8 +195,12 @@ class CredentialRotation:
         log.info("new broker password handed to %s, awaiting its confirmation", device_id)
         return fresh
 
-    def confirm(self, device_id: str, password: str) -> None:
+    def confirm(self, device_id: str, password: str) -> Confirmation:
         """Step 2: the node proves it holds the new password; put it in force.
+
+        Returns:
+            whether this call rotated; when it did not, the password given was already
+            the one in force (a confirmation whose answer was lost, or no rotation at all).
 
         Raises:
             NotAuthorised: neither the pending password nor the one in force.
@@ -179,7 +214,17 @@ class CredentialRotation:
                 pending = ""
             if not pending or not verify(password, pending):
                 if device_password_matches(self.state, device_id, password):
-                    return  # confirmed before; the answer was lost
+                    self._device(device_id)
+                    # Confirmed before and the answer was lost, or nothing was handed out.
+                    waiting = (
+                        "a newer password handed out still waits for its confirmation"
+                        if pending
+                        else "no new password was waiting for confirmation"
+                    )
+                    return Confirmation(
+                        rotated=False,
+                        reason=f"this password is the one in force already; {waiting}",
+                    )
                 raise NotAuthorised("unknown device or wrong password")
             self._device(device_id)
             try:
@@ -190,6 +235,7 @@ class CredentialRotation:
             self.registry.finish_rotation(device_id, actor=f"device {device_id}")
             self.reload_broker()
         log.info("rotated the broker password of %s", device_id)
+        return Confirmation(rotated=True)
 
 
 def _answer(body: dict[str, object], status: int) -> Response:
@@ -197,6 +243,26 @@ def _answer(body: dict[str, object], status: int) -> Response:
     response.mimetype = "application/json"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _read_body() -> None:
+    """Refuse a body that is not empty and not a small JSON object (the routes need none).
+
+    Raises:
+        MalformedRequest: saying what was wrong.
+    """
+    try:
+        data = read_body(MAX_BODY_BYTES, "these routes take no body")
+        if not data.strip():
+            return
+        if not request.is_json:
+            raise BadRequest(
+                "these routes take no body; send none, or JSON (Content-Type: application/json)"
+            )
+        if not isinstance(parse_body(data, "the request body", MAX_BODY_BYTES), dict):
+            raise BadRequest("the request body must be a JSON object, or nothing")
+    except BadRequest as error:
+        raise MalformedRequest(str(error)) from None
 
 
 def rotation_blueprint(
@@ -207,12 +273,16 @@ def rotation_blueprint(
 ) -> Blueprint:
     """``POST /rotate`` and ``POST /rotate/confirm``, to mount on the hub web's app.
 
-    Both authenticate with HTTP Basic (device id, password) and take no body. ``/rotate``
-    answers 200 ``{"version": 1, "device_id", "password"}``; ``/rotate/confirm`` answers
-    200 ``{"version": 1, "device_id", "rotated": true}``. Refusals are JSON ``{"error",
-    "message"}``: 401 (``unauthorised``, with ``WWW-Authenticate``), 403 (``refused``), 409
-    (``not_requested``), 429 (``rate_limited``, with ``Retry-After``). Like ``/enroll``
-    these are for devices, not browsers: no cookie is read, so no CSRF token applies.
+    Both authenticate with HTTP Basic (device id, password) and take no body (one sent
+    anyway must be a JSON object of at most :data:`MAX_BODY_BYTES`, and is ignored).
+    ``/rotate`` answers 200 ``{"version": 1, "device_id", "password"}``;
+    ``/rotate/confirm`` answers 200 ``{"version": 1, "device_id", "rotated", "in_force":
+    true}``, with ``"rotated": false`` and a ``reason`` when the password given was in
+    force already and nothing changed. Refusals are JSON ``{"error", "message"}``: 400
+    (``bad_request``: a malformed body), 401 (``unauthorised``, with
+    ``WWW-Authenticate``), 403 (``refused``), 409 (``not_requested``), 429
+    (``rate_limited``, with ``Retry-After``). Like ``/enroll`` these are for devices, not
+    browsers: no cookie is read, so no CSRF token applies.
     """
     limiter = limiter or FailureLimiter()
     blueprint = Blueprint(name, __name__)
@@ -222,6 +292,7 @@ def rotation_blueprint(
         wait = limiter.retry_after(client)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
+            limiter.log_refusal(log, client, f"rotation step {request.path}", "rate_limited")
             response = _answer(
                 {
                     "error": "rate_limited",
@@ -234,25 +305,23 @@ def rotation_blueprint(
         auth = request.authorization
         device_id = auth.username if auth is not None and auth.type == "basic" else None
         password = auth.password if auth is not None else None
+        known = device_id if device_id and DEVICE_ID.fullmatch(device_id) else None
         try:
-            if not device_id or not password or not DEVICE_ID.fullmatch(device_id):
+            _read_body()
+            if not known or not password:
                 raise NotAuthorised("give the device id and its password (HTTP Basic)")
-            body = step(device_id, password)
+            body = step(known, password)
         except RotationError as error:
-            if isinstance(error, NotAuthorised):
+            if isinstance(error, NotAuthorised | MalformedRequest):
                 limiter.failed(client)
-            log.warning(
-                "rotation step %s for %s from %s refused: %s",
-                request.path,
-                device_id or "?",
-                client,
-                error.code,
+            limiter.log_refusal(
+                log, client, f"rotation step {request.path} for {known or '?'}", error.code
             )
             response = _answer({"error": error.code, "message": str(error)}, error.status)
             if isinstance(error, NotAuthorised):
                 response.headers["WWW-Authenticate"] = 'Basic realm="hallsense devices"'
             return response
-        return _answer({"version": RESPONSE_VERSION, "device_id": device_id, **body}, 200)
+        return _answer({"version": RESPONSE_VERSION, "device_id": known, **body}, 200)
 
     @blueprint.post(ROTATE_PATH)
     def rotate() -> Response:
@@ -261,8 +330,10 @@ def rotation_blueprint(
     @blueprint.post(CONFIRM_PATH)
     def confirm() -> Response:
         def step(device_id: str, password: str) -> dict[str, object]:
-            rotation.confirm(device_id, password)
-            return {"rotated": True}
+            done = rotation.confirm(device_id, password)
+            if done.rotated:
+                return {"rotated": True, "in_force": True}
+            return {"rotated": False, "in_force": True, "reason": done.reason}
 
         return handle(step)
 

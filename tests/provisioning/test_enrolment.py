@@ -355,7 +355,7 @@ def test_ipv6_clients_are_limited_by_their_64_network() -> None:
         ({"token": "x" * 200, "device_id": "askrigg"}, '"token"'),
         ({"token": "abc"}, '"device_id"'),
         ({"token": "abc", "device_id": "Askrigg/../b"}, '"device_id"'),
-        ({"token": "abc", "device_id": "askrigg\n"}, '"device_id"'),
+        ({"token": "abc", "device_id": "askrigg\n"}, "control character U+000A"),
     ],
 )
 def test_malformed_requests_are_400(hub: Hub, body: Any, what: str) -> None:
@@ -378,6 +378,75 @@ def test_non_json_and_oversized_bodies_are_refused(hub: Hub) -> None:
     assert broken.status_code == 400
     # None of that used the token.
     assert post(hub, {"token": issued.token, "device_id": "askrigg"}).status_code == 200
+
+
+DEEP_AT_THE_LIMIT = "[" * 2048 + "]" * 2048
+MALFORMED: list[tuple[str, bytes, str, int, str]] = [
+    # (what, body, content type, status, what the answer says)
+    ("deep JSON at the size limit", DEEP_AT_THE_LIMIT.encode(), "application/json", 400,
+     "nests deeper than 8 levels"),
+    ("one byte over the size limit", DEEP_AT_THE_LIMIT.encode() + b" ", "application/json", 400,
+     "larger than 4096 bytes"),
+    ("wrong content type", b'{"token": "abc", "device_id": "askrigg"}', "text/plain", 400,
+     "as JSON"),
+    ("truncated JSON", b'{"token": "abc", "device_id": "ask', "application/json", 400,
+     "is not JSON"),
+    ("NUL in a string", b'{"token": "a\\u0000", "device_id": "askrigg"}', "application/json",
+     400, "control character U+0000"),
+    ("a huge number", b'{"token": 1' + b"0" * 3000 + b"}", "application/json", 400,
+     "number of 3001 characters"),
+    ("invalid UTF-8", b'{"token": "\xff"}', "application/json", 400, "not UTF-8"),
+    ("a bad token", b'{"token": "not-a-token", "device_id": "askrigg"}', "application/json", 401,
+     "not known"),
+]  # fmt: skip
+
+
+def test_every_failed_attempt_counts_and_is_logged_once_a_minute_at_most(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="provisioning.enrolment")
+    store = TokenStore(tmp_path / "enrolment")
+    clock = FakeClock(1000.0)
+    limiter = FailureLimiter(len(MALFORMED), 60.0, clock=clock)
+    app = Flask("hub-test")
+    app.register_blueprint(
+        enrolment_blueprint(
+            store,
+            lambda device_id: {
+                "broker_host": "hub.example.org",
+                "broker_port": 8883,
+                "username": device_id,
+                "password": "not-a-real-password",
+                "ca_pem": "-----BEGIN CERTIFICATE-----",
+            },
+            limiter=limiter,
+        )
+    )
+    client = app.test_client()
+    issued = store.issue("askrigg")
+    good = {"token": issued.token, "device_id": "askrigg"}
+
+    for what, body, content_type, status, said in MALFORMED:
+        answer = client.post("/enroll", data=body, content_type=content_type)
+        assert answer.status_code == status, what
+        assert said in answer.json["message"], what
+    for _ in range(50):  # the limit is reached: even a good token waits
+        blocked = client.post("/enroll", json=good)
+        assert blocked.status_code == 429
+        assert blocked.json["error"] == "rate_limited"
+        assert int(blocked.headers["Retry-After"]) == 60
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in lines] == ["enrolment of ? from 127.0.0.1 refused: bad_request"]
+    assert all(r.exc_info is None for r in caplog.records)
+
+    clock.advance(61)
+    assert client.post("/enroll", data=b"[", content_type="application/json").status_code == 400
+    said = caplog.records[-1].getMessage()
+    assert said == (
+        "enrolment of ? from 127.0.0.1 refused: bad_request "
+        f"(and {len(MALFORMED) - 1 + 50} earlier refusals of this address not logged)"
+    )
+    assert client.post("/enroll", json=good).status_code == 200
 
 
 def test_a_failing_credential_source_leaves_the_token_usable(hub: Hub) -> None:
@@ -439,6 +508,7 @@ def test_nothing_secret_is_logged(hub: Hub, caplog: pytest.LogCaptureFixture) ->
     forged = secrets.token_urlsafe(32)
     post(hub, {"token": forged, "device_id": "askrigg"})
     post(hub, {"token": issued.token, "device_id": "askrigg"})
+    hub.limiter_clock.now += 61  # refusals are logged once a minute per address
     post(hub, {"token": issued.token, "device_id": "askrigg"})
     hub.failing.append(RuntimeError("boom"))
     other = hub.store.issue("bainbridge")

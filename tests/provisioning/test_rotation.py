@@ -20,7 +20,7 @@ from hub.store_sqlite import SqliteHubStore
 from hub.web import create_hub_web
 from hub_sync.enrolment import Credentials, read_credentials, write_credentials
 from hub_sync.mqtt import ConnectRefused, MqttClient
-from hub_sync.rotation import CredentialKeeper, RotationFailed
+from hub_sync.rotation import CredentialKeeper, RotationFailed, confirm_new_password
 from provisioning.enrolment import FailureLimiter, TokenStore
 from provisioning.passwords import read_password_file, verify
 from provisioning.rotation import PENDING_DIR, CredentialRotation, forget_pending
@@ -139,23 +139,107 @@ def test_confirming_with_the_new_password_puts_it_in_force_once(b, registry):
     # The answer was lost: the node asks again and the first password is void.
     new = client.post("/rotate", headers=basic("askrigg", old)).json["password"]
     assert client.post("/rotate/confirm", headers=basic("askrigg", first)).status_code == 401
-    assert client.post("/rotate/confirm", headers=basic("askrigg", old)).status_code == 200
-    assert device_password_matches(b.state, "askrigg", old)  # that was no confirmation
+    current = client.post("/rotate/confirm", headers=basic("askrigg", old))
+    assert current.status_code == 200
+    assert current.json["rotated"] is False  # that was no confirmation, and it says so
+    assert "still waits for its confirmation" in current.json["reason"]
+    assert device_password_matches(b.state, "askrigg", old)
 
     answer = client.post("/rotate/confirm", headers=basic("askrigg", new))
     assert answer.status_code == 200
-    assert answer.json == {"version": 1, "device_id": "askrigg", "rotated": True}
+    assert answer.json == {"version": 1, "device_id": "askrigg", "rotated": True, "in_force": True}
     assert device_password_matches(b.state, "askrigg", new)
     assert not device_password_matches(b.state, "askrigg", old)
     assert reloads.count == 1
     assert not registry.device("askrigg").rotation_requested
     assert registry.audit_log("askrigg")[-1].action == "credentials rotated"
-    # The answer to the confirmation was lost: confirming again still says yes.
-    assert client.post("/rotate/confirm", headers=basic("askrigg", new)).status_code == 200
+    # The answer to the confirmation was lost: confirming again says the password is in
+    # force, and that this request did not rotate it.
+    again = client.post("/rotate/confirm", headers=basic("askrigg", new))
+    assert again.status_code == 200
+    assert again.json == {
+        "version": 1,
+        "device_id": "askrigg",
+        "rotated": False,
+        "in_force": True,
+        "reason": "this password is the one in force already; "
+        "no new password was waiting for confirmation",
+    }
     assert reloads.count == 1
     # The other device's account is untouched.
     accounts = read_password_file(b.state.layout.password_path)
     assert verify(b.passwords["bainbridge"], accounts["bainbridge"])
+
+
+def test_confirming_with_the_current_password_rotates_nothing_and_says_so(b, registry):
+    reloads = Reloads()
+    client = web(b, registry, reloads).test_client()
+    old = b.passwords["askrigg"]
+    password_file = b.state.layout.password_path
+    before = password_file.read_bytes()
+
+    answer = client.post("/rotate/confirm", headers=basic("askrigg", old))
+    assert answer.status_code == 200
+    assert answer.json["rotated"] is False
+    assert answer.json["in_force"] is True
+    assert "no new password was waiting" in answer.json["reason"]
+    assert password_file.read_bytes() == before
+    assert reloads.count == 0
+    assert all(e.action != "credentials rotated" for e in registry.audit_log("askrigg"))
+
+    registry.request_rotation("askrigg", actor="test")
+    new = client.post("/rotate", headers=basic("askrigg", old)).json["password"]
+    rotated = client.post("/rotate/confirm", headers=basic("askrigg", new))
+    assert rotated.json["rotated"] is True
+    assert password_file.read_bytes() != before
+    assert verify(new, read_password_file(password_file)["askrigg"])
+    assert reloads.count == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "said"),
+    [
+        ("[" * 500 + "]" * 500, "application/json", "nests deeper than"),
+        ("[" * 2048 + "]" * 2048, "application/json", "larger than 1024 bytes"),
+        ('{"a": 1' + "0" * 5000 + "}", "application/json", "larger than 1024 bytes"),
+        ('{"a": 1' + "0" * 100 + "}", "application/json", "number of 101 characters"),
+        ('{"a": "\\u0000"}', "application/json", "control character U+0000"),
+        ('{"a": ', "application/json", "not JSON"),
+        ('{"a": "\\x"}', "application/json", "not JSON"),
+        (b'{"a": "\xff"}', "application/json", "not UTF-8"),
+        ("[1]", "application/json", "a JSON object, or nothing"),
+        ("a=1", "application/x-www-form-urlencoded", "take no body"),
+        ("x" * 1025, "text/plain", "larger than 1024 bytes"),
+    ],
+)
+def test_a_malformed_body_is_refused_by_name_and_counts_as_a_failure(
+    b, registry, body, content_type, said
+):
+    limiter = FailureLimiter(2, 60.0)
+    client = web(b, registry, Reloads(), limiter=limiter).test_client()
+    registry.request_rotation("askrigg")
+    headers = basic("askrigg", b.passwords["askrigg"])
+    for path in ("/rotate", "/rotate/confirm"):
+        answer = client.post(path, data=body, content_type=content_type, headers=headers)
+        assert answer.status_code == 400, answer.json
+        assert answer.json["error"] == "bad_request"
+        assert said in answer.json["message"]
+    blocked = client.post("/rotate", headers=headers)
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) >= 1
+
+
+def test_a_body_at_the_limit_is_read_and_ignored(b, registry):
+    client = web(b, registry, Reloads()).test_client()
+    headers = basic("askrigg", b.passwords["askrigg"])
+    at_limit = json.dumps({"pad": "x" * (1024 - len('{"pad": ""}'))})
+    assert len(at_limit) == 1024
+    for body in ("", "{}", at_limit):
+        answer = client.post(
+            "/rotate/confirm", data=body, headers=headers, content_type="application/json"
+        )
+        assert answer.status_code == 200, answer.json
+        assert answer.json["in_force"] is True
 
 
 def test_a_revoked_device_cannot_rotate(b, registry):
@@ -235,6 +319,8 @@ def test_a_connected_node_rotates_and_the_broker_then_knows_only_the_new_passwor
 
     with pytest.raises(RotationFailed, match="not_requested"):
         keeper.rotate()  # nobody asked
+    # Confirming the password in force answers truthfully, and the node takes it as such.
+    assert not confirm_new_password(hub_web.url, "askrigg", old, ca_file=b.state.layout.ca_cert)
     registry.request_rotation("askrigg", actor="test")
     keeper.rotate()
 
