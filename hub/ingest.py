@@ -27,6 +27,7 @@ from hub_sync.protocol import (
     encode_ack,
     parse_topic,
     seq_runs,
+    split_ack,
     topic,
 )
 
@@ -66,8 +67,6 @@ Outcome = Literal[
     "store-unavailable",
 ]
 
-REFUSALS_PER_ACK = 500
-"""Refused ranges in one ack message at most, so it stays far below the size limit."""
 REASONS: dict[type[ProtocolError], str] = {
     PayloadTooLarge: "payload too large",
     BatchTooLarge: "batch too large",
@@ -209,9 +208,8 @@ class IngestWorker:
         if self.fault_point == "after-commit":
             log.warning("fault point after-commit: exiting before the ack")
             os._exit(FAULT_EXIT_CODE)
-        self._publish(
-            topic(device_id, "ack"),
-            encode_ack(Ack(batch.store_epoch, outcome.acked, outcome.rejected, outcome.rotate)),
+        self._send_ack(
+            device_id, Ack(batch.store_epoch, outcome.acked, outcome.rejected, outcome.rotate)
         )
         self.counters.stored_batches += 1
         self.counters.stored_readings += outcome.inserted
@@ -240,18 +238,14 @@ class IngestWorker:
         if identity is not None and identity.device_id == device_id:
             # The node learns which readings will never be stored, and stops resending
             # them; a payload that named another device's readings gets no answer.
-            words = f"{reason}: {detail}"[:120]
-            runs = identity.runs
-            for start in range(0, len(runs), REFUSALS_PER_ACK):
-                refusal = Ack(
-                    identity.store_epoch,
-                    (),
-                    tuple(
-                        Rejection(a, b, words) for a, b in runs[start : start + REFUSALS_PER_ACK]
-                    ),
-                )
-                self._publish(topic(device_id, "ack"), encode_ack(refusal))
+            words = f"{reason}: {detail}"
+            refusal = tuple(Rejection(a, b, words) for a, b in identity.runs)
+            self._send_ack(device_id, Ack(identity.store_epoch, (), refusal))
         return "rejected"
+
+    def _send_ack(self, device_id: str, ack: Ack) -> None:
+        for part in split_ack(ack):
+            self._publish(topic(device_id, "ack"), encode_ack(part))
 
     def _publish(self, where: str, payload: bytes, *, retain: bool = False) -> None:
         # The broker is gone: the node resends what it does not hear about, and the

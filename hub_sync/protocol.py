@@ -613,6 +613,37 @@ class Ack:
     rotate: bool = False
 
 
+ACK_RANGES_PER_MESSAGE = 2000
+"""Acked ranges in one ack message at most (each at most 43 bytes of JSON)."""
+ACK_REJECTIONS_PER_MESSAGE = 500
+"""Refused ranges in one ack message at most (each at most 300 bytes of JSON)."""
+MAX_REJECTION_REASON = 200
+"""Characters of a refusal's reason at most."""
+
+
+def split_ack(ack: Ack) -> list[Ack]:
+    """``ack`` as one or more acks that each stay far below MAX_PAYLOAD_BYTES.
+
+    A batch of scattered sequence numbers can need thousands of ranges; a message over
+    the broker's limit would be dropped and cost the hub its connection. Each part
+    carries the same epoch and rotate flag; a node applies each as it comes.
+    """
+    rejected = tuple(
+        Rejection(r.first, r.last, r.reason[:MAX_REJECTION_REASON]) for r in ack.rejected
+    )
+    if len(ack.acked) <= ACK_RANGES_PER_MESSAGE and len(rejected) <= ACK_REJECTIONS_PER_MESSAGE:
+        return [Ack(ack.store_epoch, ack.acked, rejected, ack.rotate)]
+    parts = [
+        Ack(ack.store_epoch, ack.acked[i : i + ACK_RANGES_PER_MESSAGE], (), ack.rotate)
+        for i in range(0, len(ack.acked), ACK_RANGES_PER_MESSAGE)
+    ]
+    parts += [
+        Ack(ack.store_epoch, (), rejected[i : i + ACK_REJECTIONS_PER_MESSAGE], ack.rotate)
+        for i in range(0, len(rejected), ACK_REJECTIONS_PER_MESSAGE)
+    ]
+    return parts
+
+
 def encode_ack(ack: Ack) -> bytes:
     """The JSON of an ack (the store epoch as a string: JSON numbers stop at 2^53)."""
     body: dict[str, Any] = {

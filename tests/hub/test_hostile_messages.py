@@ -287,7 +287,9 @@ def test_a_flooding_device_is_turned_away_unread_and_its_neighbour_is_not(hub, n
         node.publish(topic("askrigg", "readings"), valid([seq])).wait(5)
     neighbour = connect(hub.broker, "bainbridge")
     for seq in range(1, 4):
-        neighbour.publish(topic("bainbridge", "readings"), valid([seq], device="bainbridge")).wait(5)
+        neighbour.publish(topic("bainbridge", "readings"), valid([seq], device="bainbridge")).wait(
+            5
+        )
     assert wait_for(lambda: len(neighbour.acks) == 3)
     assert wait_for(lambda: service.counters.throttled >= 6)
     # A minute's worth (5) went in; the bucket refills one message every 12 s.
@@ -314,3 +316,17 @@ def test_a_device_over_its_bytes_quota_is_turned_away(hub, node):
     assert acked(node) == {(1, 1)}
     service.record_refusals()
     assert hub.refusals("askrigg")["over its quota of bytes a minute"].count == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_ten_thousand_scattered_readings_are_acked_in_parts_the_broker_lets_through(hub, node):
+    service = hub.start()
+    scattered = list(range(1, 20_001, 2))
+    node.publish(topic("askrigg", "readings"), valid(scattered)).wait(5)
+    assert wait_for(lambda: len(acked(node)) == 10_000, timeout=30)
+    assert acked(node) == {(seq, seq) for seq in scattered}
+    # Refused just as scattered: every one named back, in parts.
+    poison = valid([seq + 1 for seq in scattered], qualities=[2**31] * 10_000)
+    node.publish(topic("askrigg", "readings"), poison).wait(5)
+    assert wait_for(lambda: len(refused(node)) == 10_000, timeout=30)
+    assert service._connection == 1  # never cut off by the broker for an oversize ack

@@ -10,22 +10,27 @@ from hub_sync.protocol import (
     MAX_CONFIG_BYTES,
     MAX_JSON_DEPTH,
     MAX_NUMBER_CHARS,
+    MAX_PAYLOAD_BYTES,
     MAX_QUALITY,
     MAX_STATUS_BYTES,
     MAX_STATUS_LIST,
     MAX_STATUS_TEXT,
+    Ack,
     Batch,
     BatchIdentity,
     MalformedPayload,
     PayloadTooLarge,
+    Rejection,
     UnsupportedVersion,
     WireReading,
     decode_batch,
     decode_config,
     decode_status,
+    encode_ack,
     encode_batch,
     encode_status,
     load_json,
+    split_ack,
     status_text,
 )
 from tests.support.hostile import deep_json, raw_batch, status
@@ -211,3 +216,19 @@ def test_a_config_of_64_kib_is_read_and_one_byte_more_is_refused():
 def test_a_version_that_is_not_1_is_named():
     with pytest.raises(UnsupportedVersion, match=r"^status version 2; this code knows 1$"):
         decode_status(b'{"v": 2, "state": "online"}')
+
+
+def test_an_ack_of_thousands_of_ranges_is_split_into_parts_below_the_payload_limit():
+    acked = tuple((2 * n + 1, 2 * n + 1) for n in range(10_000))
+    rejected = tuple(Rejection(2 * n + 2, 2 * n + 2, "x" * 1000) for n in range(1_200))
+    parts = split_ack(Ack(2**64 - 1, acked, rejected, rotate=True))
+    assert len(parts) == 5 + 3
+    assert all(len(encode_ack(part)) < MAX_PAYLOAD_BYTES // 2 for part in parts)
+    assert tuple(pair for part in parts for pair in part.acked) == acked
+    assert [(r.first, r.last) for part in parts for r in part.rejected] == [
+        (r.first, r.last) for r in rejected
+    ]
+    assert all(part.rotate and part.store_epoch == 2**64 - 1 for part in parts)
+    assert {len(r.reason) for part in parts for r in part.rejected} == {200}
+    small = Ack(7, ((1, 10),))
+    assert split_ack(small) == [small]
