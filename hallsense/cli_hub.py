@@ -21,6 +21,7 @@ from hub.store import HubStore, HubStoreError, open_hub_store
 from hub.store_sql import SqlHubStore
 from hub_sync.mqtt import MqttError
 from hub_sync.protocol import ProtocolError, check_device_id
+from provisioning.registry import UnsafeName, check_name
 
 
 def _settings(env_file: Path | None) -> HubSettings:
@@ -89,6 +90,10 @@ def add_device(env_file: Path | None, device_id: str, name: str) -> None:
         check_device_id(device_id)
     except ProtocolError as error:
         raise click.BadParameter(str(error), param_hint="DEVICE_ID") from error
+    try:
+        check_name("--name", name)
+    except UnsafeName as error:
+        raise click.BadParameter(str(error), param_hint="--name") from error
     store = _store(_settings(env_file))
     try:
         store.add_device(device_id, name)

@@ -23,6 +23,7 @@ from hallsense.settings import load_settings
 from hallsense.wiring import drain_to_hub
 from hub.store import open_hub_store
 from provisioning.broker_config import HUB_ACCOUNT
+from provisioning.bundle import env_file_text
 from provisioning.passwords import write_private_file
 from provisioning.state import init_state
 from sensors.counter import read_tally
@@ -45,8 +46,9 @@ def free_port() -> int:
 
 
 def _env_file(path: Path, values: dict[str, object]) -> Path:
-    lines = [f"HALLSENSE_{key.upper()}={value}" for key, value in values.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Quoted and escaped as provisioning writes a bundle's, so any path reads back exactly.
+    text = env_file_text({f"HALLSENSE_{key.upper()}": str(value) for key, value in values.items()})
+    path.write_text(text, encoding="utf-8")
     return path
 
 

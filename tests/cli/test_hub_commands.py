@@ -30,6 +30,18 @@ def test_a_bad_device_id_is_refused_by_name(tmp_path):
     assert "device id 'Askrigg/Hall' is not valid" in result.output
 
 
+def test_a_hall_name_with_a_line_break_is_refused_and_nothing_registered(tmp_path):
+    env = write_env(tmp_path / "hub.env", hub_store=tmp_path / "hub.db")
+    result = invoke("hub", "add-device", "--env", env, "askrigg", "--name", "Askrigg\nHall")
+    assert result.exit_code == 2
+    assert "--name holds the character U+000A (line feed) at position 8" in result.output
+    data = json.loads(invoke("hub", "status", "--env", env, "--json").output)
+    assert data == []
+    quoted = 'The "Old School" Hall #2 $HOME'
+    assert invoke("hub", "add-device", "--env", env, "askrigg", "--name", quoted).exit_code == 0
+    assert json.loads(invoke("hub", "status", "--env", env, "--json").output)[0]["name"] == quoted
+
+
 def test_hub_settings_errors_are_named(tmp_path):
     env = tmp_path / "hub.env"
     env.write_text("HALLSENSE_BROKER_PORT=eighty\n")
