@@ -6,6 +6,7 @@ tests/hub/test_auth.py covers the same rules through Flask."""
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 
@@ -16,8 +17,10 @@ from hub.logins import (
     SESSION_LIFETIME_S,
     SETUP_CODE_LIFETIME_S,
     Account,
+    FailureLog,
     LoginRefused,
     Logins,
+    MalformedLogin,
     PasswordRejected,
     Throttled,
     check_new_password,
@@ -287,6 +290,70 @@ def test_twenty_failures_from_one_address_make_that_address_wait(logins):
         refusal(logins, f"guess-{n}", OTHER, "203.0.113.9")
     assert isinstance(refusal(logins, "alice", PASSWORD, "203.0.113.9"), Throttled)
     assert logins.log_in("alice", PASSWORD, "198.51.100.1")  # another address may
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "says"),
+    [
+        ("", PASSWORD, "enter your user name and your password"),
+        ("alice", "", "enter your user name and your password"),
+        ("   ", PASSWORD, "enter your user name and your password"),
+        ("a" * 41, PASSWORD, "a user name is at most 40 characters"),
+        ("alice", "x" * 257, "a password is at most 256 characters"),
+        ("ali\x00ce", PASSWORD, "a user name or password cannot hold control characters"),
+        ("alice", PASSWORD + "\x00", "a user name or password cannot hold control characters"),
+        ("ali\u0085ce\x7f", PASSWORD, "a user name or password cannot hold control characters"),
+    ],
+)
+def test_a_malformed_log_in_is_refused_unread_and_counted(hub_store, username, password, says):
+    # One failure an address is enough here, to see that this one counted.
+    logins = Logins(lambda: hub_store, per_address=FailureLimiter(1, 60))
+    logins.create_account("alice", PASSWORD, "team")
+    with pytest.raises(MalformedLogin, match=f"^{says}$") as caught:
+        logins.log_in(username, password, "192.0.2.1")
+    assert isinstance(caught.value, LoginRefused)  # for callers that know only refusals
+    assert isinstance(refusal(logins, "alice", PASSWORD, "192.0.2.1"), Throttled)
+    assert logins.log_in("alice", PASSWORD, "192.0.2.2")
+
+
+def test_malformed_log_ins_at_one_name_make_that_name_wait(logins):
+    logins.create_account("alice", PASSWORD, "team")
+    for n, password in enumerate(["", "x" * 300, PASSWORD + "\x00", "", "x" * 257]):
+        assert isinstance(refusal(logins, " Alice ", password, f"192.0.2.{n}"), MalformedLogin)
+    assert isinstance(refusal(logins, "alice", PASSWORD, "198.51.100.1"), Throttled)
+
+
+def test_failures_are_logged_once_a_minute_per_address_with_a_count_of_the_rest(
+    hub_store, clock, caplog
+):
+    logins = Logins(lambda: hub_store, clock=clock, failure_log=FailureLog(clock=clock))
+    logins.create_account("alice", PASSWORD, "team")
+    with caplog.at_level(logging.WARNING, logger="hub.logins"):
+        for n in range(3):
+            refusal(logins, f"guess-{n}", "hunter2 guess", "203.0.113.1")
+        refusal(logins, "alice", "x" * 300, "2001:db8::1")
+        refusal(logins, "alice", "x" * 300, "2001:db8::2")  # the same /64: the same bucket
+        clock.now += 61
+        refusal(logins, "alice", "\x00", "203.0.113.1")
+        logins.failed_attempt("alice", "not an address\nFAKE line", "form token missing or wrong")
+    assert [r.getMessage() for r in caplog.records] == [
+        "failed log-in from 203.0.113.1: wrong user name or password",
+        "failed log-in from 2001:db8::/64: malformed: a password is at most 256 characters",
+        "failed log-in from 203.0.113.1: malformed: a user name or password cannot hold"
+        " control characters (and 2 more since the last line)",
+        "failed log-in from an address that is not an IP address: form token missing or wrong",
+    ]
+    assert "hunter2" not in caplog.text
+    assert "alice" not in caplog.text
+    assert "guess" not in caplog.text
+
+
+def test_the_failure_log_forgets_the_quietest_addresses_first():
+    now = [0.0]
+    failures = FailureLog(clock=lambda: now[0], max_clients=3)
+    for n in range(10):
+        failures.failed(f"192.0.2.{n}", "wrong user name or password")
+    assert len(failures._seen) == 3
 
 
 # --- API tokens and roles ---
