@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from edge.store import EdgeStore, StoreError
 from web_local.site import PageSettings, Site
@@ -41,6 +41,11 @@ SECURITY_HEADERS = {
 }
 
 
+MAX_CONTENT_LENGTH = 1024
+"""Request bodies larger than this are refused (413) before any route runs: nothing is
+ever posted to the page, so no request needs one."""
+
+
 class StoreUnavailable(Exception):
     """The node's store cannot be read (not made yet, damaged, or the card has failed)."""
 
@@ -54,11 +59,12 @@ def create_app(site: Site) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(
         SEND_FILE_MAX_AGE_DEFAULT=3600,
-        MAX_CONTENT_LENGTH=1024,  # nothing is ever posted to the page
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
     )
     app.extensions["hallsense_site"] = site
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.before_request(_refuse_large_bodies)
     app.teardown_appcontext(_close_store)
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
@@ -119,6 +125,14 @@ def _close_store(exception: BaseException | None) -> None:
         store.close()
 
 
+def _refuse_large_bodies() -> None:
+    # Flask checks the limit only when a view reads the body, and no view here does: say
+    # so at once rather than leave a large body unread.
+    length = request.content_length
+    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge()
+
+
 def _secure(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -133,6 +147,12 @@ def _wants_json() -> bool:
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     message = error.description or error.name
+    if isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = (
+            f"The request body is larger than the {limit:,} bytes this page accepts "
+            "(nothing is ever sent to the page; it only shows the hall's readings)."
+        )
     # The exception's own headers (Allow on a 405, which RFC 9110 requires), not its type.
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if _wants_json():

@@ -209,11 +209,11 @@ def parse_range(
     if end < start or (end == start and to_is_a_day):
         # (A day that ends as ``from`` begins lies wholly before it; two equal instants
         # are an empty range, which is allowed.)
-        raise _bad("to is before from")
+        raise _bad(f"from, to: to {shown(raw_to or '')} is before from {shown(raw_from or '')}")
     days = _days(start, end, zone)
     if days > max_days:
         raise _bad(
-            f"the range is {_days_words(days)}; at most {max_days} days per {per} "
+            f"from, to: the range is {_days_words(days)}; at most {max_days} days per {per} "
             "(ask for a shorter range, or several)"
         )
     return _clamp(start), _clamp(end)

@@ -161,7 +161,7 @@ def test_a_range_of_local_days_is_counted_in_days_across_a_clock_change():
     start, end = rng(max_days=153, **{"from": "2026-07-01", "to": "2026-11-30"})
     assert (end - start) == timedelta(days=153, hours=1)
     assert bad_range(max_days=366, **{"from": "2026-07-01", "to": "2027-07-02"}).startswith(
-        "the range is 367 days; at most 366 days per download"
+        "from, to: the range is 367 days; at most 366 days per download"
     )
 
 
@@ -216,11 +216,13 @@ def test_bad_dates_are_named_with_their_value_cut_to_40_characters(name, value, 
 
 
 def test_to_before_from_and_ranges_too_long_are_refused():
-    assert bad_range(**{"from": "2026-07-03", "to": "2026-07-02"}) == "to is before from"
+    assert bad_range(**{"from": "2026-07-03", "to": "2026-07-02"}) == (
+        "from, to: to '2026-07-02' is before from '2026-07-03'"
+    )
     message = bad_range(max_days=366, **{"from": "2025-06-11", "to": "2026-07-15"})
-    assert message.startswith("the range is 400 days; at most 366 days per download")
+    assert message.startswith("from, to: the range is 400 days; at most 366 days per download")
     message = bad_range(**{"from": "2026-06-01T00:00:00Z", "to": "2026-07-02T12:00:00Z"})
-    assert message.startswith("the range is 31.5 days; at most 31 days per download")
+    assert message.startswith("from, to: the range is 31.5 days; at most 31 days per download")
     assert "not in the past" in bad_range(**{"from": "2026-08-01"})
 
 
@@ -361,9 +363,12 @@ def test_readings_past_their_limit_are_cut_with_a_link_that_continues(client, st
     [
         ("from=2026-13-01", "from: '2026-13-01' is not a date (use YYYY-MM-DD)"),
         ("from=2026-07-01T10:00:00&to=2026-07-02", "from: '2026-07-01T10:00:00' has no UTC offset"),
-        ("from=2026-07-10&to=2026-07-09", "to is before from"),
-        ("from=2026-06-01&to=2026-07-14", "the range is 44 days; at most 31 days per request"),
-        ("from=1900-01-01", "the range is 46216.6 days; at most 31 days per request"),
+        ("from=2026-07-10&to=2026-07-09", "from, to: to '2026-07-09' is before from"),
+        (
+            "from=2026-06-01&to=2026-07-14",
+            "from, to: the range is 44 days; at most 31 days per request",
+        ),
+        ("from=1900-01-01", "from, to: the range is 46216.6 days; at most 31 days per request"),
         ("metric=cpu_temperature", "metric: 'cpu_temperature' is not a measurement shown here"),
         ("metric=weather", "metric: 'weather' is not a measurement shown here"),
         ("sensor=", "sensor: '' must be 1 to 200 characters long"),
@@ -436,15 +441,15 @@ def test_minute_rollups_of_counts(client):
         ("resolution=", "resolution: '' is not one of minute, hour, day"),
         (
             "resolution=minute&from=2026-07-10",
-            "the range is 5.6 days; at most 2 days per request at minute resolution",
+            "from, to: the range is 5.6 days; at most 2 days per request at minute resolution",
         ),
         (
             "resolution=hour&from=2026-01-01&to=2026-07-14",
-            "the range is 195 days; at most 93 days per request at hour resolution",
+            "from, to: the range is 195 days; at most 93 days per request at hour resolution",
         ),
         (
             "resolution=day&from=2010-01-01&to=2020-12-31",
-            "the range is 4018 days; at most 3660 days per request at day resolution",
+            "from, to: the range is 4018 days; at most 3660 days per request at day resolution",
         ),
         ("metric=load_1m", "metric: 'load_1m' is not a measurement shown here"),
         ("after=3", "unknown parameter 'after'"),
