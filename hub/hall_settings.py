@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from hub.config_downlink import build_config, next_revision
 from hub.store import SentConfig
-from hub_sync.protocol import PAGE_LABEL_MAX, PAGE_TEXT_MAX, ProtocolError
+from hub_sync.protocol import CONTROL_CHARACTER, PAGE_LABEL_MAX, PAGE_TEXT_MAX, ProtocolError
 
 EDITABLE = ("hall_name", "opening_hours", "public_metrics", "sensor_labels")
 """The page settings a clerk may change (``contact`` stays with the IoT team)."""
@@ -86,8 +86,19 @@ def hall_settings(source: ConfigSource, device_id: str) -> HallSettings:
     )
 
 
-def _text(name: str, value: str, *, required: bool = False) -> str:
+def _printable(name: str, value: str) -> str:
+    """``value`` with its white space made single spaces, if it holds no control character."""
     value = " ".join(value.split())
+    found = CONTROL_CHARACTER.search(value)
+    if found:
+        raise HallSettingsError(
+            name, f"remove the control character U+{ord(found.group()):04X}; it cannot be shown"
+        )
+    return value
+
+
+def _text(name: str, value: str, *, required: bool = False) -> str:
+    value = _printable(name, value)
     if required and not value:
         raise HallSettingsError(name, "must not be empty")
     if len(value) > PAGE_TEXT_MAX:
@@ -113,7 +124,7 @@ def checked_edit(
     }
     labels = {}
     for sensor in sensors:
-        label = " ".join(form.get(f"label:{sensor}", "").split())
+        label = _printable(f"label:{sensor}", form.get(f"label:{sensor}", ""))
         if len(label) > PAGE_LABEL_MAX:
             raise HallSettingsError(
                 f"label:{sensor}", f"a label is at most {PAGE_LABEL_MAX} characters"

@@ -31,7 +31,7 @@ from hub.config_downlink import build_config
 from hub.data_api import MAX_READINGS_DAYS, MAX_ROLLUP_DAYS
 from hub.store_sqlite import SqliteHubStore
 from hub.web import MAX_CONTENT_LENGTH, HubPages, create_hub_web
-from hub_sync.protocol import Batch, WireReading
+from hub_sync.protocol import PAGE_LABEL_MAX, PAGE_TEXT_MAX, Batch, WireReading
 from provisioning.enrolment import FailureLimiter, TokenStore
 from provisioning.rotation import CredentialRotation
 from provisioning.state import add_device_account, init_state
@@ -409,3 +409,50 @@ def test_a_body_at_the_app_s_limit_is_read_and_one_byte_more_is_413(hub: Hub) ->
     assert (
         message_of(refused) == "the request body is larger than the 65,536 bytes this hub accepts"
     )
+
+
+@pytest.fixture(scope="module")
+def team(hub: Hub) -> Visitor:
+    client = hub.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.50"
+    return Visitor("team", client, log_in(client))
+
+
+def settings_error(answer: Any) -> tuple[str, str]:
+    """The field a settings page's error links to, and what it says."""
+    found = re.search(r'Nothing was changed.*?<a href="#([^"]+)">(.*?)</a>', answer.text, re.S)
+    assert found is not None, answer.text
+    return found.group(1), html.unescape(found.group(2))
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "said"),
+    [
+        ({"hall_name": "Askrigg\x00Hall"}, "hall_name", "control character U+0000"),
+        ({"hall_name": "Askrigg", "opening_hours": "\x1b[2J"}, "opening_hours", "U+001B"),
+        ({"hall_name": "Askrigg", "label:door": "Door\x7f"}, "label-door", "U+007F"),
+        ({"hall_name": "x" * (PAGE_TEXT_MAX + 1)}, "hall_name", f"at most {PAGE_TEXT_MAX}"),
+        ({"hall_name": "A", "label:door": "y" * (PAGE_LABEL_MAX + 1)}, "label-door", "at most"),
+        ({"hall_name": ""}, "hall_name", "must not be empty"),
+    ],
+)
+def test_a_hall_setting_that_cannot_be_shown_is_refused_at_its_field(
+    team: Visitor, form: dict[str, str], field: str, said: str
+) -> None:
+    answer = team.client.post(
+        "/fleet/askrigg/settings", data={**form, "csrf_token": team.csrf or ""}
+    )
+    assert answer.status_code == 400
+    linked, message = settings_error(answer)
+    assert linked == field
+    assert said in message
+
+
+def test_hall_settings_at_their_longest_are_sent(team: Visitor) -> None:
+    form = {
+        "hall_name": "x" * PAGE_TEXT_MAX,
+        "opening_hours": "y" * PAGE_TEXT_MAX,
+        "label:door": "z" * PAGE_LABEL_MAX,
+        "csrf_token": team.csrf or "",
+    }
+    assert team.client.post("/fleet/askrigg/settings", data=form).status_code == 303
