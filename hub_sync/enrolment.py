@@ -311,7 +311,7 @@ def _check_hub_url(hub_url: str) -> None:
 def _rejection(response: requests.Response) -> EnrolmentError:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         body = None
     code = body.get("error") if isinstance(body, dict) else None
     message = body.get("message") if isinstance(body, dict) else None
@@ -392,8 +392,11 @@ def enrol(
         log.warning("enrolment of %s refused: %s", device_id, refusal)
         raise refusal
     try:
-        credentials = Credentials.from_mapping(response.json())
-    except ValueError as error:
+        answer = response.json()
+        if not isinstance(answer, dict):
+            raise ValueError("it is not a JSON object")
+        credentials = Credentials.from_mapping(answer)
+    except (ValueError, RecursionError) as error:
         raise HubError(f"the hub's answer is not valid credentials: {error}") from None
     if credentials.device_id != device_id:
         raise HubError(f"the hub sent credentials for {credentials.device_id!r}, not {device_id!r}")

@@ -18,6 +18,7 @@ from hub_sync.enrolment import (
     CaMismatch,
     Credentials,
     EnrolmentError,
+    HubError,
     HubUnreachable,
     RateLimited,
     TlsFailure,
@@ -34,6 +35,7 @@ from hub_sync.enrolment import (
     remove_token_file,
     write_credentials,
 )
+from hub_sync.rotation import confirm_new_password
 from provisioning.enrolment import CREDENTIAL_FIELDS, DEFAULT_TTL, ca_fingerprint, qr_payload
 from tests.provisioning.test_enrolment import Ca, Hub, TlsServer, make_ca, make_hub
 from tests.provisioning.test_enrolment import make_server_cert as make_cert
@@ -383,3 +385,79 @@ def test_nothing_secret_is_logged(
         assert secret not in caplog.text
         assert secret not in str(invalid.value)
         assert secret not in str(used.value)
+
+
+def answering(status: str, body: bytes):
+    def app(environ, start_response):
+        start_response(status, [("Content-Type", "application/json")])
+        return [body]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        ("200 OK", b"[" * 100_000 + b"]" * 100_000),
+        ("200 OK", b"[1, 2]"),
+        ("200 OK", b'{"device_id": "askrigg"}'),
+        ("400 Bad Request", b"[" * 100_000 + b"]" * 100_000),
+        ("500 Internal Server Error", b"not json"),
+    ],
+)
+def test_an_answer_that_is_not_credentials_is_a_hub_error(
+    tmp_path: Path, council_ca: Ca, status: str, body: bytes
+) -> None:
+    cert, key = make_cert(council_ca, tmp_path / "tls", "hub")
+    server = TlsServer(answering(status, body), cert, key)
+    try:
+        with pytest.raises(HubError):
+            enrol(server.url, "t" * 43, "askrigg", ca_file=council_ca.pem_path)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "rotated"),
+    [
+        (b'{"version": 1, "device_id": "askrigg", "rotated": true, "in_force": true}', True),
+        (b'{"version": 1, "device_id": "askrigg", "rotated": true}', True),  # an older hub
+        (
+            b'{"version": 1, "device_id": "askrigg", "rotated": false, "in_force": true, '
+            b'"reason": "this password is the one in force already"}',
+            False,
+        ),
+    ],
+)
+def test_a_confirmation_is_taken_at_its_word(
+    tmp_path: Path, council_ca: Ca, body: bytes, rotated: bool
+) -> None:
+    cert, key = make_cert(council_ca, tmp_path / "tls", "hub")
+    server = TlsServer(answering("200 OK", body), cert, key)
+    try:
+        assert (
+            confirm_new_password(server.url, "askrigg", "p" * 40, ca_file=council_ca.pem_path)
+            is rotated
+        )
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"version": 1, "device_id": "askrigg", "rotated": false}',
+        b'{"version": 1, "device_id": "reeth", "rotated": true, "in_force": true}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+)
+def test_a_confirmation_that_does_not_say_in_force_is_a_hub_error(
+    tmp_path: Path, council_ca: Ca, body: bytes
+) -> None:
+    cert, key = make_cert(council_ca, tmp_path / "tls", "hub")
+    server = TlsServer(answering("200 OK", body), cert, key)
+    try:
+        with pytest.raises(HubError):
+            confirm_new_password(server.url, "askrigg", "p" * 40, ca_file=council_ca.pem_path)
+    finally:
+        server.stop()
