@@ -16,9 +16,11 @@ device an answer would include (the hub web passes the logged-in account's rule:
 team sees all, a parish clerk their own halls), and a device one may not see answers 404
 like one that does not exist.
 
-Parameters are checked strictly: an unknown one, a bad date, a range the wrong way round
-or too long, an unknown bucket or format is a 400 with ``{"error": "bad_request",
-"message": ...}`` naming the parameter and what to write instead.
+Parameters are checked strictly: an unknown one, a bad date, a date outside
+:data:`EARLIEST_DAY` to :data:`LATEST_DAY`, a range the wrong way round or too long, an
+unknown bucket or format is a 400 with ``{"error": "bad_request", "message": ...}``
+naming the parameter and what to write instead. :func:`parse_range` is the hub's one
+parser of ``from`` and ``to``; the open-data download uses it too.
 
 CSV and SenML come from the composition root (``exporters``), the same writers the
 node's downloads use, so a hall's data reads the same from its page and from the hub;
@@ -481,14 +483,15 @@ def openapi_document() -> dict[str, Any]:
         param(
             "from",
             "Start: YYYY-MM-DD (from the hub's local midnight) or an RFC 3339 date-time with "
-            "its offset. Must be before `to`; a range is at most 7 days of readings or 400 "
-            "days of rollups. Default: a day (readings) or a week (rollups) before `to`.",
+            "its offset, from 1970-01-01 to 9999-11-30. Must be before `to`; a range is at "
+            "most 7 days of readings or 400 days of rollups, counted on the local calendar. "
+            "Default: a day (readings) or a week (rollups) before `to`.",
             moment,
         ),
         param(
             "to",
             "End: YYYY-MM-DD (that whole local day included) or an RFC 3339 date-time with "
-            "its offset (excluded). Default: now.",
+            "its offset (excluded), from 1970-01-01 to 9999-11-30. Default: now.",
             moment,
         ),
         param(
