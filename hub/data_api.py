@@ -225,7 +225,7 @@ def _check_params(allowed: set[str]) -> None:
     unknown = sorted(set(request.args) - allowed)
     if unknown:
         raise _bad(
-            f"{unknown[0]}: not a parameter here (use {', '.join(sorted(allowed)) or 'none'})"
+            f"{unknown[0][:40]}: not a parameter here (use {', '.join(sorted(allowed)) or 'none'})"
         )
     for name in request.args:
         if name != "metric" and len(request.args.getlist(name)) > 1:
@@ -323,7 +323,7 @@ def data_api_blueprint(
         else:
             found = [d for d in registered if site_slug(d.site) == key]
         if not found:
-            raise NotFound(description=f"no {kind} {key!r} here")
+            raise NotFound(description=f"no {kind} {_shown(key)} here")
         return found
 
     @api.get("/api/v1/devices")

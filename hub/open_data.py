@@ -118,7 +118,7 @@ def _hall(store: OpenDataStore, slug: str) -> PublishedHall:
     for hall in published_halls(store):
         if hall.slug == slug:
             return hall
-    raise NotFound(description=f"no hall {slug!r} publishes open data here")
+    raise NotFound(description=f"no hall {slug[:40]!r} publishes open data here")
 
 
 def _us(moment: datetime) -> int:
@@ -208,7 +208,7 @@ def open_data_blueprint(
         unknown = sorted(set(request.args) - allowed)
         if unknown:
             raise BadRequest(
-                description=f"{unknown[0]}: not a parameter here "
+                description=f"{unknown[0][:40]}: not a parameter here "
                 f"(use {', '.join(sorted(allowed)) or 'none'})"
             )
 
