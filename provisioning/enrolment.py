@@ -599,6 +599,9 @@ def enrolment_blueprint(
     (``refused`` by the callback), 410 (``token_used``, ``token_expired``,
     ``token_revoked``), 429 (``rate_limited``, with ``Retry-After``), 500 (the callback
     failed; the token stays usable). Every answer says ``Cache-Control: no-store``.
+    Every 400, 401, 403 and 410 counts towards the client's limit; the body is read
+    with :func:`hub_sync.protocol.load_json` (at most :data:`MAX_REQUEST_BYTES`, eight
+    levels deep, numbers of 24 characters, no control characters).
 
     This is the hub's one state-changing route without a login, and no CSRF token
     applies: it is not a browser form but JSON posted by a device, and the one-time
