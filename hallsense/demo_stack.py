@@ -153,7 +153,7 @@ class DemoStack:
                 self.node_envs[device],
                 {
                     "data_dir": node_dir,
-                    "hall_name": f'"{name}"',
+                    "hall_name": name,
                     "drivers": "simulated,counter",
                     "simulated_interval_s": 1,
                     "simulated_seed": seed,

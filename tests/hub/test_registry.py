@@ -187,6 +187,9 @@ def test_a_version_2_store_gets_rollups_of_what_it_held(tmp_path):
         store._run(f"DROP TABLE {table}")
     store._run("DROP TABLE node_configs")
     store._run("ALTER TABLE devices DROP COLUMN rotation_requested_us")
+    for table in ("refusals", "dead_letters", "device_series"):  # version 5's
+        store._run(f"DROP TABLE {table}")
+    store._run("ALTER TABLE devices DROP COLUMN quarantined")
     store._run("PRAGMA user_version = 2")
     store.close()
     store = SqliteHubStore(path)
