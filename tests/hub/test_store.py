@@ -5,6 +5,8 @@ import time
 import pytest
 
 from hub.store import IMPLAUSIBLE_TIME, UnknownDevice
+from hub.store_postgres import PostgresHubStore
+from hub.store_sqlite import SqliteHubStore
 from hub_sync.protocol import Batch, WireReading
 
 EPOCH = 2**64 - 5  # beyond int64: stored as two's complement, read back unsigned
@@ -150,3 +152,56 @@ def test_writers_on_their_own_connections_store_one_device_exactly(hub):
     assert [r.seq for _, r in hub.readings("askrigg")] == list(range(1, 5001))
     assert hub.missing("askrigg") == ()
     assert {d.device_id: d.readings for d in hub.fleet()} == {"askrigg": 5000}
+
+
+def reopen(store):
+    if isinstance(store, PostgresHubStore):
+        return PostgresHubStore(store.url)
+    return SqliteHubStore(store.path)
+
+
+def test_a_version_4_store_counts_its_old_rejections_and_series_towards_the_quotas(hub):
+    hub.store_batch(batch(range(1, 4), sensor="a"), NOW_US)
+    hub.store_batch(batch(range(4, 7), sensor="b"), NOW_US)
+    # Back to version 4: rejections were one row per batch, series were not per device.
+    for table in ("refusals", "dead_letters", "device_series"):
+        hub._run(f"DROP TABLE {table}")
+    hub._run("ALTER TABLE devices DROP COLUMN quarantined")
+    hub._run("ALTER TABLE api_tokens DROP COLUMN scope")
+    for at in (NOW_US - 10, NOW_US):
+        hub._run(
+            "INSERT INTO rejections (device_id, reason, at_us) VALUES (?, ?, ?)",
+            ("askrigg", "not a hallsense readings payload", at),
+        )
+    if isinstance(hub, PostgresHubStore):
+        hub._run("UPDATE hallsense_schema SET version = 4")
+    else:
+        hub._run("PRAGMA user_version = 4")
+    upgraded = reopen(hub)
+    try:
+        (refusal,) = upgraded.refusals("askrigg")["askrigg"]
+        assert (refusal.reason, refusal.count, refusal.first_at_us, refusal.last_at_us) == (
+            "rejected",
+            2,
+            NOW_US - 10,
+            NOW_US,
+        )
+        upgraded.series_quota = 3
+        outcome = upgraded.store_batch(
+            Batch(
+                "askrigg",
+                EPOCH,
+                tuple(
+                    WireReading(7 + n, sensor, "temperature", "°C", NOW_US - 1000 + n, 1.0)
+                    for n, sensor in enumerate(["a", "c", "d"])
+                ),
+            ),
+            NOW_US,
+        )
+        # a and b came before the upgrade: room for one more, c; d is over.
+        assert (outcome.acked, [(r.first, r.last) for r in outcome.rejected]) == (
+            ((7, 8),),
+            [(9, 9)],
+        )
+    finally:
+        upgraded.close()
