@@ -116,9 +116,6 @@ def test_retention_deletes_old_raw_readings_and_keeps_the_gaps_true(hub):
 
 def reopen(store):
     """A second connection to the same hub store, as a second writer has."""
-    from hub.store_postgres import PostgresHubStore
-    from hub.store_sqlite import SqliteHubStore
-
     if isinstance(store, PostgresHubStore):
         return PostgresHubStore(store.url)
     return SqliteHubStore(store.path)
@@ -152,12 +149,6 @@ def test_writers_on_their_own_connections_store_one_device_exactly(hub):
     assert [r.seq for _, r in hub.readings("askrigg")] == list(range(1, 5001))
     assert hub.missing("askrigg") == ()
     assert {d.device_id: d.readings for d in hub.fleet()} == {"askrigg": 5000}
-
-
-def reopen(store):
-    if isinstance(store, PostgresHubStore):
-        return PostgresHubStore(store.url)
-    return SqliteHubStore(store.path)
 
 
 def test_a_version_4_store_counts_its_old_rejections_and_series_towards_the_quotas(hub):
