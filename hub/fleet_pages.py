@@ -79,14 +79,14 @@ def fleet_blueprint(
     def check(allowed: set[str]) -> None:
         unknown = sorted(set(request.args) - allowed)
         if unknown:
-            raise BadRequest(description=f"{unknown[0]}: not a parameter of this page")
+            raise BadRequest(description=f"{unknown[0][:40]}: not a parameter of this page")
 
     def visible_device(device_id: str) -> RegisteredDevice:
         account = require_account()
         for device in store().registered():
             if device.device_id == device_id and account.may_see(device_id):
                 return device
-        raise NotFound(description=f"no node {device_id!r} here")
+        raise NotFound(description=f"no node {device_id[:40]!r} here")
 
     @blueprint.get("/fleet")
     def fleet() -> str:

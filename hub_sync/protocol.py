@@ -48,8 +48,10 @@ MAX_STATUS_LIST = 64
 """Entries of a status's ``dropped`` list at most."""
 
 DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-"""C0 and C1 control characters (NUL, newline, escape …): refused in every text field."""
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Refused in every text field: C0 and C1 control characters (NUL, newline, escape …),
+the Unicode line and paragraph separators, and the bidirectional embeddings, overrides
+and isolates, which can make text on a page read otherwise than it is."""
 MAGIC = b"HS"
 FLAG_ZLIB = 0x01
 VALUES_SCALED = 0

@@ -83,7 +83,10 @@ def test_text_of_64_bytes_travels_and_65_is_refused():
         decode_batch(raw_batch("askrigg", EPOCH, [1], series=[(text + "x", "co2", "ppm")]))
 
 
-@pytest.mark.parametrize("character", ["\x00", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f"])
+@pytest.mark.parametrize(
+    "character",
+    ["\x00", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f", "\u2028", "\u202e", "\u2066"],
+)
 def test_a_control_character_in_any_text_field_is_refused(character):
     for series in [
         (f"t{character}", "co2", "ppm"),
