@@ -30,7 +30,6 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from hub.log_limit import LogLimiter
 from hub.store import SERIES_QUOTA
 from hub_sync.mqtt import MqttClient, MqttError
 from hub_sync.protocol import (
@@ -41,6 +40,7 @@ from hub_sync.protocol import (
     parse_topic,
 )
 from provisioning.broker_config import HA_DISCOVERY_PREFIX, HA_STATE_PREFIX
+from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from hub.log_limit import LogLimiter
 from hub.quotas import DeviceQuotas
 from hub.store import HubStore, HubStoreError, HubStoreRefused, UnknownDevice
 from hub_sync.mqtt import MqttError
@@ -30,6 +29,7 @@ from hub_sync.protocol import (
     split_ack,
     topic,
 )
+from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
 

@@ -42,15 +42,14 @@ import ipaddress
 import logging
 import re
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from hub.store_logins import TOKEN_SCOPES, AccountRow, SessionRow
 from provisioning.enrolment import FailureLimiter, client_key
+from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
 
@@ -247,11 +246,7 @@ class FailureLog:
         clock: Callable[[], float] = time.monotonic,
         max_clients: int = 10_000,
     ) -> None:
-        self.every_s = every_s
-        self._clock = clock
-        self._max_clients = max_clients
-        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.limiter = LogLimiter(log, every_s, clock=clock, max_keys=max_clients)
 
     def failed(self, client: str, reason: str) -> None:
         """Note a failure of ``client``; log it unless this address was logged lately.
@@ -259,18 +254,7 @@ class FailureLog:
         ``reason`` is the project's own words, never what the client sent.
         """
         key = printable_address(client)
-        with self._lock:
-            now = self._clock()
-            last, held = self._seen.get(key, (float("-inf"), 0))
-            if now - last < self.every_s:
-                self._seen[key] = (last, held + 1)
-                return
-            self._seen[key] = (now, 0)
-            self._seen.move_to_end(key)
-            while len(self._seen) > self._max_clients:
-                self._seen.popitem(last=False)
-        more = f" (and {held} more since the last line)" if held else ""
-        log.warning("failed log-in from %s: %s%s", key, reason, more)
+        self.limiter.log(key, logging.WARNING, "failed log-in from %s: %s", key, reason)
 
 
 def check_username(username: str) -> str:

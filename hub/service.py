@@ -11,12 +11,12 @@ from collections.abc import Callable
 import paho.mqtt.client as paho
 
 from hub.ingest import IngestCounters, IngestWorker
-from hub.log_limit import LogLimiter
 from hub.quotas import DeviceQuotas
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.protocol import TOPIC_PREFIX
+from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
 

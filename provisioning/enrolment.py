@@ -70,6 +70,7 @@ from hub_sync.protocol import (
     load_json,
     normalise_fingerprint,
 )
+from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +435,7 @@ class FailureLimiter:
         self._clock = clock
         self._max_clients = max_clients
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._logged: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self._log_limits: dict[str, LogLimiter] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
@@ -477,29 +478,17 @@ class FailureLimiter:
         ``log_interval_s`` old; returns whether a line was written. ``what`` and ``code``
         must be the caller's own words or checked values: they go into the log as they are.
         """
-        key = client_key(client)
-        with self._lock:
-            now = self._clock()
-            last = self._logged.get(key)
-            if last is not None and now - last[0] < self.log_interval_s:
-                self._logged[key] = (last[0], last[1] + 1)
-                return False
-            left_out = last[1] if last is not None else 0
-            self._logged[key] = (now, 0)
-            self._logged.move_to_end(key)
-            while len(self._logged) > self._max_clients:
-                self._logged.popitem(last=False)
-        if left_out:
-            logger.warning(
-                "%s from %s refused: %s (and %d earlier refusals of this address not logged)",
-                what,
-                client,
-                code,
-                left_out,
+        limiter = self._log_limits.get(logger.name)
+        if limiter is None:
+            limiter = self._log_limits.setdefault(
+                logger.name,
+                LogLimiter(
+                    logger, self.log_interval_s, clock=self._clock, max_keys=self._max_clients
+                ),
             )
-        else:
-            logger.warning("%s from %s refused: %s", what, client, code)
-        return True
+        return limiter.log(
+            client_key(client), logging.WARNING, "%s from %s refused: %s", what, client, code
+        )
 
 
 # --- the /enroll route ---

@@ -353,7 +353,7 @@ def test_the_failure_log_forgets_the_quietest_addresses_first():
     failures = FailureLog(clock=lambda: now[0], max_clients=3)
     for n in range(10):
         failures.failed(f"192.0.2.{n}", "wrong user name or password")
-    assert len(failures._seen) == 3
+    assert failures.limiter.remembered() == 3
 
 
 # --- API tokens and roles ---

@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from hub.log_limit import LogLimiter
+from provisioning.log_limit import LogLimiter
 from hub.quotas import QUOTA_BYTES, QUOTA_MESSAGES, DeviceQuotas
 
 
@@ -96,5 +96,5 @@ def test_a_flood_of_one_failure_logs_one_line_a_minute_and_counts_the_rest(caplo
     assert [r.getMessage() for r in caplog.records] == [
         "refused askrigg",
         "refused bainbridge",
-        "refused askrigg (and 1000 more like it since the last such line)",
+        "refused askrigg (and 1000 more since the last line)",
     ]
