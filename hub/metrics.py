@@ -3,7 +3,7 @@
 The nodes sit behind hall routers and mobile links where no Prometheus can reach them,
 so the hub exposes what their heartbeats say, one series per node, next to its own
 totals. Everything comes from the hub store in one pass (:meth:`fleet`), so a scrape
-costs two queries however many nodes there are.
+costs three queries however many nodes there are.
 
 What the team asks and the expression that answers it:
 
@@ -12,6 +12,9 @@ What the team asks and the expression that answers it:
   ``time() - hallsense_hub_node_oldest_unacknowledged_timestamp_seconds > 6*3600``
 - the hub's ingest rate: ``sum(rate(hallsense_hub_readings_stored_total[5m]))``
 - rejected batches: ``increase(hallsense_hub_rejected_batches_total[1h]) > 0``
+- a device over a quota, or sending what the hub refuses:
+  ``increase(hallsense_hub_refused_messages_total[1h]) > 0`` (label ``reason``)
+- messages kept aside: ``increase(hallsense_hub_quarantined_messages_total[1h]) > 0``
 
 Written with ``prometheus_client``'s metric families and a one-off registry per scrape:
 the values live in the hub store, not in this process.
@@ -114,8 +117,20 @@ class FleetCollector(Collector):
         rejected = counter(
             "hallsense_hub_rejected_batches", "Batches from the node the hub refused."
         )
+        quarantined = counter(
+            "hallsense_hub_quarantined_messages",
+            "Messages from the node the hub could not handle and kept aside.",
+        )
+        refused = CounterMetricFamily(
+            "hallsense_hub_refused_messages",
+            "Messages from the node the hub refused, by reason (quotas included).",
+            labels=["device", "site", "reason"],
+        )
         for node in self.fleet:
             labels = [node.device_id, node.name]
+            quarantined.add_metric(labels, node.quarantined)
+            for refusal in node.refusals:
+                refused.add_metric([*labels, refusal.reason], refusal.count)
             status = node_status(node)
             up.add_metric(labels, 1 if node.online else 0)
             if node.last_seen_us is not None:
@@ -136,6 +151,7 @@ class FleetCollector(Collector):
             if when is not None:
                 oldest.add_metric(labels, when)
         yield from (up, seen, backlog, held, oldest, clock, store_bytes, missing, stored, rejected)
+        yield from (quarantined, refused)
 
 
 def exposition(fleet: Sequence[DeviceState]) -> bytes:

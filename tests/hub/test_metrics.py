@@ -37,6 +37,8 @@ def test_every_node_reports_its_heartbeat_figures_and_the_hub_its_totals(hub_sto
     }
     hub_store.record_status("askrigg", True, json.dumps(status), NOW_US)
     hub_store.count_refused("reeth", "malformed payload", "bad payload", NOW_US)
+    hub_store.count_refused("reeth", "over its quota of messages a minute", "600", NOW_US, 40)
+    hub_store.quarantine("reeth", "hallsense/v1/reeth/readings", b"HS?", "bug", NOW_US)
 
     found = samples(exposition(hub_store.fleet()))
     askrigg = (("device", "askrigg"), ("site", 'Askrigg "Village" Hall'))
@@ -53,5 +55,15 @@ def test_every_node_reports_its_heartbeat_figures_and_the_hub_its_totals(hub_sto
     assert found[("hallsense_hub_node_missing_readings", askrigg)] == 2
     assert found[("hallsense_hub_readings_stored_total", askrigg)] == 3
     assert found[("hallsense_hub_rejected_batches_total", reeth)] == 1
+    assert found[("hallsense_hub_quarantined_messages_total", reeth)] == 1
+    assert found[("hallsense_hub_quarantined_messages_total", askrigg)] == 0
+
+    def by_reason(reason):
+        return tuple(sorted((*reeth, ("reason", reason))))
+
+    refused = "hallsense_hub_refused_messages_total"
+    assert found[(refused, by_reason("over its quota of messages a minute"))] == 40
+    assert found[(refused, by_reason("malformed payload"))] == 1
+    assert found[(refused, by_reason("quarantined"))] == 1
     # A node that never sent a heartbeat has no backlog sample rather than a made-up 0.
     assert ("hallsense_hub_node_backlog_readings", reeth) not in found
