@@ -229,6 +229,8 @@ def status(env_file: Path | None, as_json: bool) -> None:
                             {"store_epoch": str(e), "first": a, "last": b} for e, a, b in d.missing
                         ],
                         "rejected_batches": d.rejected_batches,
+                        "quarantined": d.quarantined,
+                        "refused": {r.reason: r.count for r in d.refusals},
                         "status": json.loads(d.status) if d.status else None,
                     }
                     for d in fleet

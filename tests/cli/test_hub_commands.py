@@ -21,6 +21,7 @@ def test_add_device_then_status(tmp_path):
     data = json.loads(invoke("hub", "status", "--env", env, "--json").output)
     assert data[0]["device_id"] == "askrigg"
     assert data[0]["readings"] == 0
+    assert (data[0]["quarantined"], data[0]["refused"]) == (0, {})
 
 
 def test_a_bad_device_id_is_refused_by_name(tmp_path):
