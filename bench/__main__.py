@@ -1,18 +1,18 @@
-"""Run every benchmark and print their tables: ``python -m bench [store|agent|wire|web|hub]``."""
+"""Run every benchmark and print their tables: ``python -m bench [NAME ...]`` (all by default)."""
 
 import sys
 
-from bench import agent_resources, hub_data, store_append, web, wire
+from bench import agent_resources, hostile, hub_data, store_append, web, wire
 
 
 def main(argv: list[str]) -> int:
-    every = {"store", "agent", "wire", "web", "hub"}
+    every = {"store", "agent", "wire", "web", "hub", "hostile"}
     chosen = set(argv) or every
     unknown = chosen - every
     if unknown:
         print(
             f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
-            "choose store, agent, wire, web, hub"
+            "choose store, agent, wire, web, hub, hostile"
         )
         return 2
     if "store" in chosen:
@@ -25,6 +25,8 @@ def main(argv: list[str]) -> int:
         web.main()
     if "hub" in chosen:
         hub_data.main()
+    if "hostile" in chosen:
+        hostile.main()
     return 0
 
 
