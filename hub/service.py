@@ -115,7 +115,7 @@ class IngestService:
             for store in self.stores
         ]
         self.status_worker = self.workers[-1]
-        self._acks = InOrderAcks(self.client.ack)
+        self._acks = InOrderAcks(self._ack_to_broker)
         self._connection = 0
         # Bounded: a full queue holds paho's thread, so the broker's window does the rest.
         self._queue: queue.Queue[tuple[int, int, paho.MQTTMessage] | None] = queue.Queue(
@@ -125,6 +125,14 @@ class IngestService:
             threading.Thread(target=self._write, args=(worker,), name=f"hub-writer-{n}")
             for n, worker in enumerate(self.workers[:-1], 1)
         ]
+
+    def _ack_to_broker(self, message: paho.MQTTMessage) -> None:
+        try:
+            self.client.ack(message)
+        except OSError as error:
+            # The connection went (or is being closed at a stop): the broker sends the
+            # message again on the next one, and the store takes it idempotently.
+            log.debug("could not acknowledge a message to the broker: %s", error)
 
     def _connected(self, client: MqttClient) -> None:
         self._connection += 1

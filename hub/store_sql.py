@@ -38,7 +38,7 @@ from hub.store import (
     UnknownDevice,
 )
 from hub.store_logins import LOGIN_MIGRATION_5, LOGIN_SCHEMA, LoginTables
-from hub_sync.protocol import Batch, Rejection, WireReading
+from hub_sync.protocol import INT64_MIN, Batch, Rejection, WireReading
 
 NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
 """Quality bits that keep a reading out of "latest value": bad value, unsettled or
@@ -143,6 +143,15 @@ def value_columns(value: float) -> tuple[float | None, bytes | None]:
     if math.isnan(value) or (value == 0 and math.copysign(1, value) < 0):
         return None, struct.pack(">d", value)
     return value, None
+
+
+def hour_of(ts_us: int) -> int:
+    """The start of the UTC hour holding ``ts_us``, never below the 64-bit minimum.
+
+    The first hour before 1970 of the signed 64-bit range starts below it; its readings
+    (implausible, but valid on the wire) are kept under the minimum itself.
+    """
+    return max(ts_us - ts_us % HOUR_US, INT64_MIN)
 
 
 def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -482,37 +491,47 @@ class SqlHubStore(LoginTables):
         """The batch's series that would take its device past its series quota.
 
         The series the device may use are noted before the batch is stored (a batch that
-        then fails leaves its series counted, which only errs towards the quota). Read
-        again from the database whenever a batch brings a series this connection has not
-        seen for the device, so several connections cannot each grant the last places.
+        then fails leaves its series counted, which only errs towards the quota). Counted
+        again from the database, under the device's lock, whenever a batch brings a series
+        this connection has not seen for the device.
         """
         keys = list(dict.fromkeys((r.sensor_id, r.metric, r.unit) for r in batch.readings))
         known = self._device_series.get(batch.device_id)
         if known is not None and all(key in known for key in keys):
             return set()
-        known = {
-            (sensor, metric, unit)
-            for sensor, metric, unit in self._query(
-                "SELECT s.sensor_id, s.metric, s.unit FROM device_series d "
-                "JOIN series s ON s.id = d.series_id WHERE d.device_id = ?",
-                (batch.device_id,),
-            )
-        }
-        room = self.series_quota - len(known)
-        over: set[tuple[str, str, str]] = set()
-        for key in keys:
-            if key in known:
-                continue
-            if room <= 0:
-                over.add(key)
-                continue
-            room -= 1
-            self._run(
-                "INSERT INTO device_series (device_id, series_id) VALUES (?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (batch.device_id, self._series_id(*key)),
-            )
-            known.add(key)
+        try:
+            # One connection at a time counts and grants a device's series: two writers
+            # reading the same count could otherwise each grant the last places.
+            with self._transaction():
+                self._lock_device(batch.device_id)
+                known = {
+                    (sensor, metric, unit)
+                    for sensor, metric, unit in self._query(
+                        "SELECT s.sensor_id, s.metric, s.unit FROM device_series d "
+                        "JOIN series s ON s.id = d.series_id WHERE d.device_id = ?",
+                        (batch.device_id,),
+                    )
+                }
+                room = self.series_quota - len(known)
+                over: set[tuple[str, str, str]] = set()
+                for key in keys:
+                    if key in known:
+                        continue
+                    if room <= 0:
+                        over.add(key)
+                        continue
+                    room -= 1
+                    self._run(
+                        "INSERT INTO device_series (device_id, series_id) VALUES (?, ?) "
+                        "ON CONFLICT DO NOTHING",
+                        (batch.device_id, self._series_id(*key)),
+                    )
+                    known.add(key)
+        except BaseException:
+            # Series ids made in a transaction that was rolled back must not be reused.
+            self._series.clear()
+            self._device_series.pop(batch.device_id, None)
+            raise
         self._device_series[batch.device_id] = known
         return over
 
@@ -639,7 +658,7 @@ class SqlHubStore(LoginTables):
         buckets: dict[tuple[str, int, int], list[float]] = {}
         spans: dict[tuple[str, int, int], list[int]] = {}
         for row in rows:
-            span_key = (row[0], row[4] - row[4] % HOUR_US, row[1])
+            span_key = (row[0], hour_of(row[4]), row[1])
             span = spans.get(span_key)
             if span is None:
                 spans[span_key] = [row[2], row[2]]
@@ -650,7 +669,7 @@ class SqlHubStore(LoginTables):
             value, quality = row[5], row[7]
             if value is None or quality & NOT_ROLLED_UP or not math.isfinite(value):
                 continue
-            key = (row[0], row[3], row[4] - row[4] % HOUR_US)
+            key = (row[0], row[3], hour_of(row[4]))
             bucket = buckets.get(key)
             if bucket is None:
                 buckets[key] = [1, value, value, value]

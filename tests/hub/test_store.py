@@ -1,5 +1,6 @@
 import math
 import struct
+import threading
 import time
 
 import pytest
@@ -196,3 +197,51 @@ def test_a_version_4_store_counts_its_old_rejections_and_series_towards_the_quot
         )
     finally:
         upgraded.close()
+
+
+def test_two_writers_at_once_never_grant_a_device_more_than_its_series_quota(hub):
+    second = reopen(hub)
+    hub.series_quota = second.series_quota = 50
+
+    def new_series(first_seq, prefix):
+        return Batch(
+            "askrigg",
+            EPOCH,
+            tuple(
+                WireReading(first_seq + n, f"{prefix}{n}", "co2", "ppm", NOW_US - 1000 + n, 1.0)
+                for n in range(50)
+            ),
+        )
+
+    outcomes = {}
+    start = threading.Barrier(2)
+
+    def store(store, name, batch):
+        start.wait()
+        outcomes[name] = store.store_batch(batch, NOW_US)
+
+    writers = [
+        threading.Thread(target=store, args=(hub, "a", new_series(1, "a"))),
+        threading.Thread(target=store, args=(second, "b", new_series(51, "b"))),
+    ]
+    try:
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join(30)
+    finally:
+        second.close()
+    stored = {r.sensor_id for _, r in hub.readings("askrigg")}
+    assert len(stored) == 50
+    assert sum(o.inserted for o in outcomes.values()) == 50
+    refused = sum(r.last - r.first + 1 for o in outcomes.values() for r in o.rejected)
+    assert refused == 50
+    (count,) = hub._query("SELECT COUNT(*) FROM device_series WHERE device_id = ?", ("askrigg",))
+    assert count[0] == 50
+
+
+def test_a_reading_at_the_very_start_of_64_bit_time_is_stored_flagged(hub):
+    outcome = hub.store_batch(batch([1, 2], ts=-(2**63)), NOW_US)
+    assert outcome.acked == ((1, 2),)
+    assert [r.ts_us for _, r in hub.readings("askrigg")] == [-(2**63)] * 2
+    assert all(r.quality & IMPLAUSIBLE_TIME for _, r in hub.readings("askrigg"))
