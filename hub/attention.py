@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hub.metrics import node_status
+from hub.quotas import QUOTA_READINGS
 from hub.store import QUARANTINED, DeviceState
 
 OFFLINE_AFTER_S = 15 * 60
@@ -85,6 +86,8 @@ def refusal_concerns(state: DeviceState, now_us: int) -> list[Concern]:
     found: list[Concern] = []
     for refusal in state.refusals:
         since_s = (now_us - refusal.last_at_us) / 1e6
+        if refusal.reason == QUOTA_READINGS:
+            continue  # a node catching up after days offline: told to wait, not a concern
         if refusal.reason.startswith("over its quota"):
             if since_s <= QUOTA_RECENT_S:
                 found.append(

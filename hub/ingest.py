@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from hub.quotas import DeviceQuotas
+from hub.quotas import QUOTA_READINGS, DeviceQuotas
 from hub.store import HubStore, HubStoreError, HubStoreRefused, UnknownDevice
 from hub_sync.mqtt import MqttError
 from hub_sync.protocol import (
@@ -189,6 +189,20 @@ class IngestWorker:
         if batch.device_id != device_id:
             detail = f"payload says device {batch.device_id!r} but came on {device_id!r}'s topic"
             return self._reject(device_id, SPOOFED, detail, identity)
+        if self.quotas is not None:
+            wait_s = self.quotas.take_readings(device_id, len(batch.readings))
+            if wait_s is not None:
+                self.counters.throttled += 1
+                self.log_limit.log(
+                    (device_id, QUOTA_READINGS),
+                    logging.WARNING,
+                    "device %s is %s: its batches are answered with a wait",
+                    device_id,
+                    QUOTA_READINGS,
+                )
+                later = Ack(batch.store_epoch, throttled=identity.runs, retry_after_s=wait_s)
+                self._send_ack(device_id, later)
+                return "throttled"
         try:
             outcome = self.store.store_batch(batch, self.now_us())
         except UnknownDevice as error:

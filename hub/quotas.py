@@ -1,10 +1,13 @@
-"""Per-device rate quotas: messages and bytes a minute, checked before a payload is decoded.
+"""Per-device rate quotas: messages, bytes and readings a minute.
 
-A device over its quota has its message refused at once, at the cost of a dictionary
-look-up: nothing is decoded, stored or acknowledged to the node, so an honest node sends
-it again later (its resend timer) and a hostile one gains nothing by flooding. Each
-quota is a token bucket holding a minute's worth, refilled continuously, so a node that
-was offline can still send its backlog in bursts up to the quota.
+Messages and bytes are checked before a payload is decoded: a device over either has its
+message turned away at the cost of a dictionary look-up, unread, unstored and unanswered,
+so an honest node sends it again after its resend timeout and a hostile one gains
+nothing by flooding. Readings are charged once a batch is decoded, before it is stored:
+a batch over the quota is turned away with an ack that names it and says when to send it
+again, so storage, the hub's costliest work, is what no device can take from the others.
+Each quota is a token bucket holding a minute's worth, refilled continuously, so a node
+that was offline can still send its backlog in bursts up to the quota.
 
 Quotas are kept in each ingestion process's memory: with several ``hub run`` processes
 on one shared subscription, each sees its share of a device's messages and holds it to
@@ -15,6 +18,7 @@ Refusals are counted here and written to the hub store in batches
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 
 QUOTA_MESSAGES = "over its quota of messages a minute"
 QUOTA_BYTES = "over its quota of bytes a minute"
+QUOTA_READINGS = "over its quota of readings a minute"
 
 MAX_TRACKED_DEVICES = 100_000
 """Buckets kept at most; full ones (idle devices) are forgotten first."""
@@ -31,6 +36,7 @@ MAX_TRACKED_DEVICES = 100_000
 class _Bucket:
     messages: float
     octets: float
+    readings: float
     updated: float
 
 
@@ -49,6 +55,8 @@ class DeviceQuotas:
     Args:
         messages_per_minute: messages one device may send a minute (0: no limit).
         bytes_per_minute: payload bytes one device may send a minute (0: no limit).
+        readings_per_minute: readings one device may have stored a minute, charged once a
+            batch is decoded (0: no limit).
         clock: seconds, monotonic (an advanced feature for tests).
         max_devices: buckets kept at most (likewise).
     """
@@ -57,12 +65,14 @@ class DeviceQuotas:
         self,
         messages_per_minute: int,
         bytes_per_minute: int,
+        readings_per_minute: int = 0,
         *,
         clock: Callable[[], float] = time.monotonic,
         max_devices: int = MAX_TRACKED_DEVICES,
     ) -> None:
         self.messages_per_minute = messages_per_minute
         self.bytes_per_minute = bytes_per_minute
+        self.readings_per_minute = readings_per_minute
         self.clock = clock
         self.max_devices = max_devices
         self._lock = threading.Lock()
@@ -76,25 +86,7 @@ class DeviceQuotas:
         """
         now = self.clock()
         with self._lock:
-            bucket = self._buckets.get(device_id)
-            if bucket is None:
-                if len(self._buckets) >= self.max_devices:
-                    self._forget_idle(now)
-                bucket = self._buckets[device_id] = _Bucket(
-                    float(self.messages_per_minute), float(self.bytes_per_minute), now
-                )
-            elapsed = max(0.0, now - bucket.updated)
-            bucket.updated = now
-            if self.messages_per_minute:
-                bucket.messages = min(
-                    float(self.messages_per_minute),
-                    bucket.messages + elapsed * self.messages_per_minute / 60,
-                )
-            if self.bytes_per_minute:
-                bucket.octets = min(
-                    float(self.bytes_per_minute),
-                    bucket.octets + elapsed * self.bytes_per_minute / 60,
-                )
+            bucket = self._refilled(device_id, now)
             quota = None
             if self.messages_per_minute and bucket.messages < 1:
                 quota = QUOTA_MESSAGES
@@ -106,13 +98,63 @@ class DeviceQuotas:
                 bucket.messages -= 1
                 bucket.octets -= size
                 return None
-            refused = self._refused.get((device_id, quota))
-            if refused is None:
-                self._refused[(device_id, quota)] = Refused(1, now, detail)
-            else:
-                refused.count += 1
-                refused.last_at = now
+            self._count(device_id, quota, detail, now)
             return quota
+
+    def take_readings(self, device_id: str, count: int) -> int | None:
+        """None if ``count`` readings of ``device_id`` may be stored now, else seconds to wait.
+
+        A batch larger than a minute's worth goes in once the bucket is full, leaving it in
+        debt, so no quota can hold a batch back for ever.
+        """
+        if not self.readings_per_minute:
+            return None
+        now = self.clock()
+        with self._lock:
+            bucket = self._refilled(device_id, now)
+            needed = min(float(count), float(self.readings_per_minute))
+            if bucket.readings >= needed:
+                bucket.readings -= count
+                return None
+            self._count(
+                device_id,
+                QUOTA_READINGS,
+                f"more than {self.readings_per_minute:,} readings a minute",
+                now,
+            )
+            missing = needed - bucket.readings
+            return max(1, math.ceil(missing * 60 / self.readings_per_minute))
+
+    def _refilled(self, device_id: str, now: float) -> _Bucket:
+        bucket = self._buckets.get(device_id)
+        if bucket is None:
+            if len(self._buckets) >= self.max_devices:
+                self._forget_idle(now)
+            bucket = self._buckets[device_id] = _Bucket(
+                float(self.messages_per_minute),
+                float(self.bytes_per_minute),
+                float(self.readings_per_minute),
+                now,
+            )
+        elapsed = max(0.0, now - bucket.updated)
+        bucket.updated = now
+        for name, per_minute in (
+            ("messages", self.messages_per_minute),
+            ("octets", self.bytes_per_minute),
+            ("readings", self.readings_per_minute),
+        ):
+            if per_minute:
+                level = getattr(bucket, name) + elapsed * per_minute / 60
+                setattr(bucket, name, min(float(per_minute), level))
+        return bucket
+
+    def _count(self, device_id: str, quota: str, detail: str, now: float) -> None:
+        refused = self._refused.get((device_id, quota))
+        if refused is None:
+            self._refused[(device_id, quota)] = Refused(1, now, detail)
+        else:
+            refused.count += 1
+            refused.last_at = now
 
     def _forget_idle(self, now: float) -> None:
         # Buckets that have refilled are the same as new ones: forgetting them is free.

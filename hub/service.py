@@ -101,7 +101,9 @@ class IngestService:
             store.series_quota = settings.quota_series
         # Shared by the writers: a device's quota holds across them.
         self.quotas = DeviceQuotas(
-            settings.quota_messages_per_minute, settings.quota_bytes_per_minute
+            settings.quota_messages_per_minute,
+            settings.quota_bytes_per_minute,
+            settings.quota_readings_per_minute,
         )
         log_limit = LogLimiter(logging.getLogger("hub.ingest"))
         self.workers = [

@@ -77,6 +77,13 @@ class HubSettings:
         "bytes",
         min=0,
     )
+    quota_readings_per_minute: int = _setting(
+        300_000,
+        "Readings one device may have stored a minute; a batch past it is answered with "
+        "when to send it again (0: no limit).",
+        "readings",
+        min=0,
+    )
     raw_retention_days: float = _setting(
         0.0, "Delete raw readings older than this at the hub (0: keep them all).", "days", min=0
     )

@@ -607,12 +607,18 @@ class Ack:
     ``rotate``: the council IoT team has asked for this device's broker password to be
     replaced; the node fetches a new one over HTTPS (never over MQTT). A flag, not a
     secret, and absent from the JSON when false, so older nodes ignore it.
+
+    ``throttled``: ranges the hub turned away unstored because the device is over its
+    quota of readings a minute; the node sends them again after ``retry_after_s`` seconds
+    and sends nothing new before then. Absent from the JSON when empty.
     """
 
     store_epoch: int
     acked: tuple[tuple[int, int], ...] = ()
     rejected: tuple[Rejection, ...] = ()
     rotate: bool = False
+    throttled: tuple[tuple[int, int], ...] = ()
+    retry_after_s: int = 0
 
 
 ACK_RANGES_PER_MESSAGE = 2000
@@ -621,6 +627,8 @@ ACK_REJECTIONS_PER_MESSAGE = 500
 """Refused ranges in one ack message at most (each at most 300 bytes of JSON)."""
 MAX_REJECTION_REASON = 200
 """Characters of a refusal's reason at most."""
+MAX_RETRY_AFTER_S = 3600
+"""The longest a hub may ask a node to wait before sending again."""
 
 
 def split_ack(ack: Ack) -> list[Ack]:
@@ -633,15 +641,24 @@ def split_ack(ack: Ack) -> list[Ack]:
     rejected = tuple(
         Rejection(r.first, r.last, r.reason[:MAX_REJECTION_REASON]) for r in ack.rejected
     )
-    if len(ack.acked) <= ACK_RANGES_PER_MESSAGE and len(rejected) <= ACK_REJECTIONS_PER_MESSAGE:
-        return [Ack(ack.store_epoch, ack.acked, rejected, ack.rotate)]
+    if (
+        len(ack.acked) + len(ack.throttled) <= ACK_RANGES_PER_MESSAGE
+        and len(rejected) <= ACK_REJECTIONS_PER_MESSAGE
+    ):
+        return [
+            Ack(ack.store_epoch, ack.acked, rejected, ack.rotate, ack.throttled, ack.retry_after_s)
+        ]
+    epoch, rotate, step = ack.store_epoch, ack.rotate, ACK_RANGES_PER_MESSAGE
     parts = [
-        Ack(ack.store_epoch, ack.acked[i : i + ACK_RANGES_PER_MESSAGE], (), ack.rotate)
-        for i in range(0, len(ack.acked), ACK_RANGES_PER_MESSAGE)
+        Ack(epoch, ack.acked[i : i + step], (), rotate) for i in range(0, len(ack.acked), step)
     ]
     parts += [
-        Ack(ack.store_epoch, (), rejected[i : i + ACK_REJECTIONS_PER_MESSAGE], ack.rotate)
+        Ack(epoch, (), rejected[i : i + ACK_REJECTIONS_PER_MESSAGE], rotate)
         for i in range(0, len(rejected), ACK_REJECTIONS_PER_MESSAGE)
+    ]
+    parts += [
+        Ack(epoch, (), (), rotate, ack.throttled[i : i + step], ack.retry_after_s)
+        for i in range(0, len(ack.throttled), step)
     ]
     return parts
 
@@ -656,6 +673,9 @@ def encode_ack(ack: Ack) -> bytes:
     }
     if ack.rotate:
         body["rotate"] = True
+    if ack.throttled:
+        body["throttled"] = [list(pair) for pair in ack.throttled]
+        body["retry_after_s"] = ack.retry_after_s
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
@@ -749,6 +769,13 @@ def _range(item: Any, what: str) -> tuple[int, int]:
     return int(item[0]), int(item[1])
 
 
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise MalformedPayload(f"ack: {key} must be a list")
+    return value
+
+
 def decode_ack(payload: bytes) -> Ack:
     """The ack in a JSON payload; raises a ProtocolError naming what is wrong."""
     data = _json(payload, "ack")
@@ -756,9 +783,9 @@ def decode_ack(payload: bytes) -> Ack:
         epoch = int(str(data["store_epoch"]))
     except (KeyError, ValueError) as error:
         raise MalformedPayload("ack: store_epoch missing or not a number") from error
-    acked = tuple(_range(item, "ack: acked") for item in data.get("acked", []))
+    acked = tuple(_range(item, "ack: acked") for item in _list(data, "acked"))
     rejected = []
-    for item in data.get("rejected", []):
+    for item in _list(data, "rejected"):
         if not isinstance(item, dict) or not isinstance(item.get("reason"), str):
             raise MalformedPayload(f"ack: rejected entry {item!r} needs first, last, reason")
         first, last = _range([item.get("first"), item.get("last")], "ack: rejected")
@@ -766,7 +793,17 @@ def decode_ack(payload: bytes) -> Ack:
     rotate = data.get("rotate", False)
     if not isinstance(rotate, bool):
         raise MalformedPayload("ack: rotate must be true or false")
-    return Ack(epoch, acked, tuple(rejected), rotate)
+    throttled = tuple(_range(item, "ack: throttled") for item in _list(data, "throttled"))
+    retry_after_s = data.get("retry_after_s", 0)
+    if (
+        not isinstance(retry_after_s, int)
+        or isinstance(retry_after_s, bool)
+        or not 0 <= retry_after_s <= MAX_RETRY_AFTER_S
+    ):
+        raise MalformedPayload(
+            f"ack: retry_after_s must be a whole number of seconds, 0 to {MAX_RETRY_AFTER_S}"
+        )
+    return Ack(epoch, acked, tuple(rejected), rotate, throttled, retry_after_s)
 
 
 # --- status ---

@@ -217,6 +217,8 @@ class Uplink:
         self.last_error = ""
         self.sent_batches = 0
         self.resent_batches = 0
+        self.throttled_batches = 0
+        self._paused_until = 0.0
         device = settings.device_id
         self.client = client_factory(
             client_id=device,
@@ -337,9 +339,25 @@ class Uplink:
                     rejection.reason,
                 )
             settled = _merge([*ack.acked, *((r.first, r.last) for r in ack.rejected)])
+            if ack.throttled:
+                self._throttled(ack)
             for key, flight in list(self._in_flight.items()):
                 if all(_covered(block, settled) for block in flight.ranges):
                     del self._in_flight[key]
+
+    def _throttled(self, ack: Ack) -> None:
+        # The hub turned these away for the device's quota: they go again, with anything
+        # new, once the wait it asked for is over, rather than after the resend timeout.
+        pause = self.monotonic() + ack.retry_after_s
+        if pause > self._paused_until:
+            if self._paused_until <= self.monotonic():
+                log.info("the hub asks this node to wait %d s (its quota)", ack.retry_after_s)
+            self._paused_until = pause
+        throttled = _merge(ack.throttled)
+        for key, flight in list(self._in_flight.items()):
+            if all(_covered(block, throttled) for block in flight.ranges):
+                del self._in_flight[key]
+                self.throttled_batches += 1
 
     def sync_once(self) -> int:
         """Apply acks, give up on stale batches, and send while the window has room.
@@ -370,6 +388,8 @@ class Uplink:
         if self._birth_due.is_set() or now >= self._next_heartbeat:
             self._birth_due.clear()
             self.publish_status(now)
+        if now < self._paused_until:
+            return 0
         sent = 0
         while len(self._in_flight) < self.settings.window:
             busy = _merge(block for f in self._in_flight.values() for block in f.ranges)

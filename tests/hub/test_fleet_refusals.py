@@ -105,3 +105,15 @@ def test_kept_messages_are_bounded_in_size_and_number(store):
         store.quarantine("reeth", "t", str(n).encode(), "bug", NOW_US + n + 1)
     assert len(store.dead_letters(limit=5000)) == 1000
     assert store.dead_letters("askrigg") == []  # the oldest went first
+
+
+def test_a_node_told_to_wait_while_catching_up_is_not_a_concern(store):
+    store.count_refused(
+        "reeth",
+        "over its quota of readings a minute",
+        "more than 300,000 readings a minute",
+        NOW_US - MINUTE,
+        12,
+    )
+    assert concerns(state_of(store, "reeth"), NOW_US) == []
+    assert state_of(store, "reeth").refusals[0].count == 12  # still on its page

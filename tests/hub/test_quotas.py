@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
+from hub.quotas import QUOTA_BYTES, QUOTA_MESSAGES, QUOTA_READINGS, DeviceQuotas
 from provisioning.log_limit import LogLimiter
-from hub.quotas import QUOTA_BYTES, QUOTA_MESSAGES, DeviceQuotas
 
 
 class Clock:
@@ -98,3 +98,26 @@ def test_a_flood_of_one_failure_logs_one_line_a_minute_and_counts_the_rest(caplo
         "refused bainbridge",
         "refused askrigg (and 1000 more since the last line)",
     ]
+
+
+def test_readings_up_to_a_minutes_worth_are_stored_and_the_next_batch_is_told_to_wait(clock):
+    quotas = DeviceQuotas(0, 0, 6000, clock=clock)
+    assert quotas.take_readings("askrigg", 5000) is None
+    assert quotas.take_readings("askrigg", 1000) is None
+    assert quotas.take_readings("askrigg", 1) == 1  # 1 reading at 100 a second: 1 s
+    assert quotas.take_readings("askrigg", 1000) == 10
+    clock.now += 10
+    assert quotas.take_readings("askrigg", 1000) is None
+    assert quotas.take_readings("bainbridge", 6000) is None
+    taken = quotas.take_refusals()
+    assert taken[("askrigg", QUOTA_READINGS)].count == 2
+    assert taken[("askrigg", QUOTA_READINGS)].detail == "more than 6,000 readings a minute"
+
+
+def test_a_batch_larger_than_a_minutes_worth_goes_in_once_the_bucket_is_full(clock):
+    quotas = DeviceQuotas(0, 0, 600, clock=clock)
+    assert quotas.take_readings("askrigg", 10_000) is None  # full: in, leaving a debt
+    assert quotas.take_readings("askrigg", 10) == 941  # (9,400 owed + 10) at 10 a second
+    clock.now += 60 * 9400 / 600 + 60
+    assert quotas.take_readings("askrigg", 10_000) is None
+    assert DeviceQuotas(0, 0, 0, clock=clock).take_readings("askrigg", 10**9) is None

@@ -1,5 +1,6 @@
 """The uplink against a real broker and a real ingestion worker: every reading once."""
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -7,8 +8,12 @@ import pytest
 
 from edge.clock import ClockSample
 from edge.store import EdgeStore
+from hub.service import IngestService
+from hub.settings import HubSettings
+from hub.store_sqlite import SqliteHubStore
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
+from provisioning.broker_config import HUB_ACCOUNT
 from sensors.reading import Reading
 from tests.hub_sync.conftest import PASSWORDS
 
@@ -288,3 +293,48 @@ def test_config_from_the_hub_is_applied_or_refused_and_answered(hub, broker, edg
     finally:
         uplink.close()
         hub_client.close()
+
+
+@pytest.fixture
+def strict_hub(tmp_path, broker):
+    """A hub that stores at most 6,000 readings a minute of one device."""
+    store = SqliteHubStore(tmp_path / "hub.db")
+    store.add_device("askrigg", "Askrigg Village Hall")
+    service = IngestService(
+        HubSettings(
+            hub_store=tmp_path / "hub.db",
+            broker_port=broker.port,
+            broker_password=PASSWORDS[HUB_ACCOUNT],
+            quota_readings_per_minute=6000,
+        ),
+        lambda: SqliteHubStore(tmp_path / "hub.db"),
+    )
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    assert service.client.wait_connected(10)
+    yield service
+    service.stop_event.set()
+    thread.join(10)
+    store.close()
+
+
+def test_a_node_over_its_readings_quota_waits_as_told_then_sends_the_rest(strict_hub, broker, edge):
+    # A minute's worth (6,000) goes in at once; the hub asks the node to wait for the rest
+    # (1 s for a batch of 100 at 100 a second), far sooner than its 30 s resend timeout.
+    edge.append(counter_readings(6200), synced())
+    uplink = make_uplink(edge, broker, batch_readings=100, window=4, resend_after_s=30)
+    try:
+        drain(uplink, edge, timeout=25)
+    finally:
+        uplink.close()
+    values = sorted(r.value for _, r in strict_hub.store.readings("askrigg"))
+    assert values == [float(i) for i in range(1, 6201)]
+    assert uplink.throttled_batches >= 1
+    assert uplink.resent_batches == 0
+    assert strict_hub.counters.throttled >= 1
+    strict_hub.record_refusals()
+    (refusal,) = strict_hub.store.refusals("askrigg")["askrigg"]
+    assert (refusal.reason, refusal.detail) == (
+        "over its quota of readings a minute",
+        "more than 6,000 readings a minute",
+    )

@@ -12,6 +12,7 @@ from hub_sync.protocol import (
     MAX_NUMBER_CHARS,
     MAX_PAYLOAD_BYTES,
     MAX_QUALITY,
+    MAX_RETRY_AFTER_S,
     MAX_STATUS_BYTES,
     MAX_STATUS_LIST,
     MAX_STATUS_TEXT,
@@ -23,6 +24,7 @@ from hub_sync.protocol import (
     Rejection,
     UnsupportedVersion,
     WireReading,
+    decode_ack,
     decode_batch,
     decode_config,
     decode_status,
@@ -235,3 +237,18 @@ def test_an_ack_of_thousands_of_ranges_is_split_into_parts_below_the_payload_lim
     assert {len(r.reason) for part in parts for r in part.rejected} == {200}
     small = Ack(7, ((1, 10),))
     assert split_ack(small) == [small]
+
+
+def test_a_throttled_ack_names_its_ranges_and_a_wait_of_at_most_an_hour():
+    ack = Ack(5, throttled=((1, 100), (200, 300)), retry_after_s=MAX_RETRY_AFTER_S)
+    assert decode_ack(encode_ack(ack)) == ack
+    assert b'"throttled"' not in encode_ack(Ack(5, acked=((1, 2),)))
+    too_long = encode_ack(ack).replace(b"3600", b"3601")
+    with pytest.raises(MalformedPayload, match=r"^ack: retry_after_s must be a whole number"):
+        decode_ack(too_long)
+    with pytest.raises(MalformedPayload, match=r"^ack: throttled must be a list$"):
+        decode_ack(b'{"v":1,"store_epoch":"5","throttled":7}')
+    many = Ack(5, throttled=tuple((n, n) for n in range(1, 5001, 2)), retry_after_s=3)
+    parts = split_ack(many)
+    assert tuple(pair for part in parts for pair in part.throttled) == many.throttled
+    assert {part.retry_after_s for part in parts} == {3}
