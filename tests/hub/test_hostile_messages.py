@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from hub.ingest import IngestWorker
 from hub.service import IngestService
 from hub.settings import HubSettings
 from hub.store import open_hub_store
@@ -330,3 +331,35 @@ def test_ten_thousand_scattered_readings_are_acked_in_parts_the_broker_lets_thro
     node.publish(topic("askrigg", "readings"), poison).wait(5)
     assert wait_for(lambda: len(refused(node)) == 10_000, timeout=30)
     assert service._connection == 1  # never cut off by the broker for an oversize ack
+
+
+class BrokenMessage:
+    """A received message whose payload cannot be read: what a bug anywhere looks like."""
+
+    topic = "hallsense/v1/askrigg/readings"
+    retain = False
+
+    @property
+    def payload(self):
+        raise RuntimeError("the payload went missing")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_bug_in_a_handler_is_kept_aside_and_the_worker_goes_on(hub, node, broker):
+    worker = IngestWorker(hub.store, node)  # acks go out through a real broker client
+    assert worker.handle(BrokenMessage()) == "quarantined"
+    assert worker.handle(BrokenMessage()) == "quarantined"
+    (kept,) = hub.store.dead_letters("askrigg")
+    assert (kept.reason, kept.times, kept.payload) == (
+        "RuntimeError: the payload went missing",
+        2,
+        b"",
+    )
+    assert worker.counters.quarantined == 2
+
+    class Received:
+        topic = "hallsense/v1/askrigg/readings"
+        payload = valid(range(1, 4))
+
+    assert worker.handle(Received()) == "stored"
+    assert wait_for(lambda: (1, 3) in acked(node))
