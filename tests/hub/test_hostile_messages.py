@@ -346,7 +346,12 @@ class BrokenMessage:
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_bug_in_a_handler_is_kept_aside_and_the_worker_goes_on(hub, node, broker):
-    worker = IngestWorker(hub.store, node)  # acks go out through a real broker client
+    publisher = MqttClient(
+        BrokerSettings("127.0.0.1", broker.port, HUB_ACCOUNT, PASSWORDS[HUB_ACCOUNT]),
+        client_id="_hub-test",
+    )
+    publisher.connect()
+    worker = IngestWorker(hub.store, publisher)  # acks go out through the real broker
     assert worker.handle(BrokenMessage()) == "quarantined"
     assert worker.handle(BrokenMessage()) == "quarantined"
     (kept,) = hub.store.dead_letters("askrigg")
@@ -363,3 +368,4 @@ def test_a_bug_in_a_handler_is_kept_aside_and_the_worker_goes_on(hub, node, brok
 
     assert worker.handle(Received()) == "stored"
     assert wait_for(lambda: (1, 3) in acked(node))
+    publisher.close()
