@@ -36,6 +36,9 @@ from provisioning.enrolment import FailureLimiter, TokenStore
 from provisioning.rotation import CredentialRotation
 from provisioning.state import add_device_account, init_state
 from tests.hub.web_support import PASSWORD, Kept, account
+from tests.support import web_inputs
+from tests.support.web_inputs import report
+from tests.support.web_inputs import urls as walk_urls
 
 NOW_US = 1_796_000_000_000_000  # 2026-11-30
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -47,46 +50,6 @@ PATH_VALUES: dict[str, tuple[str, ...]] = {
     "filename": ("hub.css",),
 }
 """A real value for each path variable; the extreme ones below are tried in every variable."""
-EXTREME_PATH = (
-    "nowhere",
-    "x" * 5000,
-    "%00",
-    "a%00b",
-    "%ff",
-    "%C3%A9",
-    "-1",
-    "9" * 400,
-    "..%2F..%2Fetc%2Fpasswd",
-    "%20",
-)
-
-DATES = (
-    "0001-01-01",
-    "9999-12-31",
-    "0000-00-00",
-    "2026-02-30",
-    "99999-01-01",
-    "2026-12-06T00:00:00Z",
-    "0001-01-01T00:00:00%2B23:59",
-    "0001-01-01T00:00:00-23:59",
-    "9999-12-31T23:59:59-23:59",
-    "2026-12-06T00:00:00",
-)
-GENERIC = (
-    "",
-    "-1",
-    "-" + "9" * 400,
-    "1e309",
-    "a%00b",
-    "%ff",
-    "%C0%AF",
-    "x" * 10_000,
-    "%C3%A9",
-    "a,b,,c",
-    "week%0D%0ALocation:%20/x",
-)
-SHARPEST = ("0001-01-01", "9999-12-31", "-" + "9" * 400, "a%00b", "%ff", "x" * 10_000)
-"""The values tried on methods other than GET."""
 PARAMETERS = (
     "from",
     "to",
@@ -102,20 +65,6 @@ PARAMETERS = (
     "unknown_thing",
 )
 """Every query parameter any hub route reads, and one none does."""
-RANGES = (
-    "from=0001-01-01&to=9999-12-31",
-    "from=0001-01-01&to=0001-01-01",
-    "from=9999-12-31&to=9999-12-31",
-    "from=9999-12-31",
-    "to=0001-01-01",
-    "from=2026-12-06&to=2026-12-01",
-    "from=2026-12-06T00:00:00Z&to=2026-12-05T23:59:59Z",
-    "from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z",
-    "from=9999-12-30T00:00:00Z&to=9999-12-31T23:59:59Z",
-    "from=2026-12-01&from=2026-12-02",
-    "to=2026-12-01&to=2026-12-02",
-    "format=csv&format=senml",
-)
 
 
 def json_body(text: str | bytes) -> tuple[bytes, str]:
@@ -223,46 +172,27 @@ def visitor(request: pytest.FixtureRequest, hub: Hub) -> Visitor:
     return Visitor(request.param, client, csrf)
 
 
+SENTENCE = re.compile(r"</h1>\s*<p>(.*?)</p>", re.S)
+"""Where the hub's error page says what was wrong."""
+
+
 def urls(rule: Any) -> Iterator[str]:
-    """The rule's URL with real values, then with each extreme value in each variable."""
-    names = re.findall(r"<(?:[a-z]+:)?([a-z_]+)>", rule.rule)
-
-    def fill(chosen: dict[str, str]) -> str:
-        return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: chosen[m.group(1)], rule.rule)
-
-    real = {name: PATH_VALUES[name][0] for name in names}
-    yield fill(real)
-    for name in names:
-        for value in EXTREME_PATH:
-            yield fill({**real, name: value})
+    return walk_urls(rule, {name: values[0] for name, values in PATH_VALUES.items()})
 
 
 def message_of(answer: Any) -> str:
-    """What an error answer says: the JSON ``message``, or the error page's sentence."""
-    text = answer.get_data(as_text=True)
-    if answer.is_json and text:
-        return str(answer.json.get("message", text))
-    found = re.search(r"</h1>\s*<p>(.*?)</p>", text, re.S)
-    return html.unescape(found.group(1) if found else text)
+    return web_inputs.message_of(answer, SENTENCE)
 
 
 def problem(answer: Any, what: str, names: tuple[str, ...] = ()) -> str | None:
-    """What is wrong with an answer to an extreme request (None: nothing)."""
-    message = message_of(answer)
-    answer.close()
-    if answer.status_code >= 500:
-        return f"{what}: {answer.status_code} {message[:200]}"
-    named = any(re.search(rf"\b{name}\b", message) for name in names)
-    if answer.status_code == 400 and names and not named:
-        return f"{what}: 400 without naming {names}: {message[:200]}"
-    said = message.strip() or answer.request.method == "HEAD"
-    if answer.status_code in (400, 413) and ("Traceback" in message or not said):
-        return f"{what}: {answer.status_code} without a sentence: {message[:200]}"
-    return None
+    return web_inputs.problem(answer, what, SENTENCE, names)
 
 
-def report(problems: list[str]) -> None:
-    assert not problems, f"{len(problems)} bad answers:\n" + "\n".join(problems[:400])
+def queries(thorough: bool) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Query strings and the parameters a 400 to each must name."""
+    return web_inputs.queries(
+        PARAMETERS, thorough=thorough, today="2026-12-06", early="2026-12-01", late="2026-12-06"
+    )
 
 
 def test_every_path_variable_of_every_route_has_a_real_value(hub: Hub) -> None:
@@ -279,22 +209,7 @@ def test_extreme_path_values_never_answer_500(hub: Hub, visitor: Visitor) -> Non
             for url in urls(rule):
                 answer = visitor.client.open(url, method=method, data=data)
                 found.append(problem(answer, f"{method} {url[:80]}"))
-    report([f for f in found if f])
-
-
-def queries(thorough: bool) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """Query strings and the parameters a 400 to each must name.
-
-    ``thorough``: every generic value in every parameter and the dates in ``from`` and
-    ``to``; otherwise the sharpest few everywhere.
-    """
-    for name in PARAMETERS:
-        dated = name in ("from", "to")
-        for value in ((*DATES, *GENERIC) if dated else GENERIC) if thorough else SHARPEST:
-            yield f"{name}={value}", (name,)
-        yield f"{name}=1&{name}=2", (name,)
-    for query in RANGES:
-        yield query, ("from", "to", "format")
+    report(found)
 
 
 def test_extreme_query_parameters_get_a_4xx_naming_the_parameter(
@@ -315,7 +230,7 @@ def test_extreme_query_parameters_get_a_4xx_naming_the_parameter(
                 answer = visitor.client.open(f"{url}?{query}", method=method, data=data)
                 what = f"{method} {url}?{query[:60]}"
                 found.append(problem(answer, what, names if method == "GET" else ()))
-    report([f for f in found if f])
+    report(found)
 
 
 def test_extreme_bodies_never_answer_500(hub: Hub, visitor: Visitor) -> None:
@@ -329,7 +244,7 @@ def test_extreme_bodies_never_answer_500(hub: Hub, visitor: Visitor) -> None:
                 body += b"&csrf_token=" + visitor.csrf.encode()
             answer = visitor.client.post(url, data=body, content_type=content_type)
             found.append(problem(answer, f"POST {url} ({label})"))
-    report([f for f in found if f])
+    report(found)
 
 
 # --- the boundaries, each at its limit and one past it ---

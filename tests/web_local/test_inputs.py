@@ -8,7 +8,6 @@ name the parameter. One app per module over the simulated hall's store (read-onl
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import web_inputs
+from tests.support.web_inputs import report
+from tests.support.web_inputs import urls as walk_urls
 from tests.web_local.conftest import make_app
 from web_local.app import MAX_CONTENT_LENGTH
 
@@ -26,47 +28,6 @@ PATH_VALUES: dict[str, str] = {
     "filename": "hallsense.css",
 }
 """A real value for each path variable; the extreme ones below are tried in every variable."""
-EXTREME_PATH = (
-    "nowhere",
-    "x" * 5000,
-    "%00",
-    "a%00b",
-    "%ff",
-    "%C3%A9",
-    "-1",
-    "9" * 400,
-    "..%2F..%2Fetc%2Fpasswd",
-    "%20",
-)
-DATES = (
-    "0001-01-01",
-    "9999-12-31",
-    "0000-00-00",
-    "2026-02-30",
-    "99999-01-01",
-    "2026-11-24T00:00:00Z",
-    "0001-01-01T00:00:00%2B23:59",
-    "0001-01-01T00:00:00-23:59",
-    "9999-12-31T23:59:59-23:59",
-    "9999-12-31T23:59:59%2B23:59",
-    "2026-11-24T00:00:00",
-)
-GENERIC = (
-    "",
-    "-1",
-    "9" * 400,
-    "-" + "9" * 400,
-    "1e309",
-    "a%00b",
-    "%ff",
-    "%C0%AF",
-    "x" * 10_000,
-    "%C3%A9",
-    "a,b,,c",
-    "week%0D%0ALocation:%20/x",
-)
-SHARPEST = ("0001-01-01", "9999-12-31", "-" + "9" * 400, "a%00b", "%ff", "x" * 10_000)
-"""The values tried on methods other than GET."""
 PARAMETERS = (
     "from",
     "to",
@@ -79,20 +40,6 @@ PARAMETERS = (
     "unknown_thing",
 )
 """Every query parameter any page or API route reads, and one none does."""
-RANGES = (
-    "from=0001-01-01&to=9999-12-31",
-    "from=0001-01-01&to=0001-01-01",
-    "from=9999-12-31&to=9999-12-31",
-    "from=9999-12-31",
-    "to=0001-01-01",
-    "from=2026-11-24&to=2026-11-01",
-    "from=2026-11-24T00:00:00Z&to=2026-11-23T23:59:59Z",
-    "from=0001-01-01T00:00:00Z&to=0001-01-02T00:00:00Z",
-    "from=9999-12-30T00:00:00Z&to=9999-12-31T23:59:59Z",
-    "from=2026-11-01&from=2026-11-02",
-    "to=2026-11-01&to=2026-11-02",
-    "format=csv&format=senml",
-)
 BODIES: tuple[tuple[str, bytes, str], ...] = (
     ("deep array", ("[" * 2048 + "]" * 2048).encode(), "application/json"),
     ("truncated", b'{"a": "b', "application/json"),
@@ -113,69 +60,32 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+SENTENCE = re.compile(r'<p class="error-message">(.*?)</p>', re.S)
+"""Where the page's error page says what was wrong."""
+
+
 def urls(rule: Any) -> Iterator[str]:
-    """The rule's URL with real values, then with each extreme value in each variable."""
-    pattern = r"<(?:[a-z]+:)?([a-z_]+)>"
-    real = {name: PATH_VALUES[name] for name in rule.arguments}
-
-    def fill(chosen: dict[str, str]) -> str:
-        return re.sub(pattern, lambda m: chosen[m.group(1)], rule.rule)
-
-    yield fill(real)
-    for name in sorted(rule.arguments):
-        for value in EXTREME_PATH:
-            yield fill({**real, name: value})
+    return walk_urls(rule, PATH_VALUES)
 
 
 def message_of(answer: Any) -> str:
-    """What an error answer says: the JSON ``message``, or the error page's sentence."""
-    text = answer.get_data(as_text=True)
-    if answer.is_json and text:
-        return str(answer.json.get("message", text))
-    found = re.search(r'<p class="error-message">(.*?)</p>', text, re.S)
-    return html.unescape(found.group(1) if found else text)
+    return web_inputs.message_of(answer, SENTENCE)
 
 
 def problem(answer: Any, what: str, names: tuple[str, ...] = ()) -> str | None:
-    """What is wrong with an answer to an extreme request (None: nothing)."""
-    message = message_of(answer)
-    answer.close()
-    if answer.status_code >= 500:
-        return f"{what}: {answer.status_code} {message[:200]}"
-    named = any(re.search(rf"\b{name}\b", message) for name in names)
-    if answer.status_code == 400 and names and not named:
-        return f"{what}: 400 without naming {names}: {message[:200]}"
-    said = message.strip() or answer.request.method == "HEAD"
-    if 400 <= answer.status_code < 500 and ("Traceback" in message or not said):
-        return f"{what}: {answer.status_code} without a sentence: {message[:200]}"
-    return None
+    return web_inputs.problem(answer, what, SENTENCE, names)
 
 
-def report(problems: list[str | None]) -> None:
-    found = [p for p in problems if p]
-    assert not found, f"{len(found)} bad answers:\n" + "\n".join(found[:400])
+def queries(read: set[str], thorough: bool) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Query strings for the parameters a route reads, and what a 400 to each must name."""
+    chosen = [name for name in PARAMETERS if name in read]
+    return web_inputs.queries(
+        chosen, thorough=thorough, today="2026-11-24", early="2026-11-01", late="2026-11-24"
+    )
 
 
 NONSENSE = "%ff%00" + "x" * 300
 """A value no parameter takes: a route that answers it 200 does not read that parameter."""
-
-
-def queries(read: set[str], thorough: bool) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """Query strings for the parameters a route reads, and what a 400 to each must name.
-
-    ``thorough``: every generic value in every parameter and the dates in ``from`` and
-    ``to``; otherwise the sharpest few everywhere.
-    """
-    for name in PARAMETERS:
-        if name not in read:
-            continue
-        dated = name in ("from", "to")
-        for value in ((*DATES, *GENERIC) if dated else GENERIC) if thorough else SHARPEST:
-            yield f"{name}={value}", (name,)
-        yield f"{name}=1&{name}=2", (name,)
-    if read & {"from", "to", "format"}:
-        for query in RANGES:
-            yield query, ("from", "to", "format")
 
 
 def parameters_read(client: FlaskClient, url: str) -> set[str]:
