@@ -14,9 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from hallsense.cli import cli
 from hub.ingest import BAD_RETAINED_STATUS, BAD_STATUS
 from hub.quotas import QUOTA_MESSAGES
 from hub.store import QUOTA_SERIES, SERIES_QUOTA, open_hub_store
@@ -43,6 +41,7 @@ from tests.support.hostile import (
 from tests.support.hostile_client import HostileClient
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
+from tests.support.provisioned import node_env, provision
 
 HONEST = ("askrigg", "bainbridge")
 HOSTILE = "mallory"
@@ -54,38 +53,6 @@ FLOOD_MESSAGES = 900
 """Over the default quota of 600 a minute, and under the broker's queue of 1,000 for the
 hub, so that every message reaches the hub (a drop there would be the broker's)."""
 HUB_MEMORY_BOUND_MB = 200
-
-
-def provision(*args):
-    result = CliRunner().invoke(cli, ["provision", *map(str, args)])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def node_env(bundle, tmp_path, device):
-    """The installer's steps: the bundle's settings with this machine's paths."""
-    lines = (bundle / "edge.env").read_text().splitlines()
-    moved = {"HALLSENSE_DATA_DIR": tmp_path / device, "HALLSENSE_BROKER_CA_FILE": bundle / "ca.crt"}
-    kept = [line for line in lines if line.split("=", 1)[0] not in moved]
-    env = tmp_path / f"{device}.env"
-    env.write_text(
-        "\n".join(
-            [
-                *kept,
-                *(f"{k}={v}" for k, v in moved.items()),
-                f"HALLSENSE_ENROL_TOKEN_FILE={bundle / 'hallsense-enrol.token'}",
-                "HALLSENSE_DRIVERS=counter",
-                "HALLSENSE_COUNTER_INTERVAL_S=0.02",
-                f"HALLSENSE_COUNTER_TALLY_PATH={tmp_path / device / 'tally.txt'}",
-                "HALLSENSE_COMMIT_INTERVAL_S=0.2",
-                "HALLSENSE_CLOCK_CHECK=trust",
-                "HALLSENSE_UPLINK_START_JITTER_S=0",
-                "HALLSENSE_UPLINK_RESEND_S=3",
-                "",
-            ]
-        )
-    )
-    return env
 
 
 class HubStoreView:

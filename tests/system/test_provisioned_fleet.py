@@ -7,9 +7,7 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
-from hallsense.cli import cli
 from hub.store_sqlite import SqliteHubStore
 from hub_sync.enrolment import read_credentials
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
@@ -20,43 +18,9 @@ from tests.support.broker import free_port
 from tests.support.edge_process import EdgeProcess, wait_for, write_env
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
+from tests.support.provisioned import node_env, provision
 
 SITES = ("Askrigg Village Hall", "Bainbridge Village Hall", "Reeth Memorial Hall")
-
-
-def provision(*args):
-    result = CliRunner().invoke(cli, ["provision", *map(str, args)])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def node_env(bundle, tmp_path, device):
-    """The installer's steps: the bundle's settings with this machine's paths."""
-    lines = (bundle / "edge.env").read_text().splitlines()
-    moved = {
-        "HALLSENSE_DATA_DIR": tmp_path / device,
-        "HALLSENSE_BROKER_CA_FILE": bundle / "ca.crt",
-    }
-    kept = [line for line in lines if line.split("=", 1)[0] not in moved]
-    env = tmp_path / f"{device}.env"
-    env.write_text(
-        "\n".join(
-            [
-                *kept,
-                *(f"{k}={v}" for k, v in moved.items()),
-                f"HALLSENSE_ENROL_TOKEN_FILE={bundle / 'hallsense-enrol.token'}",
-                "HALLSENSE_DRIVERS=counter",
-                "HALLSENSE_COUNTER_INTERVAL_S=0.02",
-                f"HALLSENSE_COUNTER_TALLY_PATH={tmp_path / device / 'tally.txt'}",
-                "HALLSENSE_COMMIT_INTERVAL_S=0.2",
-                "HALLSENSE_CLOCK_CHECK=trust",
-                "HALLSENSE_UPLINK_START_JITTER_S=0",
-                "HALLSENSE_UPLINK_RESEND_S=3",
-                "",
-            ]
-        )
-    )
-    return env
 
 
 def hub_values(hub_db, device):
