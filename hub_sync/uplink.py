@@ -36,6 +36,7 @@ from hub_sync.protocol import (
     decode_config,
     encode_batch,
     encode_status,
+    seq_runs,
     status_text,
     topic,
 )
@@ -125,17 +126,6 @@ class _InFlight:
     ranges: list[tuple[int, int]]
     sent_at: float
     delivery: Delivery
-
-
-def _ranges(seqs: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted sequence numbers as inclusive runs."""
-    runs: list[tuple[int, int]] = []
-    for seq in seqs:
-        if runs and runs[-1][1] == seq - 1:
-            runs[-1] = (runs[-1][0], seq)
-        else:
-            runs.append((seq, seq))
-    return runs
 
 
 def _covered(block: tuple[int, int], by: list[tuple[int, int]]) -> bool:
@@ -420,7 +410,7 @@ class Uplink:
             self._bytes_sent += len(payload)
             self._readings_sent += len(chosen)
             self._in_flight[chosen[0][0]] = _InFlight(
-                _ranges([row[0] for row in chosen]), now, delivery
+                seq_runs([row[0] for row in chosen]), now, delivery
             )
             self.sent_batches += 1
             sent += len(chosen)

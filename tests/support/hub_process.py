@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -16,8 +17,13 @@ class HubProcess:
         self.env_file = env_file
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started_before = 0
+
+    STARTED = "ingestion worker "
+    """The start of the line `hub run` logs (at INFO) once it takes messages."""
 
     def start(self) -> HubProcess:
+        self._started_before = self._started_lines()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -29,7 +35,20 @@ class HubProcess:
         return self
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _started_lines(self) -> int:
+        return sum(
+            1 for line in self.log().splitlines() if self.STARTED in line and "started" in line
+        )
+
+    def wait_started(self, timeout: float = 20.0) -> None:
+        """Wait until this start has logged that it runs (its signal handlers are set)."""
+        deadline = time.monotonic() + timeout
+        while self._started_lines() <= self._started_before:
+            assert self.alive(), self.log()[-3000:]
+            assert time.monotonic() < deadline, self.log()[-3000:]
+            time.sleep(0.05)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -1,8 +1,12 @@
 """Provisioning as the system tests do it: the CLI, and a node set up from its bundle."""
 
+import subprocess
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from hallsense.cli import cli
+from provisioning.state import ProvisioningState, load_state
 
 
 def provision(*args):
@@ -38,3 +42,23 @@ def node_env(bundle, tmp_path, device):
         )
     )
     return env
+
+
+def start_provisioned_broker(
+    tmp_path: Path, state_dir: Path, device_port: int, service_port: int
+) -> tuple[ProvisioningState, Path, subprocess.Popen[bytes]]:
+    """``provision init`` then Mosquitto on its configuration: (state, pid file, process).
+
+    The caller waits for it to listen, and stops it, in its own ``try``/``finally``.
+    """
+    provision(
+        "init", "--state-dir", state_dir, "--hostname", "localhost", "--ip", "127.0.0.1",
+        "--port", device_port, "--service-port", service_port, "--broker-user", "root",
+    )  # fmt: skip
+    state = load_state(state_dir)
+    conf = tmp_path / "mosquitto.conf"
+    pid_file = tmp_path / "mosquitto.pid"
+    conf.write_text(state.layout.conf_path.read_text() + f"pid_file {pid_file}\n")
+    with (tmp_path / "mosquitto.log").open("wb") as log:  # the broker keeps its own copy
+        broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
+    return state, pid_file, broker

@@ -22,7 +22,6 @@ from hub_sync.enrolment import enrol_with_token_file
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.protocol import ProtocolError, decode_status, topic
 from provisioning.broker_config import HUB_ACCOUNT, READER_ACCOUNT
-from provisioning.state import load_state
 from sensors.counter import read_tally
 from tests.hub.conftest import pg_cluster  # noqa: F401 - a fixture, found by name
 from tests.support.broker import free_port
@@ -41,7 +40,7 @@ from tests.support.hostile import (
 from tests.support.hostile_client import HostileClient
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
-from tests.support.provisioned import node_env, provision
+from tests.support.provisioned import node_env, provision, start_provisioned_broker
 
 HONEST = ("askrigg", "bainbridge")
 HOSTILE = "mallory"
@@ -143,16 +142,9 @@ def test_a_hostile_device_neither_stops_ingestion_nor_spoils_the_other_halls(
 ):
     state_dir = tmp_path / "state"
     device_port, service_port, web_port = free_port(), free_port(), free_port()
-    provision(
-        "init", "--state-dir", state_dir, "--hostname", "localhost", "--ip", "127.0.0.1",
-        "--port", device_port, "--service-port", service_port, "--broker-user", "root",
-    )  # fmt: skip
-    state = load_state(state_dir)
-    conf = tmp_path / "mosquitto.conf"
-    pid_file = tmp_path / "mosquitto.pid"
-    conf.write_text(state.layout.conf_path.read_text() + f"pid_file {pid_file}\n")
-    broker_log = (tmp_path / "mosquitto.log").open("wb")
-    broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=broker_log, stderr=broker_log)
+    state, pid_file, broker = start_provisioned_broker(
+        tmp_path, state_dir, device_port, service_port
+    )
     procs = []
     web = client = None
     try:
@@ -174,6 +166,7 @@ def test_a_hostile_device_neither_stops_ingestion_nor_spoils_the_other_halls(
                 "--out", tmp_path / "bundles",
             )  # fmt: skip
         hub = HubProcess(hub_env, tmp_path / "hub.log").start()
+        hub.wait_started()
         procs.append(hub)
         web_log = tmp_path / "web.log"
         with web_log.open("wb") as sink:
@@ -239,7 +232,7 @@ def test_a_hostile_device_neither_stops_ingestion_nor_spoils_the_other_halls(
         # acknowledged to the broker comes again, and the retained poison with it.
         peaks = [peak_memory_mb(hub)]
         hub.kill()
-        hub.start()
+        hub.start().wait_started()
         account(hub_location, sent, client, hub)
         stored = stored_keys(hub_location, HOSTILE)
         refused_but_stored = [
@@ -280,7 +273,7 @@ def test_a_hostile_device_neither_stops_ingestion_nor_spoils_the_other_halls(
         peaks.append(peak_memory_mb(hub))
         hub.proc.terminate()
         assert hub.wait(30) == 0, hub.log()[-3000:]
-        hub.start()
+        hub.start().wait_started()
 
         def flood_counted():
             now = refusal_counts(hub_location, HOSTILE)
@@ -373,4 +366,3 @@ def test_a_hostile_device_neither_stops_ingestion_nor_spoils_the_other_halls(
             proc.stop()
         broker.terminate()
         broker.wait(5)
-        broker_log.close()

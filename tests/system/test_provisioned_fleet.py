@@ -12,13 +12,12 @@ from hub.store_sqlite import SqliteHubStore
 from hub_sync.enrolment import read_credentials
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
 from provisioning.broker_config import HUB_ACCOUNT
-from provisioning.state import load_state
 from sensors.counter import read_tally
 from tests.support.broker import free_port
 from tests.support.edge_process import EdgeProcess, wait_for, write_env
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
-from tests.support.provisioned import node_env, provision
+from tests.support.provisioned import node_env, provision, start_provisioned_broker
 
 SITES = ("Askrigg Village Hall", "Bainbridge Village Hall", "Reeth Memorial Hall")
 
@@ -34,16 +33,9 @@ def hub_values(hub_db, device):
 def test_three_nodes_enrol_sync_over_tls_one_rotates_and_one_is_revoked(tmp_path):
     state_dir = tmp_path / "state"
     device_port, service_port, web_port = free_port(), free_port(), free_port()
-    provision(
-        "init", "--state-dir", state_dir, "--hostname", "localhost", "--ip", "127.0.0.1",
-        "--port", device_port, "--service-port", service_port, "--broker-user", "root",
-    )  # fmt: skip
-    state = load_state(state_dir)
-    conf = tmp_path / "mosquitto.conf"
-    pid_file = tmp_path / "mosquitto.pid"
-    conf.write_text(state.layout.conf_path.read_text() + f"pid_file {pid_file}\n")
-    broker_log = (tmp_path / "mosquitto.log").open("wb")
-    broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=broker_log, stderr=broker_log)
+    state, pid_file, broker = start_provisioned_broker(
+        tmp_path, state_dir, device_port, service_port
+    )
     procs = []
     try:
         wait_listening(device_port, broker, tmp_path / "mosquitto.log")
@@ -149,4 +141,3 @@ def test_three_nodes_enrol_sync_over_tls_one_rotates_and_one_is_revoked(tmp_path
             proc.stop()
         broker.terminate()
         broker.wait(5)
-        broker_log.close()
