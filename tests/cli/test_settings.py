@@ -8,6 +8,7 @@ import pytest
 
 from edge.settings import EdgeSettings
 from hallsense.settings import SettingsError, describe_fields, load_settings
+from hub.settings import HubSettings
 
 
 def load(tmp_path, text, environ=None):
@@ -208,3 +209,41 @@ def test_the_example_wired_file_is_valid_and_reads_its_address_in_hex():
     assert settings.drivers == ("bme280", "scd4x", "sds011", "noise", "system")
     assert settings.bme280_address == 0x76
     assert settings.scd4x_altitude_m == 200
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("HALLSENSE_QUOTA_SERIES=1", None),
+        ("HALLSENSE_QUOTA_SERIES=0", "HALLSENSE_QUOTA_SERIES: must be at least 1 series, got 0"),
+        ("HALLSENSE_QUOTA_SERIES=100000", None),
+        (
+            "HALLSENSE_QUOTA_SERIES=100001",
+            "HALLSENSE_QUOTA_SERIES: must be at most 100000 series, got 100001",
+        ),
+        ("HALLSENSE_QUOTA_MESSAGES_PER_MINUTE=0", None),
+        (
+            "HALLSENSE_QUOTA_MESSAGES_PER_MINUTE=-1",
+            "HALLSENSE_QUOTA_MESSAGES_PER_MINUTE: must be at least 0 messages, got -1",
+        ),
+        ("HALLSENSE_QUOTA_BYTES_PER_MINUTE=0", None),
+        (
+            "HALLSENSE_QUOTA_BYTES_PER_MINUTE=-1",
+            "HALLSENSE_QUOTA_BYTES_PER_MINUTE: must be at least 0 bytes, got -1",
+        ),
+        ("HALLSENSE_QUOTA_READINGS_PER_MINUTE=0", None),
+        (
+            "HALLSENSE_QUOTA_READINGS_PER_MINUTE=-1",
+            "HALLSENSE_QUOTA_READINGS_PER_MINUTE: must be at least 0 readings, got -1",
+        ),
+    ],
+)
+def test_hub_quotas_at_their_limits_and_one_past(tmp_path, line, problem):
+    env = tmp_path / "hub.env"
+    env.write_text(f"HALLSENSE_HUB_STORE={tmp_path / 'hub.db'}\n{line}\n", encoding="utf-8")
+    if problem is None:
+        load_settings(HubSettings, env, environ={})
+        return
+    with pytest.raises(SettingsError) as caught:
+        load_settings(HubSettings, env, environ={})
+    assert caught.value.problems == [problem]
