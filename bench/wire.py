@@ -104,8 +104,15 @@ def node_and_hub(
     edge = EdgeStore(directory / "edge.db")
     hub_store = SqliteHubStore(directory / "hub.db")
     hub_store.add_device("askrigg", "Askrigg")
+    # One node sending as fast as the hub stores: what is measured is the hub's own rate,
+    # so no per-device quota may pace it (bench/hostile.py measures the quotas).
     settings = HubSettings(
-        hub_store=str(directory / "hub.db"), broker_port=broker.port, broker_password="hub"
+        hub_store=str(directory / "hub.db"),
+        broker_port=broker.port,
+        broker_password="hub",
+        quota_messages_per_minute=0,
+        quota_bytes_per_minute=0,
+        quota_readings_per_minute=0,
     )
     service = IngestService(settings, lambda: SqliteHubStore(directory / "hub.db"))
     threading.Thread(target=service.run, daemon=True).start()
@@ -153,6 +160,9 @@ def drain_ours(
         f"HALLSENSE_HUB_STORE={location}\nHALLSENSE_BROKER_HOST=127.0.0.1\n"
         f"HALLSENSE_BROKER_PORT={broker.port}\nHALLSENSE_BROKER_PASSWORD=hub\n"
         f"HALLSENSE_LOG_LEVEL=WARNING\nHALLSENSE_WRITERS={writers}\n"
+        # The hub's own rate for one node: no per-device quota may pace it.
+        "HALLSENSE_QUOTA_MESSAGES_PER_MINUTE=0\nHALLSENSE_QUOTA_BYTES_PER_MINUTE=0\n"
+        "HALLSENSE_QUOTA_READINGS_PER_MINUTE=0\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
     hub = subprocess.Popen(
