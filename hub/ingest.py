@@ -25,6 +25,7 @@ from hub_sync.protocol import (
     decode_status,
     encode_ack,
     parse_topic,
+    peek_batch,
     seq_runs,
     split_ack,
     topic,
@@ -179,6 +180,19 @@ class IngestWorker:
             return self._status(device_id, payload, bool(getattr(message, "retain", False)))
         if kind != "readings":
             return "ignored"
+        charged = False
+        if self.quotas is not None and self.quotas.readings_per_minute:
+            # A batch over the readings quota is told to wait before it costs a decode.
+            try:
+                head = peek_batch(payload)
+            except ProtocolError:
+                head = None  # the full decode says what is wrong
+            if head is not None and head.device_id == device_id:
+                ((first, last),) = head.runs
+                wait_s = self.quotas.take_readings(device_id, last - first + 1)
+                if wait_s is not None:
+                    return self._told_to_wait(device_id, head, wait_s)
+                charged = True
         try:
             batch = decode_batch(payload)
         except ProtocolError as error:
@@ -189,20 +203,10 @@ class IngestWorker:
         if batch.device_id != device_id:
             detail = f"payload says device {batch.device_id!r} but came on {device_id!r}'s topic"
             return self._reject(device_id, SPOOFED, detail, identity)
-        if self.quotas is not None:
+        if self.quotas is not None and not charged:
             wait_s = self.quotas.take_readings(device_id, len(batch.readings))
             if wait_s is not None:
-                self.counters.throttled += 1
-                self.log_limit.log(
-                    (device_id, QUOTA_READINGS),
-                    logging.WARNING,
-                    "device %s is %s: its batches are answered with a wait",
-                    device_id,
-                    QUOTA_READINGS,
-                )
-                later = Ack(batch.store_epoch, throttled=identity.runs, retry_after_s=wait_s)
-                self._send_ack(device_id, later)
-                return "throttled"
+                return self._told_to_wait(device_id, identity, wait_s)
         try:
             outcome = self.store.store_batch(batch, self.now_us())
         except UnknownDevice as error:
@@ -237,6 +241,19 @@ class IngestWorker:
                 ", ".join(f"{r.first}..{r.last} ({r.reason})" for r in outcome.rejected[:5]),
             )
         return "stored" if outcome.inserted else "duplicate"
+
+    def _told_to_wait(self, device_id: str, identity: BatchIdentity, wait_s: int) -> Outcome:
+        self.counters.throttled += 1
+        self.log_limit.log(
+            (device_id, QUOTA_READINGS),
+            logging.WARNING,
+            "device %s is %s: its batches are answered with a wait",
+            device_id,
+            QUOTA_READINGS,
+        )
+        later = Ack(identity.store_epoch, throttled=identity.runs, retry_after_s=wait_s)
+        self._send_ack(device_id, later)
+        return "throttled"
 
     def _reject(
         self, device_id: str, reason: str, detail: str, identity: BatchIdentity | None = None

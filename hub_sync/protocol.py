@@ -435,12 +435,15 @@ def encode_batch(batch: Batch, *, compress: bool = True) -> bytes:
     return payload
 
 
-def decode_batch(payload: bytes) -> Batch:
-    """The batch in a readings payload.
+PEEK_BYTES = 64
+"""Enough of a batch's body for its device id, epoch, count and first sequence number."""
 
-    Raises:
-        PayloadTooLarge, UnsupportedVersion, MalformedPayload, BatchTooLarge,
-        DeviceIdError: each naming what is wrong. Never anything else for bad input.
+
+def _body(payload: bytes, limit: int) -> bytes:
+    """The body of a readings payload, its header checked.
+
+    At most ``limit`` bytes of it when ``limit`` is less than MAX_DECODED_BYTES: a peek,
+    with nothing checked past it.
     """
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLarge(f"payload of {len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
@@ -454,17 +457,24 @@ def decode_batch(payload: bytes) -> Batch:
     if flags & ~FLAG_ZLIB:
         raise MalformedPayload(f"unknown flags 0x{flags:02x}")
     body = payload[4:]
-    if flags & FLAG_ZLIB:
-        inflater = zlib.decompressobj()
-        try:
-            body = inflater.decompress(body, MAX_DECODED_BYTES)
-        except zlib.error as error:
-            raise MalformedPayload(f"compressed body is damaged: {error}") from error
-        if inflater.unconsumed_tail:
-            raise PayloadTooLarge(f"body decompresses to more than {MAX_DECODED_BYTES} bytes")
-        if not inflater.eof:
-            raise MalformedPayload("compressed body is truncated")
-    r = _Reader(body)
+    if not flags & FLAG_ZLIB:
+        return body if limit >= MAX_DECODED_BYTES else body[:limit]
+    inflater = zlib.decompressobj()
+    try:
+        body = inflater.decompress(body, limit)
+    except zlib.error as error:
+        raise MalformedPayload(f"compressed body is damaged: {error}") from error
+    if limit < MAX_DECODED_BYTES:
+        return body
+    if inflater.unconsumed_tail:
+        raise PayloadTooLarge(f"body decompresses to more than {MAX_DECODED_BYTES} bytes")
+    if not inflater.eof:
+        raise MalformedPayload("compressed body is truncated")
+    return body
+
+
+def _head(r: _Reader) -> tuple[str, int, int, int, int]:
+    """(device id, store epoch, count, sequence mode, first sequence number)."""
     device_id = check_device_id(r.text())
     store_epoch = int.from_bytes(r.take(8), "big")
     count = r.varint()
@@ -476,6 +486,36 @@ def decode_batch(payload: bytes) -> Batch:
     first = r.varint()
     if first < 1:
         raise MalformedPayload("sequence numbers start at 1")
+    return device_id, store_epoch, count, mode, first
+
+
+def peek_batch(payload: bytes) -> BatchIdentity | None:
+    """Whose readings a batch carries, from its first bytes only (microseconds' work).
+
+    None when its sequence numbers are listed rather than contiguous.
+
+    Raises:
+        ProtocolError: the part read is already wrong (the whole payload is not checked).
+    """
+    device_id, store_epoch, count, mode, first = _head(_Reader(_body(payload, PEEK_BYTES)))
+    if mode != SEQ_CONTIGUOUS:
+        return None
+    last = first + count - 1
+    if last >= 2**63:
+        raise MalformedPayload("a sequence number is beyond 2^63 - 1")
+    return BatchIdentity(device_id, store_epoch, ((first, last),))
+
+
+def decode_batch(payload: bytes) -> Batch:
+    """The batch in a readings payload.
+
+    Raises:
+        PayloadTooLarge, UnsupportedVersion, MalformedPayload, BatchTooLarge,
+        DeviceIdError: each naming what is wrong. Never anything else for bad input.
+    """
+    body = _body(payload, MAX_DECODED_BYTES)
+    r = _Reader(body)
+    device_id, store_epoch, count, mode, first = _head(r)
     if mode == SEQ_CONTIGUOUS:
         seqs = list(range(first, first + count))
     elif mode == SEQ_LISTED:

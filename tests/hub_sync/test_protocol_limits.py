@@ -32,6 +32,7 @@ from hub_sync.protocol import (
     encode_batch,
     encode_status,
     load_json,
+    peek_batch,
     split_ack,
     status_text,
 )
@@ -252,3 +253,15 @@ def test_a_throttled_ack_names_its_ranges_and_a_wait_of_at_most_an_hour():
     parts = split_ack(many)
     assert tuple(pair for part in parts for pair in part.throttled) == many.throttled
     assert {part.retry_after_s for part in parts} == {3}
+
+
+def test_a_peek_names_a_contiguous_batch_from_its_first_bytes_only():
+    payload = raw_batch("askrigg", EPOCH, list(range(41, 10_041)))
+    assert peek_batch(payload) == BatchIdentity("askrigg", EPOCH, ((41, 10_040),))
+    cut = raw_batch("askrigg", EPOCH, [1, 2, 3], compress=False)[:40]
+    assert peek_batch(cut) == BatchIdentity("askrigg", EPOCH, ((1, 3),))  # the rest unread
+    assert peek_batch(raw_batch("askrigg", EPOCH, [1, 3])) is None  # listed: decode it
+    with pytest.raises(MalformedPayload, match=r"^a sequence number is beyond 2\^63 - 1$"):
+        peek_batch(raw_batch("askrigg", EPOCH, [2**63 - 1, 2**63]))
+    with pytest.raises(MalformedPayload, match=r"^not a hallsense readings payload"):
+        peek_batch(b"garbage")
