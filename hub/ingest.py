@@ -180,19 +180,9 @@ class IngestWorker:
             return self._status(device_id, payload, bool(getattr(message, "retain", False)))
         if kind != "readings":
             return "ignored"
-        charged = False
-        if self.quotas is not None and self.quotas.readings_per_minute:
-            # A batch over the readings quota is told to wait before it costs a decode.
-            try:
-                head = peek_batch(payload)
-            except ProtocolError:
-                head = None  # the full decode says what is wrong
-            if head is not None and head.device_id == device_id:
-                ((first, last),) = head.runs
-                wait_s = self.quotas.take_readings(device_id, last - first + 1)
-                if wait_s is not None:
-                    return self._told_to_wait(device_id, head, wait_s)
-                charged = True
+        head = self._peek(device_id, payload) if self.quotas is not None else None
+        if head is not None and (waiting := self._wait_for_readings(device_id, head)):
+            return waiting  # told to wait before it cost a decode
         try:
             batch = decode_batch(payload)
         except ProtocolError as error:
@@ -203,10 +193,8 @@ class IngestWorker:
         if batch.device_id != device_id:
             detail = f"payload says device {batch.device_id!r} but came on {device_id!r}'s topic"
             return self._reject(device_id, SPOOFED, detail, identity)
-        if self.quotas is not None and not charged:
-            wait_s = self.quotas.take_readings(device_id, len(batch.readings))
-            if wait_s is not None:
-                return self._told_to_wait(device_id, identity, wait_s)
+        if head is None and (waiting := self._wait_for_readings(device_id, identity)):
+            return waiting
         try:
             outcome = self.store.store_batch(batch, self.now_us())
         except UnknownDevice as error:
@@ -242,7 +230,22 @@ class IngestWorker:
             )
         return "stored" if outcome.inserted else "duplicate"
 
-    def _told_to_wait(self, device_id: str, identity: BatchIdentity, wait_s: int) -> Outcome:
+    def _peek(self, device_id: str, payload: bytes) -> BatchIdentity | None:
+        """The batch's identity from its first bytes, when contiguous and the device's own."""
+        try:
+            head = peek_batch(payload)
+        except ProtocolError:
+            return None  # the full decode says what is wrong
+        return head if head is not None and head.device_id == device_id else None
+
+    def _wait_for_readings(self, device_id: str, identity: BatchIdentity) -> Outcome | None:
+        """Charge the batch's readings to the device's quota; "throttled" if over it."""
+        if self.quotas is None:
+            return None
+        count = sum(last - first + 1 for first, last in identity.runs)
+        wait_s = self.quotas.take_readings(device_id, count)
+        if wait_s is None:
+            return None
         self.counters.throttled += 1
         self.log_limit.log(
             (device_id, QUOTA_READINGS),
