@@ -38,7 +38,7 @@ from hub.store import (
     UnknownDevice,
 )
 from hub.store_logins import LOGIN_MIGRATION_5, LOGIN_SCHEMA, LoginTables
-from hub_sync.protocol import INT64_MIN, Batch, Rejection, WireReading
+from hub_sync.protocol import INT64_MIN, Batch, Rejection, WireReading, merge_ranges, seq_runs
 
 NOT_LATEST = 0b1111 | (1 << 8) | (1 << 10) | (1 << 11)
 """Quality bits that keep a reading out of "latest value": bad value, unsettled or
@@ -152,32 +152,6 @@ def hour_of(ts_us: int) -> int:
     (implausible, but valid on the wire) are kept under the minimum itself.
     """
     return max(ts_us - ts_us % HOUR_US, INT64_MIN)
-
-
-def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The union of inclusive ranges, sorted and merged."""
-    merged: list[tuple[int, int]] = []
-    for first, last in sorted(ranges):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return merged
-
-
-def runs(readings: Iterable[WireReading]) -> list[tuple[int, int]]:
-    """The sequence numbers of readings (in increasing order) as inclusive runs."""
-    if isinstance(readings, Sequence) and readings:
-        first, last = readings[0].seq, readings[-1].seq
-        if last - first + 1 == len(readings):  # strictly increasing, so contiguous
-            return [(first, last)]
-    out: list[tuple[int, int]] = []
-    for r in readings:
-        if out and out[-1][1] == r.seq - 1:
-            out[-1] = (out[-1][0], r.seq)
-        else:
-            out.append((r.seq, r.seq))
-    return out
 
 
 def newest_per_series(rows: Iterable[Row]) -> dict[int, tuple[int, float | None]]:
@@ -443,7 +417,7 @@ class SqlHubStore(LoginTables):
             rows = self._rows(batch, device.added_at_us, received_at_us, over_quota)
         quota_refused = [r for r in batch.readings if (r.sensor_id, r.metric, r.unit) in over_quota]
         newest = newest_per_series(rows)
-        received = runs(batch.readings)
+        received = seq_runs([r.seq for r in batch.readings])
         epoch = signed_epoch(batch.store_epoch)
         with self._lock, self._transaction():
             inserted = self._insert_readings(rows)
@@ -462,7 +436,7 @@ class SqlHubStore(LoginTables):
                 )
                 rejected += [
                     Rejection(first, last, f"{QUOTA_SERIES} ({self.series_quota})")
-                    for first, last in runs(quota_refused)
+                    for first, last in seq_runs([r.seq for r in quota_refused])
                 ]
                 refused.update(r.seq for r in quota_refused)
                 self._count_refused(
@@ -482,7 +456,11 @@ class SqlHubStore(LoginTables):
                     "last_seq, reason, at_us) VALUES (?, ?, ?, ?, ?, ?)",
                     (batch.device_id, epoch, rej.first, rej.last, rej.reason, received_at_us),
                 )
-        acked = runs(r for r in batch.readings if r.seq not in refused) if refused else received
+        acked = (
+            seq_runs([r.seq for r in batch.readings if r.seq not in refused])
+            if refused
+            else received
+        )
         return StoreOutcome(
             tuple(acked), tuple(rejected), inserted, len(rows) - inserted, device.rotation_requested
         )
@@ -624,7 +602,7 @@ class SqlHubStore(LoginTables):
                 differing.append(seq)
         return [
             Rejection(a, b, "sequence numbers already stored with different content")
-            for a, b in merge([(s, s) for s in differing])
+            for a, b in merge_ranges([(s, s) for s in differing])
         ]
 
     def _not_yet_received(
@@ -711,7 +689,7 @@ class SqlHubStore(LoginTables):
                 (device_id, epoch),
             )
         ]
-        merged = merge(existing + received)
+        merged = merge_ranges(existing + received)
         if merged == sorted(existing):
             return
         self._run(

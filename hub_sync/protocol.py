@@ -542,6 +542,17 @@ def decode_batch(payload: bytes) -> Batch:
     return Batch(device_id, store_epoch, readings)
 
 
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of inclusive ranges, sorted, with touching and overlapping ones merged."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
+
+
 def seq_runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     """Strictly increasing sequence numbers as inclusive ranges."""
     if seqs[-1] - seqs[0] == len(seqs) - 1:
