@@ -554,7 +554,9 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def seq_runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
-    """Strictly increasing sequence numbers as inclusive ranges."""
+    """Strictly increasing sequence numbers as inclusive ranges (none for none)."""
+    if not seqs:
+        return []
     if seqs[-1] - seqs[0] == len(seqs) - 1:
         return [(seqs[0], seqs[-1])]
     runs: list[tuple[int, int]] = []
