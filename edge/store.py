@@ -231,7 +231,6 @@ class EdgeStore:
         self.days = LocalDays(ZoneInfo(timezone))
         self._series: dict[tuple[str, str, str], int] = {}
         self._settled: list[SeqRange] | None = None
-        self._closed = False
         self._conn: sqlite3.Connection | None = None
         exists = self.path.exists()
         if exists:
@@ -608,14 +607,6 @@ class EdgeStore:
                 break
         return out
 
-    def next_unacknowledged(self, limit: int, *, newest_first: bool = False) -> list[StoredReading]:
-        """Up to ``limit`` readings still to send: not acknowledged, rejected or held back."""
-        if limit <= 0:
-            return []
-        return list(
-            self._unsettled_rows(newest_first=newest_first, include_held=False, limit=limit)
-        )
-
     def _check_ranges(self, ranges: Iterable[SeqRange | tuple[int, int]]) -> list[SeqRange]:
         wanted = merge(r if isinstance(r, SeqRange) else SeqRange(*r) for r in ranges)
         last_seq = self._last_seq()
@@ -926,7 +917,6 @@ class EdgeStore:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        self._closed = True
 
     def __enter__(self) -> EdgeStore:
         return self

@@ -12,9 +12,8 @@ nodes a request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from hub.metrics import node_status
 from hub.quotas import QUOTA_READINGS
@@ -115,11 +114,3 @@ def refusal_concerns(state: DeviceState, now_us: int) -> list[Concern]:
                 )
             )
     return found
-
-
-def needing_attention(
-    fleet: Sequence[DeviceState], now_us: int | None = None
-) -> list[tuple[DeviceState, list[Concern]]]:
-    """Every node with its concerns (``now_us``: the time, by default now)."""
-    now = now_us if now_us is not None else int(datetime.now(UTC).timestamp() * 1e6)
-    return [(state, concerns(state, now)) for state in fleet]

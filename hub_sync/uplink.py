@@ -10,7 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import paho.mqtt.client as paho
@@ -47,32 +47,6 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NO_SUBSCRIBER_RETRY_S = 2.0
 """A batch the broker says nobody subscribed to is sent again after this long."""
-_MICROSECOND = timedelta(microseconds=1)
-
-
-class UplinkError(Exception):
-    """Base of the uplink's errors."""
-
-
-class OutboxReading(Protocol):
-    """What the uplink needs of a stored reading."""
-
-    @property
-    def seq(self) -> int: ...  # noqa: D102
-    @property
-    def sensor_id(self) -> str: ...  # noqa: D102
-    @property
-    def metric(self) -> str: ...  # noqa: D102
-    @property
-    def unit(self) -> str: ...  # noqa: D102
-    @property
-    def value(self) -> float: ...  # noqa: D102
-    @property
-    def timestamp(self) -> datetime: ...  # noqa: D102
-    @property
-    def quality(self) -> int: ...  # noqa: D102
-    @property
-    def censor(self) -> str | None: ...  # noqa: D102
 
 
 class Outbox(Protocol):
@@ -80,12 +54,6 @@ class Outbox(Protocol):
 
     @property
     def store_epoch(self) -> int: ...  # noqa: D102
-
-    def next_unacknowledged(
-        self, limit: int, *, newest_first: bool = False
-    ) -> Sequence[OutboxReading]:
-        """Readings still to send."""
-        ...
 
     def outbox_rows(
         self, limit: int, *, newest_first: bool = True, skip: Sequence[tuple[int, int]] = ()
@@ -140,20 +108,6 @@ def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((first, last))
     return merged
-
-
-def to_wire(reading: OutboxReading) -> WireReading:
-    """A stored reading as it travels (timestamp to exact microseconds)."""
-    return WireReading(
-        reading.seq,
-        reading.sensor_id,
-        reading.metric,
-        reading.unit,
-        (reading.timestamp - _EPOCH) // _MICROSECOND,
-        reading.value,
-        int(reading.quality),
-        None if reading.censor is None else str(reading.censor),
-    )
 
 
 class Uplink:

@@ -23,7 +23,7 @@ def test_acknowledged_readings_go_after_the_retention_window(store):
     assert retain(store, now).raw_deleted == 0
     report = retain(store, now + timedelta(days=31))
     assert report.raw_deleted == 6
-    assert [r.seq for r in store.next_unacknowledged(10)] == [7, 8, 9, 10]
+    assert [row[0] for row in store.outbox_rows(10, newest_first=False)] == [7, 8, 9, 10]
     stats = store.stats()
     assert (stats.readings_stored, stats.backlog, stats.dropped) == (4, 4, 0)
     assert store.acknowledged_ranges() == [SeqRange(1, 6)]
@@ -32,7 +32,7 @@ def test_acknowledged_readings_go_after_the_retention_window(store):
 def test_unacknowledged_readings_are_kept_however_old(store):
     store.append(readings(10, start=datetime(2020, 1, 1, tzinfo=UTC)), synced())
     retain(store, datetime.now(UTC) + timedelta(days=3650))
-    assert len(store.next_unacknowledged(100)) == 10
+    assert len(store.outbox_rows(100)) == 10
 
 
 def test_old_minute_rollups_go_hour_and_day_rollups_stay(store):
@@ -58,7 +58,7 @@ def test_the_size_cap_takes_acknowledged_first_then_the_oldest_unacknowledged(st
     if report.dropped_unacknowledged:
         assert dropped[0].first == 2001
         assert sum(d.count for d in dropped) == report.dropped_unacknowledged
-    remaining = [r.seq for r in store.next_unacknowledged(20000)]
+    remaining = [row[0] for row in store.outbox_rows(20000, newest_first=False)]
     lost = set(range(2001, 10001)) - set(remaining)
     assert len(lost) == report.dropped_unacknowledged
     assert store.stats().dropped == report.dropped_unacknowledged
@@ -72,5 +72,5 @@ def test_a_tiny_cap_drops_unacknowledged_oldest_first_and_reports_it(store):
     (dropped,) = store.dropped_ranges()
     assert (dropped.first, dropped.reason) == (1, "size cap")
     assert dropped.last == dropped.count == report.dropped_unacknowledged
-    assert store.next_unacknowledged(1)[0].seq == dropped.last + 1
+    assert store.outbox_rows(1, newest_first=False)[0][0] == dropped.last + 1
     assert store.stats().backlog == 30000 - report.dropped_unacknowledged > 0

@@ -42,10 +42,10 @@ def test_values_times_flags_and_censoring_round_trip(store):
     assert back[0].timestamp == moment
 
 
-def test_next_unacknowledged_oldest_or_newest_first(store):
+def test_outbox_rows_oldest_or_newest_first(store):
     store.append(readings(10), synced())
-    assert [r.seq for r in store.next_unacknowledged(3)] == [1, 2, 3]
-    assert [r.seq for r in store.next_unacknowledged(3, newest_first=True)] == [10, 9, 8]
+    assert [row[0] for row in store.outbox_rows(3, newest_first=False)] == [1, 2, 3]
+    assert [row[0] for row in store.outbox_rows(3, newest_first=True)] == [10, 9, 8]
 
 
 def test_acknowledgements_in_any_order_are_a_union(store):
@@ -54,7 +54,7 @@ def test_acknowledgements_in_any_order_are_a_union(store):
     assert store.acknowledge([SeqRange(1, 2), SeqRange(5, 8)]) == 4
     assert store.acknowledge([SeqRange(1, 8)]) == 1
     assert store.acknowledged_ranges() == [SeqRange(1, 8)]
-    assert [r.seq for r in store.next_unacknowledged(10)] == [9, 10]
+    assert [row[0] for row in store.outbox_rows(10, newest_first=False)] == [9, 10]
     stats = store.stats()
     assert (stats.acknowledged, stats.backlog) == (8, 2)
     assert stats.oldest_unacknowledged == T0 + timedelta(seconds=8)
@@ -72,7 +72,7 @@ def test_an_ack_beyond_what_is_stored_is_refused(store):
 def test_rejected_readings_are_kept_counted_and_never_offered_again(store):
     store.append(readings(5), synced())
     assert store.reject([SeqRange(2, 3)], "timestamp in the future") == 2
-    assert [r.seq for r in store.next_unacknowledged(10)] == [1, 4, 5]
+    assert [row[0] for row in store.outbox_rows(10, newest_first=False)] == [1, 4, 5]
     assert [(r.first, r.last, r.reason) for r in store.rejected_ranges()] == [
         (2, 3, "timestamp in the future")
     ]
@@ -140,4 +140,4 @@ def test_backup_is_a_consistent_copy(store, tmp_path):
 def test_a_clock_going_backwards_causes_no_collision(store):
     store.append(readings(3, start=T0), synced())
     store.append(readings(3, start=T0 - timedelta(days=300)), synced())
-    assert [r.seq for r in store.next_unacknowledged(10)] == [1, 2, 3, 4, 5, 6]
+    assert [row[0] for row in store.outbox_rows(10, newest_first=False)] == [1, 2, 3, 4, 5, 6]

@@ -65,7 +65,7 @@ class StoreModel(RuleBasedStateMachine):
 
     @rule(fraction=st.sampled_from([0.5, 0.8, 2.0]))
     def size_cap(self, fraction):
-        before = {r.seq for r in self.store.next_unacknowledged(100000)}
+        before = {row[0] for row in self.store.outbox_rows(100000)}
         report = self.store.enforce_retention(
             datetime.now(UTC),
             raw_retention_days=0,
@@ -73,7 +73,7 @@ class StoreModel(RuleBasedStateMachine):
             rollup_days=3660,
             max_bytes=int(self.store.used_bytes() * fraction),
         )
-        after = {r.seq for r in self.store.next_unacknowledged(100000)}
+        after = {row[0] for row in self.store.outbox_rows(100000)}
         lost = before - after
         assert len(lost) == report.dropped_unacknowledged
         in_dropped = {s for d in self.store.dropped_ranges() for s in range(d.first, d.last + 1)}
@@ -83,9 +83,9 @@ class StoreModel(RuleBasedStateMachine):
 
     @invariant()
     def cursor_offers_exactly_the_pending(self):
-        offered = [r.seq for r in self.store.next_unacknowledged(100000)]
+        offered = [row[0] for row in self.store.outbox_rows(100000, newest_first=False)]
         assert offered == self.pending
-        newest = [r.seq for r in self.store.next_unacknowledged(7, newest_first=True)]
+        newest = [row[0] for row in self.store.outbox_rows(7, newest_first=True)]
         assert newest == sorted(self.pending, reverse=True)[:7]
 
     @invariant()

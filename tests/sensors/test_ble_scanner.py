@@ -125,7 +125,7 @@ def test_simulated_readings_keep_reaching_the_store_while_the_ble_scanner_is_res
     try:
 
         def stored_ids():
-            return [s.reading().sensor_id for s in store.next_unacknowledged(1_000_000)]
+            return [row[1] for row in store.outbox_rows(1_000_000, newest_first=False)]
 
         def simulated_count():
             return sum(1 for sensor_id in stored_ids() if sensor_id.startswith("sim-"))
