@@ -1,16 +1,26 @@
-"""The ``hallsense`` command: its root group and the groups of each role."""
+"""The ``hallsense`` command: its root group, and every group's commands listed here.
+
+Each role's module defines its group and its commands; this module attaches them, one
+``add_command`` a command, so that reading it shows the whole command tree and no module
+is imported only for what its decorators do (a command that is not listed here does not
+exist, as ``hub home-assistant`` once did not). ``tests/test_docs.py`` checks this tree
+against docs/cli.md both ways.
+"""
 
 from __future__ import annotations
 
 import click
 
-import hallsense.cli_edge_calibrate  # registers `edge calibrate-footfall`
-import hallsense.cli_hub_accounts
-import hallsense.cli_hub_web  # noqa: F401 - registers `hub web` on the hub group
-from hallsense import __version__
-from hallsense.cli_edge import edge
-from hallsense.cli_hub import hub
-from hallsense.cli_provision import provision
+from hallsense import (
+    __version__,
+    cli_edge,
+    cli_edge_calibrate,
+    cli_hub,
+    cli_hub_accounts,
+    cli_hub_ha,
+    cli_hub_web,
+    cli_provision,
+)
 from hallsense.demo import demo
 
 
@@ -25,6 +35,44 @@ def cli() -> None:
         hallsense edge run --env /etc/hallsense/edge.env
     """
 
+
+edge = cli_edge.edge
+edge.add_command(cli_edge.run)
+edge.add_command(cli_edge.web)
+edge.add_command(cli_edge.poster)
+edge.add_command(cli_edge.wipe)
+edge.add_command(cli_edge.status)
+edge.add_command(cli_edge.export)
+edge.add_command(cli_edge_calibrate.calibrate_footfall)
+edge.add_command(cli_edge.drain)
+edge.add_command(cli_edge.backup)
+
+account = cli_hub_accounts.account
+account.add_command(cli_hub_accounts.add)
+account.add_command(cli_hub_accounts.set_halls)
+account.add_command(cli_hub_accounts.list_accounts)
+account.add_command(cli_hub_accounts.disable)
+account.add_command(cli_hub_accounts.token)
+account.add_command(cli_hub_accounts.list_tokens)
+account.add_command(cli_hub_accounts.revoke_token)
+
+hub = cli_hub.hub
+hub.add_command(cli_hub.run)
+hub.add_command(cli_hub.add_device)
+hub.add_command(cli_hub.set_config)
+hub.add_command(cli_hub.status)
+hub.add_command(cli_hub_web.web)
+hub.add_command(cli_hub_ha.home_assistant)
+hub.add_command(account)
+
+provision = cli_provision.provision
+provision.add_command(cli_provision.init)
+provision.add_command(cli_provision.add_device)
+provision.add_command(cli_provision.list_devices)
+provision.add_command(cli_provision.revoke)
+provision.add_command(cli_provision.rotate)
+provision.add_command(cli_provision.delete_device)
+provision.add_command(cli_provision.broker_config)
 
 cli.add_command(edge)
 cli.add_command(hub)

@@ -6,12 +6,11 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import wraps
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -23,6 +22,7 @@ from edge.lock import AgentLock, AgentRunning
 from edge.settings import EdgeSettings
 from edge.status import format_status, node_status
 from edge.store import StoreError
+from hallsense.cli_options import F, date_range_options, env_option, json_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError
 from hallsense.wiring import (
@@ -33,20 +33,6 @@ from hallsense.wiring import (
     open_edge_store,
 )
 from sensors.vocabulary import METRICS
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def env_option(command: F) -> F:
-    """The ``--env FILE`` option every edge command takes."""
-    return click.option(
-        "--env",
-        "env_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Settings file (.env). Without it, HALLSENSE_* variables are read from the "
-        "environment.",
-    )(command)
 
 
 def user_errors(command: F) -> F:
@@ -73,7 +59,7 @@ def edge() -> None:
     """
 
 
-@edge.command()
+@click.command()
 @env_option
 @user_errors
 def run(env_file: Path | None) -> None:
@@ -116,7 +102,7 @@ def run(env_file: Path | None) -> None:
         lock.release()
 
 
-@edge.command()
+@click.command()
 @env_option
 @user_errors
 def web(env_file: Path | None) -> None:
@@ -148,7 +134,7 @@ def web(env_file: Path | None) -> None:
     )
 
 
-@edge.command()
+@click.command()
 @env_option
 @click.option(
     "--format",
@@ -214,7 +200,7 @@ def poster(
     click.echo(f"wrote the poster for {url} to {destination}", err=True)
 
 
-@edge.command()
+@click.command()
 @env_option
 @click.option("--yes", is_flag=True, help="Do not ask; wipe at once.")
 @user_errors
@@ -254,9 +240,9 @@ def _status_settings(env_file: Path | None) -> EdgeSettings:
     return settings
 
 
-@edge.command()
+@click.command()
 @env_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 @user_errors
 def status(env_file: Path | None, as_json: bool) -> None:
     """Show what the node holds: readings, backlog for the hub, sensors, clock.
@@ -322,10 +308,9 @@ def parse_range(start: str, end: str, timezone: str) -> tuple[datetime, datetime
     return first, last
 
 
-@edge.command()
+@click.command()
 @env_option
-@click.option("--from", "start", required=True, help="First day (2026-11-01) or date-time.")
-@click.option("--to", "end", required=True, help="Last day, included, or date-time (excluded).")
+@date_range_options
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "senml"]), default="csv", show_default=True
 )
@@ -372,7 +357,7 @@ def export(env_file: Path | None, start: str, end: str, fmt: str, output: Path |
         click.echo(f"wrote {count:,} readings to {output}", err=True)
 
 
-@edge.command()
+@click.command()
 @env_option
 @click.option(
     "--timeout",
@@ -403,7 +388,7 @@ def drain(env_file: Path | None, timeout: float) -> None:
     click.echo("every reading is at the hub")
 
 
-@edge.command()
+@click.command()
 @env_option
 @click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
 @user_errors

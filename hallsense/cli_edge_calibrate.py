@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from edge.footfall_calibration import DOOR_METRICS, ESTIMATE_METRIC, MIN_PEOPLE, calibrate
-from hallsense.cli_edge import _status_settings, edge, env_option, parse_range, user_errors
+from hallsense.cli_edge import _status_settings, parse_range, user_errors
+from hallsense.cli_options import date_range_options, env_option
 from hallsense.wiring import open_edge_store
 
 
-@edge.command("calibrate-footfall")
+@click.command("calibrate-footfall")
 @env_option
-@click.option("--from", "start", required=True, help="First day (2026-11-01) or date-time.")
-@click.option("--to", "end", required=True, help="Last day, included, or date-time (excluded).")
+@date_range_options
 @click.option(
     "--min-people",
     type=click.IntRange(min=1),

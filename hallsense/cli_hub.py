@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from hallsense.cli_edge import env_option
+from hallsense.cli_options import env_option, json_option
 from hallsense.cli_provision import current_actor
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
@@ -49,7 +49,7 @@ def hub() -> None:
     """
 
 
-@hub.command()
+@click.command()
 @env_option
 def run(env_file: Path | None) -> None:
     """Run one ingestion worker until SIGTERM or Ctrl-C.
@@ -75,7 +75,7 @@ def run(env_file: Path | None) -> None:
     service.run()
 
 
-@hub.command("add-device")
+@click.command("add-device")
 @env_option
 @click.argument("device_id")
 @click.option("--name", required=True, help='The hall\'s name, e.g. "Askrigg Village Hall".')
@@ -102,7 +102,7 @@ def add_device(env_file: Path | None, device_id: str, name: str) -> None:
     click.echo(f"registered {device_id} ({name})")
 
 
-@hub.command("set-config")
+@click.command("set-config")
 @env_option
 @click.argument("device_id")
 @click.option(
@@ -200,9 +200,9 @@ def set_config(
     click.echo(f"sent config to {device_id}: " + ", ".join(sent))
 
 
-@hub.command()
+@click.command()
 @env_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 def status(env_file: Path | None, as_json: bool) -> None:
     """Show every node: online, last seen, readings stored, missing ranges, rejections.
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import click
 
-from hallsense.cli_edge import env_option
-from hallsense.cli_hub import _settings, _store, hub
+from hallsense.cli_hub import _settings, _store
+from hallsense.cli_options import env_option
 from hub.logins import READ_ONLY, ROLES, SCOPES, Account, Logins, PasswordRejected
 from hub.store_sql import SqlHubStore
 
@@ -34,7 +34,7 @@ def _logins(env_file: Path | None) -> Iterator[tuple[Logins, SqlHubStore]]:
         store.close()
 
 
-@hub.group()
+@click.group()
 def account() -> None:
     """Accounts of the hub's web: the council IoT team and parish clerks.
 
@@ -45,7 +45,7 @@ def account() -> None:
     """
 
 
-@account.command("add")
+@click.command("add")
 @env_option
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="team or clerk.")
@@ -96,7 +96,7 @@ def add(
     click.echo(f"added {made.username} ({made.role}{where})")
 
 
-@account.command("halls")
+@click.command("halls")
 @env_option
 @click.argument("username")
 @click.option(
@@ -129,7 +129,7 @@ def set_halls(env_file: Path | None, username: str, halls: tuple[str, ...]) -> N
     click.echo(f"{username.lower()} now looks after {', '.join(sorted(set(halls)))}")
 
 
-@account.command("list")
+@click.command("list")
 @env_option
 def list_accounts(env_file: Path | None) -> None:
     """One line per account: name, role, halls, disabled.
@@ -145,7 +145,7 @@ def list_accounts(env_file: Path | None) -> None:
             click.echo(f"{row.username:<24} {row.role:<6} {halls}{state}")
 
 
-@account.command("disable")
+@click.command("disable")
 @env_option
 @click.argument("username")
 def disable(env_file: Path | None, username: str) -> None:
@@ -162,7 +162,7 @@ def disable(env_file: Path | None, username: str) -> None:
     click.echo(f"disabled {username.lower()}")
 
 
-@account.command("token")
+@click.command("token")
 @env_option
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for, e.g. prometheus.")
@@ -194,7 +194,7 @@ def token(env_file: Path | None, username: str, name: str, scope: str) -> None:
     click.echo(f"a {what} token for {row.username}, named {name[:80]!r}", err=True)
 
 
-@account.command("tokens")
+@click.command("tokens")
 @env_option
 @click.argument("username", required=False)
 def list_tokens(env_file: Path | None, username: str | None) -> None:
@@ -215,7 +215,7 @@ def list_tokens(env_file: Path | None, username: str | None) -> None:
         click.echo(f"{row.username:<24} {row.name:<24} {row.scope:<5} {made}  {state}")
 
 
-@account.command("revoke-token")
+@click.command("revoke-token")
 @env_option
 @click.argument("username")
 @click.option("--name", required=True, help="The token's name.")

@@ -15,8 +15,8 @@ from types import FrameType
 
 import click
 
-from hallsense.cli_edge import env_option
-from hallsense.cli_hub import _settings, hub
+from hallsense.cli_hub import _settings
+from hallsense.cli_options import env_option
 from hallsense.logs import configure_logging
 from hub.ha_bridge import run_bridge
 from hub.service import broker_settings
@@ -24,7 +24,7 @@ from hub.store import HubStoreError, open_hub_store
 from hub_sync.mqtt import MqttClient
 
 
-@hub.command("home-assistant")
+@click.command("home-assistant")
 @env_option
 def home_assistant(env_file: Path | None) -> None:
     """Publish Home Assistant discovery and each sensor's state on the hub's broker.

@@ -35,8 +35,7 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cryptography import x509
 
-from hallsense.cli_edge import env_option
-from hallsense.cli_hub import hub
+from hallsense.cli_options import env_option, state_dir_option
 from hallsense.hub_credentials import (
     credential_rotation_for,
     enrolment_tokens,
@@ -232,14 +231,9 @@ def _tls_adapter(state: ProvisioningState) -> BuiltinSSLAdapter:
     return adapter
 
 
-@hub.command("web")
+@click.command("web")
 @env_option
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="The provisioning state directory [default: $HALLSENSE_PROVISION_DIR].",
-)
+@state_dir_option
 @click.option(
     "--host",
     default=None,

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from hallsense.cli_options import F, state_dir_option
 from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
@@ -40,8 +40,6 @@ from provisioning.state import (
     write_broker_config,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 tokens_of = enrolment_tokens
 """The enrolment token store of a provisioning state (the one `hub web` reads)."""
 
@@ -49,16 +47,6 @@ tokens_of = enrolment_tokens
 def current_actor() -> str:
     """Who is running the command, for the registry's audit trail."""
     return os.environ.get("SUDO_USER") or getpass.getuser()
-
-
-def state_option(command: F) -> F:
-    """``--state-dir DIR``."""
-    return click.option(
-        "--state-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=None,
-        help="The provisioning state directory [default: $HALLSENSE_PROVISION_DIR].",
-    )(command)
 
 
 def hub_env_option(command: F) -> F:
@@ -125,8 +113,8 @@ def provision() -> None:
     """
 
 
-@provision.command()
-@state_option
+@click.command()
+@state_dir_option
 @click.option(
     "--hostname",
     "hostnames",
@@ -183,8 +171,8 @@ def init(
         click.echo(f"  WARNING: plain MQTT on port {plain_port} as asked: for a lab only")
 
 
-@provision.command("add-device")
-@state_option
+@click.command("add-device")
+@state_dir_option
 @hub_env_option
 @click.option("--site", required=True, help='The hall, e.g. "Askrigg Village Hall".')
 @click.option("--id", "device_id", default=None, help="The device id [default: from the site].")
@@ -296,8 +284,8 @@ The council CA's fingerprint is {fingerprint}.
 """
 
 
-@provision.command("list")
-@state_option
+@click.command("list")
+@state_dir_option
 @hub_env_option
 @provisioning_errors
 def list_devices(state_dir: Path | None, env_file: Path) -> None:
@@ -328,8 +316,8 @@ def list_devices(state_dir: Path | None, env_file: Path) -> None:
         click.echo(f"{d.device_id:<32} {d.site[:30]:<30} {state_word:<8} {enrolment:<10} {seen}")
 
 
-@provision.command()
-@state_option
+@click.command()
+@state_dir_option
 @hub_env_option
 @pid_file_option
 @click.argument("device_id")
@@ -361,8 +349,8 @@ def revoke(
     )
 
 
-@provision.command()
-@state_option
+@click.command()
+@state_dir_option
 @hub_env_option
 @click.argument("device_id")
 @provisioning_errors
@@ -396,8 +384,8 @@ def rotate(state_dir: Path | None, env_file: Path, device_id: str) -> None:
     )
 
 
-@provision.command("delete-device")
-@state_option
+@click.command("delete-device")
+@state_dir_option
 @hub_env_option
 @pid_file_option
 @click.option("--with-data", is_flag=True, help="Also delete every reading it sent.")
@@ -434,8 +422,8 @@ def delete_device(
     )
 
 
-@provision.command("broker-config")
-@state_option
+@click.command("broker-config")
+@state_dir_option
 @pid_file_option
 @provisioning_errors
 def broker_config(state_dir: Path | None, broker_pid_file: Path | None) -> None:

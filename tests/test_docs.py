@@ -1,5 +1,9 @@
 """The documentation covers every command and every setting."""
 
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -33,6 +37,36 @@ def test_every_command_has_help_with_an_example(path, command):
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS])
 def test_every_command_is_documented(path):
     assert f"`{path}" in (DOCS / "cli.md").read_text(encoding="utf-8"), path
+
+
+# The command tree as a fresh `python -m hallsense` builds it: in this process another
+# test's import of a cli module could not add a command, but a fresh interpreter proves it.
+TREE = """
+import json, click
+from hallsense.cli import cli
+def walk(group, prefix):
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        yield path, isinstance(command, click.Group)
+        if isinstance(command, click.Group):
+            yield from walk(command, path)
+print(json.dumps(sorted(walk(cli, "hallsense"))))
+"""
+
+
+def test_the_cli_exposes_exactly_the_commands_docs_cli_md_has_a_heading_for():
+    """A command lost from the tree (as `hub home-assistant` was) or never documented."""
+    result = subprocess.run(
+        [sys.executable, "-c", TREE], capture_output=True, text=True, check=True, timeout=60
+    )
+    tree = json.loads(result.stdout)
+    commands = {path for path, is_group in tree if not is_group}
+    groups = {path for path, is_group in tree if is_group}
+    text = (DOCS / "cli.md").read_text(encoding="utf-8")
+    headings = set(re.findall(r"^#{2,3} `(hallsense [a-z -]+)`$", text, flags=re.MULTILINE))
+    assert "hallsense hub home-assistant" in headings
+    assert sorted(headings - groups - commands) == [], "documented but not in the CLI"
+    assert sorted(commands - headings) == [], "in the CLI but without a heading in docs/cli.md"
 
 
 SETTINGS = [("## Edge node", row) for row in describe_fields(EdgeSettings)] + [

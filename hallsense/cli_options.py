@@ -1,0 +1,52 @@
+"""The options that several ``hallsense`` command modules share, as decorators.
+
+As sqlite-utils' ``output_options``: one definition of each option's name, type and help,
+so the same option reads the same wherever it appears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def env_option(command: F) -> F:
+    """The ``--env FILE`` option every edge and hub command takes."""
+    return click.option(
+        "--env",
+        "env_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Settings file (.env). Without it, HALLSENSE_* variables are read from the "
+        "environment.",
+    )(command)
+
+
+def json_option(command: F) -> F:
+    """``--json``: print JSON for scripts instead of lines for people."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)
+
+
+def date_range_options(command: F) -> F:
+    """``--from DAY --to DAY``: a range of the hall's local days (or date-times)."""
+    command = click.option(
+        "--to", "end", required=True, help="Last day, included, or date-time (excluded)."
+    )(command)
+    return click.option(
+        "--from", "start", required=True, help="First day (2026-11-01) or date-time."
+    )(command)
+
+
+def state_dir_option(command: F) -> F:
+    """``--state-dir DIR``: the provisioning state directory."""
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The provisioning state directory [default: $HALLSENSE_PROVISION_DIR].",
+    )(command)
