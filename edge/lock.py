@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-LOCK_NAME = "agent.lock"
+from edge.layout import DataDir
 
 
 class AgentRunning(Exception):
@@ -24,7 +24,7 @@ class AgentLock:
     """The data directory's agent lock, taken on ``acquire`` (or ``with``)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / LOCK_NAME
+        self.path = DataDir(Path(data_dir)).agent_lock
         self._fd: int | None = None
 
     def acquire(self) -> AgentLock:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from edge.layout import DataDir
 from sensors.registry import DRIVER_NAMES
 from sensors.vocabulary import METRICS
 
@@ -430,9 +431,14 @@ class EdgeSettings:
         return labels
 
     @property
+    def layout(self) -> DataDir:
+        """The files of the node's data directory."""
+        return DataDir(self.data_dir)
+
+    @property
     def db_path(self) -> Path:
         """The node's SQLite database."""
-        return self.data_dir / "hallsense.db"
+        return self.layout.db
 
     @property
     def max_db_bytes(self) -> int:

@@ -23,9 +23,6 @@ from edge.store import EdgeStore, StoreError
 SECRET_KEYS = ("HALLSENSE_BROKER_PASSWORD",)
 """Settings whose value is a secret when written inline."""
 
-STATE_FILES = ("page-settings.json", "page-settings.json.new", "credentials.json")
-"""Files of the data directory that hallsense writes besides the store."""
-
 
 @dataclass
 class WipeReport:
@@ -82,13 +79,11 @@ def wipe_node(settings: EdgeSettings, env_file: Path | None) -> WipeReport:
 
 def _wipe(settings: EdgeSettings, env_file: Path | None) -> WipeReport:
     report = WipeReport()
-    db = settings.db_path
-    if db.exists():
-        report.readings = _readings_in(db)
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        _remove(db.with_name(db.name + suffix), report)
-    for name in STATE_FILES:
-        _remove(settings.data_dir / name, report)
+    layout = settings.layout
+    if layout.db.exists():
+        report.readings = _readings_in(layout.db)
+    for path in layout.wiped:
+        _remove(path, report)
     if settings.counter_tally_path is not None:
         _remove(Path(settings.counter_tally_path), report)
     if env_file is not None and env_file.exists():

@@ -14,12 +14,12 @@ from typing import Any
 from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.drivers import DriverStartError, build_drivers
+from edge.layout import DataDir
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
 from hallsense.wiring_enrol import EnrollingUplink, credential_keeper
-from hallsense.wiring_web import downlink_page_settings_path
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
 from hub_sync.protocol import NodeConfig, ProtocolError, check_device_id
@@ -160,7 +160,7 @@ class NoWorkingDriver(Exception):
     """Not one of the configured drivers could start."""
 
 
-def apply_node_config(agent: Agent, config: NodeConfig, page_file: Path) -> str:
+def apply_node_config(agent: Agent, config: NodeConfig, layout: DataDir) -> str:
     """Apply a config from the hub, all or nothing; "" when applied, else why not.
 
     The page settings are checked against the vocabulary and written beside the store
@@ -172,7 +172,7 @@ def apply_node_config(agent: Agent, config: NodeConfig, page_file: Path) -> str:
         checked = validate_page_config(page)
     except PageConfigError as error:
         return f"page settings: {error}"
-    pending = page_file.with_name(page_file.name + ".new")
+    page_file, pending = layout.page_settings, layout.page_settings_pending
     if checked:
         try:
             write_page_settings(pending, checked)
@@ -224,7 +224,7 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
         # The agent exists by the time the hub's config arrives (uplink.start runs in it).
         if not agents:
             return "starting"
-        return apply_node_config(agents[0], config, downlink_page_settings_path(settings))
+        return apply_node_config(agents[0], config, settings.layout)
 
     companions = [node_uplink(settings, store, apply_config)] if settings.broker_host else []
     agent = Agent(settings, store, drivers, clock.sample, companions=companions)

@@ -18,7 +18,6 @@ from pathlib import Path
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from hub_sync.enrolment import (
-    CREDENTIALS_FILE_NAME,
     Credentials,
     EnrolmentError,
     enrol_with_token_file,
@@ -34,7 +33,7 @@ LONGEST_RETRY_S = 600.0
 
 def credentials_path(settings: EdgeSettings) -> Path:
     """Where the node keeps the credentials enrolment gave it (mode 0600)."""
-    return settings.data_dir / CREDENTIALS_FILE_NAME
+    return settings.layout.credentials
 
 
 def credential_keeper(

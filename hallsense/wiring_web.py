@@ -8,9 +8,6 @@ from pathlib import Path
 from edge.settings import EdgeSettings
 from web_local.site import PageSettings, Site, resolve_page_settings
 
-PAGE_SETTINGS_FILE = "page-settings.json"
-"""In the node's data directory: the last page settings the hub sent, validated."""
-
 
 def page_settings_from(settings: EdgeSettings) -> dict[str, object]:
     """The page settings the node's settings file set (those left at their defaults are not)."""
@@ -28,7 +25,7 @@ def page_settings_from(settings: EdgeSettings) -> dict[str, object]:
 
 def downlink_page_settings_path(settings: EdgeSettings) -> Path:
     """Where the agent keeps the hub's last validated page settings."""
-    return settings.data_dir / PAGE_SETTINGS_FILE
+    return settings.layout.page_settings
 
 
 def build_site(settings: EdgeSettings) -> Site:

@@ -4,6 +4,7 @@ import time
 
 from click.testing import CliRunner
 
+from edge.layout import DataDir
 from edge.store import EdgeStore
 from hallsense.cli import cli
 from tests.support.edge_process import EdgeProcess, write_env
@@ -68,6 +69,20 @@ def test_wipe_removes_an_inline_password_and_keeps_the_rest_of_the_settings(tmp_
     assert "HALLSENSE_HALL_NAME=Askrigg" in text
     assert env_file.stat().st_mode & 0o777 == 0o640
     assert "removed HALLSENSE_BROKER_PASSWORD from the settings file" in result.output
+
+
+def test_wipe_deletes_every_file_the_layout_names_but_the_agent_lock(tmp_path):
+    layout = DataDir(tmp_path / "node")
+    layout.root.mkdir()
+    for path in layout.files:
+        path.write_bytes(b"left by a node\n")
+    env_file = write_env(tmp_path / "edge.env", data_dir=layout.root)
+    result = CliRunner().invoke(cli, ["edge", "wipe", "--env", str(env_file), "--yes"])
+    assert result.exit_code == 0, result.output
+    for path in layout.wiped:
+        assert not path.exists(), path
+        assert f"deleted {path}" in result.output
+    assert [path for path in layout.files if path.exists()] == [layout.agent_lock]
 
 
 def test_wipe_asks_first(tmp_path):

@@ -1,0 +1,75 @@
+"""The node's data directory (``HALLSENSE_DATA_DIR``): every file hallsense keeps there.
+
+The one place the names are written. Nodes already in village halls have directories
+made with these names, so they never change: tests/edge/test_layout.py lists them as a
+node of the previous release wrote them. Packages that may not import ``edge`` (the
+uplink's enrolment and rotation in ``hub_sync``) are handed their paths by the
+composition root.
+
+Files that settings name (the counter driver's tally, the enrolment token on the boot
+partition, the broker password file) can live anywhere and are not part of the layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""What SQLite appends to the database's name for the files it keeps beside it."""
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """The files of one node's data directory, each by its role."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        """The store: readings, rollups, the sync cursor (SQLite, WAL)."""
+        return self.root / "hallsense.db"
+
+    @property
+    def db_files(self) -> tuple[Path, ...]:
+        """The store and the files SQLite keeps beside it (log, shared memory, journal)."""
+        return (self.db, *(self.db.with_name(self.db.name + side) for side in SQLITE_SIDE_FILES))
+
+    @property
+    def agent_lock(self) -> Path:
+        """The lock the running agent holds (``flock``); it holds no data."""
+        return self.root / "agent.lock"
+
+    @property
+    def credentials(self) -> Path:
+        """The broker credentials enrolment gave and rotation renews (mode 0600)."""
+        return self.root / "credentials.json"
+
+    @property
+    def page_settings(self) -> Path:
+        """The last page settings the hub sent, validated."""
+        return self.root / "page-settings.json"
+
+    @property
+    def page_settings_pending(self) -> Path:
+        """New page settings from the hub, written before they replace ``page_settings``."""
+        return self.page_settings.with_name(self.page_settings.name + ".new")
+
+    @property
+    def wiped(self) -> tuple[Path, ...]:
+        """Everything ``hallsense edge wipe`` deletes: the readings, the state, the secrets."""
+        return (*self.db_files, self.page_settings, self.page_settings_pending, self.credentials)
+
+    @property
+    def kept_by_wipe(self) -> tuple[Path, ...]:
+        """What a wipe leaves: the agent lock.
+
+        The wipe holds it throughout, so that no agent starts on the store as it goes;
+        deleting a held lock file would let a second process lock a new one.
+        """
+        return (self.agent_lock,)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file of the layout."""
+        return (*self.wiped, *self.kept_by_wipe)
