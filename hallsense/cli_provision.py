@@ -40,9 +40,6 @@ from provisioning.state import (
     write_broker_config,
 )
 
-tokens_of = enrolment_tokens
-"""The enrolment token store of a provisioning state (the one `hub web` reads)."""
-
 
 def current_actor() -> str:
     """Who is running the command, for the registry's audit trail."""
@@ -226,7 +223,7 @@ def add_device(
         bundle = out / device_id
         if bundle.exists():
             raise click.ClickException(f"{bundle} exists: move it away or choose --out")
-        issued = tokens_of(state).issue(device_id)
+        issued = enrolment_tokens(state).issue(device_id)
         registry.add_device(device_id, site, location=location, actor=current_actor())
     finally:
         registry.close()
@@ -301,7 +298,7 @@ def list_devices(state_dir: Path | None, env_file: Path) -> None:
         devices = registry.registered()
     finally:
         registry.close()
-    tokens = tokens_of(state)
+    tokens = enrolment_tokens(state)
     now = datetime.now(UTC)
     click.echo(f"{'device':<32} {'site':<30} {'state':<8} {'enrolment':<10} last seen (UTC)")
     for d in devices:
@@ -342,7 +339,7 @@ def revoke(
         registry.close()
     removed = remove_device_account(state, device_id)
     forget_pending(state, device_id)
-    withdrawn = tokens_of(state).revoke(device_id)
+    withdrawn = enrolment_tokens(state).revoke(device_id)
     click.echo(
         f"revoked {device_id}: broker account {'removed' if removed else 'had none'}, "
         f"{withdrawn} unused enrolment token(s) withdrawn; {_reload(broker_pid_file)}"
@@ -415,7 +412,7 @@ def delete_device(
         registry.close()
     remove_device_account(state, device_id)
     forget_pending(state, device_id)
-    tokens_of(state).revoke(device_id)
+    enrolment_tokens(state).revoke(device_id)
     kept = "" if with_data else " (its readings are kept)"
     click.echo(
         f"deleted {device_id}: {deleted:,} readings deleted{kept}; {_reload(broker_pid_file)}"

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from edge.settings import EdgeSettings
 from hallsense.cli import cli
-from hallsense.cli_provision import tokens_of
+from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import load_settings
 from hub.store import UnknownDevice
 from hub.store_sqlite import SqliteHubStore
@@ -251,7 +251,7 @@ def assert_nothing_made(state_dir, hub_env, out):
     listing = invoke("list", "--state-dir", state_dir, "--env", hub_env)
     assert listing.exit_code == 0, listing.output
     assert listing.output.splitlines()[1:] == []  # nothing registered
-    assert tokens_of(load_state(state_dir)).tokens() == []  # and no token issued
+    assert enrolment_tokens(load_state(state_dir)).tokens() == []  # and no token issued
 
 
 def test_a_hub_address_without_tls_is_refused_before_anything_is_made(initialised, tmp_path):
