@@ -55,6 +55,14 @@ class DataDir:
         """New page settings from the hub, written before they replace ``page_settings``."""
         return self.page_settings.with_name(self.page_settings.name + ".new")
 
+    def credential_leftovers(self) -> list[Path]:
+        """Temporary copies of the credentials a crash mid-write may leave (hidden, 0600).
+
+        Credentials are written to ``.credentials.json.<pid>.tmp`` and renamed into place
+        (hub_sync.enrolment.write_credentials); a power cut between the two leaves one.
+        """
+        return sorted(self.root.glob(f".{self.credentials.name}.*.tmp"))
+
     @property
     def wiped(self) -> tuple[Path, ...]:
         """Everything ``hallsense edge wipe`` deletes: the readings, the state, the secrets."""

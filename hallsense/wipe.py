@@ -82,7 +82,7 @@ def _wipe(settings: EdgeSettings, env_file: Path | None) -> WipeReport:
     layout = settings.layout
     if layout.db.exists():
         report.readings = _readings_in(layout.db)
-    for path in layout.wiped:
+    for path in (*layout.wiped, *layout.credential_leftovers()):
         _remove(path, report)
     if settings.counter_tally_path is not None:
         _remove(Path(settings.counter_tally_path), report)

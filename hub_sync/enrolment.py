@@ -50,8 +50,6 @@ RESPONSE_VERSION = 1
 """The ``version`` of ``/enroll``'s JSON answer that this node understands."""
 URI_PREFIX = "hallsense-enrol:v1?"
 """How the QR code's text starts."""
-CREDENTIALS_FILE_NAME = "credentials.json"
-"""The credentials file's name in the node's data directory (``edge wipe`` removes it)."""
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 """What a token looks like (URL-safe base64); anything else is refused before sending."""
 MAX_TOKEN_FILE_BYTES = 4096

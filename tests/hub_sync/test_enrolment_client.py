@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from hub_sync.enrolment import (
-    CREDENTIALS_FILE_NAME,
     CaMismatch,
     Credentials,
     EnrolmentError,
@@ -274,7 +273,7 @@ def test_a_first_boot_enrols_writes_0600_credentials_and_removes_the_token(
     token_file.write_bytes(b"\xef\xbb\xbf" + issued.token.encode() + b"\r\n")  # Notepad
     data = tmp_path / "data"
     data.mkdir()
-    credentials_file = data / CREDENTIALS_FILE_NAME
+    credentials_file = data / "credentials.json"
     old_umask = os.umask(0)  # whatever the umask, the file is 0600
     try:
         credentials = enrol_with_token_file(
@@ -300,11 +299,11 @@ def test_the_token_file_stays_when_enrolment_fails(tmp_path: Path, hub: Hub) -> 
             hub.url,
             "askrigg",
             token_file=token_file,
-            credentials_file=tmp_path / CREDENTIALS_FILE_NAME,
+            credentials_file=tmp_path / "credentials.json",
             ca_file=hub.ca.pem_path,
         )
     assert token_file.exists()
-    assert not (tmp_path / CREDENTIALS_FILE_NAME).exists()
+    assert not (tmp_path / "credentials.json").exists()
 
 
 @pytest.mark.parametrize(
@@ -352,7 +351,7 @@ def test_removing_the_token_file_overwrites_it_first(
 
 
 def test_credentials_replace_an_old_file_and_stay_0600(tmp_path: Path) -> None:
-    path = tmp_path / CREDENTIALS_FILE_NAME
+    path = tmp_path / "credentials.json"
     path.write_text("old")
     path.chmod(0o644)
     credentials = Credentials("a", "h", 8883, "a", "pw", "-----BEGIN CERTIFICATE-----")
