@@ -36,6 +36,7 @@ from hub_sync.protocol import (
     decode_config,
     encode_batch,
     encode_status,
+    merge_ranges,
     seq_runs,
     status_text,
     topic,
@@ -98,16 +99,6 @@ class _InFlight:
 
 def _covered(block: tuple[int, int], by: list[tuple[int, int]]) -> bool:
     return any(a <= block[0] and block[1] <= b for a, b in by)
-
-
-def _merge(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for first, last in sorted(ranges):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return merged
 
 
 class Uplink:
@@ -282,7 +273,7 @@ class Uplink:
                     rejection.last,
                     rejection.reason,
                 )
-            settled = _merge([*ack.acked, *((r.first, r.last) for r in ack.rejected)])
+            settled = merge_ranges([*ack.acked, *((r.first, r.last) for r in ack.rejected)])
             if ack.throttled:
                 self._throttled(ack)
             for key, flight in list(self._in_flight.items()):
@@ -297,7 +288,7 @@ class Uplink:
             if self._paused_until <= self.monotonic():
                 log.info("the hub asks this node to wait %d s (its quota)", ack.retry_after_s)
             self._paused_until = pause
-        throttled = _merge(ack.throttled)
+        throttled = merge_ranges(ack.throttled)
         for key, flight in list(self._in_flight.items()):
             if all(_covered(block, throttled) for block in flight.ranges):
                 del self._in_flight[key]
@@ -336,7 +327,7 @@ class Uplink:
             return 0
         sent = 0
         while len(self._in_flight) < self.settings.window:
-            busy = _merge(block for f in self._in_flight.values() for block in f.ranges)
+            busy = merge_ranges(block for f in self._in_flight.values() for block in f.ranges)
             chosen = list(
                 self.outbox.outbox_rows(self.settings.batch_readings, newest_first=True, skip=busy)
             )
