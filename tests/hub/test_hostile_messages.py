@@ -20,6 +20,7 @@ from hub_sync.protocol import decode_ack, topic
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.hub_sync.conftest import PASSWORDS
 from tests.support.hostile import deep_json, float_batch, raw_batch, status
+from tests.support.waiting import wait_for
 
 EPOCH = 987654321
 POISON_READINGS = {
@@ -37,15 +38,6 @@ POISON_STATUSES = {
     "NaN for a number": b'{"v":1,"state":"online","backlog":NaN}',
     "a negative backlog": status(backlog=-1),
 }
-
-
-def wait_for(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class Hub:

@@ -1,22 +1,13 @@
 import threading
-import time
 
 import pytest
 
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.protocol import Batch, WireReading, decode_ack, encode_batch, topic
 from tests.hub_sync.conftest import PASSWORDS
+from tests.support.waiting import wait_for
 
 EPOCH = 123456789
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
