@@ -43,7 +43,7 @@ from typing import Any
 from bench.wire import hall_day
 from hub.quotas import QUOTA_BYTES, QUOTA_MESSAGES, QUOTA_READINGS
 from hub.settings import HubSettings
-from hub.store import open_hub_store
+from hub.store_factory import open_hub_store
 from hub_sync.mqtt import BrokerSettings, Delivery, MqttClient, MqttError
 from hub_sync.protocol import Batch, WireReading, decode_ack, encode_batch, topic
 from provisioning.broker_config import HUB_ACCOUNT

@@ -20,7 +20,7 @@ from edge.clock import ClockSample
 from edge.store import EdgeStore
 from hub.service import IngestService
 from hub.settings import HubSettings
-from hub.store import open_hub_store
+from hub.store_factory import open_hub_store
 from hub.store_sqlite import SqliteHubStore
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.protocol import Batch, WireReading, encode_batch, topic

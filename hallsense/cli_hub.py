@@ -17,7 +17,8 @@ from hallsense.settings import SettingsError, load_settings
 from hub.config_downlink import build_config, next_revision, send_config
 from hub.service import IngestService, broker_settings
 from hub.settings import HubSettings
-from hub.store import HubStore, HubStoreError, open_hub_store
+from hub.store import HubStoreError
+from hub.store_factory import open_hub_store
 from hub.store_sql import SqlHubStore
 from hub_sync.mqtt import MqttError
 from hub_sync.protocol import ProtocolError, check_device_id
@@ -31,7 +32,7 @@ def _settings(env_file: Path | None) -> HubSettings:
         raise click.ClickException(str(error)) from error
 
 
-def _store(settings: HubSettings) -> HubStore:
+def _store(settings: HubSettings) -> SqlHubStore:
     try:
         return open_hub_store(settings.hub_store)
     except HubStoreError as error:
@@ -189,7 +190,7 @@ def set_config(
             broker_settings(settings),
             device_id,
             payload,
-            record=store if isinstance(store, SqlHubStore) else None,
+            record=store,
             actor=current_actor(),
         )
     except MqttError as error:

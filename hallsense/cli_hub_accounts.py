@@ -27,8 +27,6 @@ from hub.store_sql import SqlHubStore
 def _logins(env_file: Path | None) -> Iterator[tuple[Logins, SqlHubStore]]:
     store = _store(_settings(env_file))
     try:
-        if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
-            raise click.ClickException("this hub store keeps no accounts")
         yield Logins(lambda: store), store
     finally:
         store.close()

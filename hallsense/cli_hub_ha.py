@@ -20,7 +20,8 @@ from hallsense.cli_options import env_option
 from hallsense.logs import configure_logging
 from hub.ha_bridge import run_bridge
 from hub.service import broker_settings
-from hub.store import HubStoreError, open_hub_store
+from hub.store import HubStoreError
+from hub.store_factory import open_hub_store
 from hub_sync.mqtt import MqttClient
 
 

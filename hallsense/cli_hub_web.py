@@ -51,8 +51,8 @@ from hub.logins import Logins
 from hub.notifiers import EmailNotifier, WebhookNotifier
 from hub.service import broker_settings
 from hub.settings import HubSettings
-from hub.store import Device, DeviceState, HubStoreError, open_hub_store
-from hub.store_sql import SqlHubStore
+from hub.store import Device, DeviceState, HubStoreError
+from hub.store_factory import open_hub_store
 from hub.web import HubPages, create_hub_web
 from hub_sync.mqtt import MqttError
 from provisioning.certificates import load_certificate
@@ -99,8 +99,6 @@ class StoreRegistry:
         """Record that the device's new broker password is in force."""
         store = open_hub_store(self.location)
         try:
-            if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
-                raise TypeError(f"{type(store).__name__} keeps no device registry")
             store.finish_rotation(device_id, actor=actor)
         finally:
             store.close()
@@ -117,7 +115,7 @@ def hub_pages(settings: HubSettings) -> HubPages:
                 broker,
                 device_id,
                 payload,
-                record=store if isinstance(store, SqlHubStore) else None,
+                record=store,
                 actor=actor,
             )
         except MqttError as error:
@@ -188,8 +186,6 @@ def first_start_code(settings: HubSettings) -> str | None:
     """A one-time set-up code while the hub has no account yet, else None."""
     store = open_hub_store(settings.hub_store)
     try:
-        if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
-            return None
         return Logins(lambda: store).issue_setup_code()
     finally:
         store.close()

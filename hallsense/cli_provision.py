@@ -21,7 +21,8 @@ from hallsense.cli_options import F, state_dir_option
 from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
-from hub.store import HubStoreError, UnknownDevice, open_hub_store
+from hub.store import HubStoreError, UnknownDevice
+from hub.store_factory import open_hub_store
 from hub.store_sql import SqlHubStore
 from hub_sync.protocol import ProtocolError, check_device_id
 from provisioning.bundle import env_file_text, write_node_bundle
@@ -85,10 +86,7 @@ def _state(state_dir: Path | None) -> ProvisioningState:
 
 
 def _registry(env_file: Path) -> SqlHubStore:
-    store = open_hub_store(load_settings(HubSettings, env_file).hub_store)
-    if not isinstance(store, SqlHubStore):  # pragma: no cover - both backends are
-        raise TypeError(f"{type(store).__name__} keeps no device registry")
-    return store
+    return open_hub_store(load_settings(HubSettings, env_file).hub_store)
 
 
 def _reload(pid_file: Path | None) -> str:

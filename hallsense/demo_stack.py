@@ -21,7 +21,7 @@ from edge.settings import EdgeSettings
 from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import load_settings
 from hallsense.wiring import drain_to_hub
-from hub.store import open_hub_store
+from hub.store_factory import open_hub_store
 from provisioning.broker_config import HUB_ACCOUNT
 from provisioning.bundle import env_file_text
 from provisioning.passwords import write_private_file

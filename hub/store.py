@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from hub_sync.protocol import Batch, Rejection, WireReading
@@ -269,17 +268,6 @@ class HubStore(Protocol):
     def close(self) -> None:
         """Release the connection."""
         ...
-
-
-def open_hub_store(location: str) -> HubStore:
-    """The hub store at ``location``: a ``postgresql://`` URL, or else a SQLite file path."""
-    if location.startswith(("postgresql://", "postgres://")):
-        from hub.store_postgres import PostgresHubStore
-
-        return PostgresHubStore(location)
-    from hub.store_sqlite import SqliteHubStore
-
-    return SqliteHubStore(Path(location))
 
 
 def plausibility_flags(ts_us: int, now_us: int, registered_us: int) -> int:

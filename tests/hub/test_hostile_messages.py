@@ -14,7 +14,7 @@ import pytest
 from hub.ingest import IngestWorker
 from hub.service import IngestService
 from hub.settings import HubSettings
-from hub.store import open_hub_store
+from hub.store_factory import open_hub_store
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.protocol import decode_ack, topic
 from provisioning.broker_config import HUB_ACCOUNT

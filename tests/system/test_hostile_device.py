@@ -17,7 +17,8 @@ import pytest
 
 from hub.ingest import BAD_RETAINED_STATUS, BAD_STATUS
 from hub.quotas import QUOTA_MESSAGES
-from hub.store import QUOTA_SERIES, SERIES_QUOTA, open_hub_store
+from hub.store import QUOTA_SERIES, SERIES_QUOTA
+from hub.store_factory import open_hub_store
 from hub_sync.enrolment import enrol_with_token_file
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.protocol import ProtocolError, decode_status, topic
