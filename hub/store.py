@@ -268,10 +268,3 @@ class HubStore(Protocol):
     def close(self) -> None:
         """Release the connection."""
         ...
-
-
-def plausibility_flags(ts_us: int, now_us: int, registered_us: int) -> int:
-    """IMPLAUSIBLE_TIME for a timestamp a day ahead of the hub or a year before registration."""
-    if ts_us > now_us + FUTURE_TOLERANCE_US or ts_us < registered_us - PAST_TOLERANCE_US:
-        return IMPLAUSIBLE_TIME
-    return 0

@@ -534,7 +534,8 @@ class SqlHubStore(LoginTables):
         for r in batch.readings:
             value, bits = value_columns(r.value)
             quality = r.quality
-            if not earliest <= r.ts_us <= latest:  # see plausibility_flags
+            # A day ahead of the hub, or a year before the device was registered.
+            if not earliest <= r.ts_us <= latest:
                 quality |= IMPLAUSIBLE_TIME
             series = series_ids.get((r.sensor_id, r.metric, r.unit))
             if series is None:
