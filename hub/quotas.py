@@ -45,7 +45,6 @@ class Refused:
     """Messages of one device refused for one quota since the last report."""
 
     count: int
-    last_at: float
     detail: str
 
 
@@ -98,7 +97,7 @@ class DeviceQuotas:
                 bucket.messages -= 1
                 bucket.octets -= size
                 return None
-            self._count(device_id, quota, detail, now)
+            self._count(device_id, quota, detail)
             return quota
 
     def take_readings(self, device_id: str, count: int) -> int | None:
@@ -120,7 +119,6 @@ class DeviceQuotas:
                 device_id,
                 QUOTA_READINGS,
                 f"more than {self.readings_per_minute:,} readings a minute",
-                now,
             )
             missing = needed - bucket.readings
             return max(1, math.ceil(missing * 60 / self.readings_per_minute))
@@ -148,13 +146,12 @@ class DeviceQuotas:
                 setattr(bucket, name, min(float(per_minute), level))
         return bucket
 
-    def _count(self, device_id: str, quota: str, detail: str, now: float) -> None:
+    def _count(self, device_id: str, quota: str, detail: str) -> None:
         refused = self._refused.get((device_id, quota))
         if refused is None:
-            self._refused[(device_id, quota)] = Refused(1, now, detail)
+            self._refused[(device_id, quota)] = Refused(1, detail)
         else:
             refused.count += 1
-            refused.last_at = now
 
     def _forget_idle(self, now: float) -> None:
         # Buckets that have refilled are the same as new ones: forgetting them is free.

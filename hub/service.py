@@ -192,14 +192,18 @@ class IngestService:
         if not refusals:
             return 0
         at_us = time.time_ns() // 1000
-        try:
-            for (device_id, quota), refused in refusals.items():
+        recorded = 0
+        for key, refused in list(refusals.items()):
+            device_id, quota = key
+            try:
                 self.store.count_refused(device_id, quota, refused.detail, at_us, refused.count)
-        except HubStoreError as error:
-            log.error("quota refusals not recorded yet: %s", error)
-            self.quotas.give_back(refusals)
-            return 0
-        return sum(refused.count for refused in refusals.values())
+            except HubStoreError as error:
+                log.error("quota refusals not recorded yet: %s", error)
+                self.quotas.give_back(refusals)  # only those not recorded: none counts twice
+                return recorded
+            del refusals[key]
+            recorded += refused.count
+        return recorded
 
     def apply_retention(self) -> int:
         """Delete raw readings past the retention window; returns how many."""
