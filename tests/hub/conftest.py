@@ -1,4 +1,5 @@
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -43,21 +44,33 @@ def broker(tmp_path):
     broker.stop()
 
 
+@contextmanager
+def running_hub(tmp_path, broker, **settings):
+    """An ingestion worker in a thread, with a SQLite hub store that knows 'askrigg'."""
+    store = SqliteHubStore(tmp_path / "hub.db")
+    store.add_device("askrigg", "Askrigg Village Hall")
+    service = IngestService(
+        HubSettings(
+            hub_store=tmp_path / "hub.db",
+            broker_port=broker.port,
+            broker_password=PASSWORDS[HUB_ACCOUNT],
+            **settings,
+        ),
+        lambda: SqliteHubStore(tmp_path / "hub.db"),
+    )
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        assert service.client.wait_connected(10)
+        yield service
+    finally:
+        service.stop_event.set()
+        thread.join(10)
+        store.close()
+
+
 @pytest.fixture
 def hub(tmp_path, broker):
     """An ingestion worker in a thread, with a SQLite hub store that knows 'askrigg'."""
-    settings = HubSettings(
-        hub_store=tmp_path / "hub.db",
-        broker_port=broker.port,
-        broker_password=PASSWORDS[HUB_ACCOUNT],
-    )
-    store = SqliteHubStore(tmp_path / "hub.db")
-    store.add_device("askrigg", "Askrigg Village Hall")
-    service = IngestService(settings, lambda: SqliteHubStore(tmp_path / "hub.db"))
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    assert service.client.wait_connected(10)
-    yield service
-    service.stop_event.set()
-    thread.join(10)
-    store.close()
+    with running_hub(tmp_path, broker) as service:
+        yield service

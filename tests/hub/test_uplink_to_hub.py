@@ -1,6 +1,5 @@
 """The uplink against a real broker and a real ingestion worker: every reading once."""
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -8,13 +7,11 @@ import pytest
 
 from edge.clock import ClockSample
 from edge.store import EdgeStore
-from hub.service import IngestService
-from hub.settings import HubSettings
-from hub.store_sqlite import SqliteHubStore
 from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 from provisioning.broker_config import HUB_ACCOUNT
 from sensors.reading import Reading
+from tests.hub.conftest import running_hub
 from tests.hub_sync.conftest import PASSWORDS
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -237,7 +234,6 @@ def test_config_from_the_hub_is_applied_or_refused_and_answered(hub, broker, edg
     import json
 
     from hub_sync.protocol import NodeConfig, encode_config, topic
-    from provisioning.broker_config import HUB_ACCOUNT
 
     applied = []
 
@@ -298,24 +294,8 @@ def test_config_from_the_hub_is_applied_or_refused_and_answered(hub, broker, edg
 @pytest.fixture
 def strict_hub(tmp_path, broker):
     """A hub that stores at most 6,000 readings a minute of one device."""
-    store = SqliteHubStore(tmp_path / "hub.db")
-    store.add_device("askrigg", "Askrigg Village Hall")
-    service = IngestService(
-        HubSettings(
-            hub_store=tmp_path / "hub.db",
-            broker_port=broker.port,
-            broker_password=PASSWORDS[HUB_ACCOUNT],
-            quota_readings_per_minute=6000,
-        ),
-        lambda: SqliteHubStore(tmp_path / "hub.db"),
-    )
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    assert service.client.wait_connected(10)
-    yield service
-    service.stop_event.set()
-    thread.join(10)
-    store.close()
+    with running_hub(tmp_path, broker, quota_readings_per_minute=6000) as service:
+        yield service
 
 
 def test_a_node_over_its_readings_quota_waits_as_told_then_sends_the_rest(strict_hub, broker, edge):
