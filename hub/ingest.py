@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from hub.quotas import QUOTA_READINGS, DeviceQuotas
+from hub.quotas import QUOTA_READINGS, DeviceQuotas, RefusalTally
 from hub.store import HubStore, HubStoreError, HubStoreRefused, UnknownDevice
 from hub_sync.mqtt import MqttError
 from hub_sync.protocol import (
@@ -115,7 +115,8 @@ class IngestWorker:
     rejected, counted by device and reason, and its readings refused back to the node
     when the payload named them; one that makes a handler fail (a bug, or a value the
     database cannot hold) is quarantined: kept aside, bounded, and shown on the fleet
-    page. Log lines about one device and reason come at most once a minute.
+    page. Log lines about one device and reason come at most once a minute. A refusal
+    the store could not count goes to ``refusals``, which the service writes later.
 
     ``fault_point`` is for fault tests only: "after-commit" makes the process exit right
     after the commit, before the ack (exit status 77).
@@ -130,6 +131,7 @@ class IngestWorker:
         fault_point: FaultPoint = "",
         quotas: DeviceQuotas | None = None,
         log_limit: LogLimiter | None = None,
+        refusals: RefusalTally | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -137,6 +139,7 @@ class IngestWorker:
         self.fault_point = fault_point
         self.quotas = quotas
         self.log_limit = log_limit or LogLimiter(log)
+        self.refusals = refusals
         self.counters = IngestCounters()
 
     def handle(self, message: Message) -> Outcome:
@@ -268,7 +271,13 @@ class IngestWorker:
         try:
             self.store.count_refused(device_id, reason, detail, self.now_us())
         except HubStoreError as error:
-            log.error("could not count a refused message: %s", error)
+            if self.refusals is None:
+                log.error("could not count a refused message: %s", error)
+            else:  # counted with the next refusals the service writes
+                self.refusals.count(device_id, reason, detail)
+                self.log_limit.log(
+                    "refusal kept", logging.ERROR, "refused message counted later: %s", error
+                )
         if identity is not None and identity.device_id == device_id:
             # The node learns which readings will never be stored, and stops resending
             # them; a payload that named another device's readings gets no answer.

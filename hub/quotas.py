@@ -12,8 +12,9 @@ that was offline can still send its backlog in bursts up to the quota.
 Quotas are kept in each ingestion process's memory: with several ``hub run`` processes
 on one shared subscription, each sees its share of a device's messages and holds it to
 the whole quota, so a device may get up to N times the quota through N processes.
-Refusals are counted here and written to the hub store in batches
-(:meth:`DeviceQuotas.take_refusals`), never one database write per refused message.
+Refusals are counted in a :class:`RefusalTally` and written to the hub store in
+batches, never one database write per refused message; the ingestion worker keeps in the
+same tally the refusals it could not write while the store was away.
 """
 
 from __future__ import annotations
@@ -42,10 +43,39 @@ class _Bucket:
 
 @dataclass
 class Refused:
-    """Messages of one device refused for one quota since the last report."""
+    """Messages of one device refused for one reason since the last report."""
 
     count: int
     detail: str
+
+
+class RefusalTally:
+    """Refused messages counted in memory by (device, reason) until written; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._refused: dict[tuple[str, str], Refused] = {}
+
+    def count(self, device_id: str, reason: str, detail: str, n: int = 1) -> None:
+        """Count ``n`` messages of ``device_id`` refused for ``reason``; the last detail wins."""
+        with self._lock:
+            refused = self._refused.get((device_id, reason))
+            if refused is None:
+                self._refused[(device_id, reason)] = Refused(n, detail)
+            else:
+                refused.count += n
+                refused.detail = detail
+
+    def take(self) -> dict[tuple[str, str], Refused]:
+        """The refusals counted since the last call, by (device, reason); counting restarts."""
+        with self._lock:
+            taken, self._refused = self._refused, {}
+            return taken
+
+    def give_back(self, refusals: dict[tuple[str, str], Refused]) -> None:
+        """Return refusals that could not be recorded, to be reported with the next ones."""
+        for (device_id, reason), refused in refusals.items():
+            self.count(device_id, reason, refused.detail, refused.count)
 
 
 class DeviceQuotas:
@@ -58,6 +88,7 @@ class DeviceQuotas:
             batch is decoded (0: no limit).
         clock: seconds, monotonic (an advanced feature for tests).
         max_devices: buckets kept at most (likewise).
+        tally: where refusals are counted (a new one if not given).
     """
 
     def __init__(
@@ -68,6 +99,7 @@ class DeviceQuotas:
         *,
         clock: Callable[[], float] = time.monotonic,
         max_devices: int = MAX_TRACKED_DEVICES,
+        tally: RefusalTally | None = None,
     ) -> None:
         self.messages_per_minute = messages_per_minute
         self.bytes_per_minute = bytes_per_minute
@@ -76,7 +108,7 @@ class DeviceQuotas:
         self.max_devices = max_devices
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
-        self._refused: dict[tuple[str, str], Refused] = {}
+        self.tally = tally if tally is not None else RefusalTally()
 
     def admit(self, device_id: str, size: int) -> str | None:
         """None if ``device_id`` may send a message of ``size`` bytes now, else the quota.
@@ -97,7 +129,7 @@ class DeviceQuotas:
                 bucket.messages -= 1
                 bucket.octets -= size
                 return None
-            self._count(device_id, quota, detail)
+            self.tally.count(device_id, quota, detail)
             return quota
 
     def take_readings(self, device_id: str, count: int) -> int | None:
@@ -115,7 +147,7 @@ class DeviceQuotas:
             if bucket.readings >= needed:
                 bucket.readings -= count
                 return None
-            self._count(
+            self.tally.count(
                 device_id,
                 QUOTA_READINGS,
                 f"more than {self.readings_per_minute:,} readings a minute",
@@ -146,13 +178,6 @@ class DeviceQuotas:
                 setattr(bucket, name, min(float(per_minute), level))
         return bucket
 
-    def _count(self, device_id: str, quota: str, detail: str) -> None:
-        refused = self._refused.get((device_id, quota))
-        if refused is None:
-            self._refused[(device_id, quota)] = Refused(1, detail)
-        else:
-            refused.count += 1
-
     def _forget_idle(self, now: float) -> None:
         # Buckets that have refilled are the same as new ones: forgetting them is free.
         full = [device for device, bucket in self._buckets.items() if now - bucket.updated >= 60]
@@ -166,16 +191,8 @@ class DeviceQuotas:
 
     def take_refusals(self) -> dict[tuple[str, str], Refused]:
         """The refusals counted since the last call, by (device, quota); counting restarts."""
-        with self._lock:
-            taken, self._refused = self._refused, {}
-            return taken
+        return self.tally.take()
 
     def give_back(self, refusals: dict[tuple[str, str], Refused]) -> None:
         """Return refusals that could not be recorded, to be reported with the next ones."""
-        with self._lock:
-            for key, refused in refusals.items():
-                current = self._refused.get(key)
-                if current is None:
-                    self._refused[key] = refused
-                else:
-                    current.count += refused.count
+        self.tally.give_back(refusals)

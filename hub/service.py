@@ -11,7 +11,7 @@ from collections.abc import Callable
 import paho.mqtt.client as paho
 
 from hub.ingest import IngestCounters, IngestWorker
-from hub.quotas import DeviceQuotas
+from hub.quotas import DeviceQuotas, RefusalTally
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
 from hub_sync.mqtt import BrokerSettings, MqttClient
@@ -99,11 +99,14 @@ class IngestService:
         self.store = self.stores[0]
         for store in self.stores:
             store.series_quota = settings.quota_series
-        # Shared by the writers: a device's quota holds across them.
+        # Shared by the writers: a device's quota holds across them, and refusals are
+        # counted in memory until written (quota ones, and any the store was away for).
+        self.refusals = RefusalTally()
         self.quotas = DeviceQuotas(
             settings.quota_messages_per_minute,
             settings.quota_bytes_per_minute,
             settings.quota_readings_per_minute,
+            tally=self.refusals,
         )
         log_limit = LogLimiter(logging.getLogger("hub.ingest"))
         self.workers = [
@@ -113,6 +116,7 @@ class IngestService:
                 fault_point=settings.fault_point,
                 quotas=self.quotas,
                 log_limit=log_limit,
+                refusals=self.refusals,
             )
             for store in self.stores
         ]
@@ -184,11 +188,11 @@ class IngestService:
         return total
 
     def record_refusals(self) -> int:
-        """Write the quota refusals counted since the last call to the hub store.
+        """Write the refusals counted in memory since the last call to the hub store.
 
         Returns how many messages they cover; kept for the next call if the store is away.
         """
-        refusals = self.quotas.take_refusals()
+        refusals = self.refusals.take()
         if not refusals:
             return 0
         at_us = time.time_ns() // 1000
@@ -198,8 +202,8 @@ class IngestService:
             try:
                 self.store.count_refused(device_id, quota, refused.detail, at_us, refused.count)
             except HubStoreError as error:
-                log.error("quota refusals not recorded yet: %s", error)
-                self.quotas.give_back(refusals)  # only those not recorded: none counts twice
+                log.error("refusals not recorded yet: %s", error)
+                self.refusals.give_back(refusals)  # only those not recorded: none counts twice
                 return recorded
             del refusals[key]
             recorded += refused.count

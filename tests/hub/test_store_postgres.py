@@ -1,4 +1,5 @@
-"""PostgreSQL going away: nothing is committed, nothing acknowledged, and the hub recovers."""
+"""PostgreSQL going away: nothing is committed, nothing acknowledged, nothing refused goes
+uncounted, and the hub recovers."""
 
 import re
 import threading
@@ -58,6 +59,9 @@ def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(tmp_path, br
             for _ in range(3):  # the node resends; the worker neither acks nor crashes
                 node.publish(topic("askrigg", "readings"), batch(range(6, 11))).wait(5)
             wait_for(lambda: service.counters.store_failures >= 3, 20, "no failures seen")
+            # A malformed message is refused while the store is away: counted later.
+            node.publish(topic("askrigg", "readings"), b"HS\x01\x00not a batch").wait(5)
+            wait_for(lambda: service.counters.rejected_batches == 1, 20, "not refused")
             assert len(acks) == 1
             assert worker.is_alive()
             with pytest.raises(HubStoreError, match=re.escape("hub store at 127.0.0.1")):
@@ -68,6 +72,11 @@ def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(tmp_path, br
         wait_for(lambda: len(acks) == 2, 20, "no ack after the database came back")
         assert acks[1].acked == ((6, 10),)
         assert [r.seq for _, r in store.readings("askrigg")] == list(range(1, 11))
+        wait_for(lambda: store.refusals("askrigg"), 20, "the refusal was never counted")
+        service.stop_event.set()
+        worker.join(10)
+        counted = {r.reason: r.count for r in store.refusals("askrigg")["askrigg"]}
+        assert counted == {"malformed payload": 1}, counted
     finally:
         node.close()
         service.stop_event.set()
