@@ -28,10 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import paho.mqtt.client as paho
-
 from hub.store import SERIES_QUOTA
-from hub_sync.mqtt import MqttClient, MqttError
+from hub_sync.mqtt import Message, MqttClient, MqttError
 from hub_sync.protocol import (
     TOPIC_PREFIX,
     ProtocolError,
@@ -199,8 +197,8 @@ def run_bridge(
     """Connect, subscribe to every node's readings and status, bridge until ``stop``."""
     bridge_holder: list[HomeAssistantBridge] = []
 
-    def on_message(message: paho.MQTTMessage) -> None:
-        bridge_holder[0].handle(message.topic, bytes(message.payload))
+    def on_message(message: Message) -> None:
+        bridge_holder[0].handle(message.topic, message.payload)
 
     def on_connect(client: MqttClient) -> None:
         client.subscribe_nowait(f"{TOPIC_PREFIX}/+/readings")

@@ -40,7 +40,7 @@ FAULT_EXIT_CODE = 77
 
 
 class Message(Protocol):
-    """What ingestion needs of a received MQTT message (paho's MQTTMessage has it)."""
+    """What ingestion needs of a received MQTT message (hub_sync.mqtt.Message has it)."""
 
     @property
     def topic(self) -> str: ...  # noqa: D102

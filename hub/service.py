@@ -8,13 +8,11 @@ import threading
 import time
 from collections.abc import Callable
 
-import paho.mqtt.client as paho
-
 from hub.ingest import IngestCounters, IngestWorker
 from hub.quotas import DeviceQuotas, RefusalTally
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
-from hub_sync.mqtt import BrokerSettings, MqttClient
+from hub_sync.mqtt import BrokerSettings, Message, MqttClient
 from hub_sync.protocol import TOPIC_PREFIX
 from provisioning.log_limit import LogLimiter
 
@@ -47,12 +45,12 @@ class InOrderAcks:
     that kept the session sends it again.
     """
 
-    def __init__(self, send: Callable[[paho.MQTTMessage], None]) -> None:
+    def __init__(self, send: Callable[[Message], None]) -> None:
         self._send = send
         self._lock = threading.Lock()
         self._issued = 0
         self._next = 0
-        self._finished: dict[int, paho.MQTTMessage | None] = {}
+        self._finished: dict[int, Message | None] = {}
 
     def ticket(self) -> int:
         """A number for the next message, in arrival order."""
@@ -60,7 +58,7 @@ class InOrderAcks:
             self._issued += 1
             return self._issued - 1
 
-    def finish(self, ticket: int, message: paho.MQTTMessage | None) -> None:
+    def finish(self, ticket: int, message: Message | None) -> None:
         """Ticket ``ticket`` is handled; None means: do not acknowledge it."""
         with self._lock:
             self._finished[ticket] = message
@@ -123,8 +121,9 @@ class IngestService:
         self.status_worker = self.workers[-1]
         self._acks = InOrderAcks(self._ack_to_broker)
         self._connection = 0
-        # Bounded: a full queue holds paho's thread, so the broker's window does the rest.
-        self._queue: queue.Queue[tuple[int, int, paho.MQTTMessage] | None] = queue.Queue(
+        # Bounded: a full queue holds the MQTT client's thread, so the broker's window does
+        # the rest.
+        self._queue: queue.Queue[tuple[int, int, Message] | None] = queue.Queue(
             maxsize=2 * settings.writers
         )
         self._threads = [
@@ -132,7 +131,7 @@ class IngestService:
             for n, worker in enumerate(self.workers[:-1], 1)
         ]
 
-    def _ack_to_broker(self, message: paho.MQTTMessage) -> None:
+    def _ack_to_broker(self, message: Message) -> None:
         try:
             self.client.ack(message)
         except OSError as error:
@@ -147,19 +146,17 @@ class IngestService:
         # Retain as published: a malformed status the broker keeps is cleared at once.
         client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/status", retain_as_published=True)
 
-    def _on_message(self, message: paho.MQTTMessage) -> None:
+    def _on_message(self, message: Message) -> None:
         ticket = self._acks.ticket()
         if message.topic.endswith("/status"):
             # Birth, heartbeat and will must land in the order they came: an "offline"
             # overtaken by the "online" before it would show a gone node as up. They are
-            # one small UPDATE each, so paho's thread handles them itself, in order.
+            # one small UPDATE each, so the MQTT client's thread handles them itself, in order.
             self._handle(self.status_worker, ticket, self._connection, message)
             return
         self._queue.put((ticket, self._connection, message))
 
-    def _handle(
-        self, worker: IngestWorker, ticket: int, connection: int, message: paho.MQTTMessage
-    ) -> None:
+    def _handle(self, worker: IngestWorker, ticket: int, connection: int, message: Message) -> None:
         # Every ticket is finished, whatever happens: one left open would hold back the
         # broker acks of every message after it, and the broker's window would close.
         outcome: str = ""
@@ -175,7 +172,7 @@ class IngestService:
             try:
                 self._handle(worker, *item)
             except Exception:
-                # A writer must never die: the queue would fill and hold paho's thread.
+                # A writer must never die: the queue would fill and hold the MQTT client's thread.
                 log.exception("a writer failed; it goes on with the next message")
 
     @property

@@ -109,7 +109,22 @@ class Delivery:
         return self.reason or 0
 
 
-MessageHandler = Callable[[paho.MQTTMessage], None]
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message the broker delivered, as handlers get it: paho's own type stays in here.
+
+    ``packet_id`` is what :meth:`MqttClient.ack` sends back to the broker under
+    ``manual_ack``; it means something only on the connection the message came on.
+    """
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+    packet_id: int = 0
+
+
+MessageHandler = Callable[[Message], None]
 
 
 class MqttClient:
@@ -248,11 +263,15 @@ class MqttClient:
     ) -> None:
         if self._on_message is None:
             return
+        topic = message.topic
         try:
-            self._on_message(message)
+            # paho's payload is already bytes, and bytes() of a bytes object is that
+            # same object, not a copy: the hot path pays nothing for the type.
+            payload = bytes(message.payload)
+            self._on_message(Message(topic, payload, message.qos, message.retain, message.mid))
         except Exception:
             # A handler must never kill paho's thread; the handler logs its own reasons.
-            log.exception("handling a message on %s failed", message.topic)
+            log.exception("handling a message on %s failed", topic)
 
     def _paho_log(self, client: paho.Client, userdata: object, level: int, text: str) -> None:
         # paho's network thread can take one more turn after a clean disconnect and calls
@@ -420,9 +439,9 @@ class MqttClient:
         options = SubscribeOptions(qos=qos, retainAsPublished=retain_as_published)
         self._client.subscribe(topic_filter, options=options)
 
-    def ack(self, message: paho.MQTTMessage) -> None:
+    def ack(self, message: Message) -> None:
         """Acknowledge a received QoS 1 message to the broker (with ``manual_ack``)."""
-        self._client.ack(message.mid, message.qos)
+        self._client.ack(message.packet_id, message.qos)
 
     def close(self) -> None:
         """Disconnect and stop the network thread; safe to call more than once."""

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import paho.mqtt.client as paho
-
 from hub_sync.metering import LinkMeter
 from hub_sync.mqtt import (
     NO_MATCHING_SUBSCRIBERS,
     BrokerSettings,
     Delivery,
+    Message,
     MqttClient,
     MqttError,
     NotConnected,
@@ -111,7 +110,7 @@ class Uplink:
     nothing until the hub's ack says it is committed.
 
     :meth:`sync_once` is the single step, called from the agent's thread (the only
-    thread that writes the store); acks arrive on paho's thread and wait in a queue.
+    thread that writes the store); acks arrive on the MQTT client's thread and wait in a queue.
     """
 
     def __init__(
@@ -165,7 +164,7 @@ class Uplink:
         if keeper is not None:
             keeper.attach(self.client)
 
-    # --- paho's thread ---
+    # --- the MQTT client's thread ---
 
     def _on_connect(self, client: MqttClient) -> None:
         client.subscribe_nowait(topic(self.settings.device_id, "ack"))
@@ -175,15 +174,15 @@ class Uplink:
         if self.keeper is not None:
             self.keeper.connected()
 
-    def _on_message(self, message: paho.MQTTMessage) -> None:
+    def _on_message(self, message: Message) -> None:
         if message.topic.endswith("/config"):
             try:
-                self._configs.put(decode_config(bytes(message.payload)))
+                self._configs.put(decode_config(message.payload))
             except ProtocolError as error:
                 self._configs.put(str(error))
             return
         try:
-            ack = decode_ack(bytes(message.payload))
+            ack = decode_ack(message.payload)
         except ProtocolError as error:
             log.warning("ignored a malformed ack: %s", error)
             return

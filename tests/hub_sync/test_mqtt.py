@@ -7,6 +7,7 @@ from hub_sync.mqtt import (
     NO_MATCHING_SUBSCRIBERS,
     BrokerSettings,
     ConnectRefused,
+    Message,
     MqttClient,
     NotConnected,
     PublishRefused,
@@ -40,6 +41,38 @@ def test_a_device_publishes_its_readings_and_the_hub_receives_them(broker):
             assert node.publish(topic("askrigg", "readings"), b"batch").wait(5) == 0
         assert arrived.wait(5)
     assert got == [("hallsense/v1/askrigg/readings", b"batch")]
+
+
+def test_handlers_get_the_wrappers_own_message_and_acks_take_it_back(broker):
+    got: list[Message] = []
+    arrived = threading.Event()
+
+    def on_message(message):
+        got.append(message)
+        arrived.set()
+
+    with MqttClient(
+        settings_for(broker, HUB_ACCOUNT),
+        client_id="hub-1",
+        on_message=on_message,
+        manual_ack=True,
+    ) as hub:
+        hub.connect()
+        hub.subscribe("$share/hub/hallsense/v1/+/readings")
+        with MqttClient(settings_for(broker, "askrigg"), client_id="askrigg") as node:
+            node.connect()
+            node.publish(topic("askrigg", "readings"), b"batch").wait(5)
+        assert arrived.wait(5)
+        (message,) = got
+        assert type(message) is Message
+        assert (message.topic, message.payload, message.qos, message.retain) == (
+            "hallsense/v1/askrigg/readings",
+            b"batch",
+            1,
+            False,
+        )
+        assert message.packet_id > 0
+        hub.ack(message)
 
 
 def test_no_subscriber_is_a_success_with_its_own_code(broker):

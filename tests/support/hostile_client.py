@@ -14,12 +14,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-import paho.mqtt.client as paho
-
 from hub_sync.mqtt import (
     BrokerSettings,
     ConnectRefused,
     Delivery,
+    Message,
     MqttClient,
     MqttError,
     MqttTimeout,
@@ -81,10 +80,10 @@ class HostileClient:
         self._in_flight: deque[tuple[HostileMessage, Delivery]] = deque()
         self._client = self._connect()
 
-    def _on_message(self, message: paho.MQTTMessage) -> None:
+    def _on_message(self, message: Message) -> None:
         if message.topic == topic(self.device_id, "ack"):
             with self._lock:
-                self.acks.add(bytes(message.payload))
+                self.acks.add(message.payload)
 
     def _connect(self, timeout: float = 30.0) -> MqttClient:
         # Just enrolled: the broker may not have reloaded its password file yet.
