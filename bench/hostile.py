@@ -44,8 +44,10 @@ from bench.wire import hall_day
 from hub.quotas import QUOTA_BYTES, QUOTA_MESSAGES, QUOTA_READINGS
 from hub.settings import HubSettings
 from hub.store_factory import open_hub_store
+from hub_sync.acks import decode_ack
+from hub_sync.batch_codec import Batch, WireReading, encode_batch
 from hub_sync.mqtt import BrokerSettings, Delivery, MqttClient, MqttError
-from hub_sync.protocol import Batch, WireReading, decode_ack, encode_batch, topic
+from hub_sync.topics import topic
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.support.broker import Broker
 from tests.support.hostile import hostile_flood, hostile_stream

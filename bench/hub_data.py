@@ -41,7 +41,7 @@ from hub.store_postgres import PostgresHubStore
 from hub.store_sql import SqlHubStore
 from hub.store_sqlite import SqliteHubStore
 from hub.web import HubPages, create_hub_web
-from hub_sync.protocol import Batch, WireReading
+from hub_sync.batch_codec import Batch, WireReading
 from provisioning.enrolment import TokenStore
 
 DAYS = 365

@@ -22,8 +22,9 @@ from hub.service import IngestService
 from hub.settings import HubSettings
 from hub.store_factory import open_hub_store
 from hub.store_sqlite import SqliteHubStore
+from hub_sync.batch_codec import Batch, WireReading, encode_batch
 from hub_sync.mqtt import BrokerSettings, MqttClient
-from hub_sync.protocol import Batch, WireReading, encode_batch, topic
+from hub_sync.topics import topic
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 from provisioning.broker_config import HUB_ACCOUNT
 from sensors.simulated import SimulatedDriver

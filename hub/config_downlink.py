@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from hub_sync.mqtt import BrokerSettings, MqttClient
-from hub_sync.protocol import NodeConfig, check_device_id, decode_config, encode_config, topic
+from hub_sync.node_config import NodeConfig, decode_config, encode_config
+from hub_sync.topics import check_device_id, topic
 
 PUBLISH_TIMEOUT_S = 10.0
 

@@ -29,14 +29,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.store import SERIES_QUOTA
+from hub_sync.batch_codec import decode_batch
 from hub_sync.mqtt import Message, MqttClient, MqttError
-from hub_sync.protocol import (
-    TOPIC_PREFIX,
-    ProtocolError,
-    decode_batch,
-    decode_status,
-    parse_topic,
-)
+from hub_sync.node_status import decode_status
+from hub_sync.topics import TOPIC_PREFIX, parse_topic
+from hub_sync.wire_errors import ProtocolError
 from provisioning.broker_config import HA_DISCOVERY_PREFIX, HA_STATE_PREFIX
 from provisioning.log_limit import LogLimiter
 

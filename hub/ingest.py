@@ -12,23 +12,17 @@ from typing import Literal, Protocol
 
 from hub.quotas import QUOTA_READINGS, DeviceQuotas, RefusalTally
 from hub.store import HubStore, HubStoreError, HubStoreRefused, UnknownDevice
+from hub_sync.acks import Ack, Rejection, encode_ack, seq_runs, split_ack
+from hub_sync.batch_codec import decode_batch, peek_batch
 from hub_sync.mqtt import MqttError
-from hub_sync.protocol import (
-    Ack,
+from hub_sync.node_status import decode_status
+from hub_sync.topics import parse_topic, topic
+from hub_sync.wire_errors import (
     BatchIdentity,
     BatchTooLarge,
     PayloadTooLarge,
     ProtocolError,
-    Rejection,
     UnsupportedVersion,
-    decode_batch,
-    decode_status,
-    encode_ack,
-    parse_topic,
-    peek_batch,
-    seq_runs,
-    split_ack,
-    topic,
 )
 from provisioning.log_limit import LogLimiter
 

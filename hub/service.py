@@ -13,7 +13,7 @@ from hub.quotas import DeviceQuotas, RefusalTally
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
 from hub_sync.mqtt import BrokerSettings, Message, MqttClient
-from hub_sync.protocol import TOPIC_PREFIX
+from hub_sync.topics import TOPIC_PREFIX
 from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from hub_sync.acks import Ack, decode_ack, merge_ranges, seq_runs
+from hub_sync.batch_codec import Batch, WireReading, encode_batch
+from hub_sync.limits import MAX_STATUS_LIST
 from hub_sync.metering import LinkMeter
 from hub_sync.mqtt import (
     NO_MATCHING_SUBSCRIBERS,
@@ -24,23 +27,11 @@ from hub_sync.mqtt import (
     NotConnected,
     PublishRefused,
 )
-from hub_sync.protocol import (
-    MAX_STATUS_LIST,
-    Ack,
-    Batch,
-    NodeConfig,
-    ProtocolError,
-    WireReading,
-    decode_ack,
-    decode_config,
-    encode_batch,
-    encode_status,
-    merge_ranges,
-    seq_runs,
-    status_text,
-    topic,
-)
+from hub_sync.node_config import NodeConfig, decode_config
+from hub_sync.node_status import encode_status, status_text
 from hub_sync.rotation import CredentialKeeper
+from hub_sync.topics import topic
+from hub_sync.wire_errors import ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +77,7 @@ class UplinkSettings:
 
 
 StatusSource = Callable[[], dict[str, Any]]
-"""The node's own status fields for the heartbeat (hub_sync.protocol.STATUS_FIELDS)."""
+"""The node's own status fields for the heartbeat (hub_sync.node_status.STATUS_FIELDS)."""
 
 
 @dataclass

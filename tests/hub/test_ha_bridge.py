@@ -11,8 +11,10 @@ import time
 import pytest
 
 from hub.ha_bridge import HomeAssistantBridge, discovery, run_bridge, state_topic
+from hub_sync.batch_codec import Batch, WireReading, encode_batch
 from hub_sync.mqtt import MqttClient, PublishRefused
-from hub_sync.protocol import Batch, WireReading, encode_batch, encode_status, topic
+from hub_sync.node_status import encode_status
+from hub_sync.topics import topic
 from provisioning.broker_config import HUB_ACCOUNT, READER_ACCOUNT
 from tests.provisioning.test_state import ProvisionedBroker
 

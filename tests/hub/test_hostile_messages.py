@@ -15,8 +15,9 @@ from hub.ingest import IngestWorker
 from hub.service import IngestService
 from hub.settings import HubSettings
 from hub.store_factory import open_hub_store
+from hub_sync.acks import decode_ack
 from hub_sync.mqtt import BrokerSettings, MqttClient
-from hub_sync.protocol import decode_ack, topic
+from hub_sync.topics import topic
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.hub_sync.conftest import PASSWORDS
 from tests.support.hostile import deep_json, float_batch, raw_batch, status

@@ -2,8 +2,10 @@ import threading
 
 import pytest
 
+from hub_sync.acks import decode_ack
+from hub_sync.batch_codec import Batch, WireReading, encode_batch
 from hub_sync.mqtt import BrokerSettings, MqttClient
-from hub_sync.protocol import Batch, WireReading, decode_ack, encode_batch, topic
+from hub_sync.topics import topic
 from tests.hub_sync.conftest import PASSWORDS
 from tests.support.waiting import wait_for
 

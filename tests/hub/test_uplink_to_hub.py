@@ -233,7 +233,8 @@ def test_a_month_of_backlog_drains_behind_live_readings(hub, broker, edge):
 def test_config_from_the_hub_is_applied_or_refused_and_answered(hub, broker, edge):
     import json
 
-    from hub_sync.protocol import NodeConfig, encode_config, topic
+    from hub_sync.node_config import NodeConfig, encode_config
+    from hub_sync.topics import topic
 
     applied = []
 

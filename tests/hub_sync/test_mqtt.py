@@ -12,7 +12,7 @@ from hub_sync.mqtt import (
     NotConnected,
     PublishRefused,
 )
-from hub_sync.protocol import topic
+from hub_sync.topics import topic
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.hub_sync.conftest import PASSWORDS
 

@@ -7,28 +7,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub_sync.protocol import (
-    CONTROL_CHARACTER,
-    MAX_BATCH_READINGS,
-    Ack,
-    Batch,
+from hub_sync.acks import Ack, Rejection, decode_ack, encode_ack
+from hub_sync.batch_codec import Batch, WireReading, decode_batch, encode_batch, value_scale
+from hub_sync.limits import MAX_BATCH_READINGS
+from hub_sync.topics import check_device_id, parse_topic, topic
+from hub_sync.untrusted_text import CONTROL_CHARACTER
+from hub_sync.wire_errors import (
     BatchTooLarge,
     DeviceIdError,
     MalformedPayload,
     PayloadTooLarge,
     ProtocolError,
-    Rejection,
     TopicError,
     UnsupportedVersion,
-    WireReading,
-    check_device_id,
-    decode_ack,
-    decode_batch,
-    encode_ack,
-    encode_batch,
-    parse_topic,
-    topic,
-    value_scale,
 )
 
 EPOCH = 0xFEDC_BA98_7654_3210
@@ -227,7 +218,7 @@ def test_bad_acks_are_refused(payload):
 
 
 def test_status_messages_are_checked_json():
-    from hub_sync.protocol import decode_status, encode_status
+    from hub_sync.node_status import decode_status, encode_status
 
     payload = encode_status("online", backlog=12, clock_synchronised=False, dropped=[[1, 5, 5]])
     assert decode_status(payload) == {
@@ -245,7 +236,7 @@ def test_status_messages_are_checked_json():
 
 
 def test_config_is_checked_before_anything_is_applied():
-    from hub_sync.protocol import NodeConfig, decode_config, encode_config
+    from hub_sync.node_config import NodeConfig, decode_config, encode_config
 
     config = NodeConfig(7, (("simulated", 30.0), ("system", 300.0)))
     assert decode_config(encode_config(config)) == config
@@ -260,7 +251,7 @@ def test_config_is_checked_before_anything_is_applied():
 
 
 def test_page_settings_travel_in_the_config_and_bad_shapes_are_refused():
-    from hub_sync.protocol import NodeConfig, decode_config, encode_config
+    from hub_sync.node_config import NodeConfig, decode_config, encode_config
 
     config = NodeConfig(
         8,
@@ -313,7 +304,8 @@ def test_the_worked_example_in_the_docs_is_what_the_encoder_writes():
 
 
 def test_the_rotate_flag_of_an_ack_is_sent_only_when_set_and_checked():
-    from hub_sync.protocol import Ack, MalformedPayload, decode_ack, encode_ack
+    from hub_sync.acks import Ack, decode_ack, encode_ack
+    from hub_sync.wire_errors import MalformedPayload
 
     plain = encode_ack(Ack(5, ((1, 3),)))
     assert b"rotate" not in plain  # nodes of before the flag see the ack they know

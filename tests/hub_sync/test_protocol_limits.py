@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from hub_sync.protocol import (
+from hub_sync.acks import MAX_RETRY_AFTER_S, Ack, Rejection, decode_ack, encode_ack, split_ack
+from hub_sync.batch_codec import Batch, WireReading, decode_batch, encode_batch, peek_batch
+from hub_sync.limits import (
     INT64_MAX,
     INT64_MIN,
     MAX_CONFIG_BYTES,
@@ -12,29 +14,18 @@ from hub_sync.protocol import (
     MAX_NUMBER_CHARS,
     MAX_PAYLOAD_BYTES,
     MAX_QUALITY,
-    MAX_RETRY_AFTER_S,
     MAX_STATUS_BYTES,
     MAX_STATUS_LIST,
     MAX_STATUS_TEXT,
-    Ack,
-    Batch,
+)
+from hub_sync.node_config import decode_config
+from hub_sync.node_status import decode_status, encode_status, status_text
+from hub_sync.untrusted_text import load_json
+from hub_sync.wire_errors import (
     BatchIdentity,
     MalformedPayload,
     PayloadTooLarge,
-    Rejection,
     UnsupportedVersion,
-    WireReading,
-    decode_ack,
-    decode_batch,
-    decode_config,
-    decode_status,
-    encode_ack,
-    encode_batch,
-    encode_status,
-    load_json,
-    peek_batch,
-    split_ack,
-    status_text,
 )
 from tests.support.hostile import deep_json, raw_batch, status
 

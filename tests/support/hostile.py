@@ -22,18 +22,14 @@ from typing import Any
 
 from hub.ingest import BAD_STATUS, REASONS, SPOOFED, refusal_reason
 from hub.store import QUOTA_SERIES
-from hub_sync.protocol import (
-    FLAG_ZLIB,
-    FORMAT_VERSION,
-    MAGIC,
-    MAX_BATCH_READINGS,
-    MAX_PAYLOAD_BYTES,
-    MAX_STATUS_BYTES,
+from hub_sync.batch_codec import FLAG_ZLIB, MAGIC
+from hub_sync.limits import FORMAT_VERSION, MAX_BATCH_READINGS, MAX_PAYLOAD_BYTES, MAX_STATUS_BYTES
+from hub_sync.topics import topic
+from hub_sync.wire_errors import (
     BatchTooLarge,
     MalformedPayload,
     PayloadTooLarge,
     UnsupportedVersion,
-    topic,
 )
 from provisioning.broker_config import HUB_ACCOUNT
 

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from hub_sync.acks import decode_ack
 from hub_sync.mqtt import (
     BrokerSettings,
     ConnectRefused,
@@ -25,7 +26,8 @@ from hub_sync.mqtt import (
     NotConnected,
     PublishRefused,
 )
-from hub_sync.protocol import ProtocolError, decode_ack, topic
+from hub_sync.topics import topic
+from hub_sync.wire_errors import ProtocolError
 from tests.support.hostile import HostileMessage
 
 SESSION_EXPIRY_S = 300
