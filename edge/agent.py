@@ -13,7 +13,8 @@ from typing import Protocol
 from edge.clock import ClockSample
 from edge.runner import DriverRunner, Health, RunnerThread
 from edge.settings import EdgeSettings
-from edge.store import EdgeStore, StoreError, StoreFull
+from edge.store import EdgeStore
+from edge.store_errors import StoreError, StoreFull
 from sensors.driver import Driver
 from sensors.reading import Reading
 

@@ -39,6 +39,17 @@ def merge(ranges: Iterable[SeqRange]) -> list[SeqRange]:
     return merged
 
 
+def runs(seqs: Iterable[int]) -> list[SeqRange]:
+    """Ascending sequence numbers ``seqs`` as ranges, each run of consecutive ones as one."""
+    ranges: list[SeqRange] = []
+    for seq in seqs:
+        if ranges and ranges[-1].last == seq - 1:
+            ranges[-1] = SeqRange(ranges[-1].first, seq)
+        else:
+            ranges.append(SeqRange(seq, seq))
+    return ranges
+
+
 def subtract(ranges: Iterable[SeqRange], covered: list[SeqRange]) -> list[SeqRange]:
     """The parts of ``ranges`` not in ``covered`` (which must be merged)."""
     result: list[SeqRange] = []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from edge import rollups
-from edge.ranges import SeqRange, merge
-
-if TYPE_CHECKING:
-    from edge.store import EdgeStore, RetentionReport
+from edge.outbox import Outbox
+from edge.ranges import SeqRange, merge, runs
+from edge.rollups import LocalDays
+from edge.store_db import StoreDatabase
+from edge.store_records import RetentionReport
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,9 @@ SIZE_CAP_REASON = "size cap"
 
 
 def enforce(
-    store: EdgeStore,
+    database: StoreDatabase,
+    outbox: Outbox,
+    days: LocalDays,
     now: datetime,
     *,
     raw_retention_days: float,
@@ -29,7 +31,7 @@ def enforce(
     rollup_days: float,
     max_bytes: int,
 ) -> RetentionReport:
-    """Apply the retention windows, then the size cap, to ``store``.
+    """Apply the retention windows, then the size cap, to the store's ``database``.
 
     The policy, in order:
 
@@ -41,40 +43,38 @@ def enforce(
     3. only if it is still over: unacknowledged readings, oldest first, each one counted
        and recorded as a dropped range so the hub can be told the gap is final.
     """
-    from edge.store import RetentionReport
-
-    conn = store._db
+    conn = database.connection
     now_us = round(now.timestamp() * 1_000_000)
     raw_deleted = 0
     cutoff_us = now_us - int(raw_retention_days * 86400 * 1_000_000)
     for log_id, first, last in conn.execute(
         "SELECT id, first, last FROM settled_log WHERE at_us < ? ORDER BY id", (cutoff_us,)
     ).fetchall():
-        raw_deleted += _delete_range(store, first, last, log_id=log_id)
+        raw_deleted += _delete_range(database, first, last, log_id=log_id)
 
     minute_before = int((now - timedelta(days=minute_rollup_days)).timestamp())
     hour_before = int((now - timedelta(days=rollup_days)).timestamp())
-    day_before = rollups.day_bucket(now - timedelta(days=rollup_days), store.days)
-    with store._write("pruning rollups"):
+    day_before = rollups.day_bucket(now - timedelta(days=rollup_days), days)
+    with database.write("pruning rollups"):
         minutes = rollups.prune(conn, "minute", minute_before)
         others = rollups.prune(conn, "hour", hour_before) + rollups.prune(conn, "day", day_before)
 
     dropped = 0
-    if store.used_bytes() > max_bytes:
+    if database.used_bytes() > max_bytes:
         for log_id, first, last in conn.execute(
             "SELECT id, first, last FROM settled_log ORDER BY first"
         ).fetchall():
-            raw_deleted += _delete_range(store, first, last, log_id=log_id)
-            if store.used_bytes() <= max_bytes:
+            raw_deleted += _delete_range(database, first, last, log_id=log_id)
+            if database.used_bytes() <= max_bytes:
                 break
-    while store.used_bytes() > max_bytes:
+    while database.used_bytes() > max_bytes:
         oldest = conn.execute("SELECT min(bucket) FROM rollup_minute").fetchone()[0]
         if oldest is None:
             break
-        with store._write("pruning minute rollups for the size cap"):
+        with database.write("pruning minute rollups for the size cap"):
             minutes += rollups.prune(conn, "minute", oldest + 3600)
-    while store.used_bytes() > max_bytes:
-        removed = _drop_oldest_unacknowledged(store, now_us)
+    while database.used_bytes() > max_bytes:
+        removed = _drop_oldest_unacknowledged(database, outbox, now_us)
         if not removed:
             break
         dropped += removed
@@ -83,14 +83,14 @@ def enforce(
     return RetentionReport(raw_deleted, minutes, others, dropped)
 
 
-def _delete_range(store: EdgeStore, first: int, last: int, *, log_id: int) -> int:
+def _delete_range(database: StoreDatabase, first: int, last: int, *, log_id: int) -> int:
     """Delete the stored rows of a settled range, in chunks; forget its log entry."""
-    conn = store._db
+    conn = database.connection
     deleted = 0
     start = first
     while start <= last:
         end = min(last, start + CHUNK - 1)
-        with store._write("deleting settled readings"):
+        with database.write("deleting settled readings"):
             count = conn.execute(
                 "DELETE FROM readings WHERE seq BETWEEN ? AND ?", (start, end)
             ).rowcount
@@ -103,21 +103,14 @@ def _delete_range(store: EdgeStore, first: int, last: int, *, log_id: int) -> in
     return deleted
 
 
-def _drop_oldest_unacknowledged(store: EdgeStore, now_us: int) -> int:
+def _drop_oldest_unacknowledged(database: StoreDatabase, outbox: Outbox, now_us: int) -> int:
     """Delete up to CHUNK of the oldest unsettled readings, recording the dropped ranges."""
-    victims = [
-        row.seq for row in store._unsettled_rows(newest_first=False, include_held=True, limit=CHUNK)
-    ]
+    victims = outbox.oldest_unsettled_seqs(CHUNK)
     if not victims:
         return 0
-    ranges: list[SeqRange] = []
-    for seq in victims:
-        if ranges and ranges[-1].last == seq - 1:
-            ranges[-1] = SeqRange(ranges[-1].first, seq)
-        else:
-            ranges.append(SeqRange(seq, seq))
-    conn = store._db
-    with store._write("dropping unacknowledged readings for the size cap"):
+    ranges = runs(victims)
+    conn = database.connection
+    with database.write("dropping unacknowledged readings for the size cap"):
         for block in ranges:
             conn.execute(
                 "DELETE FROM readings WHERE seq BETWEEN ? AND ?", (block.first, block.last)

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
-from edge.store import SeqRange
+from edge.ranges import SeqRange
 from tests.edge.conftest import readings, synced
 
 BIG = 10**12

@@ -3,7 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from edge.store import EdgeStore, SeqRange, StoreError
+from edge.ranges import SeqRange
+from edge.store import EdgeStore
+from edge.store_errors import StoreError
 from sensors.reading import Censor, Quality, Reading, SensorInfo
 from tests.edge.conftest import T0, readings, synced
 

@@ -3,7 +3,8 @@ import sqlite3
 
 import pytest
 
-from edge.store import EdgeStore, StoreCorrupt, StoreFull, StoreReadOnly, StoreTooNew
+from edge.store import EdgeStore
+from edge.store_errors import StoreCorrupt, StoreFull, StoreReadOnly, StoreTooNew
 from tests.edge.conftest import readings, synced
 from tests.support.mounts import read_only_mount, tmpfs_mount
 
