@@ -40,6 +40,34 @@ NO_SUBSCRIBER_RETRY_S = 2.0
 """A batch the broker says nobody subscribed to is sent again after this long."""
 
 
+class OutboxReading(Protocol):
+    """One reading waiting in the outbox, read by name (the edge store's ``OutboxRow``)."""
+
+    @property
+    def seq(self) -> int: ...  # noqa: D102
+
+    @property
+    def sensor_id(self) -> str: ...  # noqa: D102
+
+    @property
+    def metric(self) -> str: ...  # noqa: D102
+
+    @property
+    def unit(self) -> str: ...  # noqa: D102
+
+    @property
+    def ts_us(self) -> int: ...  # noqa: D102
+
+    @property
+    def value(self) -> float: ...  # noqa: D102
+
+    @property
+    def quality(self) -> int: ...  # noqa: D102
+
+    @property
+    def censor(self) -> str | None: ...  # noqa: D102
+
+
 class Outbox(Protocol):
     """The durable store the uplink sends from (the edge store offers exactly this)."""
 
@@ -48,11 +76,8 @@ class Outbox(Protocol):
 
     def outbox_rows(
         self, limit: int, *, newest_first: bool = True, skip: Sequence[tuple[int, int]] = ()
-    ) -> Sequence[tuple[int, str, str, str, int, float, int, str | None]]:
-        """Readings to send, as (seq, sensor_id, metric, unit, ts_us, value, quality, censor).
-
-        ``skip`` lists the ranges already in flight.
-        """
+    ) -> Sequence[OutboxReading]:
+        """Up to ``limit`` readings to send; ``skip`` lists the ranges already in flight."""
         ...
 
     def acknowledge(self, ranges: Iterable[tuple[int, int]]) -> int:
@@ -323,14 +348,23 @@ class Uplink:
             )
             if not chosen:
                 break
-            live = self._is_live(chosen[0][4])
+            live = self._is_live(chosen[0].ts_us)
             chosen.reverse()  # newest first from the store; a batch goes in seq order
-            payload = encode_batch(
-                Batch(
-                    self.settings.device_id,
-                    self.outbox.store_epoch,
-                    tuple(WireReading(*row) for row in chosen),
+            readings = tuple(
+                WireReading(
+                    row.seq,
+                    row.sensor_id,
+                    row.metric,
+                    row.unit,
+                    row.ts_us,
+                    row.value,
+                    row.quality,
+                    row.censor,
                 )
+                for row in chosen
+            )
+            payload = encode_batch(
+                Batch(self.settings.device_id, self.outbox.store_epoch, readings)
             )
             if self.meter is not None and not self.meter.may_send(len(payload), live=live):
                 break
@@ -344,8 +378,8 @@ class Uplink:
                 self.meter.record(len(payload))
             self._bytes_sent += len(payload)
             self._readings_sent += len(chosen)
-            self._in_flight[chosen[0][0]] = _InFlight(
-                seq_runs([row[0] for row in chosen]), now, delivery
+            self._in_flight[chosen[0].seq] = _InFlight(
+                seq_runs([row.seq for row in chosen]), now, delivery
             )
             self.sent_batches += 1
             sent += len(chosen)
