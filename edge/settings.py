@@ -1,15 +1,26 @@
-"""EdgeSettings: every setting of a node, its default, unit and help text, as one dataclass."""
+"""EdgeSettings: every setting of a node, its default, unit and help text, as one dataclass.
+
+Each driver's own settings are declared beside the driver (``sensors/<driver>_settings.py``);
+the node holds them by driver name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.layout import DataDir
-from sensors.registry import DRIVER_NAMES
+from sensors.registry import DRIVER_NAMES, driver_settings
+from sensors.settings import DriverSettings, DriverValues, NodeFacts
 from sensors.vocabulary import METRICS
+
+DRIVERS = driver_settings()
+"""Every driver's settings declaration, in the docs' order."""
+
+S = TypeVar("S", bound=DriverValues)
 
 
 def _setting(default: Any, help: str, unit: str = "", **bounds: float) -> Any:
@@ -205,213 +216,11 @@ class EdgeSettings:
         above=0,
     )
 
-    # --- driver: simulated ---
-    simulated_interval_s: float = _setting(
-        10.0, "Simulated driver: seconds between readings.", "s", above=0
-    )
-    simulated_seed: int = _setting(1, "Simulated driver: seed of its deterministic streams.")
-
-    # --- driver: system ---
-    system_interval_s: float = _setting(
-        60.0, "System driver (the Pi's own health): seconds between readings.", "s", above=0
-    )
-
-    # --- driver: gpio ---
-    gpio_interval_s: float = _setting(
-        60.0, "GPIO driver: seconds between occupancy and count readings.", "s", above=0
-    )
-    gpio_pir_pin: int | None = _setting(
-        None, "GPIO driver: BCM pin of the PIR motion sensor.", "BCM pin", min=0, max=27
-    )
-    gpio_beam_pin: int | None = _setting(
-        None,
-        "GPIO driver: BCM pin of a single beam-break door counter.",
-        "BCM pin",
-        min=0,
-        max=27,
-    )
-    gpio_beam_pair_pins: tuple[int, int] | None = _setting(
-        None,
-        "GPIO driver: BCM pins of an outer,inner beam pair that tells entries from exits.",
-        "BCM pins",
-    )
-    gpio_debounce_ms: float = _setting(
-        50.0, "GPIO driver: edges closer together than this count once.", "ms", min=0
-    )
-    gpio_pin_factory: Literal["auto", "lgpio", "rpigpio", "native", "mock"] = _setting(
-        "auto", "GPIO driver: gpiozero pin factory (auto picks lgpio on a Pi 5)."
-    )
-
-    # --- driver: ble ---
-    ble_interval_s: float = _setting(
-        60.0, "BLE driver: seconds between handing on the sensors' latest values.", "s", above=0
-    )
-    ble_sensors: str = _setting(
-        "",
-        "BLE driver: the sensors to decode, address-or-name[=label] entries separated by "
-        "semicolons, e.g. A4:C1:38:12:34:56=kitchen;ATC_9A1B2C=main-hall.",
-    )
-    ble_bind_keys: str = field(
-        default="",
-        repr=False,
-        metadata={
-            "help": "BLE driver: BTHome bind keys, address-or-name=32 hex digits separated by "
-            "semicolons (or HALLSENSE_BLE_BIND_KEYS_FILE, mode 0600).",
-            "unit": "",
-            "secret": True,
-        },
-    )
-    ble_adapter: str = _setting("hci0", "BLE driver: the Bluetooth adapter to scan with.")
-    ble_scan_mode: Literal["auto", "active", "passive"] = _setting(
-        "auto",
-        "BLE driver: passive scanning (sensors only; BlueZ 5.56+ with --experimental), "
-        "active, or auto (passive where BlueZ can, active for footfall).",
-    )
-    ble_silence_s: float = _setting(
-        90.0, "BLE driver: restart the scanner after this long without an advert.", "s", min=5
-    )
-    ble_max_backoff_s: float = _setting(
-        300.0, "BLE driver: longest wait between scanner restarts.", "s", min=5
-    )
-    ble_footfall: bool = _setting(
-        False,
-        "BLE driver: estimate people present from the phones nearby (complete "
-        "docs/privacy-impact.md first).",
-    )
-    ble_footfall_interval_s: float = _setting(
-        300.0, "BLE driver: one people estimate per this many seconds.", "s", min=20
-    )
-    ble_footfall_rssi_dbm: float = _setting(
-        -75.0,
-        "BLE driver: devices heard weaker than this are not counted (the street outside).",
-        "dBm",
-        min=-127,
-        max=20,
-    )
-    ble_footfall_min_count: int = _setting(
-        3, "BLE driver: estimates below this are published as 'fewer than' it.", "people", min=1
-    )
-    ble_footfall_devices_per_person: float = _setting(
-        1.0,
-        "BLE driver: devices counted per person present, from calibration with a door counter.",
-        "devices",
-        above=0,
-    )
-    ble_footfall_presence_s: float = _setting(
-        30.0, "BLE driver: a device counts as present this long after it was heard.", "s", min=5
-    )
-    ble_footfall_key_rotation_s: float = _setting(
-        86400.0,
-        "BLE driver: the in-memory hashing key is replaced this often (at most a day).",
-        "s",
-        min=60,
-        max=86400,
-    )
-
-    # --- wired drivers: I2C, serial, USB (docs/sensors.md, "Wiring the I2C and serial parts") ---
-    i2c_bus: int = _setting(
-        1, "The I2C bus of the wired I2C parts (1 on every Pi with a 40-pin header).", "bus", min=0
-    )
-    bme280_interval_s: float = _setting(
-        60.0, "BME280 driver: seconds between measurements.", "s", above=0
-    )
-    bme280_address: int = _setting(
-        0x76, "BME280 driver: its I2C address (0x76 with SDO to GND, 0x77 to 3.3 V).", "I2C address"
-    )
-    bme280_temperature_oversampling: int = _setting(
-        2, "BME280 driver: temperature oversampling (1, 2, 4, 8 or 16).", "times"
-    )
-    bme280_pressure_oversampling: int = _setting(
-        16, "BME280 driver: pressure oversampling (0 to skip, 1, 2, 4, 8 or 16).", "times"
-    )
-    bme280_humidity_oversampling: int = _setting(
-        1, "BME280 driver: humidity oversampling (0 to skip, 1, 2, 4, 8 or 16).", "times"
-    )
-    bme280_iir_filter: int = _setting(
-        4, "BME280 driver: IIR filter coefficient (0 off, 2, 4, 8 or 16).", ""
-    )
-    bme680_interval_s: float = _setting(
-        60.0, "BME680 driver: seconds between measurements.", "s", above=0
-    )
-    bme680_address: int = _setting(
-        0x77, "BME680 driver: its I2C address (0x76 or 0x77).", "I2C address"
-    )
-    bme680_iir_filter: int = _setting(
-        3, "BME680 driver: IIR filter coefficient (0, 1, 3, 7, 15, 31, 63 or 127).", ""
-    )
-    bme680_heater_temperature_c: int = _setting(
-        320, "BME680 driver: gas heater temperature (200 to 400).", "°C"
-    )
-    bme680_heater_duration_ms: int = _setting(
-        150, "BME680 driver: how long the gas heater heats before the reading.", "ms"
-    )
-    scd4x_interval_s: float = _setting(
-        60.0, "SCD4x driver (CO2): seconds between readings.", "s", above=0
-    )
-    scd4x_altitude_m: float = _setting(
-        0.0, "SCD4x driver: the hall's height above sea level, for pressure compensation.", "m"
-    )
-    scd4x_pressure_hpa: float | None = _setting(
-        None,
-        "SCD4x driver: a fixed air pressure to compensate with, instead of the altitude.",
-        "hPa",
-    )
-    scd4x_self_calibration: bool = _setting(
-        True,
-        "SCD4x driver: automatic self-calibration (needs fresh air, 400 ppm, at least an hour "
-        "a week; switch off in a hall that is never aired).",
-    )
-    sds011_interval_s: float = _setting(
-        300.0, "SDS011 driver (particulates): seconds between readings.", "s", above=0
-    )
-    sds011_port: str = _setting("/dev/ttyUSB0", "SDS011 driver: its serial port.")
-    sds011_warmup_s: float = _setting(
-        30.0, "SDS011 driver: how long the fan runs before a reading counts.", "s", min=0
-    )
-    sds011_duty_cycle: bool = _setting(
-        True, "SDS011 driver: sleep between readings, to spare the laser (8,000 hours' life)."
-    )
-    pms5003_interval_s: float = _setting(
-        300.0, "PMS5003/PMS7003 driver (particulates): seconds between readings.", "s", above=0
-    )
-    pms5003_port: str = _setting("/dev/serial0", "PMS5003 driver: its serial port.")
-    pms5003_warmup_s: float = _setting(
-        30.0, "PMS5003 driver: how long the fan runs before a reading counts.", "s", min=0
-    )
-    pms5003_duty_cycle: bool = _setting(
-        True, "PMS5003 driver: sleep between readings, to spare the laser."
-    )
-    noise_interval_s: float = _setting(
-        60.0, "Noise driver (USB microphone): seconds between levels.", "s", above=0
-    )
-    noise_device: str = _setting(
-        "default", "Noise driver: the ALSA capture device (see `arecord -L`), e.g. plughw:1."
-    )
-    noise_window_s: float = _setting(
-        5.0, "Noise driver: how long it listens in each interval (no audio is kept).", "s"
-    )
-    noise_sample_rate: int = _setting(48000, "Noise driver: samples per second.", "Hz")
-    noise_calibration_db: float = _setting(
-        120.0,
-        "Noise driver: dB SPL of a full-scale signal for this microphone, set once against a "
-        "sound level meter.",
-        "dB",
-    )
-
-    # --- driver: counter (tests and drills) ---
-    counter_interval_s: float = _setting(
-        1.0, "Counter driver (emits 1, 2, 3, …): seconds between readings.", "s", above=0
-    )
-    counter_tally_path: Path | None = _setting(
-        None, "Counter driver: file where it records every value it produced.", "path"
-    )
-
-    # --- driver: faulty (drills) ---
-    faulty_interval_s: float = _setting(
-        5.0, "Faulty driver (for drills): seconds between attempts.", "s", above=0
-    )
-    faulty_mode: Literal["raise", "hang", "flaky"] = _setting(
-        "raise", "Faulty driver: fail by raising, by hanging, or every other read."
+    # --- each driver's own settings, HALLSENSE_<DRIVER>_*, declared beside the driver ---
+    driver_settings: Mapping[str, DriverValues] = field(
+        default_factory=dict,  # a driver missing here runs with its defaults
+        hash=False,
+        metadata={"sections": {declaration.driver: declaration.fields for declaration in DRIVERS}},
     )
 
     def labels(self) -> dict[str, str]:
@@ -429,6 +238,15 @@ class EdgeSettings:
                 raise ValueError(f"sensor {sensor!r} is labelled twice")
             labels[sensor] = label
         return labels
+
+    def for_driver(self, declaration: DriverSettings[S]) -> S:
+        """The settings of the driver ``declaration`` declares: as loaded, or its defaults."""
+        # The loader fills each driver's entry with the dataclass its declaration names.
+        return cast(S, self.driver_settings.get(declaration.driver) or declaration.fields())
+
+    def node_facts(self) -> NodeFacts:
+        """What the drivers are told about this node."""
+        return NodeFacts(timezone=self.timezone, data_dir=self.data_dir)
 
     @property
     def layout(self) -> DataDir:
@@ -462,27 +280,6 @@ class EdgeSettings:
                 problems.append(("drivers", f"unknown driver {name!r}; known drivers: {known}"))
         if len(set(self.drivers)) != len(self.drivers):
             problems.append(("drivers", "a driver is listed twice"))
-        if "gpio" in self.drivers and not (
-            self.gpio_pir_pin is not None
-            or self.gpio_beam_pin is not None
-            or self.gpio_beam_pair_pins is not None
-        ):
-            problems.append(
-                (
-                    "drivers",
-                    "the gpio driver needs at least one of HALLSENSE_GPIO_PIR_PIN, "
-                    "HALLSENSE_GPIO_BEAM_PIN, HALLSENSE_GPIO_BEAM_PAIR_PINS",
-                )
-            )
-        if "ble" in self.drivers and not (self.ble_sensors.strip() or self.ble_footfall):
-            problems.append(
-                (
-                    "drivers",
-                    "the ble driver needs HALLSENSE_BLE_SENSORS or HALLSENSE_BLE_FOOTFALL=true",
-                )
-            )
-        if self.ble_footfall and self.ble_scan_mode == "passive":
-            problems.append(("ble_scan_mode", "footfall needs active scanning; use auto or active"))
         for name in self.public_metrics:
             if name not in METRICS:
                 problems.append(("public_metrics", f"unknown metric {name!r}"))
@@ -498,8 +295,12 @@ class EdgeSettings:
             )
         if self.broker_host and not self.device_id:
             problems.append(("device_id", "required when HALLSENSE_BROKER_HOST is set"))
-        if self.gpio_beam_pair_pins is not None:
-            for pin in self.gpio_beam_pair_pins:
-                if not 0 <= pin <= 27:
-                    problems.append(("gpio_beam_pair_pins", f"BCM pins are 0 to 27, got {pin}"))
+        for declaration in DRIVERS:
+            values = self.for_driver(declaration)
+            unusable = values.unusable() if declaration.driver in self.drivers else None
+            if unusable:
+                problems.append(("drivers", unusable))
+            problems += [
+                (f"{declaration.driver}_{name}", message) for name, message in values.check()
+            ]
         return problems

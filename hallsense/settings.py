@@ -173,6 +173,85 @@ def _read_secret_file(key: str, path_text: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+@dataclasses.dataclass(frozen=True)
+class _Slot:
+    """One key of a role's settings: the dataclass field it fills and where that field is."""
+
+    key: str
+    field: dataclasses.Field[Any]
+    annotation: Any
+    section: str | None  # the section's prefix, or None for a field of the role itself
+
+
+def _section_key(prefix: str, f: dataclasses.Field[Any]) -> str:
+    return PREFIX + (f.metadata.get("key") or f"{prefix}_{f.name}").upper()
+
+
+def _sections(f: dataclasses.Field[Any]) -> Mapping[str, type[Any]]:
+    sections: Mapping[str, type[Any]] = f.metadata.get("sections", {})
+    return sections
+
+
+def _slots(cls: type[Any]) -> list[_Slot]:
+    """Every key of ``cls``, a section's after the role's own, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    own = [f for f in dataclasses.fields(cls) if not _sections(f)]
+    slots = [_Slot(env_key(f.name), f, hints[f.name], None) for f in own]
+    for holder in dataclasses.fields(cls):
+        for prefix, section in _sections(holder).items():
+            section_hints = typing.get_type_hints(section)
+            slots += [
+                _Slot(_section_key(prefix, f), f, section_hints[f.name], prefix)
+                for f in dataclasses.fields(section)
+            ]
+    return slots
+
+
+def _known_keys(slots: list[_Slot]) -> set[str]:
+    keys = {slot.key for slot in slots}
+    return keys | {slot.key + "_FILE" for slot in slots if slot.field.metadata.get("secret")}
+
+
+def _read_value(slot: _Slot, raw: Mapping[str, str]) -> Any:
+    """The slot's value from the raw text, dataclasses.MISSING if unset; raises _Invalid."""
+    text = raw.get(slot.key)
+    if text is None and (slot.key + "_FILE") in raw:
+        text = _read_secret_file(slot.key, raw[slot.key + "_FILE"])
+    if text is None:
+        f = slot.field
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise _Invalid("required, but not set")
+        return dataclasses.MISSING
+    unit = str(slot.field.metadata.get("unit", ""))
+    value = _convert(text, slot.annotation, unit)
+    bound_problem = _check_bounds(value, slot.field.metadata, unit)
+    if bound_problem:
+        raise _Invalid(bound_problem)
+    return value
+
+
+def _build(cls: type[T], slots: list[_Slot], values: Mapping[str, Any]) -> T:
+    """``cls`` from the values read by key; each section's dataclass fills its holder field."""
+
+    def arguments(section: str | None) -> dict[str, Any]:
+        return {
+            slot.field.name: values[slot.key]
+            for slot in slots
+            if slot.section == section and values[slot.key] is not dataclasses.MISSING
+        }
+
+    own = arguments(None)
+    for holder in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if _sections(holder):
+            own[holder.name] = types.MappingProxyType(
+                {
+                    prefix: section(**arguments(prefix))
+                    for prefix, section in _sections(holder).items()
+                }
+            )
+    return cls(**own)
+
+
 def load_settings(
     cls: type[T],
     env_file: Path | None = None,
@@ -184,7 +263,10 @@ def load_settings(
     Every field ``name`` is read from ``HALLSENSE_NAME``: first the file, then, overriding
     it, the process environment (only keys naming this role's own fields). A field whose
     metadata says ``secret`` may instead be given as ``HALLSENSE_NAME_FILE``, a file of
-    mode 0600. Every problem (unparseable lines, unknown keys, missing or malformed values,
+    mode 0600. A field whose metadata has ``sections`` (prefix → dataclass, such as each
+    driver's settings) holds one dataclass per prefix, its fields read from
+    ``HALLSENSE_PREFIX_NAME`` (or the field's own ``key``, which several sections may
+    share). Every problem (unparseable lines, unknown keys, missing or malformed values,
     values out of bounds, and what the class's ``check()`` reports) is collected and raised
     as one :class:`SettingsError`.
 
@@ -198,12 +280,8 @@ def load_settings(
     """
     environ = os.environ if environ is None else environ
     source = str(env_file) if env_file is not None else "the environment"
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    hints = typing.get_type_hints(cls)
-    known_keys = {env_key(name) for name in fields}
-    known_keys |= {
-        env_key(name) + "_FILE" for name, f in fields.items() if f.metadata.get("secret")
-    }
+    slots = _slots(cls)
+    known_keys = _known_keys(slots)
 
     raw: dict[str, str] = {}
     problems: list[str] = []
@@ -219,30 +297,18 @@ def load_settings(
             raw[key] = environ[key]
 
     values: dict[str, Any] = {}
-    for name, f in fields.items():
-        key = env_key(name)
-        unit = str(f.metadata.get("unit", ""))
-        text = raw.get(key)
+    for slot in slots:
+        if slot.key in values:
+            continue  # a key several sections share is read, and reported, once
         try:
-            if text is None and (key + "_FILE") in raw:
-                text = _read_secret_file(key, raw[key + "_FILE"])
-            if text is None:
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    problems.append(f"{key}: required, but not set")
-                continue
-            value = _convert(text, hints[name], unit)
+            values[slot.key] = _read_value(slot, raw)
         except _Invalid as error:
-            problems.append(f"{key}: {error}")
-            continue
-        bound_problem = _check_bounds(value, f.metadata, unit)
-        if bound_problem:
-            problems.append(f"{key}: {bound_problem}")
-            continue
-        values[name] = value
+            values[slot.key] = dataclasses.MISSING
+            problems.append(f"{slot.key}: {error}")
 
     if problems:
         raise SettingsError(source, problems)
-    settings = cls(**values)
+    settings = _build(cls, slots, values)
     check = getattr(settings, "check", None)
     if check is not None:
         problems = [f"{env_key(name)}: {message}" for name, message in check()]
@@ -252,9 +318,10 @@ def load_settings(
 
 
 def describe_fields(cls: type[Any]) -> list[tuple[str, str, str, str]]:
-    """(key, default, unit, help) for every field of a settings class, for docs and `--help`."""
-    rows = []
-    for f in dataclasses.fields(cls):
+    """(key, default, unit, help) for every key of a settings class, for docs and `--help`."""
+    rows: dict[str, tuple[str, str, str, str]] = {}
+    for slot in _slots(cls):
+        f = slot.field
         if f.default is not dataclasses.MISSING:
             default = _format_default(f.default)
             if f.metadata.get("unit") == "I2C address":
@@ -263,10 +330,9 @@ def describe_fields(cls: type[Any]) -> list[tuple[str, str, str, str]]:
             default = _format_default(f.default_factory())
         else:
             default = "(required)"
-        rows.append(
-            (env_key(f.name), default, str(f.metadata.get("unit", "")), f.metadata.get("help", ""))
-        )
-    return rows
+        unit = str(f.metadata.get("unit", ""))
+        rows.setdefault(slot.key, (slot.key, default, unit, f.metadata.get("help", "")))
+    return list(rows.values())
 
 
 def _format_default(value: Any) -> str:

@@ -10,14 +10,29 @@ the device file and says how to enable it.
 from __future__ import annotations
 
 import errno
-from typing import Protocol
+from typing import Any, Protocol
 
 from sensors.driver import DriverError
+from sensors.settings import setting
 
 I2C_HELP = (
     "enable I2C (sudo raspi-config nonint do_i2c 0, or dtparam=i2c_arm=on in "
     "/boot/firmware/config.txt) and add the service user to the i2c group"
 )
+
+
+def i2c_bus_setting() -> Any:
+    """The setting every wired I2C driver shares: which bus (``HALLSENSE_I2C_BUS``)."""
+    return setting(
+        1,
+        "The I2C bus of the wired I2C parts (1 on every Pi with a 40-pin header).",
+        "bus",
+        key="I2C_BUS",
+        argument="bus_number",
+        min=0,
+    )
+
+
 SERIAL_HELP = (
     "check the cable and `ls /dev/serial/by-id/`; for the Pi's own UART enable it "
     "(sudo raspi-config nonint do_serial_hw 0) and add the service user to the dialout group"

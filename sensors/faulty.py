@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Literal, get_args
+from typing import get_args
 
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
+from sensors.faulty_settings import FaultMode
 from sensors.reading import Reading, SensorInfo, utc_now
 
-FaultMode = Literal["raise", "hang", "flaky"]
 MODES: tuple[str, ...] = get_args(FaultMode)
 SENSOR_ID = "faulty"
 

@@ -17,6 +17,7 @@ from gpiozero import DigitalInputDevice, MotionSensor
 from gpiozero.exc import BadPinFactory, NativePinFactoryFallback, PinFactoryFallback
 
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
+from sensors.gpio_settings import HIGHEST_PIN, LOWEST_PIN
 from sensors.reading import Reading, SensorInfo, utc_now
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,6 @@ log = logging.getLogger(__name__)
 Beam = Literal["beam", "outer", "inner"]
 Passage = Literal["entry", "exit"]
 
-LOWEST_PIN = 0
-HIGHEST_PIN = 27
 PAIR_WINDOW_S = 2.0
 """Outer then inner (or inner then outer) within this many seconds is one person passing."""
 

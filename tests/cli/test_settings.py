@@ -30,9 +30,9 @@ def test_a_good_file_gives_typed_settings(tmp_path):
     )
     assert settings.data_dir == Path("/var/lib/hallsense")
     assert settings.drivers == ("gpio", "system")
-    assert settings.gpio_pir_pin == 17
-    assert settings.gpio_beam_pin is None
-    assert settings.gpio_beam_pair_pins == (5, 6)
+    assert settings.driver_settings["gpio"].pir_pin == 17
+    assert settings.driver_settings["gpio"].beam_pin is None
+    assert settings.driver_settings["gpio"].beam_pair_pins == (5, 6)
     assert settings.commit_interval_s == 1.5
     assert settings.hall_name == "Askrigg Village Hall"
     assert settings.db_path == Path("/var/lib/hallsense/hallsense.db")
@@ -89,7 +89,7 @@ def test_the_environment_overrides_the_file_for_its_own_keys_only(tmp_path):
         environ={"HALLSENSE_DATA_DIR": "/from/env", "HALLSENSE_TEST_PG_DSN": "x"},
     )
     assert settings.data_dir == Path("/from/env")
-    assert settings.simulated_seed == 3
+    assert settings.driver_settings["simulated"].seed == 3
 
 
 def test_the_example_simulated_file_runs_with_only_the_data_dir_set(tmp_path):
@@ -103,7 +103,7 @@ def test_the_example_simulated_file_runs_with_only_the_data_dir_set(tmp_path):
 def test_the_example_pi_file_is_valid():
     example = Path(__file__).parents[2] / "examples" / "edge-pi-gpio.env"
     settings = load_settings(EdgeSettings, example, environ={})
-    assert settings.gpio_pir_pin == 17
+    assert settings.driver_settings["gpio"].pir_pin == 17
 
 
 def test_a_missing_file_is_named(tmp_path):
@@ -166,7 +166,7 @@ def test_ble_bind_keys_come_from_a_private_file_and_never_show_in_the_settings_r
             "HALLSENSE_BLE_BIND_KEYS_FILE": str(keys),
         },
     )
-    assert got.ble_bind_keys == f"54:48:E6:8F:80:A5={secret}"
+    assert got.driver_settings["ble"].bind_keys == f"54:48:E6:8F:80:A5={secret}"
     assert secret not in repr(got)
 
 
@@ -198,8 +198,8 @@ def test_the_example_ble_file_is_valid_and_its_sensors_parse():
     example = Path(__file__).parents[2] / "examples" / "edge-pi-ble.env"
     settings = load_settings(EdgeSettings, example, environ={})
     assert settings.drivers == ("ble", "system")
-    assert not settings.ble_footfall
-    ids = [s.sensor_id for s in parse_sensors(settings.ble_sensors)]
+    assert not settings.driver_settings["ble"].footfall
+    ids = [s.sensor_id for s in parse_sensors(settings.driver_settings["ble"].sensors)]
     assert ids == ["ble-kitchen", "ble-stage", "ble-main-hall"]
 
 
@@ -207,8 +207,8 @@ def test_the_example_wired_file_is_valid_and_reads_its_address_in_hex():
     example = Path(__file__).parents[2] / "examples" / "edge-pi-wired.env"
     settings = load_settings(EdgeSettings, example, environ={})
     assert settings.drivers == ("bme280", "scd4x", "sds011", "noise", "system")
-    assert settings.bme280_address == 0x76
-    assert settings.scd4x_altitude_m == 200
+    assert settings.driver_settings["bme280"].address == 0x76
+    assert settings.driver_settings["scd4x"].altitude_m == 200
 
 
 @pytest.mark.parametrize(
