@@ -345,3 +345,13 @@ def _format_default(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def settings_table(cls: type[Any]) -> str:
+    """The Markdown table of every key of a settings class, as docs/configuration.md has it."""
+    lines = ["| key | default | unit | what it does |", "| --- | --- | --- | --- |"]
+    lines += [
+        f"| `{key}` | `{default}` | {unit} | {help_text} |"
+        for key, default, unit, help_text in describe_fields(cls)
+    ]
+    return "\n".join(lines) + "\n"

@@ -247,3 +247,13 @@ def test_hub_quotas_at_their_limits_and_one_past(tmp_path, line, problem):
     with pytest.raises(SettingsError) as caught:
         load_settings(HubSettings, env, environ={})
     assert caught.value.problems == [problem]
+
+
+def test_a_key_several_drivers_share_is_reported_once(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            EdgeSettings,
+            None,
+            environ={"HALLSENSE_DATA_DIR": str(tmp_path), "HALLSENSE_I2C_BUS": "-1"},
+        )
+    assert caught.value.problems == ["HALLSENSE_I2C_BUS: must be at least 0 bus, got -1"]
