@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from edge.settings import DRIVERS, EdgeSettings
+from edge.settings import DRIVER_SETTINGS, EdgeSettings
 from sensors.driver import Driver
 from sensors.registry import driver_class
 from sensors.settings import DriverSettings
@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 DECLARATIONS: Mapping[str, DriverSettings[Any]] = MappingProxyType(
-    {declaration.driver: declaration for declaration in DRIVERS}
+    {declaration.driver: declaration for declaration in DRIVER_SETTINGS}
 )
 """Each driver's settings declaration, by driver name."""
 

@@ -17,7 +17,7 @@ from sensors.registry import DRIVER_NAMES, driver_settings
 from sensors.settings import DriverSettings, DriverValues, NodeFacts
 from sensors.vocabulary import METRICS
 
-DRIVERS = driver_settings()
+DRIVER_SETTINGS = driver_settings()
 """Every driver's settings declaration, in the docs' order."""
 
 S = TypeVar("S", bound=DriverValues)
@@ -220,7 +220,9 @@ class EdgeSettings:
     driver_settings: Mapping[str, DriverValues] = field(
         default_factory=dict,  # a driver missing here runs with its defaults
         hash=False,
-        metadata={"sections": {declaration.driver: declaration.fields for declaration in DRIVERS}},
+        metadata={
+            "sections": {declaration.driver: declaration.fields for declaration in DRIVER_SETTINGS}
+        },
     )
 
     def labels(self) -> dict[str, str]:
@@ -295,7 +297,7 @@ class EdgeSettings:
             )
         if self.broker_host and not self.device_id:
             problems.append(("device_id", "required when HALLSENSE_BROKER_HOST is set"))
-        for declaration in DRIVERS:
+        for declaration in DRIVER_SETTINGS:
             values = self.for_driver(declaration)
             unusable = values.unusable() if declaration.driver in self.drivers else None
             if unusable:
