@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -17,12 +19,12 @@ from hallsense.settings import SettingsError, load_settings
 from hub.config_downlink import build_config, next_revision, send_config
 from hub.service import IngestService, broker_settings
 from hub.settings import HubSettings
-from hub.store import HubStoreError
-from hub.store_factory import open_hub_store
-from hub.store_sql import SqlHubStore
+from hub.store import DeviceState, HubStoreError, ReadingQueries
+from hub.store_factory import HubStoreConnection, open_hub_store
 from hub_sync.mqtt import MqttError
-from hub_sync.protocol import ProtocolError, check_device_id
-from provisioning.registry import UnsafeName, check_name
+from hub_sync.topics import check_device_id
+from hub_sync.wire_errors import ProtocolError
+from provisioning.registry import DeviceRegistry, UnsafeName, check_name
 
 
 def _settings(env_file: Path | None) -> HubSettings:
@@ -32,11 +34,20 @@ def _settings(env_file: Path | None) -> HubSettings:
         raise click.ClickException(str(error)) from error
 
 
-def _store(settings: HubSettings) -> SqlHubStore:
+@contextmanager
+def opened_store(settings: HubSettings) -> Iterator[HubStoreConnection]:
+    """The settings' hub store, closed afterwards; one that cannot be opened is a ClickException.
+
+    A command hands each part of it to the code that uses that part's interface.
+    """
     try:
-        return open_hub_store(settings.hub_store)
+        store = open_hub_store(settings.hub_store)
     except HubStoreError as error:
         raise click.ClickException(str(error)) from error
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @click.group()
@@ -95,11 +106,8 @@ def add_device(env_file: Path | None, device_id: str, name: str) -> None:
         check_name("--name", name)
     except UnsafeName as error:
         raise click.BadParameter(str(error), param_hint="--name") from error
-    store = _store(_settings(env_file))
-    try:
-        store.add_device(device_id, name)
-    finally:
-        store.close()
+    with opened_store(_settings(env_file)) as store:
+        _register(store, device_id, name)
     click.echo(f"registered {device_id} ({name})")
 
 
@@ -184,19 +192,17 @@ def set_config(
     except (ProtocolError, ValueError) as error:
         raise click.BadParameter(str(error)) from error
     settings = _settings(env_file)
-    store = _store(settings)
-    try:
-        send_config(
-            broker_settings(settings),
-            device_id,
-            payload,
-            record=store,
-            actor=current_actor(),
-        )
-    except MqttError as error:
-        raise click.ClickException(f"could not send the config: {error}") from error
-    finally:
-        store.close()
+    with opened_store(settings) as store:
+        try:
+            send_config(
+                broker_settings(settings),
+                device_id,
+                payload,
+                record=store,
+                actor=current_actor(),
+            )
+        except MqttError as error:
+            raise click.ClickException(f"could not send the config: {error}") from error
     sent = [f"{k}={v:g} s" for k, v in pairs.items()] + [f"page {k}" for k in page]
     click.echo(f"sent config to {device_id}: " + ", ".join(sent))
 
@@ -211,11 +217,8 @@ def status(env_file: Path | None, as_json: bool) -> None:
     Example:
         hallsense hub status --env /etc/hallsense/hub.env
     """
-    store = _store(_settings(env_file))
-    try:
-        fleet = store.fleet()
-    finally:
-        store.close()
+    with opened_store(_settings(env_file)) as store:
+        fleet = _fleet(store)
     if as_json:
         click.echo(
             json.dumps(
@@ -254,6 +257,14 @@ def status(env_file: Path | None, as_json: bool) -> None:
             f"{(_iso(d.last_seen_us) or 'never')[:19]:<20} {d.readings:>10,} {missing:>8,} "
             f"{backlog:>8} {clock:<6} {d.rejected_batches:>8,}"
         )
+
+
+def _register(registry: DeviceRegistry, device_id: str, name: str) -> None:
+    registry.add_device(device_id, name)
+
+
+def _fleet(queries: ReadingQueries) -> Sequence[DeviceState]:
+    return queries.fleet()
 
 
 def _iso(us: int | None) -> str | None:

@@ -14,22 +14,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import click
 
-from hallsense.cli_hub import _settings, _store
+from hallsense.cli_hub import _settings, opened_store
 from hallsense.cli_options import env_option
+from hub.login_store import LoginStore
 from hub.logins import READ_ONLY, ROLES, SCOPES, Account, Logins, PasswordRejected
-from hub.store_sql import SqlHubStore
+from hub.store import DeviceRecords
+
+
+class AccountStore(LoginStore, DeviceRecords, Protocol):
+    """What the account commands use of the hub store: the logins, and which halls exist."""
 
 
 @contextmanager
-def _logins(env_file: Path | None) -> Iterator[tuple[Logins, SqlHubStore]]:
-    store = _store(_settings(env_file))
-    try:
+def _logins(env_file: Path | None) -> Iterator[tuple[Logins, AccountStore]]:
+    with opened_store(_settings(env_file)) as store:
         yield Logins(lambda: store), store
-    finally:
-        store.close()
 
 
 @click.group()

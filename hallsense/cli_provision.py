@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -18,16 +20,16 @@ from typing import Any
 import click
 
 from hallsense.cli_options import F, state_dir_option
-from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
 from hub.store import HubStoreError, UnknownDevice
 from hub.store_factory import open_hub_store
-from hub.store_sql import SqlHubStore
-from hub_sync.protocol import ProtocolError, check_device_id
+from hub_sync.topics import check_device_id
+from hub_sync.wire_errors import ProtocolError
 from provisioning.bundle import env_file_text, write_node_bundle
-from provisioning.enrolment import label_svg, qr_payload
-from provisioning.registry import check_name, device_id_from_site
+from provisioning.enrolment_label import label_svg, qr_payload
+from provisioning.enrolment_policy import enrolment_tokens
+from provisioning.registry import DeviceRegistry, check_name, device_id_from_site
 from provisioning.rotation import forget_pending
 from provisioning.state import (
     ProvisioningState,
@@ -85,8 +87,14 @@ def _state(state_dir: Path | None) -> ProvisioningState:
     return load_state(state_dir_from(state_dir))
 
 
-def _registry(env_file: Path) -> SqlHubStore:
-    return open_hub_store(load_settings(HubSettings, env_file).hub_store)
+@contextmanager
+def _registry(env_file: Path) -> Iterator[DeviceRegistry]:
+    """The device registry: the hub store the hub's settings name, closed afterwards."""
+    store = open_hub_store(load_settings(HubSettings, env_file).hub_store)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _reload(pid_file: Path | None) -> str:
@@ -209,8 +217,7 @@ def add_device(
     # The label's QR code is built only once the token exists; its checks of the hub's
     # address (https) come first, so a bad --hub-url registers nothing either.
     qr_payload(hub_url, "", state.ca_fingerprint)
-    registry = _registry(env_file)
-    try:
+    with _registry(env_file) as registry:
         taken = {d.device_id for d in registry.registered()}
         if device_id is None:
             device_id = device_id_from_site(site, taken)
@@ -223,8 +230,6 @@ def add_device(
             raise click.ClickException(f"{bundle} exists: move it away or choose --out")
         issued = enrolment_tokens(state).issue(device_id)
         registry.add_device(device_id, site, location=location, actor=current_actor())
-    finally:
-        registry.close()
     settings = state.settings
     write_node_bundle(
         bundle,
@@ -291,11 +296,8 @@ def list_devices(state_dir: Path | None, env_file: Path) -> None:
         hallsense provision list --env hub.env
     """
     state = _state(state_dir)
-    registry = _registry(env_file)
-    try:
+    with _registry(env_file) as registry:
         devices = registry.registered()
-    finally:
-        registry.close()
     tokens = enrolment_tokens(state)
     now = datetime.now(UTC)
     click.echo(f"{'device':<32} {'site':<30} {'state':<8} {'enrolment':<10} last seen (UTC)")
@@ -329,12 +331,9 @@ def revoke(
     """
     check_device_id(device_id)
     state = _state(state_dir)
-    registry = _registry(env_file)
-    try:
+    with _registry(env_file) as registry:
         if not registry.revoke_device(device_id, actor=current_actor()):
             raise click.ClickException(f"device {device_id!r} is not registered")
-    finally:
-        registry.close()
     removed = remove_device_account(state, device_id)
     forget_pending(state, device_id)
     withdrawn = enrolment_tokens(state).revoke(device_id)
@@ -367,12 +366,9 @@ def rotate(state_dir: Path | None, env_file: Path, device_id: str) -> None:
             f"device {device_id!r} has no broker password to replace: it has not enrolled "
             "yet, or it was revoked"
         )
-    registry = _registry(env_file)
-    try:
+    with _registry(env_file) as registry:
         if not registry.request_rotation(device_id, actor=current_actor()):
             raise click.ClickException(f"device {device_id!r} is not registered or is revoked")
-    finally:
-        registry.close()
     click.echo(
         f"{device_id} will fetch a new broker password the next time it sends readings; "
         "`hallsense provision list` shows it as rotating until it has confirmed"
@@ -401,13 +397,11 @@ def delete_device(
     """
     check_device_id(device_id)
     state = _state(state_dir)
-    registry = _registry(env_file)
-    try:
-        deleted = registry.delete_device(device_id, with_data=with_data, actor=current_actor())
-    except UnknownDevice as error:
-        raise click.ClickException(str(error)) from error
-    finally:
-        registry.close()
+    with _registry(env_file) as registry:
+        try:
+            deleted = registry.delete_device(device_id, with_data=with_data, actor=current_actor())
+        except UnknownDevice as error:
+            raise click.ClickException(str(error)) from error
     remove_device_account(state, device_id)
     forget_pending(state, device_id)
     enrolment_tokens(state).revoke(device_id)

@@ -45,10 +45,9 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-from hub.store_logins import TOKEN_SCOPES, AccountRow, SessionRow
-from provisioning.enrolment import FailureLimiter, client_key
+from hub.login_store import TOKEN_SCOPES, LoginStore
+from provisioning.failure_limit import FailureLimiter, client_key
 from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
@@ -103,28 +102,6 @@ class Throttled(Exception):
 
 class PasswordRejected(ValueError):
     """A new password that breaks a rule, saying which."""
-
-
-class LoginStore(Protocol):
-    """The hub store's login tables (:class:`hub.store_logins.LoginTables`)."""
-
-    def has_accounts(self) -> bool: ...  # noqa: D102
-    def create_account(  # noqa: D102
-        self, username: str, role: str, password_hash: str, halls: Sequence[str], now_us: int
-    ) -> bool: ...
-    def account(self, username: str) -> AccountRow | None: ...  # noqa: D102
-    def set_password_hash(self, username: str, password_hash: str) -> None: ...  # noqa: D102
-    def add_session(self, id_hash: str, username: str, csrf: str, now_us: int) -> None: ...  # noqa: D102
-    def session(self, id_hash: str) -> SessionRow | None: ...  # noqa: D102
-    def touch_session(self, id_hash: str, now_us: int) -> None: ...  # noqa: D102
-    def end_session(self, id_hash: str) -> None: ...  # noqa: D102
-    def end_expired_sessions(self, idle_before_us: int, created_before_us: int) -> int: ...  # noqa: D102
-    def add_token(  # noqa: D102
-        self, token_hash: str, username: str, name: str, now_us: int, scope: str = "read"
-    ) -> None: ...
-    def live_token(self, token_hash: str) -> tuple[str, str] | None: ...  # noqa: D102
-    def put_setup_code(self, code_hash: str, expires_us: int) -> None: ...  # noqa: D102
-    def spend_setup_code(self, code_hash: str, now_us: int) -> bool: ...  # noqa: D102
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,15 @@
-"""The hub store's interface: devices, readings stored once, gaps, rejections and fleet state."""
+"""The hub store's interfaces by concern, with the rows and errors they share.
+
+- :class:`HubStore`: ingestion (each batch stored once, refusals, quarantine, quotas);
+- :class:`DeviceRecords`: the registry as the hub reads it (devices, the audit trail);
+  provisioning changes it through :class:`provisioning.registry.DeviceRegistry`;
+- :class:`ReadingQueries`: readings, hourly and daily rollups, gaps and the fleet's state.
+
+The configs sent to nodes are :class:`hub.hall_settings.ConfigSource` (read) and
+:class:`hub.config_downlink.ConfigRecord` (write); accounts, sessions and tokens
+:class:`hub.login_store.LoginStore`. :mod:`hub.store_sql` implements them all, and
+:func:`hub.store_factory.open_hub_store` opens it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple, Protocol
+from zoneinfo import ZoneInfo
 
-from hub_sync.protocol import Batch, Rejection, WireReading
+from hub_sync.acks import Rejection
+from hub_sync.batch_codec import Batch, WireReading
 
 IMPLAUSIBLE_TIME = 1 << 11
 """Quality bit the hub sets on a reading stamped far in the future or long before its
@@ -210,18 +223,10 @@ DEAD_LETTER_ROWS = 1000
 
 
 class HubStore(Protocol):
-    """What ingestion, `hub status` and the hub's pages need of a hub store."""
+    """What ingestion needs of a hub store: store batches, count refusals, keep statuses."""
 
     series_quota: int
     """Distinct series one device may use; readings on more are refused."""
-
-    def add_device(self, device_id: str, name: str) -> Device:
-        """Register a device (idempotent for the same name)."""
-        ...
-
-    def device(self, device_id: str) -> Device | None:
-        """The registered device, or None."""
-        ...
 
     def store_batch(self, batch: Batch, received_at_us: int) -> StoreOutcome:
         """Store a batch idempotently on (device_id, store_epoch, seq) and commit.
@@ -253,18 +258,83 @@ class HubStore(Protocol):
         """Record a node's status message (birth, heartbeat or will)."""
         ...
 
-    def fleet(self) -> Sequence[DeviceState]:
-        """Every device's state."""
-        ...
-
-    def readings(self, device_id: str) -> list[tuple[int, WireReading]]:
-        """Every stored reading of a device as (store_epoch, reading), in key order."""
-        ...
-
     def prune(self, before_us: int) -> int:
         """Delete raw readings taken before ``before_us`` (retention)."""
         ...
 
     def close(self) -> None:
         """Release the connection."""
+        ...
+
+
+class DeviceRecords(Protocol):
+    """The device registry as the hub's pages, API and commands read it."""
+
+    def device(self, device_id: str) -> Device | None:
+        """The registered device, or None."""
+        ...
+
+    def registered(self) -> Sequence[RegisteredDevice]:
+        """Every registered device, with its site, location and state."""
+        ...
+
+    def audit_log(self, device_id: str | None = None) -> Sequence[AuditEntry]:
+        """Who did what to which device, and when, oldest first."""
+        ...
+
+
+class ReadingQueries(Protocol):
+    """Readings, their rollups and the fleet's state, as the hub reads them back."""
+
+    def readings(self, device_id: str) -> list[tuple[int, WireReading]]:
+        """Every stored reading of a device as (store_epoch, reading), in key order."""
+        ...
+
+    def readings_between(
+        self,
+        device_ids: Sequence[str],
+        start_us: int,
+        end_us: int,
+        metrics: Sequence[str] = (),
+        *,
+        limit: int | None = None,
+    ) -> list[StoredReading]:
+        """Some devices' readings taken in [start_us, end_us), oldest first, at most ``limit``."""
+        ...
+
+    def latest(self, device_id: str) -> dict[tuple[str, str], tuple[int, float | None]]:
+        """(sensor_id, metric) → (ts_us, value) of the newest plausible reading."""
+        ...
+
+    def hourly(
+        self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
+    ) -> list[HourlyRollup]:
+        """The hourly rollups of some devices' hours starting in [start_us, end_us)."""
+        ...
+
+    def daily(
+        self,
+        device_ids: Sequence[str],
+        start_us: int,
+        end_us: int,
+        zone: ZoneInfo,
+        metrics: Sequence[str] = (),
+    ) -> list[DailyRollup]:
+        """The rollups of some devices' local days (in ``zone``)."""
+        ...
+
+    def missing(self, device_id: str) -> tuple[tuple[int, int, int], ...]:
+        """(store_epoch, first, last) gaps between the ranges received so far."""
+        ...
+
+    def fleet(self) -> Sequence[DeviceState]:
+        """Every device's state."""
+        ...
+
+    def refusals(self, device_id: str | None = None) -> dict[str, tuple[Refusal, ...]]:
+        """Each device's refusals by reason (one device's, or every one's)."""
+        ...
+
+    def dead_letters(self, device_id: str | None = None, limit: int = 50) -> list[DeadLetter]:
+        """Quarantined messages, newest first (one device's, or every one's)."""
         ...

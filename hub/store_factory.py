@@ -1,13 +1,37 @@
-"""The hub store a location names: the one module that knows both backends."""
+"""The hub store a location names: the one module that knows the backends."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
-from hub.store_sql import SqlHubStore
+from hub.config_downlink import ConfigRecord
+from hub.hall_settings import ConfigSource
+from hub.login_store import LoginStore
+from hub.store import DeviceRecords, HubStore, ReadingQueries
+from provisioning.registry import DeviceRegistry
 
 
-def open_hub_store(location: str) -> SqlHubStore:
+class HubStoreConnection(
+    HubStore,
+    DeviceRecords,
+    ReadingQueries,
+    DeviceRegistry,
+    ConfigSource,
+    ConfigRecord,
+    LoginStore,
+    Protocol,
+):
+    """One connection to the hub store with every concern's interface.
+
+    For the composition root, which hands each part of the hub the one it uses:
+    ingestion :class:`~hub.store.HubStore`, provisioning
+    :class:`~provisioning.registry.DeviceRegistry`, the logins
+    :class:`~hub.login_store.LoginStore`, the pages and the API the readers.
+    """
+
+
+def open_hub_store(location: str) -> HubStoreConnection:
     """The hub store at ``location``: a ``postgresql://`` URL, or else a SQLite file path.
 
     Raises:

@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 
 from hub.store import HubStoreError, HubStoreRefused
-from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, Row, SqlHubStore
+from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, SqlHubStore
+from hub.store_sql_base import Row
 
 SCHEMA = [
     "CREATE TABLE hallsense_schema (version INTEGER NOT NULL)",

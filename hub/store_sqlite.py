@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from hub.store import HubStoreError, HubStoreRefused
-from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, Row, SqlHubStore
+from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, SqlHubStore
+from hub.store_sql_base import Row
 
 SCHEMA = [
     """CREATE TABLE devices (

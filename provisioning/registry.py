@@ -1,6 +1,9 @@
 """The device registry provisioning works on, names that are safe to keep, and device ids.
 
-The hub store implements :class:`DeviceRegistry`; provisioning needs nothing else of it.
+The hub store implements :class:`DeviceRegistry`: ``hallsense provision`` registers,
+revokes, deletes and asks rotation of devices through it, and enrolment and rotation
+read it (each through the narrowest part it needs: :class:`DeviceLookup`,
+:class:`RotationRegistry`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
-from hub_sync.protocol import CONTROL_CHARACTER, ProtocolError, check_device_id
+from hub_sync.topics import check_device_id
+from hub_sync.untrusted_text import CONTROL_CHARACTER
+from hub_sync.wire_errors import ProtocolError
 
 MAX_DEVICE_ID = 32
 
@@ -64,8 +69,23 @@ def check_name(field: str, value: str) -> str:
     return value
 
 
+class RegistryDevice(Protocol):
+    """What enrolment and rotation read of one registered device."""
+
+    @property
+    def device_id(self) -> str: ...  # noqa: D102
+
+    @property
+    def revoked(self) -> bool: ...  # noqa: D102
+
+    @property
+    def rotation_requested(self) -> bool:
+        """A new broker password has been asked for and not yet confirmed."""
+        ...
+
+
 class RegisteredDeviceLike(Protocol):
-    """What provisioning reads of a registered device."""
+    """What provisioning reads of a registered device in the list of them."""
 
     @property
     def device_id(self) -> str: ...  # noqa: D102
@@ -74,19 +94,47 @@ class RegisteredDeviceLike(Protocol):
     def site(self) -> str: ...  # noqa: D102
 
     @property
+    def location(self) -> str: ...  # noqa: D102
+
+    @property
     def revoked(self) -> bool: ...  # noqa: D102
 
     @property
     def last_seen_us(self) -> int | None: ...  # noqa: D102
 
+    @property
+    def rotation_requested_us(self) -> int | None:
+        """When a new broker password was asked for, until the device confirms it."""
+        ...
 
-class DeviceRegistry(Protocol):
+
+class DeviceLookup(Protocol):
+    """The one question enrolment asks of the registry."""
+
+    def device(self, device_id: str) -> RegistryDevice | None:
+        """The registered device, or None."""
+        ...
+
+
+class RotationRegistry(DeviceLookup, Protocol):
+    """The registry's part in rotating a device's broker password."""
+
+    def finish_rotation(self, device_id: str, *, actor: str = "hallsense") -> None:
+        """Clear the device's rotation request and record it."""
+        ...
+
+
+class DeviceRegistry(RotationRegistry, Protocol):
     """Who may send readings: registered, revoked and deleted devices, with an audit trail."""
 
     def add_device(
         self, device_id: str, name: str, *, location: str = "", actor: str = "hallsense"
-    ) -> object:
-        """Register (or re-register) a device."""
+    ) -> RegistryDevice:
+        """Register (or re-register) a device: its first registration time stays."""
+        ...
+
+    def registered(self) -> Sequence[RegisteredDeviceLike]:
+        """Every registered device."""
         ...
 
     def revoke_device(self, device_id: str, *, actor: str = "hallsense") -> bool:
@@ -98,11 +146,11 @@ class DeviceRegistry(Protocol):
         ...
 
     def delete_device(self, device_id: str, *, with_data: bool, actor: str = "hallsense") -> int:
-        """Revoke and, with ``with_data``, delete the device and its readings; returns them."""
-        ...
+        """Revoke and, with ``with_data``, delete the device and its readings; returns them.
 
-    def registered(self) -> Sequence[RegisteredDeviceLike]:
-        """Every registered device."""
+        Raises:
+            KeyError: no such device (the hub store's ``UnknownDevice``).
+        """
         ...
 
 

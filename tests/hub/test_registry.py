@@ -7,7 +7,7 @@ import pytest
 
 from hub.store import UnknownDevice
 from hub.store_sqlite import SCHEMA, SqliteHubStore
-from hub_sync.protocol import Batch, WireReading
+from hub_sync.batch_codec import Batch, WireReading
 
 NOW_US = time.time_ns() // 1000
 
@@ -238,7 +238,7 @@ def test_daily_rollups_follow_the_halls_days_across_the_clock_change(hub_store):
     from datetime import UTC, date, datetime
     from zoneinfo import ZoneInfo
 
-    from hub.store_sql import offset_stretches
+    from hub.store_sql_rollups import offset_stretches
 
     london = ZoneInfo("Europe/London")
     hub_store.add_device("askrigg", "Askrigg Village Hall")

@@ -1,7 +1,7 @@
 """The hub store's tables for people: accounts, their halls, sessions, API tokens, set-up codes.
 
-SQL only, the same on SQLite and PostgreSQL, as a mixin of :class:`hub.store_sql.SqlHubStore`
-using its ``_query``/``_run``/``_transaction``/``_lock``; the rules (hashing, expiry,
+SQL only, the same on SQLite and PostgreSQL, implementing :class:`hub.login_store.LoginStore`
+over the store's connection (:class:`hub.store_sql_base.SqlTables`); the rules (hashing, expiry,
 throttling) live in :mod:`hub.logins`. Secrets are stored only as hashes: passwords as
 scrypt hashes, session ids, API tokens and set-up codes as SHA-256 (they are 256-bit
 random, so a fast hash is enough and a lookup by hash is safe against timing).
@@ -9,11 +9,10 @@ random, so a fast hash is enough and a lookup by hash is safe against timing).
 
 from __future__ import annotations
 
-import abc
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+
+from hub.login_store import TOKEN_SCOPES, AccountRow, SessionRow, TokenRow
+from hub.store_sql_base import SqlTables
 
 LOGIN_SCHEMA = [
     """CREATE TABLE accounts (
@@ -42,59 +41,9 @@ LOGIN_MIGRATION_5: list[str] = [
 ]
 """Schema version 5's changes to the login tables (run after version 5's own)."""
 
-TOKEN_SCOPES = ("read", "full")
-"""What an API token may do: ``read`` (GET the data, exports, metrics and pages) or
-``full`` (everything its account may)."""
 
-
-class AccountRow(NamedTuple):
-    """An account as stored."""
-
-    username: str
-    role: str
-    password_hash: str
-    created_us: int
-    disabled: bool
-    halls: tuple[str, ...]
-
-
-class SessionRow(NamedTuple):
-    """A session as stored (its id only as a hash)."""
-
-    username: str
-    csrf: str
-    created_us: int
-    seen_us: int
-
-
-class TokenRow(NamedTuple):
-    """An API token as stored (the token itself only as a hash)."""
-
-    username: str
-    name: str
-    scope: str
-    created_us: int
-    revoked: bool
-    token_hash: str
-
-
-class LoginTables(abc.ABC):
+class LoginTables(SqlTables):
     """Accounts, sessions, tokens and set-up codes in the hub store's SQL."""
-
-    _lock: threading.Lock
-
-    @abc.abstractmethod
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a query (the store's connection)."""
-
-    @abc.abstractmethod
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; rows changed."""
-
-    @abc.abstractmethod
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One transaction."""
 
     # --- accounts ---
 
@@ -247,10 +196,6 @@ class LoginTables(abc.ABC):
             TokenRow(user, name, scope, created, bool(revoked), hashed)
             for user, name, scope, created, revoked, hashed in rows
         ]
-
-    def tokens_of(self, username: str) -> list[TokenRow]:
-        """An account's tokens, oldest first, revoked ones too."""
-        return self.tokens(username)
 
     def revoke_token(self, username: str, name: str) -> int:
         """Revoke an account's tokens of that name; returns how many."""
