@@ -1,6 +1,7 @@
 """The hub's data API: the county's readings per device and per site, in open formats.
 
-Routes (all ``GET``, described by the OpenAPI 3.1 document at ``/api/v1/openapi.json``):
+Routes (all ``GET``, described by the OpenAPI 3.1 document at ``/api/v1/openapi.json``,
+written in :mod:`hub.data_api_openapi`):
 
 - ``/api/v1/devices``: the devices this account may see, with site and state;
 - ``/api/v1/devices/<id>/rollups`` and ``/api/v1/sites/<site>/rollups``: hourly or daily
@@ -40,7 +41,15 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest, NotFound
 
-from hub.store import DailyRollup, DeviceState, HourlyRollup, RegisteredDevice, StoredReading
+from hub.data_api_openapi import openapi_document
+from hub.store import (
+    DailyRollup,
+    DeviceRecords,
+    HourlyRollup,
+    ReadingQueries,
+    RegisteredDevice,
+    StoredReading,
+)
 
 MAX_READINGS_DAYS = 7
 MAX_READINGS = 200_000
@@ -64,45 +73,8 @@ Exporter = Callable[[Iterable[StoredReading], str], Iterator[str]]
 """``export(readings, base_name)`` → the file's text in pieces (CSV or SenML)."""
 
 
-class DataStore(Protocol):
-    """What the data API reads of the hub store."""
-
-    def registered(self) -> Sequence[RegisteredDevice]:
-        """Every registered device."""
-        ...
-
-    def fleet(self) -> Sequence[DeviceState]:
-        """Every device's state."""
-        ...
-
-    def hourly(
-        self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
-    ) -> list[HourlyRollup]:
-        """Hourly rollups."""
-        ...
-
-    def daily(
-        self,
-        device_ids: Sequence[str],
-        start_us: int,
-        end_us: int,
-        zone: ZoneInfo,
-        metrics: Sequence[str] = (),
-    ) -> list[DailyRollup]:
-        """Daily rollups in ``zone``."""
-        ...
-
-    def readings_between(
-        self,
-        device_ids: Sequence[str],
-        start_us: int,
-        end_us: int,
-        metrics: Sequence[str] = (),
-        *,
-        limit: int | None = None,
-    ) -> list[StoredReading]:
-        """Raw readings."""
-        ...
+class DataStore(DeviceRecords, ReadingQueries, Protocol):
+    """What the data API reads of the hub store: the registry, readings and rollups."""
 
 
 def site_slug(site: str) -> str:
@@ -460,150 +432,3 @@ def data_api_blueprint(
         return _json(openapi_document())
 
     return api
-
-
-def _error() -> dict[str, Any]:
-    return {
-        "description": "What was wrong, naming the parameter",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of the data API (what schemathesis tests against)."""
-    text = {"type": "string"}
-    number = {"type": "number"}
-    nullable_text = {"type": ["string", "null"]}
-
-    def param(name: str, description: str, schema: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        return {"name": name, "in": "query", "description": description, "schema": schema, **kw}
-
-    moment = {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]}
-    range_params = [
-        param(
-            "from",
-            "Start: YYYY-MM-DD (from the hub's local midnight) or an RFC 3339 date-time with "
-            "its offset, from 1970-01-01 to 9999-11-30. Must be before `to`; a range is at "
-            "most 7 days of readings or 400 days of rollups, counted on the local calendar. "
-            "Default: a day (readings) or a week (rollups) before `to`.",
-            moment,
-        ),
-        param(
-            "to",
-            "End: YYYY-MM-DD (that whole local day included) or an RFC 3339 date-time with "
-            "its offset (excluded), from 1970-01-01 to 9999-11-30. Default: now.",
-            moment,
-        ),
-        param(
-            "metric",
-            "Only these metrics (comma-separated), e.g. temperature,co2.",
-            {"type": "string", "pattern": "^[a-z0-9_]{1,40}(,[a-z0-9_]{1,40})*$"},
-        ),
-    ]
-    rollup = {
-        "type": "object",
-        "required": ["device_id", "sensor_id", "metric", "unit", "start", "count", "mean"],
-        "properties": {
-            "device_id": text,
-            "sensor_id": text,
-            "metric": text,
-            "unit": text,
-            "start": text,
-            "count": {"type": "integer"},
-            "mean": number,
-            "min": number,
-            "max": number,
-        },
-    }
-    reading = {
-        "type": "object",
-        "required": ["device_id", "sensor_id", "metric", "unit", "time", "quality", "seq"],
-        "properties": {
-            "device_id": text,
-            "sensor_id": text,
-            "metric": text,
-            "unit": text,
-            "time": text,
-            "value": {"type": ["number", "null"]},
-            "quality": {"type": "integer"},
-            "censor": nullable_text,
-            "seq": {"type": "integer"},
-        },
-    }
-
-    def get(
-        summary: str, params: list[dict[str, Any]], ok: dict[str, Any], *, found: bool = True
-    ) -> dict[str, Any]:
-        responses: dict[str, Any] = {"200": ok, "400": _error(), "401": _error()}
-        if found:
-            responses["404"] = _error()
-        return {"get": {"summary": summary, "parameters": params, "responses": responses}}
-
-    def ok(schema: dict[str, Any], *files: str) -> dict[str, Any]:
-        content: dict[str, Any] = {"application/json": {"schema": schema}}
-        for mime in files:
-            content[mime] = {"schema": {"type": "string"}}
-        return {"description": "OK", "content": content}
-
-    def path(name: str) -> dict[str, Any]:
-        return {"name": name, "in": "path", "required": True, "schema": text}
-
-    bucket = param(
-        "bucket", "hour (UTC hours) or day (the hub's local days)", {"enum": ["hour", "day"]}
-    )
-    fmt = param("format", "json, csv or senml", {"enum": ["json", "csv", "senml"]})
-    rollups_ok = ok(
-        {
-            "type": "object",
-            "required": ["from", "to", "bucket", "rollups"],
-            "properties": {"rollups": {"type": "array", "items": rollup}},
-        }
-    )
-    readings_ok = ok(
-        {
-            "type": "object",
-            "required": ["from", "to", "readings"],
-            "properties": {"readings": {"type": "array", "items": reading}},
-        },
-        "text/csv",
-        "application/senml+json",
-    )
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "hallsense hub data API",
-            "version": "1",
-            "description": "Readings of the county's village halls: per device and per site, "
-            "hourly or daily rollups and raw readings as JSON, CSV or SenML (RFC 8428).",
-        },
-        "components": {
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "message"],
-                    "properties": {"error": text, "message": text},
-                }
-            },
-            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
-        },
-        "security": [{"token": []}],
-        "paths": {
-            "/api/v1/devices": get("Devices you may see", [], ok({"type": "object"}), found=False),
-            "/api/v1/sites": get(
-                "Sites and their devices", [], ok({"type": "object"}), found=False
-            ),
-            "/api/v1/devices/{device_id}/rollups": get(
-                "A device's rollups", [path("device_id"), *range_params, bucket], rollups_ok
-            ),
-            "/api/v1/sites/{site}/rollups": get(
-                "A site's rollups", [path("site"), *range_params, bucket], rollups_ok
-            ),
-            "/api/v1/devices/{device_id}/readings": get(
-                "A device's readings", [path("device_id"), *range_params, fmt], readings_ok
-            ),
-            "/api/v1/sites/{site}/readings": get(
-                "A site's readings", [path("site"), *range_params, fmt], readings_ok
-            ),
-            "/api/v1/openapi.json": get("This document", [], ok({"type": "object"}), found=False),
-        },
-    }
