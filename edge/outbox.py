@@ -37,10 +37,6 @@ class OutboxRow(NamedTuple):
     censor: str | None
 
 
-# A NamedTuple's own constructor costs a Python call per row; this is the drain's hot path.
-_new_tuple = tuple.__new__
-
-
 class Outbox:
     """The backlog of unsettled readings and the settled ranges of the store."""
 
@@ -114,6 +110,7 @@ class Outbox:
         order = "DESC" if newest_first else "ASC"
         out: list[OutboxRow] = []
         append = out.append
+        new = tuple.__new__  # OutboxRow(...) would cost a Python call per row
         for first, last in stretches:
             # No JOIN, and no held-back test per row unless something is held: this is
             # the hot path of draining a month of backlog.
@@ -132,9 +129,7 @@ class Outbox:
                 sensor, metric, unit = series[sid]
                 nan_safe = math.nan if value is None else value
                 append(
-                    _new_tuple(
-                        OutboxRow, (seq, sensor, metric, unit, ts_us, nan_safe, quality, censor)
-                    )
+                    new(OutboxRow, (seq, sensor, metric, unit, ts_us, nan_safe, quality, censor))
                 )
             if len(out) >= limit:
                 break
