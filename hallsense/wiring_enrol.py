@@ -17,11 +17,9 @@ from pathlib import Path
 
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
-from hub_sync.enrolment import (
-    Credentials,
-    EnrolmentError,
-    enrol_with_token_file,
-)
+from hub_sync.enrolment import enrol_with_token_file
+from hub_sync.enrolment_contract import EnrolmentError
+from hub_sync.enrolment_files import Credentials
 from hub_sync.rotation import CredentialKeeper
 from hub_sync.uplink import Uplink
 

@@ -32,18 +32,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from hub_sync.enrolment import (
-    EnrolmentError,
-    HubError,
-    post_to_hub,
-    read_credentials,
-    write_credentials,
+from hub_sync.enrolment_contract import DEVICE_ID_FIELD, ERROR_FIELD, MESSAGE_FIELD, EnrolmentError
+from hub_sync.enrolment_files import read_credentials, write_credentials
+from hub_sync.hub_https import DEFAULT_TIMEOUT_S, HubError, answer_json, post_to_hub
+from hub_sync.rotation_contract import (
+    CONFIRM_PATH,
+    IN_FORCE_FIELD,
+    PASSWORD_FIELD,
+    ROTATE_PATH,
+    ROTATED_FIELD,
+    ROTATION_REFUSALS_BY_CODE,
+    RotationFailed,
 )
 
 log = logging.getLogger(__name__)
 
-ROTATE_PATH = "/rotate"
-CONFIRM_PATH = "/rotate/confirm"
 AUTH_REFUSALS = frozenset({0x86, 0x87})
 """CONNACK reason codes that say the password is wrong: "Bad user name or password" and
 "Not authorized" (Mosquitto answers the latter to a wrong password)."""
@@ -52,16 +55,6 @@ COOL_DOWN_S = 300.0
 RETRY_S = 60.0
 """After a failed attempt, the next request waits at least this long."""
 CONFIRM_ATTEMPTS = 5
-
-
-class RotationFailed(EnrolmentError):
-    """The hub refused a rotation step; ``status`` and ``code`` are its answer's."""
-
-    def __init__(self, message: str, *, status: int, code: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retryable = status >= 500 or status == 429
 
 
 class PasswordClient(Protocol):
@@ -84,16 +77,14 @@ def _post(
     response = post_to_hub(
         hub_url.rstrip("/") + path, ca_file=ca_file, auth=(device_id, password), timeout=timeout
     )
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
-        body = None
+    body = answer_json(response)
     if not isinstance(body, dict):
         raise HubError(f"the hub answered {response.status_code} without a JSON object")
     if response.status_code != 200:
-        code = str(body.get("error", "refused"))
-        raise RotationFailed(
-            f"the hub refused {path} ({response.status_code} {code}): {body.get('message')}",
+        code = str(body.get(ERROR_FIELD, "refused"))
+        refusal = ROTATION_REFUSALS_BY_CODE.get(code, RotationFailed)
+        raise refusal(
+            f"the hub refused {path} ({response.status_code} {code}): {body.get(MESSAGE_FIELD)}",
             status=response.status_code,
             code=code,
         )
@@ -106,7 +97,7 @@ def request_new_password(
     password: str,
     *,
     ca_file: str | os.PathLike[str],
-    timeout: float = 15.0,
+    timeout: float = DEFAULT_TIMEOUT_S,
 ) -> str:
     """Step 1: the new password the hub hands out in return for the current one.
 
@@ -115,8 +106,8 @@ def request_new_password(
         TlsFailure, HubUnreachable, HubError: as in enrolment.
     """
     body = _post(hub_url, ROTATE_PATH, device_id, password, ca_file=ca_file, timeout=timeout)
-    fresh = body.get("password")
-    if not isinstance(fresh, str) or not fresh or body.get("device_id") != device_id:
+    fresh = body.get(PASSWORD_FIELD)
+    if not isinstance(fresh, str) or not fresh or body.get(DEVICE_ID_FIELD) != device_id:
         raise HubError("the hub's answer to /rotate holds no password for this device")
     return fresh
 
@@ -127,7 +118,7 @@ def confirm_new_password(
     password: str,
     *,
     ca_file: str | os.PathLike[str],
-    timeout: float = 15.0,
+    timeout: float = DEFAULT_TIMEOUT_S,
 ) -> bool:
     """Step 3: prove the new password arrived; the hub puts it in force.
 
@@ -139,11 +130,11 @@ def confirm_new_password(
         RotationFailed, TlsFailure, HubUnreachable, HubError: as :func:`request_new_password`.
     """
     body = _post(hub_url, CONFIRM_PATH, device_id, password, ca_file=ca_file, timeout=timeout)
-    if body.get("device_id") != device_id:
+    if body.get(DEVICE_ID_FIELD) != device_id:
         raise HubError("the hub's answer to /rotate/confirm is not for this device")
-    if body.get("rotated") is True:  # (hubs before "in_force" say only this)
+    if body.get(ROTATED_FIELD) is True:  # (hubs before "in_force" say only this)
         return True
-    if body.get("in_force") is True:
+    if body.get(IN_FORCE_FIELD) is True:
         return False
     raise HubError("the hub's answer to /rotate/confirm does not say the password is in force")
 

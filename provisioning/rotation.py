@@ -27,7 +27,7 @@ confirming again with the password now in force answers 200 again, truthfully: `
 false, "in_force": true``.
 
 Both routes take no body; one that is sent anyway must be a small JSON object (read with
-:func:`hub_sync.protocol.load_json`, at most :data:`MAX_BODY_BYTES`), and is otherwise
+:func:`hub_sync.untrusted_text.load_json`, at most :data:`MAX_BODY_BYTES`), and is otherwise
 ignored. Failed authentications and malformed requests count towards the same
 per-address limit as enrolment's (429 with ``Retry-After``), and are logged as
 enrolment's are (one line, at most once a minute per address). An unknown device and a
@@ -36,20 +36,48 @@ wrong password get the same answer. Passwords are never logged.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from flask import Blueprint, Response, request
 
-from hub_sync.protocol import DEVICE_ID
-from provisioning.enrolment import BadRequest, FailureLimiter, parse_body, read_body
+from hub_sync.enrolment_contract import (
+    DEVICE_ID_FIELD,
+    RATE_LIMITED,
+    VERSION_FIELD,
+    BadRequest,
+    parse_body,
+)
+from hub_sync.rotation_contract import (
+    AUTH_REALM,
+    CONFIRM_PATH,
+    IN_FORCE_FIELD,
+    MAX_BODY_BYTES,
+    PASSWORD_FIELD,
+    REASON_FIELD,
+    RESPONSE_VERSION,
+    ROTATE_PATH,
+    ROTATED_FIELD,
+    MalformedRequest,
+    NotAuthorised,
+    NotRequested,
+    Refused,
+    RotationFailed,
+)
+from hub_sync.topics import DEVICE_ID
+from provisioning.device_requests import (
+    error_answer,
+    json_answer,
+    rate_limited_answer,
+    read_body,
+    wait_seconds,
+)
+from provisioning.failure_limit import FailureLimiter
 from provisioning.passwords import mosquitto_hash, new_password, verify, write_private_file
+from provisioning.registry import RegistryDevice, RotationRegistry
 from provisioning.state import (
     AccountError,
     ProvisioningState,
@@ -59,48 +87,8 @@ from provisioning.state import (
 
 log = logging.getLogger(__name__)
 
-ROTATE_PATH = "/rotate"
-CONFIRM_PATH = "/rotate/confirm"
-RESPONSE_VERSION = 1
 PENDING_DIR = "rotation"
 """Under the provisioning state directory: the hashes of passwords handed out, not yet confirmed."""
-MAX_BODY_BYTES = 1024
-"""The routes take no body; anything sent anyway is refused past this size."""
-
-
-class RotationError(Exception):
-    """A refused rotation request; ``code`` and ``status`` are the HTTP answer's."""
-
-    code = "bad_request"
-    status = 400
-
-
-class NotAuthorised(RotationError):
-    """Unknown device or wrong password (one answer for both)."""
-
-    code = "unauthorised"
-    status = 401
-
-
-class Refused(RotationError):
-    """The device is revoked."""
-
-    code = "refused"
-    status = 403
-
-
-class NotRequested(RotationError):
-    """Nobody asked for this device's password to be replaced."""
-
-    code = "not_requested"
-    status = 409
-
-
-class MalformedRequest(RotationError):
-    """The request's body is not empty and not a small JSON object."""
-
-    code = "bad_request"
-    status = 400
 
 
 @dataclass(frozen=True)
@@ -113,28 +101,6 @@ class Confirmation:
 
     rotated: bool
     reason: str = ""
-
-
-class RotatingDevice(Protocol):
-    """What rotation reads of a registered device."""
-
-    @property
-    def revoked(self) -> bool: ...  # noqa: D102
-
-    @property
-    def rotation_requested(self) -> bool: ...  # noqa: D102
-
-
-class RotationRegistry(Protocol):
-    """The registry's part in rotation (the hub store implements it)."""
-
-    def device(self, device_id: str) -> RotatingDevice | None:
-        """The registered device, or None."""
-        ...
-
-    def finish_rotation(self, device_id: str, *, actor: str = "hallsense") -> None:
-        """Clear the device's rotation request and record it."""
-        ...
 
 
 def forget_pending(state: ProvisioningState, device_id: str) -> bool:
@@ -168,7 +134,7 @@ class CredentialRotation:
     def _pending_path(self, device_id: str) -> Path:
         return self.pending_dir / f"{device_id}.hash"
 
-    def _device(self, device_id: str) -> RotatingDevice:
+    def _device(self, device_id: str) -> RegistryDevice:
         device = self.registry.device(device_id)
         if device is None:
             raise NotAuthorised("unknown device or wrong password")
@@ -238,13 +204,6 @@ class CredentialRotation:
         return Confirmation(rotated=True)
 
 
-def _answer(body: dict[str, object], status: int) -> Response:
-    response = Response(json.dumps(body), status=status)
-    response.mimetype = "application/json"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _read_body() -> None:
     """Refuse a body that is not empty and not a small JSON object (the routes need none).
 
@@ -291,17 +250,11 @@ def rotation_blueprint(
         client = request.remote_addr or "unknown"
         wait = limiter.retry_after(client)
         if wait is not None:
-            seconds = max(1, math.ceil(wait))
-            limiter.log_refusal(log, client, f"rotation step {request.path}", "rate_limited")
-            response = _answer(
-                {
-                    "error": "rate_limited",
-                    "message": f"too many failed attempts; try again in {seconds} s",
-                },
-                429,
+            seconds = wait_seconds(wait)
+            limiter.log_refusal(log, client, f"rotation step {request.path}", RATE_LIMITED)
+            return rate_limited_answer(
+                f"too many failed attempts; try again in {seconds} s", seconds
             )
-            response.headers["Retry-After"] = str(seconds)
-            return response
         auth = request.authorization
         device_id = auth.username if auth is not None and auth.type == "basic" else None
         password = auth.password if auth is not None else None
@@ -311,29 +264,31 @@ def rotation_blueprint(
             if not known or not password:
                 raise NotAuthorised("give the device id and its password (HTTP Basic)")
             body = step(known, password)
-        except RotationError as error:
+        except RotationFailed as error:
             if isinstance(error, NotAuthorised | MalformedRequest):
                 limiter.failed(client)
             limiter.log_refusal(
                 log, client, f"rotation step {request.path} for {known or '?'}", error.code
             )
-            response = _answer({"error": error.code, "message": str(error)}, error.status)
+            response = error_answer(error.code, str(error), error.status)
             if isinstance(error, NotAuthorised):
-                response.headers["WWW-Authenticate"] = 'Basic realm="hallsense devices"'
+                response.headers["WWW-Authenticate"] = AUTH_REALM
             return response
-        return _answer({"version": RESPONSE_VERSION, "device_id": known, **body}, 200)
+        return json_answer({VERSION_FIELD: RESPONSE_VERSION, DEVICE_ID_FIELD: known, **body}, 200)
 
     @blueprint.post(ROTATE_PATH)
     def rotate() -> Response:
-        return handle(lambda device_id, password: {"password": rotation.begin(device_id, password)})
+        return handle(
+            lambda device_id, password: {PASSWORD_FIELD: rotation.begin(device_id, password)}
+        )
 
     @blueprint.post(CONFIRM_PATH)
     def confirm() -> Response:
         def step(device_id: str, password: str) -> dict[str, object]:
             done = rotation.confirm(device_id, password)
             if done.rotated:
-                return {"rotated": True, "in_force": True}
-            return {"rotated": False, "in_force": True, "reason": done.reason}
+                return {ROTATED_FIELD: True, IN_FORCE_FIELD: True}
+            return {ROTATED_FIELD: False, IN_FORCE_FIELD: True, REASON_FIELD: done.reason}
 
         return handle(step)
 

@@ -24,12 +24,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from hallsense.hub_credentials import ENROLMENT_DIR, enrolment_tokens, issue_credentials_for
 from hub.store_sqlite import SqliteHubStore
 from hub.web import SECURITY_HEADERS, create_hub_web
-from hub_sync.enrolment import Credentials, EnrolmentRefused, TokenUsed, enrol
+from hub_sync.enrolment import enrol
+from hub_sync.enrolment_contract import EnrolmentRefused, TokenUsed
+from hub_sync.enrolment_files import Credentials
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient, PublishRefused
-from provisioning.enrolment import FailureLimiter, TokenStore
+from provisioning.enrolment_policy import ENROLMENT_DIR, enrolment_tokens, issue_credentials_for
+from provisioning.enrolment_tokens import TokenStore
+from provisioning.failure_limit import FailureLimiter
 from provisioning.passwords import read_password_file, verify
 from provisioning.state import ProvisioningState, device_accounts, init_state
 from tests.support.broker import free_port

@@ -13,29 +13,29 @@ from pathlib import Path
 
 import pytest
 
-from hub_sync.enrolment import (
-    CaMismatch,
-    Credentials,
+from hub_sync.enrolment import enrol, enrol_with_token_file
+from hub_sync.enrolment_code import CaMismatch, parse_enrolment_uri
+from hub_sync.enrolment_contract import (
+    CREDENTIAL_FIELDS,
     EnrolmentError,
-    HubError,
-    HubUnreachable,
     RateLimited,
-    TlsFailure,
     TokenExpired,
-    TokenFileError,
     TokenInvalid,
     TokenUsed,
     WrongDevice,
-    enrol,
-    enrol_with_token_file,
-    parse_enrolment_uri,
+)
+from hub_sync.enrolment_files import (
+    Credentials,
+    TokenFileError,
     read_credentials,
     read_token_file,
     remove_token_file,
     write_credentials,
 )
+from hub_sync.hub_https import HubError, HubUnreachable, TlsFailure
 from hub_sync.rotation import confirm_new_password
-from provisioning.enrolment import CREDENTIAL_FIELDS, DEFAULT_TTL, ca_fingerprint, qr_payload
+from provisioning.enrolment_label import ca_fingerprint, qr_payload
+from provisioning.enrolment_tokens import DEFAULT_TTL
 from tests.provisioning.test_enrolment import Ca, Hub, TlsServer, make_ca, make_hub
 from tests.provisioning.test_enrolment import make_server_cert as make_cert
 

@@ -32,20 +32,12 @@ from flask import Flask
 from PIL import Image, ImageDraw
 from requests.adapters import HTTPAdapter
 
+from hub_sync.enrolment_contract import EnrolmentRefused
 from provisioning.certificates import Issued, issue_server_certificate, new_ca
-from provisioning.enrolment import (
-    DB_NAME,
-    DEFAULT_TTL,
-    EnrolmentRefused,
-    FailureLimiter,
-    TokenStore,
-    ca_fingerprint,
-    client_key,
-    enrolment_blueprint,
-    label_svg,
-    qr_payload,
-    token_hash,
-)
+from provisioning.enrolment import enrolment_blueprint
+from provisioning.enrolment_label import ca_fingerprint, label_svg, qr_payload
+from provisioning.enrolment_tokens import DB_NAME, DEFAULT_TTL, TokenStore, token_hash
+from provisioning.failure_limit import FailureLimiter, client_key
 
 # --- shared helpers: a CA, a server certificate, a TLS server ---
 

@@ -18,10 +18,12 @@ import pytest
 
 from hub.store_sqlite import SqliteHubStore
 from hub.web import create_hub_web
-from hub_sync.enrolment import Credentials, read_credentials, write_credentials
+from hub_sync.enrolment_files import Credentials, read_credentials, write_credentials
 from hub_sync.mqtt import ConnectRefused, MqttClient
-from hub_sync.rotation import CredentialKeeper, RotationFailed, confirm_new_password
-from provisioning.enrolment import FailureLimiter, TokenStore
+from hub_sync.rotation import CredentialKeeper, confirm_new_password
+from hub_sync.rotation_contract import RotationFailed
+from provisioning.enrolment_tokens import TokenStore
+from provisioning.failure_limit import FailureLimiter
 from provisioning.passwords import read_password_file, verify
 from provisioning.rotation import PENDING_DIR, CredentialRotation, forget_pending
 from provisioning.state import device_password_matches, reload_broker

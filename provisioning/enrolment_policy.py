@@ -1,4 +1,4 @@
-"""What ``/enroll`` hands a node: a broker password made at that moment (composition root).
+"""Who may enrol and what credentials the hub issues: a broker password made at that moment.
 
 :func:`issue_credentials_for` joins the three parts enrolment needs: the device registry
 (the hub store), the provisioning state (the broker's password file and the council CA)
@@ -16,7 +16,7 @@ Decisions:
   enrols again (a lost answer, a new SD card, a new token) gets a new password and the
   old one stops working at the reload.
 - Only a device registered in the hub store and not revoked may enrol; any other is
-  refused with :class:`provisioning.enrolment.EnrolmentRefused` (403), and its token
+  refused with :class:`hub_sync.enrolment_contract.EnrolmentRefused` (403), and its token
   stays unused.
 - After the password file changes, the broker is reloaded (SIGHUP) through its pid file
   or pid. With neither configured the reload is skipped and the log says so once: the
@@ -35,10 +35,12 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from provisioning.enrolment import CREDENTIAL_FIELDS, EnrolmentRefused, TokenStore
-from provisioning.rotation import CredentialRotation, RotationRegistry
+from hub_sync.enrolment_contract import CREDENTIAL_FIELDS, EnrolmentRefused
+from provisioning.enrolment_tokens import TokenStore
+from provisioning.registry import DeviceLookup, RotationRegistry
+from provisioning.rotation import CredentialRotation
 from provisioning.state import ProvisioningState, add_device_account, reload_broker
 
 log = logging.getLogger(__name__)
@@ -46,21 +48,6 @@ log = logging.getLogger(__name__)
 ENROLMENT_DIR = "enrolment"
 """Under the provisioning state directory: the one-time tokens (``provision add-device``
 issues them, ``hub web`` redeems them)."""
-
-
-class RegistryDevice(Protocol):
-    """What enrolment reads of a registered device."""
-
-    @property
-    def revoked(self) -> bool: ...  # noqa: D102
-
-
-class DeviceLookup(Protocol):
-    """The registry's one question enrolment asks (the hub store answers it)."""
-
-    def device(self, device_id: str) -> RegistryDevice | None:
-        """The registered device, or None."""
-        ...
 
 
 def enrolment_tokens(state: ProvisioningState) -> TokenStore:

@@ -1,0 +1,121 @@
+"""The limit of failed attempts per client address, for every route a stranger may try.
+
+Enrolment, rotation and the hub's log-ins count each failed attempt here, and refuse a
+client (429, or a wait) once it has failed too often within a window. Clients are
+bucketed by address: IPv4 as is, IPv6 by its /64 network, so one host cannot dodge the
+limit by walking its own network's addresses.
+
+The limiter lives in the process's memory: each ``hub web`` process limits on its own,
+and behind a reverse proxy the app must take the client address from the proxy
+(werkzeug's ``ProxyFix``), or every client shares the proxy's budget.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+
+from provisioning.log_limit import LogLimiter
+
+Clock = Callable[[], float]
+
+
+def client_key(address: str) -> str:
+    """The rate-limit bucket of a client address: IPv4 as is, IPv6 by its /64 network."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+class FailureLimiter:
+    """At most ``max_failures`` failed attempts per client in any ``window_s`` seconds.
+
+    It also keeps the log quiet: :meth:`log_refusal` writes at most one line per client
+    every ``log_interval_s`` seconds, and the next line it writes says how many it left
+    out, so a client failing in a loop costs one line a minute, not one a request.
+
+    Thread-safe; memory is bounded by ``max_clients`` (the least recently failing are
+    forgotten first).
+    """
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_s: float = 60.0,
+        *,
+        clock: Clock = time.monotonic,
+        max_clients: int = 10_000,
+        log_interval_s: float = 60.0,
+    ) -> None:
+        if max_failures < 1 or window_s <= 0:
+            raise ValueError("max_failures must be at least 1 and window_s positive")
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self.log_interval_s = log_interval_s
+        self._clock = clock
+        self._max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._log_limits: dict[str, LogLimiter] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        times = self._failures.get(key)
+        if times is None:
+            return None
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+            return None
+        return times
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds until ``client`` may try again, or None if it may try now."""
+        key = client_key(client)
+        with self._lock:
+            now = self._clock()
+            times = self._recent(key, now)
+            if times is None or len(times) < self.max_failures:
+                return None
+            return times[-self.max_failures] + self.window_s - now
+
+    def failed(self, client: str) -> None:
+        """Count one failed attempt of ``client``."""
+        key = client_key(client)
+        with self._lock:
+            now = self._clock()
+            times = self._recent(key, now) or deque(maxlen=self.max_failures)
+            times.append(now)
+            self._failures[key] = times
+            self._failures.move_to_end(key)
+            while len(self._failures) > self._max_clients:
+                self._failures.popitem(last=False)
+
+    def log_refusal(self, logger: logging.Logger, client: str, what: str, code: str) -> bool:
+        """Log "``what`` from ``client`` refused: ``code``", at most once per interval.
+
+        Nothing is written when this client's last such line is less than
+        ``log_interval_s`` old; returns whether a line was written. ``what`` and ``code``
+        must be the caller's own words or checked values: they go into the log as they are.
+        """
+        limiter = self._log_limits.get(logger.name)
+        if limiter is None:
+            limiter = self._log_limits.setdefault(
+                logger.name,
+                LogLimiter(
+                    logger, self.log_interval_s, clock=self._clock, max_keys=self._max_clients
+                ),
+            )
+        return limiter.log(
+            client_key(client), logging.WARNING, "%s from %s refused: %s", what, client, code
+        )
