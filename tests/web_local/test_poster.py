@@ -16,13 +16,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from web_local.poster import (
-    MAX_URL_LENGTH,
-    PAGE_HEIGHT_MM,
-    PAGE_WIDTH_MM,
-    build_poster,
-    local_page_url,
-)
+from web_local.poster import build_poster, local_page_url
+from web_local.poster_layout import MAX_URL_LENGTH, PAGE_HEIGHT_MM, PAGE_WIDTH_MM
 
 URL = "http://askrigg-hall.local:8080/"
 HALL = "Askrigg Village Hall"
