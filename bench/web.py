@@ -59,7 +59,7 @@ GOAL_HOME_BYTES = 100 * 1024
 
 
 def _series() -> list[tuple[str, str, str]]:
-    from sensors.vocabulary import METRICS
+    from presentation.vocabulary import METRICS
 
     sim = [(f"sim-{m.replace('_', '-')}", m, METRICS[m].unit) for m in SIM_METRICS]
     pi = [("pi-cpu-temperature", "cpu_temperature", "°C"), ("pi-load-1m", "load_1m", "1")]

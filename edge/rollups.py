@@ -5,14 +5,11 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sensors.reading import Quality
-
-Resolution = Literal["minute", "hour", "day"]
+from presentation.reading_flags import Quality
+from presentation.rollup import Resolution, Rollup
 
 NOT_ROLLED_UP = int(
     Quality.bad_value() | Quality.CENSORED | Quality.CLOCK_UNSYNCED | Quality.CLOCK_UNCORRECTABLE
@@ -25,20 +22,6 @@ HOUR_US = 3_600_000_000
 
 Aggregate = list[float]  # [count, min, max, sum]
 Buckets = dict[tuple[int, int], Aggregate]
-
-
-@dataclass(frozen=True, slots=True)
-class Rollup:
-    """The summary of one sensor's metric over one minute, hour or local day."""
-
-    sensor_id: str
-    metric: str
-    unit: str
-    start: datetime
-    count: int
-    min: float
-    max: float
-    mean: float
 
 
 class LocalDays:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from edge.store import EdgeStore, HealthRecord, StoredReading, StoreStats
-from sensors.reading import Quality
+from edge.store import EdgeStore
+from edge.store_records import HealthRecord, StoredReading, StoreStats
+from presentation.reading_flags import Quality
+from presentation.words import ago
 
 FLAG_WORDS = {
     Quality.NOT_A_NUMBER: "not a number",
@@ -148,16 +150,3 @@ def format_status(status: NodeStatus, now: datetime) -> str:
                 f"({ago(r.timestamp, now)}){note}"
             )
     return "\n".join(lines)
-
-
-def ago(moment: datetime, now: datetime) -> str:
-    """'12 seconds ago', '3 minutes ago', '2 days ago' — how long ago ``moment`` was."""
-    seconds = (now - moment).total_seconds()
-    if seconds < 0:
-        return "in the future (clock not yet set?)"
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
-    count = int(seconds)
-    return f"{count} second{'s' if count != 1 else ''} ago"

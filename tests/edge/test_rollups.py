@@ -3,7 +3,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sensors.reading import Quality, Reading
+from presentation.reading_flags import Quality
+from sensors.reading import Reading
 from tests.edge.conftest import readings, synced
 
 LONDON = ZoneInfo("Europe/London")

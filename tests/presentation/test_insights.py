@@ -10,25 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.clock import ClockSample
-from edge.rollups import Rollup
 from edge.store import EdgeStore
+from presentation.air_quality import DAQI_LABEL, daqi_band, daqi_index, daqi_window, pm25_daqi
+from presentation.freshness import freshness
+from presentation.insight_basics import NOT_ENOUGH_FOR_SUMMARY, round_half_up
+from presentation.people_today import people_today, people_window
+from presentation.rollup import Rollup
+from presentation.ventilation import ventilation_advice
+from presentation.weekly_summary import summary_week, summary_window, weekly_summary
 from sensors.reading import Reading
-from web_local.insights import (
-    DAQI_LABEL,
-    NOT_ENOUGH_FOR_SUMMARY,
-    daqi_band,
-    daqi_index,
-    daqi_window,
-    freshness,
-    people_today,
-    people_window,
-    pm25_daqi,
-    round_half_up,
-    summary_week,
-    summary_window,
-    ventilation_advice,
-    weekly_summary,
-)
 
 LONDON = ZoneInfo("Europe/London")
 UNITS = {

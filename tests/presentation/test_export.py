@@ -4,8 +4,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from edge.export import plain_number, write_csv, write_senml
-from sensors.reading import Censor, Quality
+from presentation.exports import plain_number, write_csv, write_senml
+from presentation.reading_flags import Censor, Quality
 
 
 @dataclass

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Protocol, TextIO
 from zoneinfo import ZoneInfo
 
-from sensors.reading import Censor, Quality
+from presentation.reading_flags import Censor, Quality
 
 CSV_HEADER = ("time", "sensor", "metric", "value", "unit", "quality", "seq")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

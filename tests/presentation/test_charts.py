@@ -9,18 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from edge.rollups import LocalDays, Rollup
-from web_local.charts import (
-    FONT_SIZE,
-    NO_DATA,
-    Point,
-    busy_times_chart,
-    busy_times_table,
-    data_table,
-    format_value,
-    line_chart,
-    trend_table,
-)
+from edge.rollups import LocalDays
+from presentation.busy_times import busy_times_chart, busy_times_table
+from presentation.chart_svg import FONT_SIZE, NO_DATA
+from presentation.chart_time import Point
+from presentation.line_chart import line_chart
+from presentation.numbers import format_value
+from presentation.rollup import Rollup
+from presentation.tables import data_table, trend_table
 
 LONDON = ZoneInfo("Europe/London")
 SVG = "{http://www.w3.org/2000/svg}"
