@@ -18,6 +18,7 @@ from datetime import datetime
 from hub.metrics import node_status
 from hub.quotas import QUOTA_READINGS
 from hub.store import QUARANTINED, DeviceState
+from presentation.words import duration_words
 
 OFFLINE_AFTER_S = 15 * 60
 """Longer than a missed heartbeat or two and a broker restart: a real outage."""
@@ -41,16 +42,6 @@ class Concern:
     words: str
 
 
-def ago(seconds: float) -> str:
-    """A duration as people say it: "3 minutes", "2 hours", "4 days"."""
-    seconds = max(0, int(seconds))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
-
-
 def concerns(state: DeviceState, now_us: int) -> list[Concern]:
     """Why ``state``'s node needs attention (empty when it does not)."""
     found: list[Concern] = []
@@ -58,7 +49,7 @@ def concerns(state: DeviceState, now_us: int) -> list[Concern]:
         return [Concern("never", "Has never connected: check it is installed and enrolled")]
     quiet_s = (now_us - state.last_seen_us) / 1e6
     if not state.online and quiet_s > OFFLINE_AFTER_S:
-        found.append(Concern("offline", f"Offline for {ago(quiet_s)}"))
+        found.append(Concern("offline", f"Offline for {duration_words(quiet_s)}"))
     status = node_status(state)
     backlog = status.get("backlog")
     oldest = status.get("oldest_unacknowledged")
@@ -70,7 +61,9 @@ def concerns(state: DeviceState, now_us: int) -> list[Concern]:
             waiting_s = 0.0
     if (isinstance(backlog, int) and backlog > BEHIND_READINGS) or waiting_s > BEHIND_AFTER_S:
         count = f"{backlog:,} readings waiting" if isinstance(backlog, int) else "readings waiting"
-        found.append(Concern("behind", f"Behind: {count}, the oldest from {ago(waiting_s)} ago"))
+        found.append(
+            Concern("behind", f"Behind: {count}, the oldest from {duration_words(waiting_s)} ago")
+        )
     last_error = status.get("last_error")
     if isinstance(last_error, str) and last_error:
         found.append(Concern("sensor", f"Sensor failing: {last_error[:160]}"))
@@ -93,7 +86,7 @@ def refusal_concerns(state: DeviceState, now_us: int) -> list[Concern]:
                     Concern(
                         "quota",
                         f"{refusal.reason[0].upper()}{refusal.reason[1:]}: "
-                        f"{refusal.count:,} turned away, the latest {ago(since_s)} ago",
+                        f"{refusal.count:,} turned away, the latest {duration_words(since_s)} ago",
                     )
                 )
         elif refusal.reason == QUARANTINED:
@@ -102,7 +95,7 @@ def refusal_concerns(state: DeviceState, now_us: int) -> list[Concern]:
                     Concern(
                         "quarantined",
                         f"{refusal.count:,} message{'s' if refusal.count != 1 else ''} the hub "
-                        f"could not handle kept aside, the latest {ago(since_s)} ago",
+                        f"could not handle kept aside, the latest {duration_words(since_s)} ago",
                     )
                 )
         elif since_s <= REFUSED_RECENT_S:
@@ -110,7 +103,7 @@ def refusal_concerns(state: DeviceState, now_us: int) -> list[Concern]:
                 Concern(
                     "refused",
                     f"Sends messages the hub refuses ({refusal.reason}): {refusal.count:,}, "
-                    f"the latest {ago(since_s)} ago: {refusal.detail[:120]}",
+                    f"the latest {duration_words(since_s)} ago: {refusal.detail[:120]}",
                 )
             )
     return found

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
-from hub.attention import ago, concerns
+from hub.attention import concerns
 from hub.hall_settings import (
     ConfigSource,
     HallSettingsError,
@@ -35,6 +35,7 @@ from hub.hall_settings import (
 from hub.login_web import require_account, require_team
 from hub.metrics import CONTENT_TYPE, exposition, node_status
 from hub.store import AuditEntry, DeadLetter, DeviceState, HourlyRollup, RegisteredDevice
+from presentation.words import duration_words
 
 UNKNOWN = "not known"
 """Shown for a figure the node has not reported."""
@@ -117,7 +118,7 @@ def fleet_blueprint(
                     "online": state.online,
                     "seen": "never"
                     if state.last_seen_us is None
-                    else f"{ago(now_us / 1e6 - state.last_seen_us / 1e6)} ago",
+                    else f"{duration_words(now_us / 1e6 - state.last_seen_us / 1e6)} ago",
                     "backlog": f"{backlog:,}" if isinstance(backlog, int) else UNKNOWN,
                     "clock": "synchronised"
                     if clock is True

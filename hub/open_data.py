@@ -16,8 +16,9 @@ last sent the hall): a hall that has published nothing is not listed, and its pa
 answers 404 like one that does not exist. Open data is hourly: finer detail (a door
 count by the minute) stays behind the login.
 
-The words and the charts come from the composition root (:class:`Presenter`), which
-lends the node's own, so a hall reads the same on its wall and on the county's site.
+The words and the charts come from a :class:`Presenter` (:class:`hub.presenter.NodePresenter`
+draws them with the shared :mod:`presentation` package, as the hall's own page does), so a
+hall reads the same on its wall and on the county's site.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class OpenDataStore(ConfigSource, Protocol):
 
 
 class Presenter(Protocol):
-    """The node's words and charts, lent to the hub by the composition root."""
+    """The words and charts of a hall's open-data page (the hub web is given one)."""
 
     def summary(self, rollups: Sequence[HourlyRollup], now: datetime, zone: ZoneInfo) -> list[str]:
         """The last seven days in plain-English sentences."""

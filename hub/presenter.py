@@ -1,9 +1,8 @@
-"""The node's words and charts, lent to the hub's open data by the composition root.
+"""The hub's open data in the community page's own words and charts.
 
-The hub may not import the node's packages (DESIGN.md); this adapter turns the hub's
-hourly rollups into the rollups :mod:`web_local.insights` and :mod:`web_local.charts`
-take, so a hall's week in words and its charts read the same on the county's open data
-as on the hall's own page.
+Turns the hub's hourly rollups into the :class:`presentation.rollup.Rollup` that the
+shared insights and charts take, so a hall's week in words and its charts read the same
+on the county's open data as on the hall's own page.
 """
 
 from __future__ import annotations
@@ -12,10 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from edge.rollups import Resolution, Rollup
 from hub.store import HourlyRollup
-from web_local.charts import format_value, line_chart, trend_table
-from web_local.insights import ventilation_advice, weekly_summary
+from presentation.line_chart import line_chart
+from presentation.numbers import format_value
+from presentation.rollup import Resolution, Rollup
+from presentation.tables import trend_table
+from presentation.ventilation import ventilation_advice
+from presentation.weekly_summary import weekly_summary
 
 DAILY_AFTER = timedelta(days=8)
 """Charts longer than this are drawn from local days, as the hall's page draws them."""

@@ -1,9 +1,8 @@
-"""The hub's CSV and SenML downloads, written by the node's own export writers.
+"""The hub's CSV and SenML downloads, written by the same writers as the node's.
 
-The hub may not import the node's packages (DESIGN.md), so the composition root hands the
-hub web these two functions: each turns the hub's :class:`hub.store.StoredReading` rows
-into the rows :mod:`edge.export` writes, so a hall's data reads the same downloaded from
-its own page and from the hub.
+Each exporter turns the hub's :class:`hub.store.StoredReading` rows into the rows
+:mod:`presentation.exports` writes, so a hall's data reads the same downloaded from its
+own page and from the hub.
 """
 
 from __future__ import annotations
@@ -12,11 +11,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from edge.export import csv_chunks, senml_chunks
 from hub.data_api import Exporter
 from hub.store import StoredReading
-from sensors.reading import Censor, Quality
-from sensors.vocabulary import METRICS
+from presentation.exports import csv_chunks, senml_chunks
+from presentation.reading_flags import Censor, Quality
+from presentation.vocabulary import METRICS
 
 
 @dataclass(frozen=True, slots=True)
