@@ -35,12 +35,11 @@ from hub.hall_settings import (
 from hub.login_web import require_account, require_team
 from hub.metrics import CONTENT_TYPE, exposition, node_status
 from hub.store import AuditEntry, DeadLetter, DeviceState, HourlyRollup, RegisteredDevice
+from presentation.vocabulary import PUBLISHABLE_METRICS
 from presentation.words import duration_words
 
 UNKNOWN = "not known"
 """Shown for a figure the node has not reported."""
-METRIC_CHOICES = ("temperature", "humidity", "co2", "pm2_5", "pm10", "noise", "footfall", "entries")
-"""Metrics a clerk may publish (what a hall's sensors measure; the node checks the rest)."""
 
 
 class FleetStore(ConfigSource, Protocol):
@@ -210,7 +209,7 @@ def fleet_blueprint(
         if request.method == "POST":
             account = require_account()
             try:
-                changes = checked_edit(request.form, sensors, METRIC_CHOICES)
+                changes = checked_edit(request.form, sensors, PUBLISHABLE_METRICS)
                 apply_edit(
                     current,
                     changes,
@@ -222,7 +221,7 @@ def fleet_blueprint(
                     "hall_name": request.form.get("hall_name", ""),
                     "opening_hours": request.form.get("opening_hours", ""),
                     "labels": {s: request.form.get(f"label:{s}", "") for s in sensors},
-                    "public": {m for m in METRIC_CHOICES if request.form.get(f"public:{m}")},
+                    "public": {m for m in PUBLISHABLE_METRICS if request.form.get(f"public:{m}")},
                 }
             except OSError as failure:  # ConnectionError from send_config
                 error = f"the hub could not reach the broker ({failure}); nothing was changed"
@@ -234,7 +233,7 @@ def fleet_blueprint(
                 "settings.html",
                 device=device,
                 sensors=sensors,
-                metrics=METRIC_CHOICES,
+                metrics=PUBLISHABLE_METRICS,
                 form=form,
                 error=error,
                 field=field,

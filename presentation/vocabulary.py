@@ -66,3 +66,16 @@ _METRICS = (
 
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _METRICS})
 """Every known metric by name, in the order of docs/sensors.md."""
+
+PUBLISHABLE_METRICS = (
+    "temperature",
+    "humidity",
+    "co2",
+    "pm2_5",
+    "pm10",
+    "noise",
+    "footfall",
+    "entries",
+)
+"""Metrics a clerk may publish from the hub (what a hall's sensors measure; the node
+checks the rest)."""
