@@ -1,8 +1,8 @@
 """The hub's CSV and SenML downloads, written by the same writers as the node's.
 
-Each exporter turns the hub's :class:`hub.store.StoredReading` rows into the rows
-:mod:`presentation.exports` writes, so a hall's data reads the same downloaded from its
-own page and from the hub.
+Each exporter turns the hub's :class:`hub.store.StoredReading` rows into the rows that
+:mod:`presentation.csv_export` and :mod:`presentation.senml_export` write, so a hall's
+data reads the same downloaded from its own page and from the hub.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 from hub.data_api import Exporter
 from hub.store import StoredReading
-from presentation.exports import csv_chunks, senml_chunks
+from presentation.csv_export import csv_chunks
 from presentation.reading_flags import Censor, Quality
+from presentation.senml_export import senml_chunks
 from presentation.vocabulary import METRICS
 
 

@@ -39,11 +39,11 @@ from werkzeug.exceptions import BadRequest, NotFound
 from hub.data_api import parse_range, site_slug
 from hub.hall_settings import ConfigSource, hall_settings
 from hub.store import HourlyRollup, RegisteredDevice
+from presentation.export_rows import spreadsheet_cell
 
 MAX_DOWNLOAD_DAYS = 31
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30),
            "year": timedelta(days=365)}  # fmt: skip
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class OpenDataStore(ConfigSource, Protocol):
@@ -126,10 +126,6 @@ def _us(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def _one(name: str, default: str | None = None) -> str | None:
     values = request.args.getlist(name)
     if len(values) > 1:
@@ -160,11 +156,11 @@ def rollups_csv(halls: Iterable[PublishedHall], rollups: Iterable[HourlyRollup])
     for n, r in enumerate(rollups, 1):
         writer.writerow(
             (
-                _cell(site_of.get(r.device_id, "")),
+                spreadsheet_cell(site_of.get(r.device_id, "")),
                 r.device_id,
-                _cell(r.sensor_id),
-                _cell(r.metric),
-                _cell(r.unit),
+                spreadsheet_cell(r.sensor_id),
+                spreadsheet_cell(r.metric),
+                spreadsheet_cell(r.unit),
                 datetime.fromtimestamp(r.hour_us / 1e6, UTC).isoformat().replace("+00:00", "Z"),
                 r.readings,
                 repr(r.mean),

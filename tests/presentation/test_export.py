@@ -4,8 +4,10 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from presentation.exports import plain_number, write_csv, write_senml
+from presentation.csv_export import write_csv
+from presentation.export_rows import plain_number
 from presentation.reading_flags import Censor, Quality
+from presentation.senml_export import write_senml
 
 
 @dataclass
