@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from presentation.insight_basics import HOUR, require_aware, round_half_up, total_of, usable
 from presentation.rollup import Rollup
 
-# --- 2. UK Daily Air Quality Index for PM2.5 ---------------------------------------------
-
 # DEFRA, "Daily Air Quality Index" (https://uk-air.defra.gov.uk/air-pollution/daqi,
 # "more info" view), from COMEAP's 2011 review of the UK air quality index: PM2.5 is
 # banded on its 24-hour running mean, in µg/m³:

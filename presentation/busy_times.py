@@ -1,4 +1,8 @@
-"""How busy the hall is by hour of the week: an SVG heatmap and its table."""
+"""How busy the hall is by hour of the week: an SVG heatmap and its table.
+
+Both take a mapping from ``(weekday, hour)`` (0 = Monday, hours 0 to 23 of the hall's
+local clock) to the mean for that hour of the week.
+"""
 
 from __future__ import annotations
 
@@ -255,6 +259,3 @@ def busy_times_table(
     return data_table(
         caption=caption, columns=["Hour starting", *DAYS], rows=rows, table_id=table_id
     )
-
-
-# --------------------------------------------------------------------------- tables

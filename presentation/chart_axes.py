@@ -173,6 +173,3 @@ def _clock_ticks(start: datetime, end: datetime, zone: ZoneInfo, fits: Fit) -> l
                 ticks.append((moment, (label,)))
         candidates.append(ticks)
     return _choose(candidates, fits)
-
-
-# --------------------------------------------------------------------------- svg parts

@@ -135,6 +135,3 @@ def empty_chart(kind: str, id_prefix: str, title: str, desc: str) -> str:
     )
     parts.append("</svg>")
     return "\n".join(parts)
-
-
-# --------------------------------------------------------------------------- line chart

@@ -4,9 +4,7 @@ Inputs. A trend takes :class:`presentation.rollup.Rollup` objects (as ``EdgeStor
 returns them) or plain ``(start, mean, min, max)`` tuples (:class:`Point`; ``min`` and
 ``max`` may be None), all of one sensor's one metric. ``start`` must be an aware datetime:
 a minute or hour bucket's start in any zone, a day bucket's local midnight. Points with a
-mean that is NaN or infinite are skipped (that bucket becomes a gap). Busy times take a
-mapping from ``(weekday, hour)`` (0 = Monday, hours 0 to 23 of the hall's local clock) to the
-mean for that hour of the week.
+mean that is NaN or infinite are skipped (that bucket becomes a gap).
 """
 
 from __future__ import annotations
@@ -36,9 +34,6 @@ class Point(NamedTuple):
 
 PointLike = Rollup | tuple[datetime, float, float | None, float | None]
 """What :func:`line_chart` and :func:`trend_table` take: a Rollup or a 4-tuple (Point)."""
-
-
-# --------------------------------------------------------------------------- formatting
 
 
 def _ambiguous(local: datetime) -> bool:
@@ -158,9 +153,6 @@ def runs_of(
                 continue
         runs.append([bucket])
     return runs
-
-
-# --------------------------------------------------------------------------- scales
 
 
 def domain_of(

@@ -9,8 +9,6 @@ from typing import Literal
 from presentation.insight_basics import HOUR, require_aware
 from presentation.words import ago
 
-# --- 5. Freshness -------------------------------------------------------------------------
-
 FreshnessLevel = Literal["fresh", "late", "stale", "none", "future"]
 
 FUTURE_TOLERANCE = timedelta(minutes=1)

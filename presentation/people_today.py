@@ -22,8 +22,6 @@ from presentation.insight_basics import (
 )
 from presentation.rollup import Rollup
 
-# --- 3. People today against a usual day --------------------------------------------------
-
 PeopleLevel = Literal["busier", "usual", "quieter", "no_usual", "no_data"]
 
 USUAL_MARGIN_PEOPLE = 5

@@ -63,9 +63,6 @@ def trend_table(
     return data_table(caption=caption, columns=columns, rows=rows, table_id=table_id)
 
 
-# --------------------------------------------------------------------------- busy times
-
-
 def data_table(
     *,
     caption: str,

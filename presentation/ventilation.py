@@ -9,8 +9,6 @@ from typing import Literal
 from presentation.insight_basics import round_half_up
 from presentation.vocabulary import METRICS
 
-# --- 1. Ventilation -----------------------------------------------------------------------
-
 # Bands from UK guidance on CO2 as a sign of ventilation:
 # - HSE, "Ventilation in the workplace: using CO2 monitors"
 #   (https://www.hse.gov.uk/ventilation/using-co2-monitors.htm) and CIBSE's COVID-19

@@ -24,8 +24,6 @@ from presentation.people_today import people_rollups
 from presentation.rollup import Rollup
 from presentation.ventilation import CO2_POOR_ABOVE
 
-# --- 4. The week in sentences -------------------------------------------------------------
-
 DAY_PARTS = (("morning", 6, 12), ("afternoon", 12, 18), ("evening", 18, 24))
 """Day-parts compared for temperature: local hours [from, to). The night is left out."""
 
