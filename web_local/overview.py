@@ -13,25 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from edge.rollups import Rollup
-from edge.store import EdgeStore, StoredReading
-from sensors.vocabulary import METRICS
-from web_local.charts import format_reading
-from web_local.insights import (
-    PEOPLE_METRICS,
-    AirQualityIndex,
-    Freshness,
-    PeopleToday,
-    Ventilation,
-    daqi_window,
-    freshness,
-    people_today,
-    people_window,
-    pm25_daqi,
-    summary_window,
-    ventilation_advice,
-    weekly_summary,
-)
+from edge.store import EdgeStore
+from edge.store_records import StoredReading
+from presentation.air_quality import AirQualityIndex, daqi_window, pm25_daqi
+from presentation.freshness import Freshness, freshness
+from presentation.insight_basics import PEOPLE_METRICS
+from presentation.numbers import format_reading
+from presentation.people_today import PeopleToday, people_today, people_window
+from presentation.rollup import Rollup
+from presentation.ventilation import Ventilation, ventilation_advice
+from presentation.vocabulary import METRICS
+from presentation.weekly_summary import summary_window, weekly_summary
 from web_local.site import PageSettings
 
 NOW_METRICS = ("temperature", "relative_humidity", "co2", "pm2_5", "noise", "people_estimate")

@@ -43,7 +43,7 @@ def hall_readings(end: datetime = NOW, weeks: int = WEEKS, step: timedelta = STE
 
 
 def _unit(name: str) -> str:
-    from sensors.vocabulary import METRICS
+    from presentation.vocabulary import METRICS
 
     return METRICS[name].unit
 

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from edge.store import EdgeStore
-from sensors.reading import Censor, Reading, SensorInfo
+from presentation.reading_flags import Censor
+from sensors.reading import Reading, SensorInfo
 from tests.web_local.conftest import HALL, NOW, fill, make_app
 
 PAGES = ["/", "/kiosk", "/trends", "/busy-times", "/data", "/status", "/privacy", "/accessibility"]
