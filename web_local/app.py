@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from edge.store import EdgeStore, StoreError
-from web_local.site import PageSettings, Site
+from web_local.api import api
+from web_local.context import SITE_EXTENSION, StoreUnavailable, close_store, page_settings
+from web_local.pages import pages
+from web_local.site import Site
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -46,26 +48,19 @@ MAX_CONTENT_LENGTH = 1024
 ever posted to the page, so no request needs one."""
 
 
-class StoreUnavailable(Exception):
-    """The node's store cannot be read (not made yet, damaged, or the card has failed)."""
-
-
 def create_app(site: Site) -> Flask:
     """The community page for the node described by ``site``."""
-    from web_local.api import api
-    from web_local.pages import pages
-
     app = Flask(__name__, static_folder=str(Path(__file__).with_name("static")))
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.update(
         SEND_FILE_MAX_AGE_DEFAULT=3600,
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
     )
-    app.extensions["hallsense_site"] = site
+    app.extensions[SITE_EXTENSION] = site
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.before_request(_refuse_large_bodies)
-    app.teardown_appcontext(_close_store)
+    app.teardown_appcontext(close_store)
     app.after_request(_secure)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreUnavailable, _store_unavailable)
@@ -73,56 +68,6 @@ def create_app(site: Site) -> Flask:
     app.jinja_env.globals["page"] = page_settings
     app.jinja_env.autoescape = True
     return app
-
-
-def current_site() -> Site:
-    """The Site of the running app."""
-    site: Site = current_app.extensions["hallsense_site"]
-    return site
-
-
-def page_settings() -> PageSettings:
-    """The page settings for this request (read once per request)."""
-    if "page_settings" not in g:
-        g.page_settings = current_site().page_settings()
-    settings: PageSettings = g.page_settings
-    return settings
-
-
-def open_store() -> EdgeStore:
-    """This request's read-only view of the node's store, closed when the request ends.
-
-    Raises:
-        StoreUnavailable: the store cannot be opened; the page says so in words.
-    """
-    if "store" not in g:
-        site = current_site()
-        try:
-            g.store = EdgeStore(site.store_path, timezone=page_settings().timezone, readonly=True)
-        except StoreError as error:
-            raise StoreUnavailable(str(error)) from error
-    store: EdgeStore = g.store
-    return store
-
-
-def open_private_store() -> EdgeStore:
-    """A read-only store the caller closes (for a streamed body that outlives the view).
-
-    Raises:
-        StoreUnavailable: as :func:`open_store`.
-    """
-    try:
-        return EdgeStore(
-            current_site().store_path, timezone=page_settings().timezone, readonly=True
-        )
-    except StoreError as error:
-        raise StoreUnavailable(str(error)) from error
-
-
-def _close_store(exception: BaseException | None) -> None:
-    store = g.pop("store", None)
-    if store is not None:
-        store.close()
 
 
 def _refuse_large_bodies() -> None:

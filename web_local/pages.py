@@ -12,18 +12,18 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from markupsafe import Markup
 
-from edge.export import Chunk, csv_chunks, senml_chunks
-from edge.status import ago, quality_names
-from sensors.vocabulary import METRICS
-from web_local.app import current_site, open_private_store, open_store, page_settings
-from web_local.charts import (
-    busy_times_chart,
-    busy_times_table,
-    format_reading,
-    line_chart,
-    trend_table,
-)
-from web_local.insights import DAQI_LABEL
+from edge.status import quality_names
+from presentation.air_quality import DAQI_LABEL
+from presentation.busy_times import busy_times_chart, busy_times_table
+from presentation.csv_export import csv_chunks
+from presentation.export_rows import Chunk
+from presentation.line_chart import line_chart
+from presentation.numbers import format_reading
+from presentation.senml_export import senml_chunks
+from presentation.tables import trend_table
+from presentation.vocabulary import METRICS
+from presentation.words import ago
+from web_local.context import current_site, open_private_store, open_store, page_settings
 from web_local.overview import PERIODS, busy_hours, overview, series_of, trend_points
 from web_local.params import parse_choice, parse_range
 

@@ -19,7 +19,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from edge.settings import DEFAULT_PUBLIC_METRICS
-from sensors.vocabulary import METRICS
+from presentation.vocabulary import METRICS
 
 Source = Literal["default", "settings file", "hub"]
 
@@ -51,6 +51,10 @@ class PageSettings:
     def source(self, key: str) -> Source:
         """Where the value of ``key`` came from."""
         return self.sources.get(key, "default")
+
+    def known_public_metrics(self) -> list[str]:
+        """The public metrics that the vocabulary knows, in the settings' order."""
+        return [m for m in self.public_metrics if m in METRICS]
 
     def label(self, sensor_id: str, metric: str) -> str:
         """What visitors call a sensor's metric: a label from the settings or the vocabulary's."""

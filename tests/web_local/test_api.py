@@ -24,10 +24,13 @@ from werkzeug.exceptions import BadRequest
 
 import web_local.api as api_module
 from edge.clock import ClockSample
-from edge.store import EdgeStore, SeqRange
-from sensors.reading import Censor, Reading
+from edge.ranges import SeqRange
+from edge.store import EdgeStore
+from presentation.reading_flags import Censor, Quality
+from sensors.reading import Reading
 from tests.support.api_cases import all_checks_config, to_just_after_from
 from web_local.app import create_app
+from web_local.openapi import openapi_document
 from web_local.params import parse_choice, parse_metric, parse_range, reject_unknown
 from web_local.site import DEFAULT_PUBLIC_METRICS, PageSettings, Site
 
@@ -674,6 +677,40 @@ def test_the_openapi_document_describes_parameters_and_errors(client):
     assert rollups["resolution"]["schema"]["enum"] == ["minute", "hour", "day"]
     error = document["components"]["schemas"]["Error"]
     assert error["required"] == ["error", "message"]
+
+
+def test_the_openapi_document_states_the_bounds_the_routes_enforce(client):
+    # The document is data (web_local/openapi.json): its numbers must be the code's.
+    document = get_json(client, "/api/v1/openapi.json")
+    schemas = document["components"]["schemas"]
+    readings = {p["name"]: p for p in document["paths"]["/api/v1/readings"]["get"]["parameters"]}
+    assert readings["after"]["schema"]["maximum"] == api_module.MAX_SEQ
+    assert readings["sensor"]["schema"]["maxLength"] == api_module.MAX_SENSOR_CHARS
+    assert f"at most {api_module.MAX_READINGS_DAYS} days" in readings["from"]["description"]
+    assert schemas["Readings"]["properties"]["readings"]["maxItems"] == api_module.MAX_READINGS
+    assert schemas["Rollups"]["properties"]["resolution"]["enum"] == list(api_module.RESOLUTIONS)
+    rollups = {p["name"]: p for p in document["paths"]["/api/v1/rollups"]["get"]["parameters"]}
+    for resolution, days in api_module.MAX_ROLLUP_DAYS.items():
+        assert f"{days} days ({resolution})" in rollups["from"]["description"]
+    flags = [flag.name.lower() for flag in Quality if flag and flag.name]
+    assert schemas["Quality"]["items"]["enum"] == flags
+
+
+def test_the_openapi_document_names_this_hall_and_its_public_metrics(tmp_path):
+    page = PageSettings(
+        hall_name='St "Mary\'s" {hall}', timezone="America/New_York", public_metrics=("co2",)
+    )
+    document = openapi_document(page)
+    assert document["info"]["title"] == 'St "Mary\'s" {hall}: hall sensor API'
+    assert "(America/New_York)" in document["info"]["description"]
+    for name in ("Reading", "CurrentReading", "Rollup"):
+        assert document["components"]["schemas"][name]["properties"]["metric"]["enum"] == ["co2"]
+    assert (
+        "enum"
+        not in openapi_document(PageSettings(public_metrics=()))["components"]["schemas"][
+            "Reading"
+        ]["properties"]["metric"]
+    )
 
 
 # --------------------------------------------------------------------------- schemathesis
