@@ -15,7 +15,8 @@ from edge.ranges import SeqRange
 from edge.rollups import LocalDays
 from edge.store_db import StoreDatabase
 from edge.store_records import to_us
-from sensors.reading import Censor, Quality, Reading, SensorInfo
+from presentation.reading_flags import Censor, Quality
+from sensors.reading import Reading, SensorInfo
 
 _SERIES_KEY = attrgetter("sensor_id", "metric", "unit")
 _TIMESTAMP = attrgetter("timestamp")

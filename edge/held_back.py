@@ -7,7 +7,7 @@ from edge.clock import ClockSample
 from edge.rollups import LocalDays
 from edge.store_db import StoreDatabase
 from edge.store_records import to_us
-from sensors.reading import Quality
+from presentation.reading_flags import Quality
 
 
 def correct_clock(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from edge import rollups
 from edge.outbox import Outbox
-from edge.rollups import LocalDays, Resolution, Rollup
+from edge.rollups import LocalDays
 from edge.store_db import StoreDatabase
 from edge.store_records import (
     SELECT_READINGS,
@@ -17,6 +17,7 @@ from edge.store_records import (
     stored_reading,
     to_us,
 )
+from presentation.rollup import Resolution, Rollup
 
 
 def stats(database: StoreDatabase, outbox: Outbox) -> StoreStats:

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sensors.reading import Censor, Quality, Reading
+from presentation.reading_flags import Censor, Quality
+from sensors.reading import Reading
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 # The driver classes are deliberately not imported here: driver_class() loads each one on
 # first use, so a node that never uses the gpio driver never imports gpiozero.
+from presentation.reading_flags import Censor, Quality
 from sensors.driver import (
     Driver,
     DriverConfigError,
@@ -9,7 +10,7 @@ from sensors.driver import (
     SensorError,
     UnknownDriver,
 )
-from sensors.reading import Censor, Quality, Reading, SensorInfo
+from sensors.reading import Reading, SensorInfo
 from sensors.registry import DRIVER_NAMES, driver_class
 from sensors.validation import Validator
 from sensors.vocabulary import METRICS, Metric

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sensors.reading import Quality, Reading
-from sensors.vocabulary import METRICS
+from presentation.reading_flags import Quality
+from presentation.vocabulary import METRICS
+from sensors.reading import Reading
 
 # This runs on every reading, so the vocabulary is flattened once into plain tuples: the
 # common case (a known metric, in range) is one dict lookup and three comparisons.

@@ -8,7 +8,8 @@ from edge.clock import ClockSample
 from edge.footfall_calibration import calibrate
 from edge.store import EdgeStore
 from hallsense.cli import cli
-from sensors.reading import Censor, Reading
+from presentation.reading_flags import Censor
+from sensors.reading import Reading
 from tests.support.edge_process import write_env
 
 OPEN = datetime(2026, 11, 23, 9, 55, tzinfo=UTC)  # a Monday coffee morning (GMT)

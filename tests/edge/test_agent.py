@@ -6,9 +6,9 @@ from edge.agent import Agent
 from edge.clock import ClockSample
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
+from presentation.reading_flags import Quality
 from sensors.counter import CounterDriver
 from sensors.faulty import FaultyDriver
-from sensors.reading import Quality
 
 
 class FakeTime:

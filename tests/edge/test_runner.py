@@ -3,10 +3,11 @@
 import logging
 
 from edge.runner import DriverRunner
+from presentation.reading_flags import Quality
 from sensors.counter import CounterDriver
 from sensors.driver import Driver
 from sensors.faulty import FaultyDriver
-from sensors.reading import Quality, Reading, utc_now
+from sensors.reading import Reading, utc_now
 
 
 class FakeTime:

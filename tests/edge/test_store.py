@@ -6,7 +6,8 @@ import pytest
 from edge.ranges import SeqRange
 from edge.store import EdgeStore
 from edge.store_errors import StoreError
-from sensors.reading import Censor, Quality, Reading, SensorInfo
+from presentation.reading_flags import Censor, Quality
+from sensors.reading import Reading, SensorInfo
 from tests.edge.conftest import T0, readings, synced
 
 ALL_TIME = (datetime(1971, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from edge.clock import ClockSample
-from sensors.reading import Quality
+from presentation.reading_flags import Quality
 from tests.edge.conftest import readings
 
 WRONG = datetime(2025, 1, 1, tzinfo=UTC)  # fake-hwclock's restored time

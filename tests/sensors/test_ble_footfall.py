@@ -8,8 +8,8 @@ window, so the count runs high by about presence/rotation).
 
 import pytest
 
+from presentation.reading_flags import Censor
 from sensors.ble_footfall import FootfallCounter
-from sensors.reading import Censor
 from tests.support.ble import advert, ble_driver
 from tests.support.crowd import Crowd
 

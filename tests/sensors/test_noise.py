@@ -14,9 +14,9 @@ import textwrap
 
 import pytest
 
+from presentation.reading_flags import Censor
 from sensors.driver import DriverConfigError, DriverError
 from sensors.noise import ArecordSource, NoiseDriver, response_db
-from sensors.reading import Censor
 
 # (frequency Hz, A-weighting dB, class 1 limit below, class 1 limit above)
 IEC_61672 = [

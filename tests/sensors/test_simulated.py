@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from presentation.reading_flags import Quality
+from presentation.vocabulary import METRICS
 from sensors.driver import DriverConfigError
-from sensors.reading import Quality
 from sensors.simulated import (
     METRIC_NAMES,
     SimulatedDriver,
@@ -18,7 +19,6 @@ from sensors.simulated import (
     sessions_around,
 )
 from sensors.validation import Validator
-from sensors.vocabulary import METRICS
 
 LONDON = ZoneInfo("Europe/London")
 # Tuesday 24 November 2026 (GMT, so UTC is local time); badminton 19:00-21:00.

@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sensors.reading import Censor, Quality, Reading
+from presentation.reading_flags import Censor, Quality
+from sensors.reading import Reading
 from sensors.validation import StuckDetector, Validator, validate
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
