@@ -59,7 +59,7 @@ class DataDir:
         """Temporary copies of the credentials a crash mid-write may leave (hidden, 0600).
 
         Credentials are written to ``.credentials.json.<pid>.tmp`` and renamed into place
-        (hub_sync.enrolment.write_credentials); a power cut between the two leaves one.
+        (hub_sync.enrolment_files.write_credentials); a power cut between the two leaves one.
         """
         return sorted(self.root.glob(f".{self.credentials.name}.*.tmp"))
 

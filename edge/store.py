@@ -21,7 +21,7 @@ from edge.appending import ReadingAppender
 from edge.clock import ClockSample
 from edge.outbox import Outbox, OutboxRow
 from edge.ranges import SeqRange
-from edge.rollups import LocalDays, Resolution, Rollup
+from edge.rollups import LocalDays
 from edge.store_db import StoreDatabase
 from edge.store_records import (
     DroppedRange,
@@ -31,6 +31,7 @@ from edge.store_records import (
     StoredReading,
     StoreStats,
 )
+from presentation.rollup import Resolution, Rollup
 from sensors.reading import Reading, SensorInfo
 
 
@@ -56,7 +57,6 @@ class EdgeStore:
         self.days = LocalDays(ZoneInfo(timezone))
         self.database = StoreDatabase(path, synchronous=synchronous, readonly=readonly)
         self.path = self.database.path
-        self.readonly = readonly
         self.store_epoch = self.database.store_epoch
         self._appender = ReadingAppender(self.database, self.days)
         self._outbox = Outbox(self.database)
