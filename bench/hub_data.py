@@ -34,15 +34,15 @@ from typing import Any
 
 from cheroot import wsgi
 
-from hallsense.hub_exports import hub_exporters
-from hallsense.hub_presenter import NodePresenter
+from hub.exports import hub_exporters
 from hub.logins import Logins
+from hub.presenter import NodePresenter
 from hub.store_postgres import PostgresHubStore
 from hub.store_sql import SqlHubStore
 from hub.store_sqlite import SqliteHubStore
 from hub.web import HubPages, create_hub_web
 from hub_sync.batch_codec import Batch, WireReading
-from provisioning.enrolment import TokenStore
+from provisioning.enrolment_tokens import TokenStore
 
 DAYS = 365
 SERIES = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from edge.store import StoredReading
+from edge.store_records import StoredReading
 
 MIN_PEOPLE = 10
 """Intervals with fewer people at the door are left out: small counts are noisy, and the

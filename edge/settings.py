@@ -13,9 +13,9 @@ from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.layout import DataDir
+from presentation.vocabulary import METRICS
 from sensors.registry import DRIVER_NAMES, driver_settings
 from sensors.settings import DriverSettings, DriverValues, NodeFacts
-from sensors.vocabulary import METRICS
 
 DRIVER_SETTINGS = driver_settings()
 """Every driver's settings declaration, in the docs' order."""

@@ -17,11 +17,10 @@ import click
 
 from edge.agent import Agent
 from edge.clock import SystemClock
-from edge.export import write_csv, write_senml
 from edge.lock import AgentLock, AgentRunning
 from edge.settings import EdgeSettings
 from edge.status import format_status, node_status
-from edge.store import StoreError
+from edge.store_errors import StoreError
 from hallsense.cli_options import F, date_range_options, env_option, json_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError
@@ -32,7 +31,9 @@ from hallsense.wiring import (
     load_edge_settings,
     open_edge_store,
 )
-from sensors.vocabulary import METRICS
+from presentation.csv_export import write_csv
+from presentation.senml_export import write_senml
+from presentation.vocabulary import METRICS
 
 
 def user_errors(command: F) -> F:

@@ -10,6 +10,7 @@ from edge.footfall_calibration import DOOR_METRICS, ESTIMATE_METRIC, MIN_PEOPLE,
 from hallsense.cli_edge import _status_settings, parse_range, user_errors
 from hallsense.cli_options import date_range_options, env_option
 from hallsense.wiring import open_edge_store
+from sensors.ble_settings import SETTINGS as BLE
 
 
 @click.command("calibrate-footfall")
@@ -40,7 +41,7 @@ def calibrate_footfall(env_file: Path | None, start: str, end: str, min_people: 
     with open_edge_store(settings, readonly=True) as store:
         result = calibrate(
             store.readings_between(first, last, metrics=(*DOOR_METRICS, ESTIMATE_METRIC)),
-            current_devices_per_person=settings.ble_footfall_devices_per_person,
+            current_devices_per_person=settings.for_driver(BLE).footfall_devices_per_person,
             timezone=settings.timezone,
             min_people=min_people,
         )

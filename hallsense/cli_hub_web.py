@@ -36,19 +36,14 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cryptography import x509
 
 from hallsense.cli_options import env_option, state_dir_option
-from hallsense.hub_credentials import (
-    credential_rotation_for,
-    enrolment_tokens,
-    issue_credentials_for,
-)
-from hallsense.hub_exports import hub_exporters
-from hallsense.hub_presenter import NodePresenter
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
 from hub.alerting import AlertMonitor, Notifier
 from hub.config_downlink import send_config
+from hub.exports import hub_exporters
 from hub.logins import Logins
 from hub.notifiers import EmailNotifier, WebhookNotifier
+from hub.presenter import NodePresenter
 from hub.service import broker_settings
 from hub.settings import HubSettings
 from hub.store import Device, DeviceState, HubStoreError
@@ -56,6 +51,11 @@ from hub.store_factory import open_hub_store
 from hub.web import HubPages, create_hub_web
 from hub_sync.mqtt import MqttError
 from provisioning.certificates import load_certificate
+from provisioning.enrolment_policy import (
+    credential_rotation_for,
+    enrolment_tokens,
+    issue_credentials_for,
+)
 from provisioning.state import ProvisioningState, StateError, load_state, state_dir_from
 
 DEFAULT_PORT = 8443

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.settings import EdgeSettings
-from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import load_settings
 from hallsense.wiring import drain_to_hub
 from hub.store_factory import open_hub_store
 from provisioning.broker_config import HUB_ACCOUNT
 from provisioning.bundle import env_file_text
+from provisioning.enrolment_policy import enrolment_tokens
 from provisioning.passwords import write_private_file
 from provisioning.state import init_state
 from sensors.counter import read_tally

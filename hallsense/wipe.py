@@ -18,7 +18,9 @@ from dotenv import dotenv_values
 
 from edge.lock import AgentLock
 from edge.settings import EdgeSettings
-from edge.store import EdgeStore, StoreError
+from edge.store import EdgeStore
+from edge.store_errors import StoreError
+from sensors.counter_settings import SETTINGS as COUNTER
 
 SECRET_KEYS = ("HALLSENSE_BROKER_PASSWORD",)
 """Settings whose value is a secret when written inline."""
@@ -84,8 +86,9 @@ def _wipe(settings: EdgeSettings, env_file: Path | None) -> WipeReport:
         report.readings = _readings_in(layout.db)
     for path in (*layout.wiped, *layout.credential_leftovers()):
         _remove(path, report)
-    if settings.counter_tally_path is not None:
-        _remove(Path(settings.counter_tally_path), report)
+    tally_path = settings.for_driver(COUNTER).tally_path
+    if tally_path is not None:
+        _remove(tally_path, report)
     if env_file is not None and env_file.exists():
         values = dotenv_values(env_file)
         for key, value in values.items():

@@ -22,9 +22,11 @@ from hallsense.settings import SettingsError, load_settings
 from hallsense.wiring_enrol import EnrollingUplink, credential_keeper
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
-from hub_sync.protocol import NodeConfig, ProtocolError, check_device_id
+from hub_sync.node_config import NodeConfig
 from hub_sync.rotation import CredentialKeeper
+from hub_sync.topics import check_device_id
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
+from hub_sync.wire_errors import ProtocolError
 from web_local.site import PageConfigError, validate_page_config
 
 log = logging.getLogger(__name__)

@@ -34,30 +34,13 @@ from hub_sync.mqtt import Message, MqttClient, MqttError
 from hub_sync.node_status import decode_status
 from hub_sync.topics import TOPIC_PREFIX, parse_topic
 from hub_sync.wire_errors import ProtocolError
+from presentation.home_assistant import HA_CLASSES, HA_UNITS
 from provisioning.broker_config import HA_DISCOVERY_PREFIX, HA_STATE_PREFIX
 from provisioning.log_limit import LogLimiter
 
 log = logging.getLogger(__name__)
 
 UNSAFE = re.compile(r"[^a-zA-Z0-9_-]+")
-CLASSES: dict[str, tuple[str | None, str]] = {
-    "temperature": ("temperature", "measurement"),
-    "humidity": ("humidity", "measurement"),
-    "pressure": ("atmospheric_pressure", "measurement"),
-    "co2": ("carbon_dioxide", "measurement"),
-    "pm2_5": ("pm25", "measurement"),
-    "pm10": ("pm10", "measurement"),
-    "pm1": ("pm1", "measurement"),
-    "noise": ("sound_pressure", "measurement"),
-    "voc_index": (None, "measurement"),
-    "footfall": (None, "measurement"),
-    "entries": (None, "measurement"),
-    "occupancy": (None, "measurement"),
-}
-"""Home Assistant's device and state classes for the metrics that have them; a people
-count per interval is a measurement (it does not only grow), not ``total_increasing``."""
-UNITS = {"dB(A)": "dBA", "people": None}
-"""Units spelled as Home Assistant expects, and units it has none for."""
 
 
 def _safe(text: str) -> str:
@@ -80,7 +63,7 @@ def discovery(
     """The retained discovery message of one series: (topic, payload)."""
     object_id = f"{_safe(sensor_id)}_{_safe(metric)}"
     node_id = f"hallsense_{device_id}"
-    device_class, state_class = CLASSES.get(metric, (None, "measurement"))
+    device_class, state_class = HA_CLASSES.get(metric, (None, "measurement"))
     config: dict[str, Any] = {
         "name": f"{metric.replace('_', '.')} ({sensor_id})",
         "unique_id": f"hallsense_{device_id}_{object_id}",
@@ -96,7 +79,7 @@ def discovery(
     }
     if device_class is not None:
         config["device_class"] = device_class
-    ha_unit = UNITS.get(unit, unit)
+    ha_unit = HA_UNITS.get(unit, unit)
     if ha_unit:
         config["unit_of_measurement"] = ha_unit
     return (

@@ -22,7 +22,9 @@ from typing import Any, Protocol
 
 from hub.config_downlink import build_config, next_revision
 from hub.store import SentConfig
-from hub_sync.protocol import CONTROL_CHARACTER, PAGE_LABEL_MAX, PAGE_TEXT_MAX, ProtocolError
+from hub_sync.node_config import PAGE_LABEL_MAX, PAGE_TEXT_MAX
+from hub_sync.untrusted_text import CONTROL_CHARACTER
+from hub_sync.wire_errors import ProtocolError
 
 EDITABLE = ("hall_name", "opening_hours", "public_metrics", "sensor_labels")
 """The page settings a clerk may change (``contact`` stays with the IoT team)."""

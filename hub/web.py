@@ -53,12 +53,9 @@ from hub.login_web import install_login, visible, wants_json
 from hub.logins import Logins
 from hub.open_data import Presenter, open_data_blueprint
 from hub.well_known import well_known_blueprint
-from provisioning.enrolment import (
-    FailureLimiter,
-    IssueCredentials,
-    TokenStore,
-    enrolment_blueprint,
-)
+from provisioning.enrolment import IssueCredentials, enrolment_blueprint
+from provisioning.enrolment_tokens import TokenStore
+from provisioning.failure_limit import FailureLimiter
 from provisioning.rotation import CredentialRotation, rotation_blueprint
 
 log = logging.getLogger(__name__)
@@ -95,9 +92,9 @@ class HubPages:
     open_store: Callable[[], Any]
     """A new connection to the hub store; the app opens one per request and closes it."""
     exporters: Mapping[str, Exporter]
-    """The CSV and SenML writers of the downloads."""
+    """The CSV and SenML writers of the downloads (:func:`hub.exports.hub_exporters`)."""
     presenter: Presenter
-    """The node's words and charts, for the open data."""
+    """The words and charts of the open data (:class:`hub.presenter.NodePresenter`)."""
     send_config: Callable[[str, bytes, str], None]
     """``send_config(device_id, payload, actor)``: publish a node's config and record it;
     raises ConnectionError when the broker cannot be reached."""

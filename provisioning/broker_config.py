@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub_sync.protocol import MAX_PAYLOAD_BYTES, TOPIC_PREFIX
+from hub_sync.limits import MAX_PAYLOAD_BYTES
+from hub_sync.topics import TOPIC_PREFIX
 from provisioning.passwords import Owner, replace_private_file
 from provisioning.passwords import password_file_text as _password_file_text
 

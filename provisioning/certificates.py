@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from hub_sync.protocol import certificate_fingerprint
+from hub_sync.fingerprints import certificate_fingerprint
 from provisioning.passwords import Owner, write_private_file
 
 VALID_FROM = datetime(2020, 1, 1, tzinfo=UTC)

@@ -24,12 +24,13 @@ from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
+from presentation.reading_flags import Censor
 from sensors import ble_atc, ble_bthome, ble_ruuvi
 from sensors.ble_footfall import MAX_KEY_AGE_S, FootfallCounter
 from sensors.ble_frames import REPLAYED, UNSUPPORTED, DecodedFrame, FrameError, address_bytes
 from sensors.ble_scanner import OrPattern, ScannerFactory, ScannerSupervisor, bleak_scanner
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
-from sensors.reading import Censor, Reading, SensorInfo, utc_now
+from sensors.reading import Reading, SensorInfo, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
+from presentation.reading_flags import Censor
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
-from sensors.reading import Censor, Reading, SensorInfo, utc_now
+from sensors.reading import Reading, SensorInfo, utc_now
 
 A_POLES_HZ = (20.598997, 20.598997, 107.65265, 737.86223, 12194.217, 12194.217)
 """The A-weighting filter's analogue poles (IEC 61672-1, annex E)."""

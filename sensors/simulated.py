@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from presentation.vocabulary import METRICS
 from sensors.driver import Clock, Driver, DriverConfigError
 from sensors.reading import Reading, SensorInfo, utc_now
-from sensors.vocabulary import METRICS
 
 
 @dataclass(frozen=True, slots=True)

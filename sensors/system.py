@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from presentation.vocabulary import METRICS
 from sensors.driver import Clock, Driver, DriverError
 from sensors.reading import Reading, SensorInfo, utc_now
-from sensors.vocabulary import METRICS
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from click.testing import CliRunner
 
 from edge.settings import EdgeSettings
 from hallsense.cli import cli
-from hallsense.hub_credentials import enrolment_tokens
 from hallsense.settings import load_settings
 from hub.store import UnknownDevice
 from hub.store_sqlite import SqliteHubStore
+from hub_sync.batch_codec import Batch, WireReading
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
-from hub_sync.protocol import Batch, WireReading
+from provisioning.enrolment_policy import enrolment_tokens
 from provisioning.state import add_device_account, load_state
 from tests.support.broker import free_port
 from tests.support.edge_process import write_env

@@ -28,7 +28,7 @@ from hub.logins import (
     hash_password,
     verify_password,
 )
-from provisioning.enrolment import FailureLimiter
+from provisioning.failure_limit import FailureLimiter
 from tests.hub.web_support import Clock
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's

@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
 
 from hub.data_api import EARLIEST_DAY, LATEST_DAY, parse_range
-from hub_sync.protocol import Batch, WireReading
+from hub_sync.batch_codec import Batch, WireReading
 from tests.hub.web_support import account, make_app, token_for
 
 HOUR = 3_600_000_000

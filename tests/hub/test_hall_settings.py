@@ -6,7 +6,7 @@ import pytest
 
 from hub.config_downlink import build_config
 from hub.hall_settings import HallSettingsError, apply_edit, checked_edit, hall_settings
-from hub_sync.protocol import decode_config
+from hub_sync.node_config import decode_config
 
 
 def sender(store, sent):

@@ -15,7 +15,7 @@ from cheroot import wsgi
 
 from hub.config_downlink import build_config
 from hub.store_sqlite import SqliteHubStore
-from hub_sync.protocol import Batch, WireReading
+from hub_sync.batch_codec import Batch, WireReading
 from tests.hub.web_support import PASSWORD, account, make_app
 from tests.support.browser import (
     assert_no_axe_violations,

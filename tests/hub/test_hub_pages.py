@@ -15,7 +15,8 @@ import pytest
 from hub.logins import IDLE_TIMEOUT_S, Logins, verify_password
 from hub.store_sqlite import SqliteHubStore
 from hub.web import PUBLIC_ENDPOINTS
-from hub_sync.protocol import Batch, WireReading, decode_config
+from hub_sync.batch_codec import Batch, WireReading
+from hub_sync.node_config import decode_config
 from tests.hub.web_support import PASSWORD, Clock, account, make_app, token_for
 
 HOUR = 3_600_000_000

@@ -6,7 +6,7 @@ import time
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.metrics import exposition
-from hub_sync.protocol import Batch, WireReading
+from hub_sync.batch_codec import Batch, WireReading
 
 NOW_US = time.time_ns() // 1000
 

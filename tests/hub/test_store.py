@@ -8,7 +8,7 @@ import pytest
 from hub.store import IMPLAUSIBLE_TIME, UnknownDevice
 from hub.store_postgres import PostgresHubStore
 from hub.store_sqlite import SqliteHubStore
-from hub_sync.protocol import Batch, WireReading
+from hub_sync.batch_codec import Batch, WireReading
 
 EPOCH = 2**64 - 5  # beyond int64: stored as two's complement, read back unsigned
 NOW_US = time.time_ns() // 1000

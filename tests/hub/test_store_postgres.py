@@ -11,8 +11,10 @@ from hub.service import IngestService
 from hub.settings import HubSettings
 from hub.store import HubStoreError
 from hub.store_postgres import PostgresHubStore
+from hub_sync.acks import decode_ack
+from hub_sync.batch_codec import Batch, WireReading, encode_batch
 from hub_sync.mqtt import BrokerSettings, MqttClient
-from hub_sync.protocol import Batch, WireReading, decode_ack, encode_batch, topic
+from hub_sync.topics import topic
 from provisioning.broker_config import HUB_ACCOUNT
 from tests.hub_sync.conftest import PASSWORDS
 from tests.support.edge_process import wait_for

@@ -25,7 +25,8 @@ from hub.store_postgres import PostgresHubStore
 from hub.store_sql import MIGRATIONS
 from hub.store_sqlite import SCHEMA as SQLITE_SCHEMA
 from hub.store_sqlite import SqliteHubStore
-from hub_sync.protocol import Batch, WireReading, decode_config
+from hub_sync.batch_codec import Batch, WireReading
+from hub_sync.node_config import decode_config
 from tests.hub.web_support import PASSWORD, account, make_app
 
 HOUR = 3_600_000_000

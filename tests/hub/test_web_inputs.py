@@ -25,14 +25,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hallsense.hub_exports import hub_exporters
-from hallsense.hub_presenter import NodePresenter
 from hub.config_downlink import build_config
 from hub.data_api import MAX_READINGS_DAYS, MAX_ROLLUP_DAYS
+from hub.exports import hub_exporters
+from hub.presenter import NodePresenter
 from hub.store_sqlite import SqliteHubStore
 from hub.web import MAX_CONTENT_LENGTH, HubPages, create_hub_web
-from hub_sync.protocol import PAGE_LABEL_MAX, PAGE_TEXT_MAX, Batch, WireReading
-from provisioning.enrolment import FailureLimiter, TokenStore
+from hub_sync.batch_codec import Batch, WireReading
+from hub_sync.node_config import PAGE_LABEL_MAX, PAGE_TEXT_MAX
+from provisioning.enrolment_tokens import TokenStore
+from provisioning.failure_limit import FailureLimiter
 from provisioning.rotation import CredentialRotation
 from provisioning.state import add_device_account, init_state
 from tests.hub.web_support import PASSWORD, Kept, account

@@ -6,7 +6,7 @@ import pytest
 
 from hub.web import create_hub_web
 from hub.well_known import check_contact, security_txt
-from provisioning.enrolment import TokenStore
+from provisioning.enrolment_tokens import TokenStore
 
 
 def app(tmp_path, contact):

@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import Flask
 
-from hallsense.hub_exports import hub_exporters
-from hallsense.hub_presenter import NodePresenter
+from hub.exports import hub_exporters
 from hub.logins import Account, Logins
+from hub.presenter import NodePresenter
 from hub.web import HubPages, create_hub_web
-from provisioning.enrolment import TokenStore
+from provisioning.enrolment_tokens import TokenStore
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 

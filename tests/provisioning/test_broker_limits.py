@@ -8,8 +8,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from hub_sync.limits import MAX_PAYLOAD_BYTES
 from hub_sync.mqtt import PublishRefused
-from hub_sync.protocol import MAX_PAYLOAD_BYTES
 from provisioning.broker_config import (
     HUB_ACCOUNT,
     MAX_PACKET_SIZE,

@@ -3,7 +3,8 @@
 import pytest
 
 from hub.store_sqlite import SqliteHubStore
-from hub_sync.protocol import ProtocolError, check_device_id
+from hub_sync.topics import check_device_id
+from hub_sync.wire_errors import ProtocolError
 from provisioning.registry import DeviceRegistry, device_id_from_site
 
 

@@ -20,7 +20,7 @@ from hub_sync.mqtt import (
     NotConnected,
     PublishRefused,
 )
-from hub_sync.protocol import DeviceIdError
+from hub_sync.wire_errors import DeviceIdError
 from provisioning.broker_config import HUB_ACCOUNT, READER_ACCOUNT
 from provisioning.certificates import new_ca, write_certificate
 from provisioning.passwords import PasswordFileError, read_password_file, verify

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from presentation.reading_flags import Quality
 from sensors import ble_atc, ble_bthome, ble_ruuvi
 from sensors.ble import REBOOT_GRACE_S, parse_bind_keys, parse_sensors
 from sensors.ble_frames import BAD_MIC, NOT_ENCRYPTED, REPLAYED, TRUNCATED, UNSUPPORTED
 from sensors.driver import DriverConfigError
-from sensors.reading import Quality
 from sensors.validation import Validator
 from tests.sensors.test_ble_formats import (
     ATC1441,
@@ -308,7 +308,7 @@ def test_a_sensor_first_heard_after_the_start_is_described_in_the_store(tmp_path
         s.send(*ruuvi(RUUVI_VALID))
         agent.describe_new_sensors()
         parts = dict(
-            store._db.execute(
+            store.database.connection.execute(
                 "SELECT sensor_id || ' ' || metric, part || ' ' || resolution FROM series"
             )
         )

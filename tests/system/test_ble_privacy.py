@@ -17,8 +17,8 @@ from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
+from hub_sync.batch_codec import decode_batch
 from hub_sync.mqtt import BrokerSettings, MqttClient
-from hub_sync.protocol import decode_batch
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 from provisioning.broker_config import HUB_ACCOUNT
 from sensors.ble import BleDriver

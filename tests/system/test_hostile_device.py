@@ -21,7 +21,9 @@ from hub.store import QUOTA_SERIES, SERIES_QUOTA
 from hub.store_factory import open_hub_store
 from hub_sync.enrolment import enrol_with_token_file
 from hub_sync.mqtt import BrokerSettings, MqttClient
-from hub_sync.protocol import ProtocolError, decode_status, topic
+from hub_sync.node_status import decode_status
+from hub_sync.topics import topic
+from hub_sync.wire_errors import ProtocolError
 from provisioning.broker_config import HUB_ACCOUNT, READER_ACCOUNT
 from sensors.counter import read_tally
 from tests.hub.conftest import pg_cluster  # noqa: F401 - a fixture, found by name

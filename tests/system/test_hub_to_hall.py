@@ -21,7 +21,7 @@ from hub.settings import HubSettings
 from hub.store_sqlite import SqliteHubStore
 from hub.web import create_hub_web
 from provisioning.broker_config import HUB_ACCOUNT
-from provisioning.enrolment import TokenStore
+from provisioning.enrolment_tokens import TokenStore
 from tests.hub.web_support import PASSWORD, account
 from tests.support.broker import Broker
 from tests.support.browser import assert_no_axe_violations, load, screenshot

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from hub.store_sqlite import SqliteHubStore
-from hub_sync.enrolment import read_credentials
+from hub_sync.enrolment_files import read_credentials
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
 from provisioning.broker_config import HUB_ACCOUNT
 from sensors.counter import read_tally
