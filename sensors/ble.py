@@ -38,8 +38,9 @@ FOOTFALL_SENSOR_ID = "ble-people"
 SAMPLE_S = 10.0
 """Footfall snapshots are taken this often."""
 REBOOT_GRACE_S = 600.0
-"""A BTHome counter that goes back is a replay, unless the sensor has been silent this
-long (it was re-powered and counts from the start again)."""
+"""A BTHome counter that goes back (``ble_bthome.counter_went_back``: a wrap from
+0xFFFFFFFF to 0 goes forward) is a replay, unless the sensor has been silent this long
+(it was re-powered and counts from the start again)."""
 
 PATTERNS: tuple[OrPattern, ...] = (
     (0, AdvertisementDataType.SERVICE_DATA_UUID16, ble_bthome.SERVICE_UUID.to_bytes(2, "little")),
@@ -268,7 +269,11 @@ class BleDriver(Driver):
         now = self.monotonic()
         if frame.counter is not None:
             last = self._last_counter.get(sensor.sensor_id)
-            if last is not None and frame.counter < last[0] and now - last[1] < REBOOT_GRACE_S:
+            if (
+                last is not None
+                and now - last[1] < REBOOT_GRACE_S
+                and ble_bthome.counter_went_back(frame.counter, last[0])
+            ):
                 self.rejected[(sensor.sensor_id, REPLAYED)] += 1
                 return
             self._last_counter[sensor.sensor_id] = (frame.counter, now)

@@ -2,9 +2,13 @@
 
 A BTHome v2 advert is service data under the 16-bit UUID 0xFCD2: one device-information
 byte, then objects, each an id byte and a little-endian value whose size the id fixes.
-Encrypted adverts carry the objects as AES-CCM ciphertext, then a 4-byte counter and a
-4-byte message integrity code; the nonce is the sender's address, the UUID, the
-device-information byte and the counter (https://bthome.io/encryption/).
+When the device-information byte's bit 1 ("MAC included") is set, the sender's 6-byte
+MAC address, in reversed byte order, comes between that byte and the objects; it must be
+the advert's sender. Encrypted adverts carry the objects as AES-CCM ciphertext, then a
+4-byte counter and a 4-byte message integrity code; an included MAC stays outside the
+ciphertext. The nonce is the sender's address, the UUID, the device-information byte and
+the counter (https://bthome.io/encryption/). The counter is 32 bits and wraps;
+``counter_went_back`` says when a counter is older than the last one (a replay).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from sensors.ble_frames import (
+    ADDRESS_MISMATCH,
     BAD_MIC,
     BAD_VERSION,
     NO_BIND_KEY,
@@ -36,9 +41,18 @@ MAX_PAYLOAD = 27
 """A legacy advert (31 bytes) holds at most 27 bytes of service data after its UUID."""
 
 _ENCRYPTED = 0x01
+_MAC_INCLUDED = 0x02
+_MAC_LENGTH = 6
 _VERSION_MASK = 0xE0
 _VERSION_2 = 0x40
 _COUNTER_AND_MIC = 8
+
+COUNTER_MODULUS = 1 << 32
+COUNTER_WRAP_WINDOW = 1 << 16
+"""Across the counter's wrap from 0xFFFFFFFF to 0, counters at most this many steps apart
+are compared as if the count went on: the one after the wrap is the newer. 65,536
+adverts are more than a sensor can send in the driver's 10-minute reboot grace, even at
+BLE's fastest advertising interval of 20 ms (30,000)."""
 
 
 class _Object(NamedTuple):
@@ -137,9 +151,10 @@ def decode(payload: bytes, address: str, key: bytes | None = None) -> DecodedFra
             With a key, a plain frame is refused: anyone could send one in its name.
 
     Raises:
-        FrameError: the frame is truncated, too long, of another version, encrypted
-            without a key (or plain with one), fails authentication, breaks off inside
-            an object, or holds nothing the node stores.
+        FrameError: the frame is truncated, too long, of another version, includes a MAC
+            that is not the sender's, is encrypted without a key (or plain with one),
+            fails authentication, breaks off inside an object, or holds nothing the node
+            stores.
     """
     if not payload:
         raise FrameError(TRUNCATED, "no device-information byte")
@@ -148,13 +163,22 @@ def decode(payload: bytes, address: str, key: bytes | None = None) -> DecodedFra
     info = payload[0]
     if info & _VERSION_MASK != _VERSION_2:
         raise FrameError(BAD_VERSION, f"BTHome version {info >> 5}, only 2 is read")
+    start = 1
+    if info & _MAC_INCLUDED:
+        start += _MAC_LENGTH
+        if len(payload) < start:
+            raise FrameError(TRUNCATED, f"{len(payload) - 1} of the {_MAC_LENGTH} MAC bytes")
+        # Reversed byte order; like Ruuvi's and ATC's, a MAC that is not the sender's is
+        # refused, so that one sensor cannot speak in another's name.
+        if payload[1:start][::-1] != address_bytes(address):
+            raise FrameError(ADDRESS_MISMATCH)
     counter: int | None = None
     if info & _ENCRYPTED:
         if key is None:
             raise FrameError(NO_BIND_KEY)
-        if len(payload) < 1 + _COUNTER_AND_MIC + 2:
+        if len(payload) < start + _COUNTER_AND_MIC + 2:
             raise FrameError(TRUNCATED, f"{len(payload)} bytes of an encrypted frame")
-        body = payload[1:-_COUNTER_AND_MIC]
+        body = payload[start:-_COUNTER_AND_MIC]
         counter_bytes = payload[-_COUNTER_AND_MIC:-4]
         mic = payload[-4:]
         nonce = address_bytes(address) + SERVICE_UUID.to_bytes(2, "little")
@@ -167,11 +191,27 @@ def decode(payload: bytes, address: str, key: bytes | None = None) -> DecodedFra
     else:
         if key is not None:
             raise FrameError(NOT_ENCRYPTED)
-        objects = payload[1:]
+        objects = payload[start:]
     measurements, packet_id, note = _objects(objects)
     if not measurements:
         raise FrameError(NO_VALUES, note)
     return DecodedFrame("bthome", tuple(measurements), packet_id, counter, note)
+
+
+def counter_went_back(counter: int, last: int) -> bool:
+    """Whether an encryption counter is older than the last one accepted (a replay).
+
+    Counters within ``COUNTER_WRAP_WINDOW`` steps of each other, counting round through
+    the wrap from 0xFFFFFFFF to 0, are compared that way: 0xFFFFFFFF then 0 goes forward
+    (a wrap), 0 then 0xFFFFFFFF goes back. Counters further apart are compared as plain
+    numbers. The same counter again is not older: it is the same packet repeated.
+    """
+    forward = (counter - last) % COUNTER_MODULUS
+    if forward <= COUNTER_WRAP_WINDOW:  # 0: the same counter
+        return False
+    if COUNTER_MODULUS - forward <= COUNTER_WRAP_WINDOW:
+        return True
+    return counter < last
 
 
 def _objects(data: bytes) -> tuple[list[Measurement], int | None, str]:

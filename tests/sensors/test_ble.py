@@ -9,18 +9,30 @@ from hypothesis import strategies as st
 from presentation.reading_flags import Quality
 from sensors import ble_atc, ble_bthome, ble_ruuvi
 from sensors.ble import REBOOT_GRACE_S, parse_bind_keys, parse_sensors
-from sensors.ble_frames import BAD_MIC, NOT_ENCRYPTED, REPLAYED, TRUNCATED, UNSUPPORTED
+from sensors.ble_frames import (
+    ADDRESS_MISMATCH,
+    BAD_MIC,
+    NOT_ENCRYPTED,
+    REPLAYED,
+    TRUNCATED,
+    UNSUPPORTED,
+)
 from sensors.driver import DriverConfigError
 from sensors.validation import Validator
 from tests.sensors.test_ble_formats import (
     ATC1441,
     ATC_MAC,
+    PORCH_MAC,
+    PORCH_WITH_MAC,
     PVVX,
     RUUVI_MAC,
     RUUVI_VALID,
     SPEC_ENCRYPTED,
+    SPEC_ENCRYPTED_WITH_MAC,
     SPEC_KEY,
     SPEC_MAC,
+    SPEC_MAC_REVERSED,
+    seal,
 )
 from tests.support.ble import advert, ble_driver
 
@@ -105,6 +117,78 @@ def _encrypt_example(counter):
     return b"\x41" + sealed[:-4] + counter + sealed[-4:]
 
 
+def test_bthome_with_the_mac_included_through_the_callback_plain_and_encrypted():
+    with ble_driver(sensors=f"{KITCHEN};{PORCH_MAC}=porch", bind_keys=KEYS) as (d, s, _):
+        assert s.send(*bthome(SPEC_ENCRYPTED_WITH_MAC))
+        assert s.send(*bthome(PORCH_WITH_MAC, address=PORCH_MAC))
+        readings = by_series(d.read())
+    assert readings == {
+        ("ble-kitchen", "temperature"): 25.06,
+        ("ble-kitchen", "relative_humidity"): 50.55,
+        ("ble-porch", "pressure"): 1008.83,  # not -294.31 °C made from the MAC
+    }
+    assert not d.rejected
+
+
+def test_a_bthome_frame_naming_another_sensors_mac_is_refused_and_counted():
+    with ble_driver(sensors=f"{KITCHEN};{PORCH_MAC}=porch", bind_keys=KEYS) as (d, s, _):
+        # The kitchen's encrypted frame, repeated by the porch sensor's address.
+        s.send(*bthome(SPEC_ENCRYPTED_WITH_MAC, address=PORCH_MAC))
+        # A plain frame from the porch that claims to be the kitchen.
+        s.send(*bthome(bytes.fromhex("42" + SPEC_MAC_REVERSED + "02CA09"), address=PORCH_MAC))
+        # The kitchen's frame naming the porch sensor's MAC.
+        s.send(*bthome(PORCH_WITH_MAC))
+        assert d.read() == []
+    assert d.rejected == {("ble-porch", ADDRESS_MISMATCH): 2, ("ble-kitchen", ADDRESS_MISMATCH): 1}
+
+
+WRAP = 2**16
+
+
+def counted(counter):
+    """The encryption example's temperature under ``counter``, without the MAC."""
+    return bthome(seal("02CA09", counter, mac_included=False))
+
+
+@pytest.mark.parametrize(
+    ("last", "counter", "accepted"),
+    [
+        (0xFFFFFFFF, 0, True),  # the wrap
+        (0xFFFFFFFF, WRAP - 1, True),  # 65,536 steps on through 0: the limit
+        (0xFFFFFFFF, WRAP, False),  # one past: a counter far below the last, a replay
+        (2**32 - WRAP, 0, True),  # the limit, from further below the wrap
+        (2**32 - WRAP - 1, 0, False),  # one past
+        (5, 2**32 - WRAP + 5, False),  # 65,536 steps back through 0: from before a wrap
+        (5, 2**32 - WRAP + 4, True),  # one past: too far apart, so a higher number is newer
+        (0x33221100, 0x332210FF, False),  # a true replay, nowhere near the wrap
+        (0x33221100, 0x33221101, True),
+    ],
+)
+def test_a_counter_wrapping_through_zero_is_accepted_and_a_replay_still_refused(
+    last, counter, accepted
+):
+    with ble_driver(sensors=KITCHEN, bind_keys=KEYS) as (driver, scanners, clock):
+        scanners.send(*counted(last))
+        assert len(driver.read()) == 1
+        clock.advance(REBOOT_GRACE_S - 1)  # heard within the grace: the counter must go on
+        scanners.send(*counted(counter))
+        assert (len(driver.read()) == 1) is accepted
+        assert driver.rejected[("ble-kitchen", REPLAYED)] == (0 if accepted else 1)
+
+
+def test_after_a_wrap_the_frames_from_before_it_are_replays():
+    with ble_driver(sensors=KITCHEN, bind_keys=KEYS) as (driver, scanners, _):
+        before, after = seal("02CA09", 0xFFFFFFFE), seal("02CA09", 1)
+        for frame in (before, after, before, seal("02CA09", 0xFFFFFFFF), after):
+            scanners.send(*bthome(frame))
+        assert by_series(driver.read()) == {("ble-kitchen", "temperature"): 25.06}
+        assert driver.decoded == 2
+        assert driver.rejected == {("ble-kitchen", REPLAYED): 2}
+        assert driver.duplicates == 1
+        scanners.send(*bthome(seal("02CA09", 2)))
+        assert len(driver.read()) == 1
+
+
 def test_ruuvi_and_atc_and_pvvx_through_the_callback():
     with ble_driver(sensors=ALL_SENSORS) as (driver, scanners, _):
         scanners.send(*ruuvi(RUUVI_VALID))
@@ -169,6 +253,7 @@ def test_readings_pass_validation_and_out_of_range_values_are_flagged_not_droppe
 PLAIN_BTHOME = bytes.fromhex("40" + "0009" + "02CA09" + "03BF13" + "04138A01")
 VALID_FRAMES = [
     ("bthome-encrypted", lambda data: bthome(data), SPEC_ENCRYPTED),
+    ("bthome-encrypted-with-mac", lambda data: bthome(data), SPEC_ENCRYPTED_WITH_MAC),
     ("ruuvi", lambda data: ruuvi(data), RUUVI_VALID),
     ("atc1441", lambda data: atc(data), ATC1441),
     ("pvvx", lambda data: atc(data), PVVX),
