@@ -5,17 +5,25 @@ home-assistant`` subscribes to every node's readings and status (a plain subscri
 beside the ingestion workers' shared one, so their load balancing is untouched), and
 publishes, all retained:
 
-- ``homeassistant/sensor/hallsense_<device>/<sensor>_<metric>/config``: one discovery
-  message per series, with a device block per hall (so a hall's sensors group under one
-  device), a ``unique_id``, ``device_class``/``state_class``/``unit_of_measurement`` where
-  Home Assistant has one, and the hall's availability topic;
-- ``hallsense/ha/v1/<device>/<sensor>/<metric>``: the series' newest value, as a number;
+- ``homeassistant/<platform>/hallsense_<device>/<sensor>_<metric>/config``: one discovery
+  message per series, ``sensor`` or (for on/off metrics) ``binary_sensor``, with the
+  device class, state class and unit of :mod:`presentation.home_assistant` (keyed by the
+  vocabulary's metric names), a name from the sensor's label and the vocabulary, a
+  device block per hall (so a hall's sensors group under one device) and the hall's
+  availability topic; a metric that may be censored also gets a text sensor
+  (``..._words``) showing "fewer than 3";
+- ``hallsense/ha/v1/<device>/<sensor>/<metric>``: the series' newest reading as JSON,
+  ``{"state": ..., "shown": ..., "attributes": {...}}``
+  (:func:`presentation.home_assistant.ha_state`), which the discovery's
+  ``value_template`` and ``json_attributes_template`` read;
 - ``hallsense/ha/v1/<device>/availability``: ``online`` or ``offline``, from the node's
   own status (its birth, heartbeat and last will).
 
-Only readings with no quality flag move a state, and never backwards in time: a backlog
-draining after an outage sends old readings, which the bridge leaves to the hub store.
-A Home Assistant connects with the read-only ``_reader`` account (docs/home-assistant.md).
+Every reading moves a state, flagged ones too (a node whose clock is not yet synchronised
+still shows its values; the flags are an attribute), but never backwards in time: a
+backlog draining after an outage sends old readings, which the bridge leaves to the hub
+store. A Home Assistant connects with the read-only ``_reader`` account
+(docs/home-assistant.md).
 """
 
 from __future__ import annotations
@@ -34,7 +42,13 @@ from hub_sync.mqtt import Message, MqttClient, MqttError
 from hub_sync.node_status import decode_status
 from hub_sync.topics import TOPIC_PREFIX, parse_topic
 from hub_sync.wire_errors import ProtocolError
-from presentation.home_assistant import HA_CLASSES, HA_UNITS
+from presentation.home_assistant import (
+    PAYLOAD_OFF,
+    PAYLOAD_ON,
+    entity_name,
+    ha_entity,
+    ha_state,
+)
 from provisioning.broker_config import HA_DISCOVERY_PREFIX, HA_STATE_PREFIX
 from provisioning.log_limit import LogLimiter
 
@@ -57,19 +71,44 @@ def availability_topic(device_id: str) -> str:
     return f"{HA_STATE_PREFIX}/{device_id}/availability"
 
 
+VALUE_TEMPLATE = "{{ value_json.state }}"
+WORDS_TEMPLATE = "{{ value_json.shown }}"
+ATTRIBUTES_TEMPLATE = "{{ value_json.attributes | tojson }}"
+"""How Home Assistant reads a state message; None renders "None", which it takes as unknown."""
+
+
+def _config_topic(platform: str, node_id: str, object_id: str) -> str:
+    return f"{HA_DISCOVERY_PREFIX}/{platform}/{node_id}/{object_id}/config"
+
+
+def _encode(config: dict[str, Any]) -> bytes:
+    return json.dumps(config, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
 def discovery(
-    device_id: str, site: str, sensor_id: str, metric: str, unit: str
-) -> tuple[str, bytes]:
-    """The retained discovery message of one series: (topic, payload)."""
+    device_id: str,
+    site: str,
+    sensor_id: str,
+    metric: str,
+    unit: str,
+    sensor_label: str | None = None,
+) -> list[tuple[str, bytes]]:
+    """The retained discovery messages of one series: [(topic, payload), ...].
+
+    The entity itself; for a binary sensor, an empty payload on the ``sensor`` topic of
+    the same series (which earlier versions announced there, and Home Assistant then
+    removes); and for a metric that may be censored, its text sensor.
+    """
+    entity = ha_entity(metric, unit)
     object_id = f"{_safe(sensor_id)}_{_safe(metric)}"
     node_id = f"hallsense_{device_id}"
-    device_class, state_class = HA_CLASSES.get(metric, (None, "measurement"))
-    config: dict[str, Any] = {
-        "name": f"{metric.replace('_', '.')} ({sensor_id})",
-        "unique_id": f"hallsense_{device_id}_{object_id}",
-        "state_topic": state_topic(device_id, sensor_id, metric),
+    where = state_topic(device_id, sensor_id, metric)
+    name = entity_name(metric, sensor_label or sensor_id)
+    common: dict[str, Any] = {
+        "state_topic": where,
+        "json_attributes_topic": where,
+        "json_attributes_template": ATTRIBUTES_TEMPLATE,
         "availability_topic": availability_topic(device_id),
-        "state_class": state_class,
         "device": {
             "identifiers": [node_id],
             "name": site,
@@ -77,15 +116,37 @@ def discovery(
             "model": "village hall node",
         },
     }
-    if device_class is not None:
-        config["device_class"] = device_class
-    ha_unit = HA_UNITS.get(unit, unit)
-    if ha_unit:
-        config["unit_of_measurement"] = ha_unit
-    return (
-        f"{HA_DISCOVERY_PREFIX}/sensor/{node_id}/{object_id}/config",
-        json.dumps(config, ensure_ascii=False, sort_keys=True).encode("utf-8"),
-    )
+    if entity.diagnostic:
+        common["entity_category"] = "diagnostic"
+    config = {
+        **common,
+        "name": name,
+        "unique_id": f"hallsense_{device_id}_{object_id}",
+        "value_template": VALUE_TEMPLATE,
+    }
+    if entity.device_class is not None:
+        config["device_class"] = entity.device_class
+    messages: list[tuple[str, bytes]] = []
+    if entity.platform == "binary_sensor":
+        config["payload_on"] = PAYLOAD_ON
+        config["payload_off"] = PAYLOAD_OFF
+        messages.append((_config_topic("binary_sensor", node_id, object_id), _encode(config)))
+        messages.append((_config_topic("sensor", node_id, object_id), b""))
+        return messages
+    if entity.state_class is not None:
+        config["state_class"] = entity.state_class
+    if entity.unit is not None:
+        config["unit_of_measurement"] = entity.unit
+    messages.append((_config_topic("sensor", node_id, object_id), _encode(config)))
+    if entity.in_words:
+        words = {
+            **common,
+            "name": f"{name} (in words)",
+            "unique_id": f"hallsense_{device_id}_{object_id}_words",
+            "value_template": WORDS_TEMPLATE,
+        }
+        messages.append((_config_topic("sensor", node_id, f"{object_id}_words"), _encode(words)))
+    return messages
 
 
 @dataclass
@@ -94,6 +155,8 @@ class HomeAssistantBridge:
 
     publish: Callable[[str, bytes], None]
     site_of: Callable[[str], str] = lambda device_id: device_id
+    label_of: Callable[[str, str], str | None] = lambda device_id, sensor_id: None
+    """The sensor's label as the hall's clerk set it (device, sensor), or None."""
     newest: dict[tuple[str, str, str], int] = field(default_factory=dict)
     announced: set[tuple[str, str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -137,8 +200,6 @@ class HomeAssistantBridge:
             return 0
         latest: dict[tuple[str, str, str], Any] = {}
         for reading in batch.readings:
-            if reading.quality:
-                continue
             key = (device_id, reading.sensor_id, reading.metric)
             if key not in latest or reading.ts_us > latest[key].ts_us:
                 latest[key] = reading
@@ -154,17 +215,25 @@ class HomeAssistantBridge:
                     self.series_of[device_id] = known + 1
                 self.newest[key] = reading.ts_us
                 if key not in self.announced:
-                    self.publish(
-                        *discovery(
-                            device_id,
-                            self.site_of(device_id),
-                            reading.sensor_id,
-                            reading.metric,
-                            reading.unit,
-                        )
-                    )
+                    for where, config in discovery(
+                        device_id,
+                        self.site_of(device_id),
+                        reading.sensor_id,
+                        reading.metric,
+                        reading.unit,
+                        self.label_of(device_id, reading.sensor_id),
+                    ):
+                        self.publish(where, config)
                     self.announced.add(key)
-                self.publish(state_topic(*key), json.dumps(reading.value).encode("utf-8"))
+                state = ha_state(
+                    reading.metric,
+                    reading.unit,
+                    reading.value,
+                    reading.quality,
+                    reading.censor,
+                    reading.ts_us,
+                )
+                self.publish(state_topic(*key), json.dumps(state, allow_nan=False).encode("utf-8"))
                 published += 1
         return published
 
@@ -173,8 +242,13 @@ def run_bridge(
     client_factory: Callable[..., MqttClient],
     site_of: Callable[[str], str],
     stop: threading.Event,
+    label_of: Callable[[str, str], str | None] = lambda device_id, sensor_id: None,
 ) -> None:
-    """Connect, subscribe to every node's readings and status, bridge until ``stop``."""
+    """Connect, subscribe to every node's readings and status, bridge until ``stop``.
+
+    ``site_of`` names a hall (its device id), ``label_of`` a sensor (device and sensor
+    id; None for no label) in the discovery messages.
+    """
     bridge_holder: list[HomeAssistantBridge] = []
 
     def on_message(message: Message) -> None:
@@ -192,7 +266,7 @@ def run_bridge(
         except MqttError as error:
             log.warning("could not publish %s: %s", where, error)
 
-    bridge_holder.append(HomeAssistantBridge(publish, site_of))
+    bridge_holder.append(HomeAssistantBridge(publish, site_of, label_of))
     client.start_background()
     try:
         stop.wait()
