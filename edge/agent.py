@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from edge.clock import ClockSample
@@ -24,6 +24,8 @@ MAX_BUFFERED_READINGS = 50_000
 """Readings kept in memory while the disk is full (over an hour for ten sensors at one
 reading a second, about 10 MB); beyond this the oldest are lost, counted and logged."""
 
+CLOCK_STEP_MIN = timedelta(seconds=60)
+"""A wall-clock step at least this big moves the health records' times with it."""
 CLOCK_CHECK_INTERVAL_S = 10.0
 
 
@@ -65,8 +67,10 @@ class Agent:
         *,
         companions: Sequence[Companion] = (),
         monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        self.wall = wall
         self.companions = list(companions)
         self.store = store
         self.sample_clock = sample_clock
@@ -89,6 +93,7 @@ class Agent:
         self._threads: list[RunnerThread] = []
         self._recorded_health: dict[str, Health] = {}
         now = monotonic()
+        self._clock_anchor = (wall(), now)
         self._last_flush = now
         self._last_clock_check = now - CLOCK_CHECK_INTERVAL_S
         self._last_maintenance = now - settings.maintenance_interval_s
@@ -221,9 +226,22 @@ class Agent:
         with contextlib.suppress(StoreError):
             self.store.record_health("store", state, error, 0, datetime.now(UTC))
 
+    def follow_clock_steps(self) -> None:
+        """Move the health records' times when the wall clock steps (NTP, a fixed RTC).
+
+        The step is the wall clock's change less the monotonic clock's since the last tick.
+        """
+        wall, monotonic = self.wall(), self.monotonic()
+        last_wall, last_monotonic = self._clock_anchor
+        self._clock_anchor = (wall, monotonic)
+        step = (wall - last_wall) - timedelta(seconds=monotonic - last_monotonic)
+        if abs(step) >= CLOCK_STEP_MIN:
+            log.info("the wall clock stepped by %s; health times moved with it", step)
+            self.store.shift_health_times(step)
+
     def record_health(self) -> None:
         """Write each driver's health to the store when it has changed."""
-        now = datetime.now(UTC)
+        now = self.wall()
         for runner in self.runners:
             health = runner.health()
             if self._recorded_health.get(runner.name) == health:
@@ -305,6 +323,7 @@ class Agent:
             except Exception:  # the uplink must never stop the node from keeping readings
                 log.exception("the uplink step failed; retrying next tick")
         try:
+            self.follow_clock_steps()
             self.record_health()
             if now - self._last_clock_check >= CLOCK_CHECK_INTERVAL_S:
                 self.describe_new_sensors()

@@ -24,6 +24,16 @@ def record_health(
         )
 
 
+def shift_health_times(database: StoreDatabase, step_us: int) -> None:
+    """Move every ``since`` by a step of the wall clock, so a state's age stays true.
+
+    A clock set a year wrong and then put right would otherwise leave "ok since 365 days
+    ago" until the state next changes.
+    """
+    with database.write("moving health times with the clock"):
+        database.connection.execute("UPDATE health SET since_us = since_us + ?", (step_us,))
+
+
 def health(database: StoreDatabase) -> list[HealthRecord]:
     """Every driver's last recorded health."""
     return [

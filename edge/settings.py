@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.layout import DataDir
-from presentation.vocabulary import METRICS
+from presentation.vocabulary import DEFAULT_PUBLIC_METRICS, METRICS
 from sensors.registry import DRIVER_NAMES, driver_settings
 from sensors.settings import DriverSettings, DriverValues, NodeFacts
 
@@ -25,22 +25,6 @@ S = TypeVar("S", bound=DriverValues)
 
 def _setting(default: Any, help: str, unit: str = "", **bounds: float) -> Any:
     return field(default=default, metadata={"help": help, "unit": unit, **bounds})
-
-
-DEFAULT_PUBLIC_METRICS = (
-    "temperature",
-    "relative_humidity",
-    "co2",
-    "pm2_5",
-    "pm10",
-    "noise",
-    "footfall",
-    "entries",
-    "exits",
-    "occupancy",
-)
-"""Metrics shown to visitors unless the settings say otherwise; the Pi's own health
-(CPU temperature, disk, load) shows on the status page only."""
 
 
 @dataclass(frozen=True)

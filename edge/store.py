@@ -10,7 +10,7 @@ outbox and the hub's acknowledgements (edge.outbox), readings held back for the 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -80,6 +80,10 @@ class EdgeStore:
     ) -> None:
         """Record a driver's health; ``since`` moves only when the state changes."""
         driver_health.record_health(self.database, driver, state, last_error, failures, at)
+
+    def shift_health_times(self, step: timedelta) -> None:
+        """Move every health record's ``since`` by a step the wall clock took."""
+        driver_health.shift_health_times(self.database, round(step.total_seconds() * 1e6))
 
     # --- the uplink's view (hub_sync.uplink.Outbox) ---
 

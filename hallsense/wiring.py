@@ -79,7 +79,9 @@ def build_uplink(
 
     def status() -> dict[str, Any]:
         stats = store.stats()
-        failing = [h for h in store.health() if h.state not in ("ok", "stopped")]
+        # Only a part that is failing is an error: the uplink's "sending" or "waiting" is a
+        # backlog, which the hub judges from the backlog's own figures.
+        failing = [h for h in store.health() if h.state in ("failing", "hung")]
         oldest = stats.oldest_unacknowledged
         return {
             "version": __version__,

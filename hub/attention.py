@@ -3,9 +3,13 @@
 One set of rules for the fleet page's "needs attention" filter, its per-node words, and
 (later) the alerts: a node is a concern when it has been offline longer than
 :data:`OFFLINE_AFTER_S`, when it is behind (more than :data:`BEHIND_READINGS` readings
-waiting, or its oldest waiting reading is older than :data:`BEHIND_AFTER_S`), when a
-sensor is failing, when its clock is not synchronised, or when the hub has lately refused
-its messages (malformed, over a quota) or kept some aside that it could not handle. Pure
+waiting, or its oldest waiting reading has waited longer than :data:`BEHIND_AFTER_S` by
+the hub's clock: :mod:`hub.backlog_age`), when a sensor is failing, when another part of
+the node reports a fault (its password rotation, say), when its clock is not
+synchronised, or when the hub has lately refused its messages (malformed, over a quota)
+or kept some aside that it could not handle. A backlog is never a failing sensor: the
+node sends only its parts' failures as ``last_error``, and a few readings waiting for the
+next batch are how a healthy node works. Pure
 functions of a :class:`hub.store.DeviceState` and the time: fast enough for a thousand
 nodes a request.
 """
@@ -13,8 +17,8 @@ nodes a request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
+from hub.backlog_age import waited_s
 from hub.metrics import node_status
 from hub.quotas import QUOTA_READINGS
 from hub.store import QUARANTINED, DeviceState
@@ -25,7 +29,15 @@ OFFLINE_AFTER_S = 15 * 60
 BEHIND_READINGS = 50_000
 """About a day of a busy hall's readings waiting."""
 BEHIND_AFTER_S = 6 * 3600
-"""Readings older than this still waiting: the link is not keeping up."""
+"""The oldest reading still waiting after this long by the hub's clock: the link is not
+keeping up."""
+NODE_PARTS = {
+    "credentials": "its broker password",
+    "enrolment": "enrolment",
+    "store": "its store",
+    "uplink": "its link to the hub",
+}
+"""Parts of the node that report faults as drivers do, but are not sensors."""
 QUOTA_RECENT_S = 3600
 """A quota exceeded within this long is a concern; an honest node never exceeds one."""
 REFUSED_RECENT_S = 24 * 3600
@@ -37,8 +49,8 @@ class Concern:
     """One reason a node needs attention."""
 
     kind: str
-    """``offline``, ``never``, ``behind``, ``sensor``, ``clock``, ``refused``, ``quota`` or
-    ``quarantined``."""
+    """``offline``, ``never``, ``behind``, ``sensor``, ``node``, ``clock``, ``refused``,
+    ``quota`` or ``quarantined``."""
     words: str
 
 
@@ -52,21 +64,23 @@ def concerns(state: DeviceState, now_us: int) -> list[Concern]:
         found.append(Concern("offline", f"Offline for {duration_words(quiet_s)}"))
     status = node_status(state)
     backlog = status.get("backlog")
-    oldest = status.get("oldest_unacknowledged")
-    waiting_s = 0.0
-    if isinstance(oldest, str):
-        try:
-            waiting_s = now_us / 1e6 - datetime.fromisoformat(oldest).timestamp()
-        except ValueError:
-            waiting_s = 0.0
+    waiting_s = waited_s(status, now_us)
     if (isinstance(backlog, int) and backlog > BEHIND_READINGS) or waiting_s > BEHIND_AFTER_S:
-        count = f"{backlog:,} readings waiting" if isinstance(backlog, int) else "readings waiting"
+        count = (
+            f"{backlog:,} reading{'s' if backlog != 1 else ''} waiting"
+            if isinstance(backlog, int)
+            else "readings waiting"
+        )
         found.append(
-            Concern("behind", f"Behind: {count}, the oldest from {duration_words(waiting_s)} ago")
+            Concern("behind", f"Behind: {count}, the oldest for {duration_words(waiting_s)}")
         )
     last_error = status.get("last_error")
     if isinstance(last_error, str) and last_error:
-        found.append(Concern("sensor", f"Sensor failing: {last_error[:160]}"))
+        part, _, what = last_error.partition(": ")
+        if part in NODE_PARTS and what:
+            found.append(Concern("node", f"Node problem ({NODE_PARTS[part]}): {what[:160]}"))
+        else:
+            found.append(Concern("sensor", f"Sensor failing: {last_error[:160]}"))
     if status.get("clock_synchronised") is False:
         found.append(Concern("clock", "Clock not synchronised: readings are held back"))
     found.extend(refusal_concerns(state, now_us))

@@ -31,11 +31,14 @@ from hub.hall_settings import (
     apply_edit,
     checked_edit,
     hall_settings,
+    in_effect_public_metrics,
+    metric_words,
+    offered_metrics,
+    sensor_words,
 )
 from hub.login_web import require_account, require_team
 from hub.metrics import CONTENT_TYPE, exposition, node_status
 from hub.store import AuditEntry, DeadLetter, DeviceState, HourlyRollup, RegisteredDevice
-from presentation.vocabulary import PUBLISHABLE_METRICS
 from presentation.words import duration_words
 
 UNKNOWN = "not known"
@@ -195,21 +198,24 @@ def fleet_blueprint(
         check(set())
         device = visible_device(device_id)
         current = hall_settings(store(), device_id)
-        sensors = sorted(
-            {r.sensor_id for r in store().hourly([device_id], 0, 2**62)}
-            | set(current.page.get("sensor_labels", {}))
-        )
+        measures: dict[str, set[str]] = {}
+        for rollup in store().hourly([device_id], 0, 2**62):
+            measures.setdefault(rollup.sensor_id, set()).add(rollup.metric)
+        for sensor in current.page.get("sensor_labels", {}):
+            measures.setdefault(sensor, set())
+        sensors = sorted(measures)
+        metrics = offered_metrics(current)
         error, field, status = "", "", 200
         form: dict[str, Any] = {
             "hall_name": current.page.get("hall_name", device.site),
             "opening_hours": current.page.get("opening_hours", ""),
             "labels": dict(current.page.get("sensor_labels", {})),
-            "public": set(current.page.get("public_metrics", [])),
+            "public": set(in_effect_public_metrics(current)),
         }
         if request.method == "POST":
             account = require_account()
             try:
-                changes = checked_edit(request.form, sensors, PUBLISHABLE_METRICS)
+                changes = checked_edit(request.form, sensors, metrics)
                 apply_edit(
                     current,
                     changes,
@@ -221,7 +227,7 @@ def fleet_blueprint(
                     "hall_name": request.form.get("hall_name", ""),
                     "opening_hours": request.form.get("opening_hours", ""),
                     "labels": {s: request.form.get(f"label:{s}", "") for s in sensors},
-                    "public": {m for m in PUBLISHABLE_METRICS if request.form.get(f"public:{m}")},
+                    "public": {m for m in metrics if request.form.get(f"public:{m}")},
                 }
             except OSError as failure:  # ConnectionError from send_config
                 error = f"the hub could not reach the broker ({failure}); nothing was changed"
@@ -233,7 +239,9 @@ def fleet_blueprint(
                 "settings.html",
                 device=device,
                 sensors=sensors,
-                metrics=PUBLISHABLE_METRICS,
+                sensor_words={s: sensor_words(s, measures[s]) for s in sensors},
+                metrics=metrics,
+                metric_words={m: metric_words(m) for m in metrics},
                 form=form,
                 error=error,
                 field=field,

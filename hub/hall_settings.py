@@ -25,6 +25,7 @@ from hub.store import SentConfig
 from hub_sync.node_config import PAGE_LABEL_MAX, PAGE_TEXT_MAX
 from hub_sync.untrusted_text import CONTROL_CHARACTER
 from hub_sync.wire_errors import ProtocolError
+from presentation.vocabulary import DEFAULT_PUBLIC_METRICS, METRICS, PUBLISHABLE_METRICS
 
 EDITABLE = ("hall_name", "opening_hours", "public_metrics", "sensor_labels")
 """The page settings a clerk may change (``contact`` stays with the IoT team)."""
@@ -88,6 +89,41 @@ def hall_settings(source: ConfigSource, device_id: str) -> HallSettings:
     )
 
 
+def in_effect_public_metrics(current: HallSettings) -> tuple[str, ...]:
+    """What visitors see now: the public metrics the hub sent, or the node's defaults.
+
+    A node the hub never sent public metrics shows :data:`DEFAULT_PUBLIC_METRICS` (unless
+    its own settings file says otherwise, which the hub cannot see), so the form starts
+    from those rather than from nothing: a clerk who changes only the opening hours must
+    not send an empty selection and blank the hall's page.
+    """
+    sent = current.page.get("public_metrics")
+    if isinstance(sent, list):
+        return tuple(m for m in sent if isinstance(m, str))
+    return DEFAULT_PUBLIC_METRICS
+
+
+def offered_metrics(current: HallSettings) -> tuple[str, ...]:
+    """The metrics the form offers: the publishable ones and any already public."""
+    extra = [m for m in in_effect_public_metrics(current) if m not in PUBLISHABLE_METRICS]
+    return (*PUBLISHABLE_METRICS, *(m for m in extra if m in METRICS))
+
+
+def metric_words(metric: str) -> str:
+    """A metric as a clerk reads it: "Relative humidity", not ``relative_humidity``."""
+    known = METRICS.get(metric)
+    return known.description if known is not None else metric
+
+
+def sensor_words(sensor_id: str, metrics: set[str]) -> str:
+    """A sensor as a clerk can find it: what it measures, then its own name."""
+    if not metrics:
+        return f"sensor {sensor_id}"
+    measured = ", ".join(metric_words(m).lower() for m in sorted(metrics)[:3])
+    more = ", …" if len(metrics) > 3 else ""
+    return f"the sensor measuring {measured}{more} ({sensor_id})"
+
+
 def _printable(name: str, value: str) -> str:
     """``value`` with its white space made single spaces, if it holds no control character."""
     value = " ".join(value.split())
@@ -134,6 +170,11 @@ def checked_edit(
         if label:
             labels[sensor] = label
     page["sensor_labels"] = labels
+    if not page["public_metrics"]:
+        raise HallSettingsError(
+            f"public:{metrics[0]}" if metrics else "public_metrics",
+            "tick at least one measurement: with none, the hall's page shows no readings",
+        )
     return page
 
 

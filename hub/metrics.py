@@ -9,7 +9,8 @@ What the team asks and the expression that answers it:
 
 - is every node alive? ``hallsense_hub_node_online == 0``
 - is a node falling behind? ``hallsense_hub_node_backlog_readings > 50000`` or
-  ``time() - hallsense_hub_node_oldest_unacknowledged_timestamp_seconds > 6*3600``
+  ``time() - hallsense_hub_node_backlog_waiting_since_timestamp_seconds > 6*3600`` (by
+  the hub's clock: the oldest-reading timestamp is the node's, which may be wrong)
 - the hub's ingest rate: ``sum(rate(hallsense_hub_readings_stored_total[5m]))``
 - rejected batches: ``increase(hallsense_hub_rejected_batches_total[1h]) > 0``
 - a device over a quota, or sending what the hub refuses:
@@ -31,6 +32,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from hub.backlog_age import waiting_since_us
 from hub.store import DeviceState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -103,6 +105,10 @@ class FleetCollector(Collector):
             "hallsense_hub_node_oldest_unacknowledged_timestamp_seconds",
             "Unix time of the oldest reading the node still waits to deliver.",
         )
+        waiting = gauge(
+            "hallsense_hub_node_backlog_waiting_since_timestamp_seconds",
+            "Unix time (the hub's clock) the hub first heard of the node's oldest waiting reading.",
+        )
         clock = gauge(
             "hallsense_hub_node_clock_synchronised", "1 if the node's clock is synchronised."
         )
@@ -150,7 +156,11 @@ class FleetCollector(Collector):
             when = _timestamp(status.get("oldest_unacknowledged"))
             if when is not None:
                 oldest.add_metric(labels, when)
-        yield from (up, seen, backlog, held, oldest, clock, store_bytes, missing, stored, rejected)
+            since = waiting_since_us(status)
+            if since is not None:
+                waiting.add_metric(labels, since / 1e6)
+        yield from (up, seen, backlog, held, oldest, waiting, clock, store_bytes, missing)
+        yield from (stored, rejected)
         yield from (quarantined, refused)
 
 

@@ -13,6 +13,7 @@ import math
 import struct
 from collections.abc import Iterable
 
+from hub.backlog_age import stamp_waiting_since
 from hub.store import (
     DEAD_LETTER_PAYLOAD_BYTES,
     DEAD_LETTER_ROWS,
@@ -430,6 +431,13 @@ class IngestTables(SqlTables):
         """
         answer = config_answer(status_json)
         with self._lock, self._transaction():
+            if status_json:
+                previous = self._query(
+                    "SELECT status_json FROM devices WHERE device_id = ?", (device_id,)
+                )
+                status_json = stamp_waiting_since(
+                    status_json, str(previous[0][0] or "") if previous else "", at_us
+                )
             self._run(
                 "UPDATE devices SET online = ?, "
                 "status_json = CASE WHEN ? = '' THEN status_json ELSE ? END, "

@@ -162,6 +162,7 @@ def create_hub_web(
     if rotation is not None:
         app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
     app.register_blueprint(well_known_blueprint(security_contact))
+    app.jinja_env.globals["security_contact"] = security_contact
     if pages is not None:
         _add_pages(app, pages)
     app.after_request(_secure)

@@ -67,15 +67,27 @@ _METRICS = (
 METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in _METRICS})
 """Every known metric by name, in the order of docs/sensors.md."""
 
-PUBLISHABLE_METRICS = (
+DEFAULT_PUBLIC_METRICS = (
     "temperature",
-    "humidity",
+    "relative_humidity",
     "co2",
     "pm2_5",
     "pm10",
     "noise",
     "footfall",
     "entries",
+    "exits",
+    "occupancy",
 )
-"""Metrics a clerk may publish from the hub (what a hall's sensors measure; the node
-checks the rest)."""
+"""Metrics shown to visitors unless the settings say otherwise; the Pi's own health
+(CPU temperature, disk, load) shows on the status page only."""
+
+PUBLISHABLE_METRICS = (
+    *DEFAULT_PUBLIC_METRICS,
+    "pressure",
+    "people_estimate",
+    "gas_resistance",
+    "battery_level",
+)
+"""Metrics a clerk may publish from the hub: what a hall's sensors measure. Every one is a
+name in :data:`METRICS`, so the node never refuses a config for naming one."""

@@ -18,8 +18,7 @@ from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from edge.settings import DEFAULT_PUBLIC_METRICS
-from presentation.vocabulary import METRICS
+from presentation.vocabulary import DEFAULT_PUBLIC_METRICS, METRICS
 
 Source = Literal["default", "settings file", "hub"]
 

@@ -1,6 +1,6 @@
 """The agent's steps: batching commits, keeping readings through a full disk, health."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from edge.agent import Agent
 from edge.clock import ClockSample
@@ -12,11 +12,17 @@ from sensors.faulty import FaultyDriver
 
 
 class FakeTime:
+    """A monotonic clock the test moves, and a wall clock that follows it unless stepped."""
+
     def __init__(self) -> None:
         self.now = 50.0
+        self.wall_offset = datetime.now(UTC) - timedelta(seconds=self.now)
 
     def __call__(self) -> float:
         return self.now
+
+    def wall(self) -> datetime:
+        return self.wall_offset + timedelta(seconds=self.now)
 
 
 def synced_clock() -> ClockSample:
@@ -27,7 +33,8 @@ def make_agent(tmp_path, drivers, **overrides):
     settings = EdgeSettings(data_dir=tmp_path, **overrides)
     store = EdgeStore(settings.db_path)
     clock = FakeTime()
-    return Agent(settings, store, drivers, synced_clock, monotonic=clock), store, clock
+    agent = Agent(settings, store, drivers, synced_clock, monotonic=clock, wall=clock.wall)
+    return agent, store, clock
 
 
 def counter_values(store):
@@ -142,5 +149,43 @@ def test_intervals_change_all_or_nothing(tmp_path):
             "no driver named teleporter on this node"
         )
         assert agent.runners[0].driver.interval_s == 5.0
+    finally:
+        store.close()
+
+
+def test_health_times_move_with_a_wall_clock_step_so_ages_stay_true(tmp_path):
+    """A clock a year slow, then put right: "ok since" stays minutes, not 365 days."""
+    agent, store, clock = make_agent(tmp_path, [CounterDriver(interval_s=1)])
+    try:
+        clock.wall_offset -= timedelta(days=365)  # the Pi booted with a clock a year slow
+        agent.tick()
+        agent.poll_all()
+        agent.tick()
+        clock.now += 120
+        clock.wall_offset += timedelta(days=365)  # NTP puts it right
+        agent.tick()
+        (health,) = [h for h in store.health() if h.driver == "counter"]
+        assert health.state == "ok"
+        assert timedelta(0) <= clock.wall() - health.since <= timedelta(seconds=121)
+    finally:
+        store.close()
+
+
+def test_a_step_under_a_minute_leaves_health_times_alone(tmp_path):
+    agent, store, clock = make_agent(tmp_path, [CounterDriver(interval_s=1)])
+    try:
+        agent.poll_all()
+        agent.tick()
+        (before,) = [h.since for h in store.health() if h.driver == "counter"]
+        clock.wall_offset += timedelta(seconds=59)
+        clock.now += 1
+        agent.tick()
+        (after,) = [h.since for h in store.health() if h.driver == "counter"]
+        assert after == before
+        clock.wall_offset += timedelta(seconds=60)
+        clock.now += 1
+        agent.tick()
+        (moved,) = [h.since for h in store.health() if h.driver == "counter"]
+        assert moved - before == timedelta(seconds=60)
     finally:
         store.close()

@@ -5,8 +5,19 @@ import json
 import pytest
 
 from hub.config_downlink import build_config
-from hub.hall_settings import HallSettingsError, apply_edit, checked_edit, hall_settings
+from hub.hall_settings import (
+    HallSettings,
+    HallSettingsError,
+    apply_edit,
+    checked_edit,
+    hall_settings,
+    in_effect_public_metrics,
+    metric_words,
+    offered_metrics,
+    sensor_words,
+)
 from hub_sync.node_config import decode_config
+from presentation.vocabulary import DEFAULT_PUBLIC_METRICS, METRICS
 
 
 def sender(store, sent):
@@ -61,6 +72,31 @@ def test_a_form_is_checked_field_by_field():
         checked_edit({"hall_name": "  "}, [], [])
     with pytest.raises(HallSettingsError, match="label:door"):
         checked_edit({"hall_name": "A", "label:door": "x" * 81}, ["door"], [])
+
+
+def test_an_empty_selection_of_public_measurements_is_refused_at_the_first_box():
+    """Nothing ticked would blank the hall's page: the clerk is asked to tick one."""
+    with pytest.raises(HallSettingsError, match="tick at least one") as refused:
+        checked_edit({"hall_name": "A"}, [], ["temperature", "co2"])
+    assert refused.value.field == "public:temperature"
+    assert checked_edit({"hall_name": "A", "public:co2": "on"}, [], ["temperature", "co2"])[
+        "public_metrics"
+    ] == ["co2"]
+
+
+def test_the_form_starts_from_what_the_hall_shows_and_offers_only_real_metrics():
+    never_sent = HallSettings("askrigg")
+    assert in_effect_public_metrics(never_sent) == DEFAULT_PUBLIC_METRICS
+    sent = HallSettings("askrigg", page={"public_metrics": ["co2"]}, revision=1)
+    assert in_effect_public_metrics(sent) == ("co2",)
+    offered = offered_metrics(never_sent)
+    assert set(DEFAULT_PUBLIC_METRICS) <= set(offered)
+    assert all(metric in METRICS for metric in offered)
+    assert "humidity" not in offered
+    assert metric_words("relative_humidity") == "Relative humidity"
+    assert sensor_words("sim-co2", {"co2"}) == (
+        "the sensor measuring carbon dioxide concentration (sim-co2)"
+    )
 
 
 def test_nothing_is_recorded_when_the_broker_cannot_be_reached(hub_store):

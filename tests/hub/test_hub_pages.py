@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from html import unescape as html_unescape
 
 import pytest
 
@@ -17,6 +18,7 @@ from hub.store_sqlite import SqliteHubStore
 from hub.web import PUBLIC_ENDPOINTS
 from hub_sync.batch_codec import Batch, WireReading
 from hub_sync.node_config import decode_config
+from presentation.vocabulary import DEFAULT_PUBLIC_METRICS
 from tests.hub.web_support import PASSWORD, Clock, account, make_app, token_for
 
 HOUR = 3_600_000_000
@@ -164,6 +166,43 @@ def test_a_clerk_changes_the_opening_hours_and_it_is_sent_to_the_node(app, store
     bad = client.post("/fleet/askrigg/settings", data={**form, "hall_name": " "})
     assert bad.status_code == 400
     assert "must not be empty" in bad.text
+    assert len(sent) == 1
+
+
+def form_as_sent(page: str) -> dict[str, str]:
+    """The settings form's fields as a browser sends them: text values and ticked boxes."""
+    fields = {
+        name: html_unescape(value)
+        for name, value in re.findall(
+            r'<input type="(?:text|hidden)"[^>]*name="([^"]+)" value="([^"]*)"', page
+        )
+    }
+    for name in re.findall(r'<input type="checkbox"[^>]*name="([^"]+)"[^>]*checked', page):
+        fields[name] = "on"
+    return fields
+
+
+def test_a_clerk_who_changes_only_the_hours_keeps_everything_the_hall_shows(app, store, sent):
+    """The form once opened with nothing ticked, so this edit blanked the hall's page."""
+    account(store, "clerk-askrigg", "clerk", ("askrigg",))
+    client = app.test_client()
+    log_in(client, "clerk-askrigg")
+    assert "<h1>Your halls</h1>" in client.get("/fleet").text
+    page = client.get("/fleet/askrigg/settings").text
+    assert "Relative humidity" in page
+    assert 'name="public:humidity"' not in page
+    assert "Label for the sensor measuring people through the door (door)" in page
+    form = form_as_sent(page)
+    form["opening_hours"] = "Mon to Sat, 9:00 to 22:00"
+    assert client.post("/fleet/askrigg/settings", data=form).status_code == 303
+    ((_, config, _),) = sent
+    assert dict(config.page)["public_metrics"] == DEFAULT_PUBLIC_METRICS
+    assert dict(config.page)["opening_hours"] == "Mon to Sat, 9:00 to 22:00"
+    # Unticking everything is refused, naming the first box.
+    empty = {k: v for k, v in form.items() if not k.startswith("public:")}
+    refused = client.post("/fleet/askrigg/settings", data=empty)
+    assert refused.status_code == 400
+    assert 'href="#public-temperature"' in refused.text
     assert len(sent) == 1
 
 

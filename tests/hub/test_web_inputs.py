@@ -370,6 +370,7 @@ def test_hall_settings_at_their_longest_are_sent(team: Visitor) -> None:
         "hall_name": "x" * PAGE_TEXT_MAX,
         "opening_hours": "y" * PAGE_TEXT_MAX,
         "label:door": "z" * PAGE_LABEL_MAX,
+        "public:temperature": "on",
         "csrf_token": team.csrf or "",
     }
     assert team.client.post("/fleet/askrigg/settings", data=form).status_code == 303

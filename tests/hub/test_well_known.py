@@ -49,3 +49,21 @@ def test_the_expiry_is_written_in_utc_with_a_z():
         "https://council.example/report", "https://h/x", datetime(2026, 1, 1, tzinfo=UTC)
     )
     assert "Expires: 2026-07-02T00:00:00Z\n" in text
+
+
+@pytest.mark.parametrize("contact", ["", "mailto:iot@council.example"])
+def test_pages_link_the_security_file_only_when_it_exists(tmp_path, contact):
+    """Every page once linked "Reporting a security problem" to a 404 when no contact was set."""
+    from hub.store_sqlite import SqliteHubStore
+    from tests.hub.web_support import make_app
+
+    store = SqliteHubStore(tmp_path / "hub.db")
+    try:
+        client = make_app(tmp_path, store, security_contact=contact).test_client()
+        page = client.get("/open-data").text
+        linked = "Reporting a security problem" in page
+        assert linked == bool(contact)
+        if linked:
+            assert client.get("/.well-known/security.txt").status_code == 200
+    finally:
+        store.close()

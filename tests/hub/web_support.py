@@ -48,6 +48,7 @@ def make_app(
     send: Callable[[str, bytes, str], None] | None = None,
     clock: Callable[[], float] = time.time,
     secure_cookies: bool = False,
+    security_contact: str = "",
 ) -> Flask:
     pages = HubPages(
         open_store=lambda: Kept(store),
@@ -57,7 +58,12 @@ def make_app(
         secure_cookies=secure_cookies,
         clock=clock,
     )
-    return create_hub_web(TokenStore(tmp_path / "enrolment"), lambda device_id: {}, pages=pages)
+    return create_hub_web(
+        TokenStore(tmp_path / "enrolment"),
+        lambda device_id: {},
+        pages=pages,
+        security_contact=security_contact,
+    )
 
 
 def account(store: Any, name: str, role: str = "team", halls: tuple[str, ...] = ()) -> Account:
