@@ -32,13 +32,13 @@ from hub.hall_settings import (
     checked_edit,
     hall_settings,
     in_effect_public_metrics,
-    metric_words,
     offered_metrics,
     sensor_words,
 )
 from hub.login_web import require_account, require_team
 from hub.metrics import CONTENT_TYPE, exposition, node_status
 from hub.store import AuditEntry, DeadLetter, DeviceState, HourlyRollup, RegisteredDevice
+from presentation.vocabulary import metric_words
 from presentation.words import duration_words
 
 UNKNOWN = "not known"

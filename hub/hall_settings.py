@@ -25,7 +25,12 @@ from hub.store import SentConfig
 from hub_sync.node_config import PAGE_LABEL_MAX, PAGE_TEXT_MAX
 from hub_sync.untrusted_text import CONTROL_CHARACTER
 from hub_sync.wire_errors import ProtocolError
-from presentation.vocabulary import DEFAULT_PUBLIC_METRICS, METRICS, PUBLISHABLE_METRICS
+from presentation.vocabulary import (
+    DEFAULT_PUBLIC_METRICS,
+    METRICS,
+    PUBLISHABLE_METRICS,
+    metric_words,
+)
 
 EDITABLE = ("hall_name", "opening_hours", "public_metrics", "sensor_labels")
 """The page settings a clerk may change (``contact`` stays with the IoT team)."""
@@ -107,12 +112,6 @@ def offered_metrics(current: HallSettings) -> tuple[str, ...]:
     """The metrics the form offers: the publishable ones and any already public."""
     extra = [m for m in in_effect_public_metrics(current) if m not in PUBLISHABLE_METRICS]
     return (*PUBLISHABLE_METRICS, *(m for m in extra if m in METRICS))
-
-
-def metric_words(metric: str) -> str:
-    """A metric as a clerk reads it: "Relative humidity", not ``relative_humidity``."""
-    known = METRICS.get(metric)
-    return known.description if known is not None else metric
 
 
 def sensor_words(sensor_id: str, metrics: set[str]) -> str:

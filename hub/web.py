@@ -53,6 +53,7 @@ from hub.login_web import install_login, visible, wants_json
 from hub.logins import Logins
 from hub.open_data import Presenter, open_data_blueprint
 from hub.well_known import well_known_blueprint
+from presentation.vocabulary import metric_words
 from provisioning.enrolment import IssueCredentials, enrolment_blueprint
 from provisioning.enrolment_tokens import TokenStore
 from provisioning.failure_limit import FailureLimiter
@@ -163,6 +164,7 @@ def create_hub_web(
         app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
     app.register_blueprint(well_known_blueprint(security_contact))
     app.jinja_env.globals["security_contact"] = security_contact
+    app.jinja_env.globals["metric_words"] = metric_words
     if pages is not None:
         _add_pages(app, pages)
     app.after_request(_secure)

@@ -91,3 +91,9 @@ PUBLISHABLE_METRICS = (
 )
 """Metrics a clerk may publish from the hub: what a hall's sensors measure. Every one is a
 name in :data:`METRICS`, so the node never refuses a config for naming one."""
+
+
+def metric_words(metric: str) -> str:
+    """A metric as people read it: "Relative humidity", not ``relative_humidity``."""
+    known = METRICS.get(metric)
+    return known.description if known is not None else metric

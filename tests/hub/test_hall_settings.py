@@ -12,12 +12,11 @@ from hub.hall_settings import (
     checked_edit,
     hall_settings,
     in_effect_public_metrics,
-    metric_words,
     offered_metrics,
     sensor_words,
 )
 from hub_sync.node_config import decode_config
-from presentation.vocabulary import DEFAULT_PUBLIC_METRICS, METRICS
+from presentation.vocabulary import DEFAULT_PUBLIC_METRICS, METRICS, metric_words
 
 
 def sender(store, sent):

@@ -24,9 +24,11 @@ def write_env(path: Path, **settings: object) -> Path:
 
 
 class EdgeProcess:
-    """`python -m hallsense edge run --env FILE` with its stderr kept in a file."""
+    """`python -m hallsense edge run --env FILE` (or another ``edge`` command, such as
+    ``web``) with its stderr kept in a file."""
 
-    def __init__(self, env_file: Path, log_path: Path) -> None:
+    def __init__(self, env_file: Path, log_path: Path, *, command: str = "run") -> None:
+        self.command = command
         self.env_file = env_file
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
@@ -50,7 +52,7 @@ class EdgeProcess:
                     "-m",
                     "hallsense",
                     "edge",
-                    "run",
+                    self.command,
                     "--env",
                     str(self.env_file),
                 ],

@@ -1,9 +1,12 @@
 """End to end in Chromium: the IoT team finds a node that needs attention; a parish clerk
-changes the hall's opening hours at the hub; the change reaches a running node through
-the real broker, shows on the hall's own page, and the hub shows when it took effect.
+changes only the hall's opening hours at the hub, and the hall's own page shows every
+measurement it showed before plus the new hours, and the hub when it took effect; the
+clerk then unticks one measurement, and exactly that one leaves the hall's page and the
+open data.
 
-Real parts throughout: Mosquitto, `hallsense hub run`, `hallsense edge run`, the hub web
-app as `hallsense hub web` builds it (served by cheroot), and the node's page app."""
+Real parts throughout: Mosquitto, `hallsense hub run`, `hallsense edge run`,
+`hallsense edge web`, and the hub web app as `hallsense hub web` builds it (served by
+cheroot)."""
 
 from __future__ import annotations
 
@@ -13,21 +16,18 @@ import threading
 
 from cheroot import wsgi
 
-from edge.settings import EdgeSettings
 from hallsense.cli_hub_web import hub_pages
 from hallsense.settings import load_settings
-from hallsense.wiring_web import build_site
 from hub.settings import HubSettings
 from hub.store_sqlite import SqliteHubStore
 from hub.web import create_hub_web
 from provisioning.broker_config import HUB_ACCOUNT
 from provisioning.enrolment_tokens import TokenStore
 from tests.hub.web_support import PASSWORD, account
-from tests.support.broker import Broker
+from tests.support.broker import Broker, free_port
 from tests.support.browser import assert_no_axe_violations, load, screenshot
 from tests.support.edge_process import EdgeProcess, wait_for, write_env
 from tests.support.hub_process import HubProcess
-from web_local.app import create_app
 
 PASSWORDS = {HUB_ACCOUNT: "hub-pw-for-hub-to-hall", "askrigg": "askrigg-pw-for-hub-to-hall"}
 
@@ -38,6 +38,17 @@ def log_in(page, base, username):
     page.fill("#password", PASSWORD)
     with page.expect_navigation():
         page.click("button[type=submit]")
+
+
+def shown_measurements(page, url: str) -> list[str]:
+    """The measurements a visitor sees under "Now" on the hall's page."""
+    load(page, url)
+    return page.locator(".figures dt").all_inner_texts()
+
+
+def open_data_sections(page, url: str) -> list[str]:
+    load(page, url)
+    return page.locator("main section h2").all_inner_texts()
 
 
 def test_a_clerks_change_at_the_hub_reaches_the_halls_own_page(tmp_path, new_page):
@@ -69,9 +80,13 @@ def test_a_clerks_change_at_the_hub_reaches_the_halls_own_page(tmp_path, new_pag
         broker_password=PASSWORDS["askrigg"],
         uplink_start_jitter_s=0,
         uplink_heartbeat_s=1,
+        web_host="127.0.0.1",
+        web_port=(web_port := free_port()),
     )
     hub = HubProcess(hub_env, tmp_path / "hub.log").start()
     node = EdgeProcess(edge_env, tmp_path / "edge.log").start()
+    node_web = EdgeProcess(edge_env, tmp_path / "edge-web.log", command="web").start()
+    hall = f"http://127.0.0.1:{web_port}/"
     pages = dataclasses.replace(
         hub_pages(load_settings(HubSettings, hub_env)), secure_cookies=False
     )  # plain HTTP on loopback in this test
@@ -91,6 +106,16 @@ def test_a_clerks_change_at_the_hub_reaches_the_halls_own_page(tmp_path, new_pag
                 check.close()
 
         wait_for(online, 30, "the node never came online: see edge.log")
+        visitor = new_page(javascript=False)
+
+        def every_measurement_shown() -> bool:
+            try:
+                return len(shown_measurements(visitor, hall)) >= 4
+            except Exception:  # edge web still starting
+                return False
+
+        wait_for(every_measurement_shown, 30, "the hall's page never showed the simulated hall")
+        before = shown_measurements(visitor, hall)
 
         # The IoT team: the node that has never connected needs attention.
         team = new_page()
@@ -109,14 +134,14 @@ def test_a_clerks_change_at_the_hub_reaches_the_halls_own_page(tmp_path, new_pag
             clerk.click("text=Send to the node")
         assert clerk.url.endswith("/fleet/askrigg")
 
-        # It reaches the node over the broker and shows on the hall's own page.
-        settings = load_settings(EdgeSettings, edge_env)
+        # It reaches the node over the broker and shows on the hall's own page, with every
+        # measurement it showed before (the form once sent an empty selection: "No readings").
+        def hours_on_the_halls_page() -> bool:
+            load(visitor, hall)
+            return "Open Mon to Sat, 9:00 to 22:00" in visitor.content()
 
-        def on_the_halls_page() -> bool:
-            html = create_app(build_site(settings)).test_client().get("/").text
-            return "Open Mon to Sat, 9:00 to 22:00" in html
-
-        wait_for(on_the_halls_page, 30, "the opening hours never reached the page: see edge.log")
+        wait_for(hours_on_the_halls_page, 30, "the opening hours never reached the page")
+        assert shown_measurements(visitor, hall) == before
 
         # The node's status says it runs that revision: the hub shows when it took effect.
         def in_effect() -> bool:
@@ -127,7 +152,24 @@ def test_a_clerks_change_at_the_hub_reaches_the_halls_own_page(tmp_path, new_pag
         screenshot(clerk, "hub-to-hall-in-effect")
         page_file = json.loads((tmp_path / "node" / "page-settings.json").read_text())
         assert page_file["opening_hours"] == "Mon to Sat, 9:00 to 22:00"
+
+        # The clerk unticks noise: exactly that measurement leaves the page and open data.
+        published = open_data_sections(visitor, base + "/open-data/askrigg-village-hall")
+        assert "A-weighted sound level" in published
+        clerk.goto(base + "/fleet/askrigg/settings")
+        clerk.uncheck("#public-noise")
+        with clerk.expect_navigation():
+            clerk.click("text=Send to the node")
+        noise = next(m for m in before if "noise" in m.lower() or "sound" in m.lower())
+
+        def noise_gone() -> bool:
+            return shown_measurements(visitor, hall) == [m for m in before if m != noise]
+
+        wait_for(noise_gone, 30, "unticking noise never reached the hall's page")
+        after = open_data_sections(visitor, base + "/open-data/askrigg-village-hall")
+        assert after == [s for s in published if s != "A-weighted sound level"]
     finally:
+        node_web.stop()
         server.stop()
         serving.join(10)
         node.stop()
