@@ -37,6 +37,9 @@ DAQI_LABEL = (
 )
 """The label the page shows beside every DAQI figure."""
 
+NOT_ENOUGH_HEADLINE = "No air quality band yet: not enough readings"
+"""The headline of :class:`AirQualityIndex` when too few hours have PM2.5 readings."""
+
 
 @dataclass(frozen=True, slots=True)
 class AirQualityIndex:
@@ -55,6 +58,28 @@ class AirQualityIndex:
     hours_needed: int
     words: str
     label: str = DAQI_LABEL
+
+    @property
+    def headline(self) -> str:
+        """What a visitor needs first, in bold on the page: the band, or that there is none.
+
+        "Air pollution: Low (index 1 out of 10)", or "No air quality band yet: not enough
+        readings" (the numbers are in :attr:`detail`, in normal weight).
+        """
+        if self.index is None:
+            return NOT_ENOUGH_HEADLINE
+        return f"Air pollution: {self.words}"
+
+    @property
+    def detail(self) -> str:
+        """Why there is no band, with the numbers; empty when there is one."""
+        if self.index is not None:
+            return ""
+        covered = "none" if self.hours_covered == 0 else f"{self.hours_covered}"
+        return (
+            f"A band needs PM2.5 readings in {self.hours_needed} of the last {DAQI_HOURS} "
+            f"hours; so far {covered} {'has' if self.hours_covered == 1 else 'have'} them."
+        )
 
 
 def daqi_index(mean: float) -> int:

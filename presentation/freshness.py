@@ -33,7 +33,7 @@ def freshness(
 ) -> Freshness:
     """How long ago the newest reading (``latest``, None if there is none) was taken.
 
-    Under 5 seconds: "Updated just now"; under ``late_after``: "Updated 2 minutes ago";
+    Under a minute: "Updated just now"; under ``late_after``: "Updated 2 minutes ago";
     under ``stale_after``: "Updated 20 minutes ago; new readings are overdue"; from then
     on: "No new readings for 3 hours — the sensors may be off". More than a minute in the
     future: the node's clock is not right yet. Durations are ``presentation.words.ago``'s words.

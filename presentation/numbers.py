@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from presentation.words import on_off_words
+
 # Decimal places by unit when the caller does not say; others get one.
 _DECIMALS = {
     "°C": 1,
@@ -21,6 +23,7 @@ _DECIMALS = {
 }
 # Units that read better without a suffix ("12", not "12 count").
 _BARE_UNITS = frozenset({"", "1", "count", "bool"})
+_COUNT_UNITS = frozenset({"count", "people"})
 
 
 def decimals_for(unit: str, decimals: int | None) -> int:
@@ -68,15 +71,23 @@ def format_value(value: float, unit: str, decimals: int | None = None) -> str:
     return format_number(value, decimals_for(unit, decimals)) + unit_suffix(unit)
 
 
-def format_reading(value: float, unit: str, censor: str | None) -> str:
+def format_reading(value: float, unit: str, censor: str | None, metric: str | None = None) -> str:
     """A stored value as people read it, bounds included: "fewer than 3", "more than 1,000".
+
+    An on/off value (unit ``bool``) reads in words, never as a decimal: "In use" or
+    "Not in use" for occupancy, "Yes" or "No" for the rest. A whole count reads with no
+    decimals ("12", not "12.0").
 
     Args:
         value: the number.
         unit: its unit, as for :func:`format_value`.
         censor: "<" or ">" when the value is a bound rather than a measurement, else None.
+        metric: the metric's name, for the words of an on/off value.
     """
-    text = format_value(value, unit)
+    if unit == "bool":
+        return on_off_words(value, metric)
+    whole = unit in _COUNT_UNITS and math.isfinite(value) and value.is_integer()
+    text = format_value(value, unit, 0 if whole else None)
     if censor == "<":
         return f"fewer than {text}"
     if censor == ">":

@@ -24,6 +24,7 @@ from presentation.rollup import Rollup
 from presentation.ventilation import Ventilation, ventilation_advice
 from presentation.vocabulary import METRICS
 from presentation.weekly_summary import summary_window, weekly_summary
+from presentation.words import plain_label, sound_level
 from web_local.site import PageSettings
 
 NOW_METRICS = ("temperature", "relative_humidity", "co2", "pm2_5", "noise", "people_estimate")
@@ -32,13 +33,22 @@ NOW_METRICS = ("temperature", "relative_humidity", "co2", "pm2_5", "noise", "peo
 
 @dataclass(frozen=True)
 class NowFigure:
-    """One figure of "now": a metric's newest value, as a person reads it."""
+    """One figure of "now": a metric's newest value, as a person reads it.
+
+    ``advice`` is the one bold line under the value (what a visitor needs: "Fresh",
+    "Quiet", the air quality band), ``advice_level`` a stable key for its colour,
+    ``detail`` a sentence in normal weight with the numbers behind it, ``note`` the
+    small print (what the figure is and is not).
+    """
 
     metric: str
     label: str
     text: str
     at: datetime
     note: str = ""
+    advice: str = ""
+    advice_level: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,69 @@ def _rollups(
     return out
 
 
+def visitor_label(page: PageSettings, sensor_id: str, metric: str) -> str:
+    """What visitors call a sensor's metric: the hall's own label, else a plain name."""
+    own = page.sensor_labels.get(sensor_id)
+    if own:
+        return own
+    known = METRICS.get(metric)
+    return plain_label(metric, known.description if known else metric)
+
+
+def reading_words(reading: StoredReading) -> str:
+    """A stored reading's value in words: "35 decibels (quiet)", "In use", "21.5 °C"."""
+    if reading.metric == "noise" and reading.censor is None and math.isfinite(reading.value):
+        sound = sound_level(reading.value)
+        return f"{sound.text} ({sound.band.lower()})"
+    return format_reading(reading.value, reading.unit, _censor(reading), reading.metric)
+
+
+def _figure(
+    page: PageSettings,
+    reading: StoredReading,
+    ventilation: Ventilation | None,
+    air: AirQualityIndex | None,
+) -> NowFigure:
+    """One "now" figure with its advice: ventilation for CO2, the band for PM2.5, how loud."""
+    name = reading.metric
+    label = visitor_label(page, reading.sensor_id, name)
+    text = format_reading(reading.value, reading.unit, _censor(reading), name)
+    if name == "co2" and ventilation is not None:
+        return NowFigure(
+            name,
+            label,
+            text,
+            reading.timestamp,
+            note=ventilation.explanation,
+            advice=ventilation.words,
+            advice_level=ventilation.level,
+        )
+    if name == "pm2_5" and air is not None:
+        return NowFigure(
+            name,
+            label,
+            text,
+            reading.timestamp,
+            # The DAQI's label goes with a DAQI figure; with no band there is none to label.
+            note=air.label if air.index is not None else "",
+            advice=air.headline,
+            advice_level="" if air.index is None else f"daqi-{air.index}",
+            detail=air.detail,
+        )
+    if name == "noise" and reading.censor is None and math.isfinite(reading.value):
+        sound = sound_level(reading.value)
+        return NowFigure(
+            name,
+            label,
+            sound.text,
+            reading.timestamp,
+            advice=sound.band,
+            advice_level=sound.level,
+            detail=sound.explanation,
+        )
+    return NowFigure(name, label, text, reading.timestamp)
+
+
 def overview(
     store: EdgeStore, page: PageSettings, now: datetime, *, with_summary: bool = True
 ) -> Overview:
@@ -88,25 +161,17 @@ def overview(
     zone: ZoneInfo = page.zone
     latest = public_latest(store, page)
     newest = _first_per_metric(latest)
-    figures = []
-    for name in NOW_METRICS:
-        if name not in page.public_metrics or name not in newest:
-            continue
-        reading = newest[name]
-        figures.append(
-            NowFigure(
-                name,
-                page.label(reading.sensor_id, name),
-                format_reading(reading.value, reading.unit, _censor(reading)),
-                reading.timestamp,
-            )
-        )
     ventilation = None
     if "co2" in newest:
         ventilation = ventilation_advice(newest["co2"].value)
     air = None
     if "pm2_5" in page.public_metrics and "pm2_5" in newest:
         air = pm25_daqi(_rollups(store, daqi_window(now), ["pm2_5"]), now)
+    figures = [
+        _figure(page, newest[name], ventilation, air)
+        for name in NOW_METRICS
+        if name in page.public_metrics and name in newest
+    ]
     people_metrics = [m for m in PEOPLE_METRICS if m in page.public_metrics]
     people = people_today(_rollups(store, people_window(now, zone), people_metrics), now, zone)
     summary: list[str] = []
@@ -142,7 +207,7 @@ def series_of(store: EdgeStore, page: PageSettings) -> list[tuple[str, str, str]
     order = {name: n for n, name in enumerate(METRICS)}
     found = {(r.sensor_id, r.metric) for r in store.latest() if r.metric in page.public_metrics}
     return [
-        (sensor, metric, page.label(sensor, metric))
+        (sensor, metric, visitor_label(page, sensor, metric))
         for sensor, metric in sorted(found, key=lambda s: (order.get(s[1], 999), s[0]))
     ]
 
@@ -150,12 +215,17 @@ def series_of(store: EdgeStore, page: PageSettings) -> list[tuple[str, str, str]
 def trend_points(
     rollups: Iterable[Rollup],
 ) -> list[tuple[datetime, float, float | None, float | None]]:
-    """Chart points: a gauge's mean over its min-max band; a count's total per bucket."""
+    """Chart points: a gauge's mean over its min-max band, a count's total per bucket.
+
+    An on/off state's point is the percentage of the bucket it was on.
+    """
     points: list[tuple[datetime, float, float | None, float | None]] = []
     for r in rollups:
         kind = METRICS[r.metric].kind if r.metric in METRICS else "gauge"
         if kind == "count":
             points.append((r.start, r.mean * r.count, None, None))
+        elif kind == "state":
+            points.append((r.start, r.mean * 100, None, None))
         else:
             points.append((r.start, r.mean, r.min, r.max))
     return points

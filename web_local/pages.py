@@ -6,25 +6,41 @@ a data table beside them, so everything works with JavaScript off.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from markupsafe import Markup
 
-from edge.status import quality_names
-from presentation.air_quality import DAQI_LABEL
+from edge.store import EdgeStore
 from presentation.busy_times import busy_times_chart, busy_times_table
 from presentation.csv_export import csv_chunks
 from presentation.export_rows import Chunk
 from presentation.line_chart import line_chart
-from presentation.numbers import format_reading
+from presentation.numbers import format_number
+from presentation.reading_flags import flag_summary
 from presentation.senml_export import senml_chunks
 from presentation.tables import trend_table
 from presentation.vocabulary import METRICS
-from presentation.words import ago
-from web_local.context import current_site, open_private_store, open_store, page_settings
-from web_local.overview import PERIODS, busy_hours, overview, series_of, trend_points
+from presentation.words import ON_OFF_WORDS, ago, plain_label
+from web_local.context import (
+    StoreUnavailable,
+    current_site,
+    open_private_store,
+    open_store,
+    page_settings,
+)
+from web_local.overview import (
+    PERIODS,
+    busy_hours,
+    overview,
+    reading_words,
+    series_of,
+    trend_points,
+    visitor_label,
+)
 from web_local.params import parse_choice, parse_range
 
 pages = Blueprint("pages", __name__)
@@ -41,17 +57,18 @@ def _now() -> datetime:
 def home() -> str:
     """Now, people today, and the week in words."""
     view = overview(open_store(), page_settings(), _now())
-    return render_template("home.html", view=view, daqi_label=DAQI_LABEL)
+    return render_template("home.html", view=view)
 
 
 @pages.get("/kiosk")
 def kiosk() -> str:
     """The home page in large type for the hall's TV; a script refreshes it (with a pause).
 
-    It shows no weekly summary, so none is worked out on each minute's refresh.
+    It fits one screen (1920x1080 or 1280x720) with no links, since nobody clicks a TV,
+    and shows no weekly summary, so none is worked out on each minute's refresh.
     """
     view = overview(open_store(), page_settings(), _now(), with_summary=False)
-    return render_template("kiosk.html", view=view, daqi_label=DAQI_LABEL)
+    return render_template("kiosk.html", view=view)
 
 
 @pages.get("/trends")
@@ -75,13 +92,18 @@ def trend(sensor_id: str, metric: str) -> str:
     rollups = store.rollups(resolution, start, end, sensor_id=sensor_id, metric=metric)  # type: ignore[arg-type]
     if not rollups and (sensor_id, metric) not in {(s, m) for s, m, _ in series_of(store, page)}:
         abort(404, description=f"This hall has no sensor {sensor_id!r} measuring {metric}.")
-    label = page.label(sensor_id, metric)
-    unit = METRICS[metric].unit
+    label = visitor_label(page, sensor_id, metric)
+    kind = METRICS[metric].kind
+    # An on/off metric is charted as the share of each hour or day it was on, never 0.35.
+    unit = "%" if kind == "state" else METRICS[metric].unit
     points = trend_points(rollups)
-    is_count = METRICS[metric].kind == "count"
-    title = f"{label}, {words}" + (
-        " (people per hour)" if is_count and resolution == "hour" else ""
-    )
+    is_count = kind == "count"
+    title = f"{label}, {words}"
+    if is_count and resolution == "hour":
+        title += " (people per hour)"
+    elif kind == "state":
+        on = ON_OFF_WORDS[metric][0].lower() if metric in ON_OFF_WORDS else "on"
+        title += f" (percentage of the time {on})"
     common = {
         "title": title,
         "unit": unit,
@@ -121,35 +143,128 @@ def busy_times() -> str:
     )
 
 
+EXCEL_MAX_ROWS = 1_048_576
+"""The rows of one Excel worksheet (Excel 2007 and later); a CSV's heading takes one."""
+
+LARGE_CONFIRMED = "yes"
+"""``large=yes`` on a download: the whole range as CSV although Excel cannot open it all."""
+
+
+def estimated_readings(store: EdgeStore, start: datetime, end: datetime, metrics: set[str]) -> int:
+    """About how many readings of ``metrics`` lie in [start, end), from the daily rollups.
+
+    One small query (a row per sensor and day), never a scan of the readings: a year of a
+    busy hall is a few thousand rows. Readings flagged unfit for averages are not in the
+    rollups, so this may be a little under the true count.
+    """
+    return sum(r.count for r in store.rollups("day", start, end) if r.metric in metrics)
+
+
+def fits_in_excel(readings: int) -> bool:
+    """Whether a CSV of ``readings`` rows and its heading opens whole in Excel."""
+    return readings + 1 <= EXCEL_MAX_ROWS
+
+
+def excel_days(readings_per_day: float) -> int:
+    """How many whole days of CSV open in Excel at ``readings_per_day`` (at least 1)."""
+    if readings_per_day <= 0:
+        return current_site().max_download_days
+    return max(1, int((EXCEL_MAX_ROWS - 1) // math.ceil(readings_per_day)))
+
+
+def _day_words(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def too_big_words(readings: int, first: date, last: date) -> dict[str, str]:
+    """What the page says of a CSV too big for Excel: how big, and how many days fit."""
+    days = (last - first).days + 1
+    times = readings / (EXCEL_MAX_ROWS - 1)
+    much = f"about {times:.0f} times" if times >= 1.5 else "more than"
+    fit = excel_days(readings / max(days, 1))
+    return {
+        "first": _day_words(first),
+        "last": _day_words(last),
+        "readings": format_number(readings, 0),
+        "much": much,
+        "limit": f"{EXCEL_MAX_ROWS:,}",
+        "days": f"{fit:,} day{'s' if fit != 1 else ''}",
+    }
+
+
 @pages.get("/data")
 def data() -> str:
     """Download a date range as CSV or SenML; the form is a plain GET form."""
     page = page_settings()
-    today = _now().astimezone(page.zone).date()
+    now = _now()
+    today = now.astimezone(page.zone).date()
+    # What a day holds, from the last whole week's daily rollups: how many days Excel opens.
+    week_end = datetime.combine(today, time(0), tzinfo=page.zone)
+    try:
+        week = estimated_readings(
+            open_store(), week_end - timedelta(days=7), week_end, set(page.public_metrics)
+        )
+    except StoreUnavailable:
+        week = 0  # the form still shows; a download says what is wrong
+    per_day = week / 7
+    max_days = current_site().max_download_days
     return render_template(
         "data.html",
         default_from=(today - timedelta(days=6)).isoformat(),
         default_to=today.isoformat(),
-        max_days=current_site().max_download_days,
+        max_days=max_days,
+        excel_limit=f"{EXCEL_MAX_ROWS:,}",
+        per_day=format_number(per_day, 0) if per_day >= 1 else "",
+        excel_fit=(
+            f"any range up to {max_days:,} days fits in Excel"
+            if excel_days(per_day) >= max_days
+            else f"about {excel_days(per_day):,} days fit in Excel"
+        ),
+        too_big=None,
     )
 
 
 @pages.get("/data/download")
 def download() -> Response:
-    """The readings of a date range, streamed, as CSV (for spreadsheets) or SenML JSON."""
+    """The readings of a date range, streamed, as CSV (for spreadsheets) or SenML JSON.
+
+    A CSV with more rows than Excel opens is not sent unasked: the download page comes
+    back saying so, with the range filled in, how many days fit, and a link to the whole
+    range (``large=yes``) for software that reads big files.
+    """
     site = current_site()
     page = page_settings()
     fmt = parse_choice(request.args, "format", DOWNLOAD_FORMATS, "csv")
     start, end = parse_range(
         request.args, page.zone, site.now(), max_days=site.max_download_days, default_days=7
     )
+    public = set(page.public_metrics)
+    first_day = start.astimezone(page.zone).date()
+    last_day = (end - timedelta(microseconds=1)).astimezone(page.zone).date()
+    first, last = first_day.isoformat(), last_day.isoformat()
+    if fmt == "csv" and request.args.get("large") != LARGE_CONFIRMED:
+        readings = estimated_readings(open_store(), start, end, public)
+        if not fits_in_excel(readings):
+            query = [(k, v) for k, v in request.args.items(multi=True) if k != "large"]
+            whole_url = (
+                url_for("pages.download") + "?" + urlencode([*query, ("large", LARGE_CONFIRMED)])
+            )
+            html = render_template(
+                "data.html",
+                default_from=first,
+                default_to=last,
+                max_days=site.max_download_days,
+                excel_limit=f"{EXCEL_MAX_ROWS:,}",
+                per_day="",
+                excel_fit="",
+                too_big=too_big_words(readings, first_day, last_day),
+                whole_url=whole_url,
+            )
+            return Response(html, mimetype="text/html")
     # Its own connection, closed when the last byte has gone: the request's own store
     # closes when the view returns, before a streamed body is written.
     store = open_private_store()
-    public = set(page.public_metrics)
     rows = store.readings_between(start, end, metrics=public)
-    first = start.astimezone(page.zone).date().isoformat()
-    last = (end - timedelta(microseconds=1)).astimezone(page.zone).date().isoformat()
     chunks: Iterator[Chunk]
     if fmt == "csv":
         chunks = csv_chunks(rows, timezone=page.timezone)
@@ -182,15 +297,13 @@ def status() -> str:
     latest = store.latest()
     sensors = [
         {
-            "label": page.label(r.sensor_id, r.metric),
+            "label": visitor_label(page, r.sensor_id, r.metric),
             "sensor_id": r.sensor_id,
             "metric": r.metric,
-            "value": format_reading(
-                r.value, r.unit, r.censor.value if r.censor is not None else None
-            ),
+            "value": reading_words(r),
             "ago": ago(r.timestamp, now),
             "at": r.timestamp.astimezone(page.zone),
-            "quality": ", ".join(quality_names(r.quality)) or "ok",
+            "quality": flag_summary(r.quality),
         }
         for r in latest
     ]
@@ -201,7 +314,10 @@ def status() -> str:
         ("Contact", page.contact or "not set", page.source("contact")),
         (
             "Measurements shown to visitors",
-            ", ".join(METRICS[m].description if m in METRICS else m for m in page.public_metrics),
+            ", ".join(
+                plain_label(m, METRICS[m].description) if m in METRICS else m
+                for m in page.public_metrics
+            ),
             page.source("public_metrics"),
         ),
         (

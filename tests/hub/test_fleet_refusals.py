@@ -59,7 +59,7 @@ def test_refusals_quotas_and_kept_messages_are_concerns_while_recent(store):
     store.quarantine("askrigg", "hallsense/v1/askrigg/readings", b"HS\x01\x00bad", "bug", NOW_US)
     words = [c.words for c in concerns(state_of(store, "askrigg"), NOW_US)]
     assert words == [
-        "1 message the hub could not handle kept aside, the latest 0 seconds ago",
+        "1 message the hub could not handle kept aside, the latest less than a minute ago",
         "Over its quota of messages a minute: 1,200 turned away, the latest 2 minutes ago",
         "Sends messages the hub refuses (malformed payload): 3, the latest 5 minutes ago: "
         "quality flags 2147483648",

@@ -697,7 +697,7 @@ F_NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
     ("age", "level", "words"),
     [
         (timedelta(seconds=2), "fresh", "Updated just now"),
-        (timedelta(seconds=40), "fresh", "Updated 40 seconds ago"),
+        (timedelta(seconds=40), "fresh", "Updated just now"),
         (timedelta(minutes=2, seconds=10), "fresh", "Updated 2 minutes ago"),
         (timedelta(minutes=1), "fresh", "Updated 1 minute ago"),
         (timedelta(minutes=20), "late", "Updated 20 minutes ago; new readings are overdue"),

@@ -1,13 +1,16 @@
 """The community page in real headless Chromium: WCAG 2.2 AA by axe-core, reflow at
-320 px, visible focus, no other origin, a download clicked through, JavaScript off."""
+320 px, visible focus, no other origin, a download clicked through, JavaScript off, and
+the kiosk on one TV screen (1920x1080 and 1280x720) with nothing to scroll."""
 
 import csv
 import io
 import threading
+from datetime import timedelta
 
 import pytest
 from waitress.server import create_server
 
+from sensors.reading import Reading
 from tests.support.browser import (
     assert_no_axe_violations,
     assert_no_horizontal_scroll,
@@ -16,7 +19,9 @@ from tests.support.browser import (
     load,
     screenshot,
 )
-from tests.web_local.conftest import HALL, make_app
+from tests.web_local.conftest import HALL, NOW, fill, hall_readings, make_app
+from web_local import pages
+from web_local.site import DEFAULT_PUBLIC_METRICS
 
 PAGES = {
     "/": HALL,
@@ -122,3 +127,67 @@ def test_the_kiosk_refreshes_its_figures_every_minute_unless_paused(site, new_pa
     page.clock.run_for(180_000)
     page.wait_for_timeout(200)
     assert len(fetched) == 2
+
+
+@pytest.fixture(scope="module")
+def new_site(tmp_path_factory):
+    """A node five hours old (no air quality band yet) that also counts phones."""
+    path = tmp_path_factory.mktemp("new-hall") / "hallsense.db"
+    readings = [r for r in hall_readings(weeks=1) if r.timestamp > NOW - timedelta(hours=5)]
+    readings.append(Reading("ble-people", "people_estimate", 12, "count", NOW))
+    fill(path, readings)
+    app = make_app(
+        path,
+        public_metrics=(*DEFAULT_PUBLIC_METRICS, "people_estimate"),
+        sensor_labels={"ble-people": "People in the hall now (estimated from phones)"},
+    )
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+TV_SIZES = [{"width": 1920, "height": 1080}, {"width": 1280, "height": 720}]
+
+
+@pytest.mark.parametrize("size", TV_SIZES, ids=lambda s: f"{s['width']}x{s['height']}")
+@pytest.mark.parametrize("which", ["five-weeks", "five-hours"])
+def test_the_kiosk_fits_a_tv_screen_without_scrolling(site, new_site, new_page, size, which):
+    page = new_page(size)
+    load(page, (site if which == "five-weeks" else new_site) + "/kiosk", heading=HALL)
+    heights = page.evaluate(
+        "() => { const root = document.documentElement; return {scroll: root.scrollHeight,"
+        " view: window.innerHeight, width: root.scrollWidth, client: root.clientWidth}; }"
+    )
+    screenshot(page, f"kiosk-{which}-{size['width']}x{size['height']}", full_page=False)
+    assert heights["scroll"] <= heights["view"], heights
+    assert heights["width"] <= heights["client"], heights
+    people = page.get_by_role("heading", name="People today")
+    assert people.is_visible()
+    box = people.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] <= size["height"]
+    assert page.locator("#people-heading ~ p").last.bounding_box()["y"] < size["height"]
+    assert page.locator("a").count() == 0  # no skip link, navigation or footer on a TV
+    assert page.locator("nav, footer").count() == 0
+    assert page.get_by_role("button", name="Pause updates").is_visible()
+    assert_no_axe_violations(page)
+    assert_no_page_errors(page)
+
+
+def test_the_excel_warning_meets_wcag_22_aa(site, new_page, monkeypatch):
+    monkeypatch.setattr(pages, "EXCEL_MAX_ROWS", 10)
+    page = new_page("desktop")
+    load(
+        page,
+        site + "/data/download?from=2026-11-16&to=2026-11-17&format=csv",
+        heading="Download data",
+    )
+    assert page.get_by_role("heading", name="Too big for Excel").is_visible()
+    assert_no_axe_violations(page)
+    assert_visible_focus(page)
+    assert_no_page_errors(page)
+    with page.expect_download() as info:
+        page.get_by_role("link", name="download all of it as CSV anyway").click()
+    assert info.value.suggested_filename == "hallsense-2026-11-16-to-2026-11-17.csv"

@@ -30,7 +30,7 @@ def heading(html: str) -> str:
     return re.sub(r"\s+", " ", match.group(1)).strip()
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", [p for p in PAGES if p != "/kiosk"])
 def test_every_page_answers_with_its_heading_and_the_footer_links(client, path):
     response = client.get(path)
     assert response.status_code == 200, response.text[:2000]
@@ -40,6 +40,17 @@ def test_every_page_answers_with_its_heading_and_the_footer_links(client, path):
     assert 'href="/privacy"' in html
     assert '<html lang="en-GB">' in html
     assert 'href="#main"' in html  # the skip link
+
+
+def test_the_kiosk_has_no_links_nobody_can_use_on_a_tv(client):
+    html = client.get("/kiosk").text
+    assert heading(html) == HALL
+    assert '<html lang="en-GB">' in html
+    assert "<a " not in html  # no skip link, navigation or footer: a TV has no pointer
+    assert "<nav" not in html
+    assert "<footer" not in html
+    assert 'id="kiosk-pause"' in html  # the pause control stays
+    assert "People today" in html
 
 
 @pytest.mark.parametrize("path", [*PAGES, "/trends/sim-co2/co2", "/static/hallsense.css"])
