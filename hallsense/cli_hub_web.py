@@ -39,6 +39,7 @@ from hallsense.cli_options import env_option, state_dir_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
 from hub.alerting import AlertMonitor, Notifier
+from hub.attention import AttentionRules
 from hub.config_downlink import send_config
 from hub.exports import hub_exporters
 from hub.logins import Logins
@@ -130,6 +131,14 @@ def hub_pages(settings: HubSettings) -> HubPages:
         send_config=send,
         secure_cookies=True,
         timezone=settings.timezone,
+        attention=attention_rules(settings),
+    )
+
+
+def attention_rules(settings: HubSettings) -> AttentionRules:
+    """The fleet's "needs attention" thresholds the settings give."""
+    return AttentionRules(
+        offline_after_s=settings.offline_after_s, behind_after_s=settings.behind_after_s
     )
 
 
@@ -157,7 +166,12 @@ def alert_monitor(settings: HubSettings, state_dir: Path) -> AlertMonitor | None
         notifiers.append(WebhookNotifier(settings.alert_webhook_url, settings.alert_webhook_secret))
     if not notifiers:
         return None
-    return AlertMonitor(state_dir / ALERT_STATE, notifiers, after_s=settings.alert_after_s)
+    return AlertMonitor(
+        state_dir / ALERT_STATE,
+        notifiers,
+        after_s=settings.alert_after_s,
+        rules=attention_rules(settings),
+    )
 
 
 def watch_fleet(

@@ -1,11 +1,11 @@
 """Alerts for the council IoT team: once per incident, and once when it is over.
 
-A node that needs attention (:mod:`hub.attention`: offline, never connected, behind, a
-failing sensor, an unsynchronised clock) for longer than ``after_s`` opens an incident,
-and the team is told once, by every configured notifier (email, webhook). While the
-incident lasts nothing more is sent; when it clears a recovery notice goes out. The
-offline rule already waits 15 minutes before it calls a node offline, so ``after_s``
-comes on top of that.
+A node that needs attention (:mod:`hub.attention`: offline, behind, a failing sensor, an
+unsynchronised clock; not "never connected", see :data:`NOT_ALERTED`) for longer than
+``after_s`` opens an incident, and the team is told once, by every configured notifier
+(email, webhook). While the incident lasts nothing more is sent; when it clears a
+recovery notice goes out. The offline rule already waits its own threshold before it
+calls a node offline, so ``after_s`` comes on top of that.
 
 Nothing is lost and nothing is sent twice across a restart: the open incidents and the
 notices not yet delivered live in a JSON file (written atomically, mode 0600). A notice
@@ -25,10 +25,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hub.attention import concerns
+from hub.attention import DEFAULT_RULES, AttentionRules, concerns
 from hub.store import DeviceState
 
 log = logging.getLogger(__name__)
+
+NOT_ALERTED = frozenset({"never"})
+"""Concerns the fleet page lists but nobody is alerted to: a device registered and not yet
+installed is work in hand, not an outage (it once alerted the team the moment it was
+added)."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +85,16 @@ class AlertMonitor:
     """Incidents from fleet snapshots, and the notices that tell of them."""
 
     def __init__(
-        self, state_file: Path, notifiers: Sequence[Notifier], *, after_s: float = 600.0
+        self,
+        state_file: Path,
+        notifiers: Sequence[Notifier],
+        *,
+        after_s: float = 600.0,
+        rules: AttentionRules = DEFAULT_RULES,
     ) -> None:
         if not notifiers:
             raise ValueError("alerts need at least one notifier (email or webhook)")
+        self.rules = rules
         self.state_file = state_file
         self.notifiers = list(notifiers)
         self.after_us = int(after_s * 1_000_000)
@@ -114,7 +125,9 @@ class AlertMonitor:
         open_: dict[str, dict[str, Any]] = self._state["open"]
         current: dict[str, tuple[DeviceState, str, str]] = {}
         for state in fleet:
-            for concern in concerns(state, now_us):
+            for concern in concerns(state, now_us, self.rules):
+                if concern.kind in NOT_ALERTED:
+                    continue
                 current[f"{state.device_id}|{concern.kind}"] = (state, concern.kind, concern.words)
         queued: list[Notice] = []
         for key, (state, kind, words) in current.items():

@@ -45,6 +45,18 @@ REFUSED_RECENT_S = 24 * 3600
 
 
 @dataclass(frozen=True)
+class AttentionRules:
+    """The thresholds of the rules, settable at the hub (``HALLSENSE_OFFLINE_AFTER_S`` …)."""
+
+    offline_after_s: float = OFFLINE_AFTER_S
+    behind_readings: int = BEHIND_READINGS
+    behind_after_s: float = BEHIND_AFTER_S
+
+
+DEFAULT_RULES = AttentionRules()
+
+
+@dataclass(frozen=True)
 class Concern:
     """One reason a node needs attention."""
 
@@ -54,18 +66,25 @@ class Concern:
     words: str
 
 
-def concerns(state: DeviceState, now_us: int) -> list[Concern]:
+def concerns(
+    state: DeviceState, now_us: int, rules: AttentionRules = DEFAULT_RULES
+) -> list[Concern]:
     """Why ``state``'s node needs attention (empty when it does not)."""
     found: list[Concern] = []
     if state.last_seen_us is None:
         return [Concern("never", "Has never connected: check it is installed and enrolled")]
     quiet_s = (now_us - state.last_seen_us) / 1e6
-    if not state.online and quiet_s > OFFLINE_AFTER_S:
+    if not state.online and quiet_s > rules.offline_after_s:
         found.append(Concern("offline", f"Offline for {duration_words(quiet_s)}"))
     status = node_status(state)
     backlog = status.get("backlog")
     waiting_s = waited_s(status, now_us)
-    if (isinstance(backlog, int) and backlog > BEHIND_READINGS) or waiting_s > BEHIND_AFTER_S:
+    # Only a node still connected is judged behind: the figures of one that has gone are
+    # its last words, and "offline" says what is wrong with it.
+    if state.online and (
+        (isinstance(backlog, int) and backlog > rules.behind_readings)
+        or waiting_s > rules.behind_after_s
+    ):
         count = (
             f"{backlog:,} reading{'s' if backlog != 1 else ''} waiting"
             if isinstance(backlog, int)

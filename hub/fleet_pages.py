@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, NotFound
 
-from hub.attention import concerns
+from hub.attention import DEFAULT_RULES, AttentionRules, concerns
 from hub.hall_settings import (
     ConfigSource,
     HallSettingsError,
@@ -71,6 +71,7 @@ def fleet_blueprint(
     *,
     timezone: str = "Europe/London",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    rules: AttentionRules = DEFAULT_RULES,
 ) -> Blueprint:
     """The fleet pages over the request's hub store.
 
@@ -108,7 +109,7 @@ def fleet_blueprint(
             if device is not None and device.revoked:
                 continue
             status = node_status(state)
-            found = concerns(state, now_us)
+            found = concerns(state, now_us, rules)
             if only == "1" and not found:
                 continue
             backlog = status.get("backlog")
@@ -181,7 +182,7 @@ def fleet_blueprint(
             device=device,
             state=state,
             status=status,
-            concerns=concerns(state, now_us) if state else [],
+            concerns=concerns(state, now_us, rules) if state else [],
             latest=sorted(newest.values(), key=lambda r: (r.metric, r.sensor_id)),
             settings=settings,
             sent_at=_when(settings.sent_at_us, zone),

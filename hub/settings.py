@@ -93,10 +93,24 @@ class HubSettings:
         "mailto:someone@council.example or an https:// page (unset: that file is not served).",
         "URI",
     )
+    offline_after_s: float = _setting(
+        900.0,
+        "How long a node must be unheard, its connection gone, before the fleet page (and "
+        "the alerts) call it offline: longer than a missed heartbeat or a broker restart.",
+        "s",
+        min=1,
+    )
+    behind_after_s: float = _setting(
+        21600.0,
+        "How long the oldest reading a node holds may wait, by the hub's clock, before the "
+        "node is called behind.",
+        "s",
+        min=1,
+    )
     alert_after_s: float = _setting(
         600.0,
         "How long a node must need attention (offline, behind, a failing sensor) before the "
-        "IoT team is told; offline already means 15 minutes unheard.",
+        "IoT team is told; offline already means HALLSENSE_OFFLINE_AFTER_S unheard.",
         "s",
         min=0,
     )

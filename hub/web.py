@@ -47,6 +47,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hub.attention import DEFAULT_RULES, AttentionRules
 from hub.data_api import Exporter, data_api_blueprint
 from hub.fleet_pages import fleet_blueprint
 from hub.login_web import install_login, visible, wants_json
@@ -103,6 +104,8 @@ class HubPages:
     """The hub is reached over HTTPS (itself, or through a proxy)."""
     timezone: str = "Europe/London"
     clock: Callable[[], float] = time.time
+    attention: AttentionRules = DEFAULT_RULES
+    """The thresholds of the fleet's "needs attention" rules."""
 
 
 PUBLIC_ENDPOINTS = frozenset(
@@ -192,7 +195,9 @@ def _add_pages(app: Flask, pages: HubPages) -> None:
     app.extensions["hallsense_logins"] = logins
     install_login(app, logins, public=PUBLIC_ENDPOINTS, secure_cookies=pages.secure_cookies)
     app.register_blueprint(
-        fleet_blueprint(request_store, pages.send_config, timezone=pages.timezone)
+        fleet_blueprint(
+            request_store, pages.send_config, timezone=pages.timezone, rules=pages.attention
+        )
     )
     app.register_blueprint(
         data_api_blueprint(request_store, pages.exporters, visible=visible, timezone=pages.timezone)

@@ -175,3 +175,13 @@ def test_two_hub_web_processes_sharing_the_state_alert_once(tmp_path, webhook):
         first.round(offline, T0 + minute * MINUTE)
         second.round(offline, T0 + minute * MINUTE)
     assert len(receiver.received) == 1
+
+
+def test_a_device_not_yet_installed_alerts_nobody(tmp_path, webhook):
+    """Registered today, installed next week: listed on the fleet page, not an incident."""
+    url, receiver = webhook
+    monitor = AlertMonitor(tmp_path / "alerts.json", [WebhookNotifier(url)], after_s=0)
+    for minute in range(0, 60 * 24 * 7, 60 * 6):
+        monitor.check([node(False, None)], T0 + minute * MINUTE)
+    monitor.deliver()
+    assert receiver.received == []

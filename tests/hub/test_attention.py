@@ -100,3 +100,11 @@ def test_a_node_cannot_send_the_hubs_own_waiting_time():
     """The key is the hub's: the boundary drops it from what a node sends."""
     sent = json.dumps({"v": 1, "state": "online", "backlog": 3, WAITING_SINCE: 0}).encode()
     assert decode_status(sent) == {"state": "online", "backlog": 3}
+
+
+def test_a_node_that_has_gone_is_offline_not_behind(fleet):
+    """Its last heartbeat's backlog goes on "waiting" while it is away: that is no backlog."""
+    status = heartbeat(backlog=567, oldest_unacknowledged="2026-12-06T04:00:00+00:00")
+    fleet.record_status("askrigg", True, status, NOW_US)
+    fleet.record_status("askrigg", False, "", NOW_US + 1)
+    assert kinds(fleet, "askrigg", NOW_US + 7 * HOUR_US) == ["offline"]
