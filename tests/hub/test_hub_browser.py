@@ -155,6 +155,20 @@ def test_the_team_finds_the_node_that_needs_attention(hub, new_page):
     screenshot(page, "hub-node-needing-attention")
 
 
+def test_on_a_phone_the_fleet_shows_what_needs_attention_without_scrolling(hub, new_page):
+    """The column once sat off the right edge of a phone's screen."""
+    base, _ = hub
+    page = logged_in(new_page, base, "iot-team", viewport="phone", javascript=False)
+    load(page, base + "/fleet", heading="Fleet")
+    header = page.get_by_role("columnheader", name="Needs attention").bounding_box()
+    concern = page.get_by_text("Sensor failing: scd-1: no reply").bounding_box()
+    assert header is not None
+    assert concern is not None
+    width = page.viewport_size["width"]
+    assert header["x"] + header["width"] <= width
+    assert concern["x"] + concern["width"] <= width
+
+
 def test_a_clerk_changes_the_opening_hours_without_javascript(hub, new_page):
     base, sent = hub
     page = logged_in(new_page, base, "clerk-askrigg", javascript=False)
