@@ -98,6 +98,7 @@ def test_add_device_writes_a_bundle_with_no_password_and_a_one_time_token(provis
     assert all(" active " in row and " pending " in row for row in rows.values())
 
 
+@pytest.mark.slow
 def test_a_revoked_device_is_refused_by_the_broker_and_the_hub(provisioned, tmp_path):
     state_dir, state, hub_env, pid_file, port = provisioned
     for site in ("Askrigg Village Hall", "Reeth Memorial Hall"):

@@ -2,6 +2,7 @@
 
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from edge.layout import DataDir
@@ -10,6 +11,7 @@ from hallsense.cli import cli
 from tests.support.edge_process import EdgeProcess, write_env
 
 
+@pytest.mark.slow
 def test_wipe_refuses_a_running_agent_then_deletes_readings_and_credentials(tmp_path):
     secret = tmp_path / "broker.password"
     secret.write_text("s3cret-for-this-test\n")
@@ -104,6 +106,7 @@ def test_wipe_asks_first(tmp_path):
     assert "Aborted" in result.output
 
 
+@pytest.mark.slow
 def test_a_second_agent_on_the_same_store_is_refused(tmp_path):
     env_file = write_env(
         tmp_path / "edge.env",

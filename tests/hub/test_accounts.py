@@ -200,6 +200,7 @@ def test_logging_out_ends_the_session_on_the_server(logins, hub_store):
     assert every_value(hub_store, "sessions") == []
 
 
+@pytest.mark.slow
 def test_a_password_change_ends_every_session_and_the_old_password(logins):
     account = logins.create_account("alice", PASSWORD, "team")
     here, _ = logins.log_in("alice", PASSWORD, "192.0.2.1")
@@ -248,6 +249,7 @@ def test_an_unknown_user_and_a_wrong_password_get_the_same_answer(logins):
     assert str(unknown) == str(wrong)
 
 
+@pytest.mark.slow
 def test_an_unknown_user_takes_as_long_as_a_wrong_password(hub_store):
     # Limits high enough that nothing is throttled while timing.
     logins = Logins(
@@ -268,6 +270,7 @@ def test_an_unknown_user_takes_as_long_as_a_wrong_password(hub_store):
     assert 0.5 < unknown / wrong < 2, (unknown, wrong)
 
 
+@pytest.mark.slow
 def test_five_failures_for_one_name_make_even_the_right_password_wait(logins):
     logins.create_account("alice", PASSWORD, "team")
     for n in range(5):  # from five addresses: the limit is per name too
@@ -284,6 +287,7 @@ def test_five_failures_for_one_name_make_even_the_right_password_wait(logins):
     assert str(unknown).split(":")[0] == str(throttled).split(":")[0]
 
 
+@pytest.mark.slow
 def test_twenty_failures_from_one_address_make_that_address_wait(logins):
     logins.create_account("alice", PASSWORD, "team")
     for n in range(20):  # a different name each time: only the address adds up

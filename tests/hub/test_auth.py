@@ -294,6 +294,7 @@ def test_logout_kills_the_session_on_the_server(app, logins, cookie_name):
     assert logins.session(session_id) is None
 
 
+@pytest.mark.slow
 def test_a_password_change_logs_out_everywhere(app, logins, store):
     logins.create_account("alice", PASSWORD, "team")
     here, there = app.test_client(), app.test_client()
@@ -475,6 +476,7 @@ def error_summary(text: str) -> str:
     return re.sub(r"\d+", "N", found.group(0)) if found else ""
 
 
+@pytest.mark.slow
 def test_login_throttling_looks_the_same_for_unknown_and_known_users(app, logins):
     logins.create_account("alice", PASSWORD, "team")
     client = app.test_client()
@@ -491,6 +493,7 @@ def test_login_throttling_looks_the_same_for_unknown_and_known_users(app, logins
     assert int(known.headers["Retry-After"]) > 0
 
 
+@pytest.mark.slow
 def test_one_address_is_throttled_after_twenty_failures(app, logins):
     logins.create_account("alice", PASSWORD, "team")
     client = app.test_client()

@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import settings
 
@@ -43,6 +44,7 @@ def map_case(context, case):
     return to_just_after_from(case)
 
 
+@pytest.mark.slow
 @SCHEMA.parametrize()
 @settings(max_examples=60, deadline=None)
 def test_the_data_api_conforms_to_its_openapi_document(case):

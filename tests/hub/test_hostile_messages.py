@@ -168,6 +168,7 @@ def test_poison_that_stalled_the_hub_is_refused_counted_and_named_back_to_the_no
     assert service.counters.rejected_batches == len(POISON_READINGS) + len(POISON_STATUSES)
 
 
+@pytest.mark.slow
 def test_a_retained_poison_status_is_cleared_and_never_comes_back(hub, node, broker):
     hub.start()
     node.publish(topic("askrigg", "status"), deep_json(100_000), retain=True).wait(5)

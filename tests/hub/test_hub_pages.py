@@ -251,6 +251,7 @@ def test_a_session_gets_a_new_id_at_login_and_ends_at_logout_and_when_idle(app, 
     assert replay.get("/fleet").status_code == 302  # killed on the server, not just forgotten
 
 
+@pytest.mark.slow
 def test_login_throttling_answers_the_same_for_unknown_users_and_wrong_passwords(app, store):
     account(store, "iot-team")
     client = app.test_client()
@@ -313,6 +314,7 @@ def test_bad_parameters_get_a_page_that_says_what_was_wrong(app, store):
     assert app.test_client().get("/open-data/nowhere").status_code == 404
 
 
+@pytest.mark.slow
 def test_refusals_say_how_to_authenticate_and_how_long_to_wait(app, store):
     account(store, "iot-team")
     api = app.test_client().get("/api/v1/devices")
@@ -330,6 +332,7 @@ def test_refusals_say_how_to_authenticate_and_how_long_to_wait(app, store):
     assert 800 < int(throttled.headers["Retry-After"]) <= 900  # the rest of 15 minutes
 
 
+@pytest.mark.slow
 def test_guessing_the_current_password_on_the_password_page_is_throttled(app, store):
     account(store, "iot-team")
     client = app.test_client()

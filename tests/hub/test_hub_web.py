@@ -313,6 +313,7 @@ def test_nothing_secret_is_logged(hub: Hub) -> None:
     assert credentials.password not in log
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_hub_web_cleanly(hub: Hub, tmp_path: Path) -> None:
     env_file = hub.root / "hub.env"
     port = free_port()
@@ -329,6 +330,7 @@ def test_sigterm_stops_the_hub_web_cleanly(hub: Hub, tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_plain_http_is_only_for_a_proxy_on_a_loopback_address(hub: Hub, tmp_path: Path) -> None:
     args = ["--env", str(hub.root / "hub.env"), "--state-dir", str(hub.state.layout.root)]
     everywhere = "0.0.0.0"  # noqa: S104 - refused, which is the point

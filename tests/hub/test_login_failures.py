@@ -192,6 +192,7 @@ def test_wrong_and_malformed_set_up_attempts_count_and_never_fail(app, store):
     assert store.account("first").role == "team"
 
 
+@pytest.mark.slow
 def test_failed_log_ins_are_logged_once_a_minute_per_address_without_secrets(app, store, caplog):
     account(store, "iot-team")
     client = app.test_client()

@@ -32,6 +32,7 @@ def batch(seqs):
     )
 
 
+@pytest.mark.slow
 def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(tmp_path, broker, pg_cluster):
     url = pg_cluster.new_database()
     store = PostgresHubStore(url)

@@ -194,6 +194,7 @@ def test_a_spent_daily_budget_stops_sending_and_says_so(hub, broker, edge):
         uplink.close()
 
 
+@pytest.mark.slow
 def test_a_month_of_backlog_drains_behind_live_readings(hub, broker, edge):
     month_ago = datetime(2026, 10, 24, tzinfo=UTC)
     backlog = [
@@ -299,6 +300,7 @@ def strict_hub(tmp_path, broker):
         yield service
 
 
+@pytest.mark.slow
 def test_a_node_over_its_readings_quota_waits_as_told_then_sends_the_rest(strict_hub, broker, edge):
     # A minute's worth (6,000) goes in at once; the hub asks the node to wait for the rest
     # (1 s for a batch of 100 at 100 a second), far sooner than its 30 s resend timeout.

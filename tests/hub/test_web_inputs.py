@@ -214,6 +214,7 @@ def test_extreme_path_values_never_answer_500(hub: Hub, visitor: Visitor) -> Non
     report(found)
 
 
+@pytest.mark.slow
 def test_extreme_query_parameters_get_a_4xx_naming_the_parameter(
     hub: Hub, visitor: Visitor
 ) -> None:

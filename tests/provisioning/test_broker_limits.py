@@ -117,6 +117,7 @@ def test_the_limits_come_from_the_protocol(tmp_path):
     assert f"\nmax_queued_bytes {1 << 20}\n" in custom
 
 
+@pytest.mark.slow
 def test_a_payload_at_the_limit_is_delivered_and_one_byte_more_is_not(b):
     inbox: queue.Queue = queue.Queue()
     hub = b.connected(HUB_ACCOUNT, client_id="_hub-1", inbox=inbox)
@@ -147,6 +148,7 @@ def test_a_payload_at_the_limit_is_delivered_and_one_byte_more_is_not(b):
     assert received(inbox).payload == at_limit
 
 
+@pytest.mark.slow
 def test_a_packet_past_the_packet_limit_is_cut_at_its_header(b):
     inbox: queue.Queue = queue.Queue()
     reader = b.connected(READER_ACCOUNT, inbox=inbox)
@@ -187,6 +189,7 @@ def test_a_packet_past_the_packet_limit_is_cut_at_its_header(b):
 # --- retained status: the hub may clear it, a device still only its own ---
 
 
+@pytest.mark.slow
 def test_the_hub_clears_a_retained_status(b):
     status = f"{T}/askrigg/status"
     askrigg = b.connected("askrigg")
@@ -203,6 +206,7 @@ def test_the_hub_clears_a_retained_status(b):
     assert nothing_received(fresh, wait=1.0)
 
 
+@pytest.mark.slow
 def test_a_device_still_cannot_set_another_device_s_status(b):
     status = f"{T}/askrigg/status"
     askrigg = b.connected("askrigg")

@@ -309,6 +309,7 @@ def hub_web(b, registry) -> Iterator[TlsServer]:
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_connected_node_rotates_and_the_broker_then_knows_only_the_new_password(
     tmp_path, b, registry, hub_web
 ):

@@ -225,6 +225,7 @@ def test_every_listener_is_tls_unless_a_plain_port_is_asked_for(b):
     assert "allow_anonymous true" not in conf
 
 
+@pytest.mark.slow
 def test_a_lab_plain_port_only_when_asked_for(tmp_path):
     lab = ProvisionedBroker(tmp_path / "lab", plain=True)
     try:

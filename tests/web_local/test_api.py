@@ -735,6 +735,7 @@ def test_schemathesis_runs_with_every_check_on():
     assert {mode.name for mode in generation.modes} == {"POSITIVE", "NEGATIVE"}
 
 
+@pytest.mark.slow
 @SCHEMA.parametrize()
 @settings(max_examples=200, deadline=None)
 def test_api_conforms_to_its_openapi_document(case, filled_app):

@@ -119,6 +119,7 @@ def test_extreme_path_values_never_answer_500(app: Flask, client: FlaskClient) -
     report(found)
 
 
+@pytest.mark.slow
 def test_extreme_query_parameters_get_a_4xx_naming_the_parameter(
     app: Flask, client: FlaskClient
 ) -> None:

@@ -325,6 +325,7 @@ def test_pdf_is_one_a4_page(tmp_path):
     assert float(match.group(2)) == pytest.approx(841.89, abs=0.1)
 
 
+@pytest.mark.slow
 def test_svg_is_a4_and_rasterises_at_its_size(tmp_path):
     svg = build_poster(HALL, URL, fmt="svg")
     root = ET.fromstring(svg)  # noqa: S314 (our own output)
