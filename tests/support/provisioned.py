@@ -1,6 +1,7 @@
 """Provisioning as the system tests do it: the CLI, and a node set up from its bundle."""
 
 import subprocess
+import sys
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -62,3 +63,23 @@ def start_provisioned_broker(
     with (tmp_path / "mosquitto.log").open("wb") as log:  # the broker keeps its own copy
         broker = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=log)
     return state, pid_file, broker
+
+
+def start_hub_web(
+    hub_env: Path, state_dir: Path, port: int, pid_file: Path, log_path: Path
+) -> subprocess.Popen[bytes]:
+    """`hallsense hub web` over TLS on ``port``, logging to ``log_path``; listening on return.
+
+    The caller terminates it in its own ``try``/``finally``.
+    """
+    from tests.support.ports import wait_listening
+
+    with log_path.open("wb") as log:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "hallsense", "hub", "web", "--env", str(hub_env),
+             "--state-dir", str(state_dir), "--host", "127.0.0.1", "--port", str(port),
+             "--broker-pid-file", str(pid_file)],
+            stdout=log, stderr=log,
+        )  # fmt: skip
+    wait_listening(port, web, log_path)
+    return web

@@ -8,7 +8,6 @@ SQLite and on PostgreSQL alike.
 """
 
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -43,7 +42,12 @@ from tests.support.hostile import (
 from tests.support.hostile_client import HostileClient
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
-from tests.support.provisioned import node_env, provision, start_provisioned_broker
+from tests.support.provisioned import (
+    node_env,
+    provision,
+    start_hub_web,
+    start_provisioned_broker,
+)
 from tests.support.waiting import wait_for as wait_until
 
 HONEST = ("askrigg", "bainbridge")
@@ -172,15 +176,7 @@ def test_a_hostile_device_neither_stops_ingestion_nor_spoils_the_other_halls(
         hub = HubProcess(hub_env, tmp_path / "hub.log").start()
         hub.wait_started()
         procs.append(hub)
-        web_log = tmp_path / "web.log"
-        with web_log.open("wb") as sink:
-            web = subprocess.Popen(
-                [sys.executable, "-m", "hallsense", "hub", "web", "--env", str(hub_env),
-                 "--state-dir", str(state_dir), "--host", "127.0.0.1", "--port", str(web_port),
-                 "--broker-pid-file", str(pid_file)],
-                stdout=sink, stderr=sink,
-            )  # fmt: skip
-        wait_listening(web_port, web, web_log)
+        web = start_hub_web(hub_env, state_dir, web_port, pid_file, tmp_path / "web.log")
         nodes = {}
         for device in HONEST:
             env = node_env(tmp_path / "bundles" / device, tmp_path, device)

@@ -16,8 +16,6 @@ product's.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +29,12 @@ from tests.support.browser import assert_no_axe_violations, load
 from tests.support.edge_process import EdgeProcess, wait_for, write_env
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
-from tests.support.provisioned import node_env, provision, start_provisioned_broker
+from tests.support.provisioned import (
+    node_env,
+    provision,
+    start_hub_web,
+    start_provisioned_broker,
+)
 
 SITES = ("Askrigg Village Hall", "Reeth Memorial Hall")
 DEVICES = ("askrigg-village-hall", "reeth-memorial-hall")
@@ -118,15 +121,7 @@ def test_the_iot_team_adds_halls_and_is_told_once_of_each_outage(tmp_path, new_p
                 "--hub-url", base, "--out", tmp_path / "bundles",
             )  # fmt: skip
         procs.append(HubProcess(hub_env, tmp_path / "hub.log").start())
-        web_log = tmp_path / "web.log"
-        with web_log.open("wb") as log:
-            web = subprocess.Popen(
-                [sys.executable, "-m", "hallsense", "hub", "web", "--env", str(hub_env),
-                 "--state-dir", str(state_dir), "--host", "127.0.0.1", "--port", str(web_port),
-                 "--broker-pid-file", str(pid_file)],
-                stdout=log, stderr=log,
-            )  # fmt: skip
-        wait_listening(web_port, web, web_log)
+        web = start_hub_web(hub_env, state_dir, web_port, pid_file, tmp_path / "web.log")
         nodes = {}
         for device in DEVICES:
             env = node_env(tmp_path / "bundles" / device, tmp_path, device)
