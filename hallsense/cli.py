@@ -5,9 +5,18 @@ Each role's module defines its group and its commands; this module attaches them
 is imported only for what its decorators do (a command that is not listed here does not
 exist, as ``hub home-assistant`` once did not). ``tests/test_docs.py`` checks this tree
 against docs/cli.md both ways.
+
+Every failure a user can fix ends a command with one ``Error: …`` message and exit status
+1 (2 for a wrong command line), never a traceback: each command turns the errors it knows
+into a ``click.ClickException``, and the root group turns any file or network error that
+still escapes (a directory that is not there, a full disk, a port in use) into one too.
+``tests/test_cli_errors.py`` runs every error case docs/cli.md lists.
 """
 
 from __future__ import annotations
+
+import errno
+from typing import Any
 
 import click
 
@@ -24,7 +33,28 @@ from hallsense import (
 from hallsense.demo import demo
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _os_error_message(error: OSError) -> str:
+    """``cannot use FILE: reason`` for a file error, else the error's own words."""
+    reason = error.strerror or str(error)
+    if error.filename is not None:
+        return f"cannot use {error.filename}: {reason}"
+    return reason
+
+
+class HallsenseGroup(click.Group):
+    """The root group: an OSError no command caught is one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an OSError that escapes it becomes a ClickException."""
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            if error.errno == errno.EPIPE:  # click's own handling of `| head`
+                raise
+            raise click.ClickException(_os_error_message(error)) from error
+
+
+@click.group(cls=HallsenseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hallsense")
 def cli() -> None:
     """hallsense: offline-capable sensing for village halls.

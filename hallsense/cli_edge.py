@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import sys
 import threading
 from datetime import UTC, date, datetime, time, timedelta
@@ -47,6 +48,14 @@ def user_errors(command: F) -> F:
             raise click.ClickException(str(error)) from error
 
     return wrapper  # type: ignore[return-value]
+
+
+def cannot_write(path: Path, error: OSError) -> click.ClickException:
+    """The one-line error for an output file that cannot be written (no such directory, …)."""
+    reason = error.strerror or str(error)
+    if not path.parent.is_dir():
+        reason = f"the directory {path.parent} does not exist"
+    return click.ClickException(f"cannot write {path}: {reason}")
 
 
 @click.group()
@@ -125,14 +134,23 @@ def web(env_file: Path | None) -> None:
     settings = load_edge_settings(env_file)
     configure_logging(settings.log_level)
     app = create_app(build_site(settings))
-    click.echo(
-        f"serving {settings.hall_name}'s page on http://{settings.web_host}:{settings.web_port}/",
-        err=True,
-    )
-    # No version banner: waitress's Server header says only "hallsense".
-    waitress.serve(
-        app, host=settings.web_host, port=settings.web_port, threads=4, ident="hallsense"
-    )
+    host, port = settings.web_host, settings.web_port
+    try:
+        # No version banner: waitress's Server header says only "hallsense".
+        server = waitress.create_server(app, host=host, port=port, threads=4, ident="hallsense")
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror or error} (is another "
+            "`hallsense edge web` running? HALLSENSE_WEB_PORT chooses another port)"
+        ) from error
+    click.echo(f"serving {settings.hall_name}'s page on http://{host}:{port}/", err=True)
+    if not settings.db_path.exists():
+        click.echo(
+            f"no store yet at {settings.db_path}: the page will show readings once "
+            "`hallsense edge run` has started with these settings",
+            err=True,
+        )
+    server.run()  # until SIGTERM or Ctrl-C
 
 
 @click.command()
@@ -197,7 +215,10 @@ def poster(
         sys.stdout.flush()
         return
     destination = output if output is not None else Path(f"hall-poster.{fmt}")
-    destination.write_bytes(document)
+    try:
+        destination.write_bytes(document)
+    except OSError as error:
+        raise cannot_write(destination, error) from error
     click.echo(f"wrote the poster for {url} to {destination}", err=True)
 
 
@@ -337,9 +358,12 @@ def export(env_file: Path | None, start: str, end: str, fmt: str, output: Path |
     first, last = parse_range(start, end, settings.timezone)
     with open_edge_store(settings, readonly=True) as store:
         rows = store.readings_between(first, last)
-        stream = (
-            output.open("w", encoding="utf-8", newline="") if output is not None else sys.stdout
-        )
+        try:
+            stream = (
+                output.open("w", encoding="utf-8", newline="") if output is not None else sys.stdout
+            )
+        except OSError as error:
+            raise cannot_write(output or Path("-"), error) from error
         try:
             if fmt == "csv":
                 count = write_csv(rows, stream, timezone=settings.timezone)
@@ -403,6 +427,13 @@ def backup(env_file: Path | None, destination: Path) -> None:
     settings = _status_settings(env_file)
     if destination.exists():
         raise click.ClickException(f"{destination} already exists; choose a new file name")
+    if not destination.parent.is_dir():
+        raise click.ClickException(
+            f"cannot write {destination}: the directory {destination.parent} does not exist"
+        )
     with open_edge_store(settings, readonly=True) as store:
-        store.backup(destination)
+        try:
+            store.backup(destination)
+        except sqlite3.Error as error:  # the destination cannot be opened (permissions)
+            raise click.ClickException(f"cannot write {destination}: {error}") from error
     click.echo(f"backed up {settings.db_path} to {destination}")

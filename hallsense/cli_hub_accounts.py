@@ -59,7 +59,7 @@ def account() -> None:
 )
 @click.option(
     "--password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the password from this file instead of asking.",
 )
 def add(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import tempfile
 import threading
@@ -11,8 +12,12 @@ from types import FrameType
 
 import click
 
-from hallsense.demo_stack import DemoStack
+from hallsense.demo_stack import DemoFailed, DemoStack
 from hallsense.logs import configure_logging
+from provisioning.state import StateError
+
+CHECK_S = 0.5
+"""How often the demo looks for a process that stopped, between its reports."""
 
 
 @click.command()
@@ -35,7 +40,7 @@ from hallsense.logs import configure_logging
     type=click.FloatRange(min=0.5),
     default=5.0,
     show_default=True,
-    help="Seconds between status reports.",
+    help="Seconds between the reports of the hub's view.",
 )
 @click.option(
     "--clock-check",
@@ -51,7 +56,7 @@ def demo(data_dir: Path | None, duration: float | None, every: float, clock_chec
     worker with a SQLite hub store, and three simulated village halls, each reading its
     sensors every second and sending them to the hub. When it stops (Ctrl-C or
     --duration) the sensors stop, every hall drains to the hub, and a line per hall
-    compares what its counter driver produced with what the hub stored.
+    compares the readings it produced (all its sensors') with what the hub stored.
 
     \b
     Example:
@@ -59,6 +64,11 @@ def demo(data_dir: Path | None, duration: float | None, every: float, clock_chec
         hallsense demo --duration 30 --data-dir /tmp/hallsense-demo
     """
     configure_logging("WARNING")
+    if shutil.which("mosquitto") is None:
+        raise click.ClickException(
+            "the demo needs Mosquitto, which is not installed: scripts/setup installs it "
+            "(or apt-get install mosquitto)"
+        )
     with tempfile.TemporaryDirectory(prefix="hallsense-demo-") as scratch:
         directory = data_dir if data_dir is not None else Path(scratch)
         stop = threading.Event()
@@ -74,7 +84,10 @@ def demo(data_dir: Path | None, duration: float | None, every: float, clock_chec
             f"one-time token) in {directory} …"
         )
         try:
-            stack.start()
+            try:
+                stack.start()
+            except (DemoFailed, StateError) as error:
+                raise click.ClickException(str(error)) from error
             started = time.monotonic()
             click.echo(
                 f"The hub: {stack.hub_url} (TLS with the demo's own CA, {stack.hub_ca}: "
@@ -86,17 +99,23 @@ def demo(data_dir: Path | None, duration: float | None, every: float, clock_chec
             for name, url in stack.page_urls():
                 click.echo(f"  {name}: {url}")
             click.echo("Running; Ctrl-C to stop.\n")
-            while not stop.is_set():
-                stop.wait(min(every, 2.0))
+            report_at = started + every
+            while not stop.wait(CHECK_S):
                 dead = stack.dead()
                 if dead:
                     raise click.ClickException(
                         f"{', '.join(dead)} stopped unexpectedly; see its log in {directory}"
                     )
-                elapsed = time.monotonic() - started
-                click.echo(f"after {elapsed:.0f} s:\n{stack.hub_table()}\n")
-                if duration is not None and elapsed >= duration:
+                now = time.monotonic()
+                done = duration is not None and now - started >= duration
+                if now >= report_at or done:
+                    click.echo(f"after {now - started:.0f} s:\n{stack.hub_table()}\n")
+                    report_at = now + every
+                if done:
                     break
+            waiting = stack.unenrolled()
+            if waiting:
+                click.echo(f"Waiting for {', '.join(waiting)} to finish enrolling with the hub …")
             click.echo("Stopping the sensors and letting every hall drain to the hub …")
             summaries = stack.finish()
         except BaseException:

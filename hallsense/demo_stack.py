@@ -15,21 +15,36 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.settings import EdgeSettings
 from hallsense.settings import load_settings
-from hallsense.wiring import drain_to_hub
+from hallsense.wiring import drain_to_hub, open_edge_store
 from hub.store_factory import open_hub_store
+from hub_sync.batch_codec import WireReading
 from provisioning.broker_config import HUB_ACCOUNT
 from provisioning.bundle import env_file_text
 from provisioning.enrolment_policy import enrolment_tokens
 from provisioning.passwords import write_private_file
 from provisioning.state import init_state
+from sensors.counter import METRIC as COUNTER_METRIC
 from sensors.counter import read_tally
 
 SETUP_CODE = re.compile(r"one-time set-up code (\S+)")
 """How `hallsense hub web` announces the code for the first account."""
+
+ALL_TIME = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+"""A range of reading times that holds every reading."""
+
+
+ENROL_WAIT_S = 30.0
+"""How long the end of the demo waits for a hall still enrolling (on a slow or busy machine)."""
+
+
+class DemoFailed(Exception):
+    """A part of the demo could not start; the message says which and where its log is."""
+
 
 HALLS = (
     ("askrigg", "Askrigg Village Hall"),
@@ -54,7 +69,7 @@ def _env_file(path: Path, values: dict[str, object]) -> Path:
 
 @dataclass(frozen=True)
 class NodeSummary:
-    """What one hall produced and what the hub holds of it."""
+    """What one hall produced (every sensor's readings) and what the hub holds of it."""
 
     name: str
     produced: int
@@ -188,7 +203,7 @@ class DemoStack:
             if found:
                 return found.group(1)
             time.sleep(0.05)
-        raise RuntimeError(f"hub-web printed no set-up code: see {log}")
+        raise DemoFailed(f"hub-web printed no set-up code: see {log}")
 
     def page_urls(self) -> list[tuple[str, str]]:
         """(hall name, address) of each hall's community page."""
@@ -210,7 +225,7 @@ class DemoStack:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:
-                raise RuntimeError(
+                raise DemoFailed(
                     f"{name} stopped at once: see " + str(self.directory / f"{name}.log")
                 )
             try:
@@ -218,7 +233,7 @@ class DemoStack:
                     return
             except OSError:
                 time.sleep(0.02)
-        raise RuntimeError(f"{name} did not start listening on port {port}")
+        raise DemoFailed(f"{name} did not start listening on port {port}")
 
     # --- while running ---
 
@@ -244,11 +259,32 @@ class DemoStack:
 
     # --- stop ---
 
-    def finish(self, *, drain_timeout_s: float = 60.0) -> list[NodeSummary]:
-        """Stop the sensors, let every node drain to the hub, stop everything, count."""
+    def unenrolled(self) -> list[str]:
+        """The names of the halls that have no broker password from the hub yet."""
+        return [
+            name
+            for device, name in HALLS
+            if not load_settings(EdgeSettings, self.node_envs[device]).layout.credentials.exists()
+        ]
+
+    def finish(
+        self, *, drain_timeout_s: float = 60.0, enrol_timeout_s: float = ENROL_WAIT_S
+    ) -> list[NodeSummary]:
+        """Let the halls finish enrolling, stop the sensors, drain every node, stop, count.
+
+        A hall stopped before it has enrolled has no password to drain with: the demo
+        waits for its enrolment first (up to ``enrol_timeout_s``), and does not try to
+        drain a hall that never enrolled (the summary counts its readings as missing).
+        """
+        deadline = time.monotonic() + enrol_timeout_s
+        while self.unenrolled() and not self.dead() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        unenrolled = set(self.unenrolled())
         for device, _ in HALLS:
             self._stop(device)
-        for device, _ in HALLS:
+        for device, name in HALLS:
+            if name in unenrolled:
+                continue
             settings = load_settings(EdgeSettings, self.node_envs[device])
             drain_to_hub(settings, timeout_s=drain_timeout_s)
         for device, _ in HALLS:
@@ -275,28 +311,39 @@ class DemoStack:
             self._stop(name)
 
     def summaries(self) -> list[NodeSummary]:
-        """Produced (by each counter driver's own tally) against what the hub stored."""
+        """Every reading each hall produced, of all its sensors, against what the hub stored.
+
+        Produced is what the hall's store took (its last sequence number: every reading
+        gets the next one), plus any value the counter driver's own tally, kept outside
+        the store, handed over that the store lacks. Stored counts the hub's readings
+        with the hall's identity (store epoch and sequence number); duplicates are
+        counted by content, so a reading stored twice under two identities shows too.
+        The hub table the demo prints while it runs counts the same readings.
+        """
         store = open_hub_store(str(self.directory / "hub.db"))
         try:
-            result = []
-            for device, name in HALLS:
-                produced = {v for v, _ in read_tally(self.directory / device / "produced.txt")}
-                at_hub = [
-                    (r.sensor_id, r.metric, r.ts_us, r.value)
-                    for _, r in store.readings(device)
-                    if r.metric == "test_counter"
-                ]
-                copies = Counter(at_hub)
-                stored = {int(value) for (_, _, _, value) in copies}
-                result.append(
-                    NodeSummary(
-                        name,
-                        len(produced),
-                        len(stored & produced),
-                        len(produced - stored),
-                        sum(n - 1 for n in copies.values()),
-                    )
-                )
-            return result
+            return [self._summary(store.readings(device), device, name) for device, name in HALLS]
         finally:
             store.close()
+
+    def _summary(
+        self, at_hub: list[tuple[int, WireReading]], device: str, name: str
+    ) -> NodeSummary:
+        settings = load_settings(EdgeSettings, self.node_envs[device])
+        with open_edge_store(settings, readonly=True) as node:
+            stats = node.stats()
+            counted = {
+                int(reading.value)
+                for reading in node.readings_between(*ALL_TIME, metrics={COUNTER_METRIC})
+                if reading.value is not None
+            }
+        tallied = {value for value, _ in read_tally(self.directory / device / "produced.txt")}
+        last_seq = stats.last_seq or 0
+        produced = last_seq + len(tallied - counted)
+        stored = len(
+            {r.seq for epoch, r in at_hub if epoch == stats.store_epoch and 1 <= r.seq <= last_seq}
+        )
+        copies = Counter((r.sensor_id, r.metric, r.ts_us, r.value) for _, r in at_hub)
+        return NodeSummary(
+            name, produced, stored, produced - stored, sum(n - 1 for n in copies.values())
+        )

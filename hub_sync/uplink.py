@@ -184,7 +184,10 @@ class Uplink:
 
     def _on_connect(self, client: MqttClient) -> None:
         client.subscribe_nowait(topic(self.settings.device_id, "ack"))
-        client.subscribe_nowait(topic(self.settings.device_id, "config"))
+        if self.apply_config is not None:
+            # An uplink that cannot apply a config (`edge drain`) leaves it on the broker
+            # for the agent's next start rather than tell the hub it refused it.
+            client.subscribe_nowait(topic(self.settings.device_id, "config"))
         # The birth message carries the store's figures, read in the agent's thread.
         self._birth_due.set()
         if self.keeper is not None:
@@ -215,8 +218,8 @@ class Uplink:
                 return
             if isinstance(item, str):
                 reason = item
-            elif self.apply_config is None:
-                reason = "this node takes no config"
+            elif self.apply_config is None:  # not subscribed: a config cannot arrive
+                continue
             else:
                 reason = self.apply_config(item)
                 if not reason:

@@ -14,7 +14,13 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from web_local.api import api
-from web_local.context import SITE_EXTENSION, StoreUnavailable, close_store, page_settings
+from web_local.context import (
+    SITE_EXTENSION,
+    StoreUnavailable,
+    close_store,
+    current_site,
+    page_settings,
+)
 from web_local.pages import pages
 from web_local.site import Site
 
@@ -107,11 +113,18 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
 
 
 def _store_unavailable(error: StoreUnavailable) -> ResponseReturnValue:
-    current_app.logger.error("the node's store cannot be read: %s", error)
-    message = (
-        "The hall's sensor readings cannot be read just now. The sensors keep recording; "
-        "please try again later, or tell the hall committee if this lasts."
-    )
+    if not current_site().store_path.exists():
+        current_app.logger.warning("no store yet: %s", error)
+        message = (
+            "This hall's page has no readings yet. They show here once the node has "
+            "started recording (hallsense edge run)."
+        )
+    else:
+        current_app.logger.error("the node's store cannot be read: %s", error)
+        message = (
+            "The hall's sensor readings cannot be read just now; please try again later, "
+            "or tell the hall committee if this lasts."
+        )
     if _wants_json():
         return {"error": "Service Unavailable", "message": message}, 503
     return (

@@ -293,6 +293,36 @@ def test_config_from_the_hub_is_applied_or_refused_and_answered(hub, broker, edg
         hub_client.close()
 
 
+def test_an_uplink_that_takes_no_config_leaves_it_for_the_agent(hub, broker, edge, caplog):
+    """`edge drain` once told the hub the node refused its config, with a WARNING."""
+    import json
+
+    from hub_sync.node_config import NodeConfig, encode_config
+    from hub_sync.topics import topic
+
+    hub_client = MqttClient(
+        BrokerSettings("127.0.0.1", broker.port, HUB_ACCOUNT, PASSWORDS[HUB_ACCOUNT]),
+        client_id="hub-config",
+    )
+    hub_client.connect()
+    config = encode_config(NodeConfig(7, (("simulated", 30.0),)))
+    hub_client.publish(topic("askrigg", "config"), config, retain=True).wait(5)
+    uplink = make_uplink(edge, broker)  # no apply_config, as `edge drain` builds it
+    try:
+        edge.append(counter_readings(5), synced())
+        drain(uplink, edge)
+        for _ in range(20):
+            uplink.sync_once()
+            time.sleep(0.05)
+        status = json.loads(hub.store.fleet()[0].status)
+        assert "config_error" not in status
+        assert not uplink.config_error
+        assert "rejected config" not in caplog.text
+    finally:
+        uplink.close()
+        hub_client.close()
+
+
 @pytest.fixture
 def strict_hub(tmp_path, broker):
     """A hub that stores at most 6,000 readings a minute of one device."""

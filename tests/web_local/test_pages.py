@@ -235,12 +235,22 @@ def test_every_route_in_the_url_map_answers_without_an_error(client):
         assert response.status_code == 200, (path, response.status_code)
 
 
-def test_a_missing_store_gets_a_503_page_in_words(tmp_path):
+def test_a_missing_store_gets_a_503_page_saying_no_readings_yet(tmp_path):
+    """Before `edge run` has made the store, the page said "the sensors keep recording"."""
     client = make_app(tmp_path / "nothing.db").test_client()
     response = client.get("/")
     assert response.status_code == 503
-    assert "cannot be read just now" in response.text
+    assert "has no readings yet" in response.text
+    assert "keep recording" not in response.text
     assert str(tmp_path) not in response.text  # no paths or tracebacks to visitors
+
+
+def test_a_damaged_store_gets_a_503_page_in_words(tmp_path):
+    (tmp_path / "broken.db").write_bytes(b"this is not SQLite" * 100)
+    response = make_app(tmp_path / "broken.db").test_client().get("/")
+    assert response.status_code == 503
+    assert "cannot be read just now" in response.text
+    assert str(tmp_path) not in response.text
 
 
 def test_an_empty_store_shows_no_readings_yet(tmp_path):

@@ -1,0 +1,444 @@
+"""Every error case docs/cli.md lists, run for real: one `Error:` line, its exit code, no traceback.
+
+The table under "## Errors, command by command" in docs/cli.md is the contract: each row
+names a command, when it fails and its exit status. CASES below says how to make each
+row happen; the tests check that the two agree both ways, that every command of the CLI
+has at least one row, and then run each row as `python -m hallsense …` in a fresh
+process with no HALLSENSE_* variables, as a user would meet it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from edge.clock import ClockSample
+from edge.lock import AgentLock
+from edge.store import EdgeStore
+from provisioning.state import init_state
+from sensors.reading import Reading
+from tests.support.edge_process import write_env
+from tests.test_docs import COMMANDS
+
+CLI_MD = Path(__file__).parents[1] / "docs" / "cli.md"
+LOG_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ ")
+USAGE = re.compile(r"^Usage: hallsense ")
+
+
+def documented_errors() -> list[tuple[str, str, int]]:
+    """(command, when, exit status) for every row of docs/cli.md's table of errors."""
+    text = CLI_MD.read_text(encoding="utf-8")
+    part = text.split("## Errors, command by command", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(hallsense [a-z -]+)` \| (.+?) \| (\d) \|$", part, re.MULTILINE)
+    return [(command, when, int(code)) for command, when, code in rows]
+
+
+@dataclass
+class Setup:
+    """What one case runs: the arguments, extra environment, and what to hold meanwhile."""
+
+    args: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    hold: list[AbstractContextManager[object]] = field(default_factory=list)
+
+
+Build = Callable[[Path], Setup]
+
+
+def busy_port() -> tuple[socket.socket, int]:
+    """A socket listening on a port (closed when the case is done), and the port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener, int(listener.getsockname()[1])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def node_env(tmp: Path, **settings: object) -> str:
+    values: dict[str, object] = {
+        "data_dir": tmp / "node",
+        "drivers": "simulated",
+        "clock_check": "trust",
+    }
+    values.update(settings)
+    return str(write_env(tmp / "edge.env", **values))
+
+
+def with_store(tmp: Path, readings: int = 0) -> None:
+    """Make the node's store, holding ``readings`` readings still waiting for the hub."""
+    (tmp / "node").mkdir(exist_ok=True)
+    store = EdgeStore(tmp / "node" / "hallsense.db")
+    try:
+        if readings:
+            now = datetime.now(UTC)
+            batch = [Reading("t1", "temperature", 20.0 + i, "°C", now) for i in range(readings)]
+            store.append(batch, ClockSample(now, 10**12, True, "boot"))
+    finally:
+        store.close()
+
+
+def stored_node_env(tmp: Path, **settings: object) -> str:
+    env = node_env(tmp, **settings)
+    with_store(tmp)
+    return env
+
+
+def hub_env(tmp: Path, **settings: object) -> str:
+    values: dict[str, object] = {"hub_store": tmp / "hub.db", "broker_host": "127.0.0.1"}
+    values.update(settings)
+    return str(write_env(tmp / "hub.env", **values))
+
+
+def provisioned(tmp: Path) -> str:
+    init_state(
+        tmp / "state",
+        hostnames=["localhost"],
+        ips=["127.0.0.1"],
+        port_tls=free_port(),
+        service_port=free_port(),
+        bind_address="127.0.0.1",
+        run_as="root" if os.geteuid() == 0 else os.environ.get("USER", "root"),
+    )
+    return str(tmp / "state")
+
+
+def edge_web_port_in_use(tmp: Path) -> Setup:
+    listener, port = busy_port()
+    env = node_env(tmp, web_host="127.0.0.1", web_port=port)
+    return Setup(["edge", "web", "--env", env], hold=[listener])
+
+
+def hub_web_port_in_use(tmp: Path) -> Setup:
+    listener, port = busy_port()
+    state = provisioned(tmp)
+    env = hub_env(tmp, security_contact="mailto:iot@example.org")
+    args = ["hub", "web", "--env", env, "--state-dir", state, "--host", "127.0.0.1"]
+    return Setup([*args, "--port", str(port)], hold=[listener])
+
+
+def edge_locked(*command: str) -> Build:
+    """The command while this test holds the agent's lock, as a running `edge run` would."""
+
+    def build(tmp: Path) -> Setup:
+        env = stored_node_env(tmp)
+        return Setup(
+            ["edge", command[0], "--env", env, *command[1:]], hold=[AgentLock(tmp / "node")]
+        )
+
+    return build
+
+
+def not_empty(tmp: Path) -> str:
+    (tmp / "state").mkdir()
+    (tmp / "state" / "notes.txt").write_text("the council's notes\n", encoding="utf-8")
+    return str(tmp / "state")
+
+
+def no_settings(*command: str) -> Build:
+    """The command with no settings at all: no --env, no HALLSENSE_* variables."""
+    return lambda tmp: Setup([*command])
+
+
+def missing_env(*command: str, extra: tuple[str, ...] = ()) -> Build:
+    return lambda tmp: Setup([*command, "--env", str(tmp / "absent.env"), *extra])
+
+
+def no_state(*command: str, hub: bool = True) -> Build:
+    def build(tmp: Path) -> Setup:
+        args = [*command, "--state-dir", str(tmp / "empty")]
+        (tmp / "empty").mkdir()
+        return Setup([*args, "--env", hub_env(tmp)] if hub else args)
+
+    return build
+
+
+NO_STORE = "no store yet"
+NO_SETTINGS = "no settings: no `--env` file and no `HALLSENSE_*` variables"
+BAD_SETTING = "a setting with a bad value"
+NO_STATE = "no provisioning state in `--state-dir`"
+
+CASES: dict[tuple[str, str], Build] = {
+    # --- the node ---
+    ("hallsense edge run", NO_SETTINGS): no_settings("edge", "run"),
+    ("hallsense edge run", "`--env` names a file that is not there"): missing_env("edge", "run"),
+    ("hallsense edge run", BAD_SETTING): lambda tmp: Setup(
+        ["edge", "run", "--env", node_env(tmp, simulated_interval_s="soon")]
+    ),
+    ("hallsense edge run", "the data directory cannot be made"): lambda tmp: Setup(
+        ["edge", "run", "--env", node_env(tmp, data_dir="/proc/hallsense-absent")]
+    ),
+    ("hallsense edge run", "no driver can start"): lambda tmp: Setup(
+        ["edge", "run", "--env", node_env(tmp, drivers="bme280", i2c_bus=99)]
+    ),
+    ("hallsense edge run", "another `edge run` holds the store"): edge_locked("run"),
+    ("hallsense edge status", NO_STORE): lambda tmp: Setup(
+        ["edge", "status", "--env", node_env(tmp)]
+    ),
+    ("hallsense edge export", NO_STORE): lambda tmp: Setup(
+        ["edge", "export", "--env", node_env(tmp), "--from", "2026-11-01", "--to", "2026-11-02"]
+    ),
+    ("hallsense edge export", "the directory of `-o FILE` is not there"): lambda tmp: Setup(
+        [
+            "edge",
+            "export",
+            "--env",
+            stored_node_env(tmp),
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+            "-o",
+            str(tmp / "absent" / "november.csv"),
+        ]
+    ),
+    ("hallsense edge export", "`--from` or `--to` is not a date"): lambda tmp: Setup(
+        [
+            "edge",
+            "export",
+            "--env",
+            stored_node_env(tmp),
+            "--from",
+            "November",
+            "--to",
+            "2026-11-02",
+        ]
+    ),
+    ("hallsense edge export", "`--to` is before `--from`"): lambda tmp: Setup(
+        [
+            "edge",
+            "export",
+            "--env",
+            stored_node_env(tmp),
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-01",
+        ]
+    ),
+    ("hallsense edge calibrate-footfall", NO_STORE): lambda tmp: Setup(
+        [
+            "edge",
+            "calibrate-footfall",
+            "--env",
+            node_env(tmp),
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+        ]
+    ),
+    ("hallsense edge calibrate-footfall", "no door counts in the period"): lambda tmp: Setup(
+        [
+            "edge",
+            "calibrate-footfall",
+            "--env",
+            stored_node_env(tmp),
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+        ]
+    ),
+    ("hallsense edge drain", NO_STORE): lambda tmp: Setup(
+        ["edge", "drain", "--env", node_env(tmp, broker_host="127.0.0.1")]
+    ),
+    ("hallsense edge drain", "no hub in the settings (`HALLSENSE_BROKER_HOST`)"): lambda tmp: Setup(
+        ["edge", "drain", "--env", stored_node_env(tmp)]
+    ),
+    ("hallsense edge backup", NO_STORE): lambda tmp: Setup(
+        ["edge", "backup", "--env", node_env(tmp), str(tmp / "copy.db")]
+    ),
+    ("hallsense edge backup", "the destination exists"): lambda tmp: Setup(
+        ["edge", "backup", "--env", stored_node_env(tmp), str(tmp / "edge.env")]
+    ),
+    ("hallsense edge backup", "the destination's directory is not there"): lambda tmp: Setup(
+        ["edge", "backup", "--env", stored_node_env(tmp), str(tmp / "absent" / "copy.db")]
+    ),
+    ("hallsense edge web", NO_SETTINGS): no_settings("edge", "web"),
+    ("hallsense edge web", "the port is in use"): edge_web_port_in_use,
+    ("hallsense edge poster", NO_SETTINGS): no_settings("edge", "poster"),
+    ("hallsense edge poster", "the directory of `--out FILE` is not there"): lambda tmp: Setup(
+        [
+            "edge",
+            "poster",
+            "--env",
+            node_env(tmp),
+            "--url",
+            "http://askrigg.local/",
+            "--out",
+            str(tmp / "absent" / "poster.pdf"),
+        ]
+    ),
+    ("hallsense edge poster", "`--url` is not an http:// or https:// address"): lambda tmp: Setup(
+        ["edge", "poster", "--env", node_env(tmp), "--url", "askrigg.local"]
+    ),
+    ("hallsense edge wipe", NO_SETTINGS): no_settings("edge", "wipe", "--yes"),
+    ("hallsense edge wipe", "another `edge run` holds the store"): edge_locked("wipe", "--yes"),
+    # --- the demo ---
+    ("hallsense demo", "Mosquitto is not installed"): lambda tmp: Setup(
+        ["demo"], env={"PATH": str(tmp)}
+    ),
+    ("hallsense demo", "the `--data-dir` cannot be made"): lambda tmp: Setup(
+        ["demo", "--data-dir", "/proc/hallsense-absent"]
+    ),
+    ("hallsense demo", "`--every` is under 0.5 s"): lambda tmp: Setup(["demo", "--every", "0.1"]),
+    # --- the hub ---
+    ("hallsense hub run", NO_SETTINGS): no_settings("hub", "run"),
+    ("hallsense hub run", "the hub store cannot be opened"): lambda tmp: Setup(
+        ["hub", "run", "--env", hub_env(tmp, hub_store="/proc/hallsense-absent/hub.db")]
+    ),
+    ("hallsense hub web", NO_STATE): no_state("hub", "web"),
+    ("hallsense hub web", "the port is in use"): hub_web_port_in_use,
+    ("hallsense hub home-assistant", NO_SETTINGS): no_settings("hub", "home-assistant"),
+    ("hallsense hub account add", "a clerk without `--hall`"): lambda tmp: Setup(
+        ["hub", "account", "add", "jo", "--role", "clerk", "--env", hub_env(tmp)]
+    ),
+    ("hallsense hub account add", "the `--password-file` is not there"): lambda tmp: Setup(
+        [
+            "hub",
+            "account",
+            "add",
+            "jo",
+            "--role",
+            "team",
+            "--env",
+            hub_env(tmp),
+            "--password-file",
+            str(tmp / "absent.txt"),
+        ]
+    ),
+    ("hallsense hub account halls", "no such account"): lambda tmp: Setup(
+        ["hub", "account", "halls", "jo", "--hall", "askrigg", "--env", hub_env(tmp)]
+    ),
+    ("hallsense hub account list", NO_SETTINGS): no_settings("hub", "account", "list"),
+    ("hallsense hub account disable", "no such account"): lambda tmp: Setup(
+        ["hub", "account", "disable", "jo", "--env", hub_env(tmp)]
+    ),
+    ("hallsense hub account token", "no such account"): lambda tmp: Setup(
+        ["hub", "account", "token", "jo", "--name", "grafana", "--env", hub_env(tmp)]
+    ),
+    ("hallsense hub account tokens", "no such account"): lambda tmp: Setup(
+        ["hub", "account", "tokens", "jo", "--env", hub_env(tmp)]
+    ),
+    ("hallsense hub account revoke-token", "no such token"): lambda tmp: Setup(
+        ["hub", "account", "revoke-token", "jo", "--name", "grafana", "--env", hub_env(tmp)]
+    ),
+    ("hallsense hub add-device", "the device id is not valid"): lambda tmp: Setup(
+        ["hub", "add-device", "--env", hub_env(tmp), "Askrigg Hall", "--name", "Askrigg"]
+    ),
+    ("hallsense hub set-config", "the broker cannot be reached"): lambda tmp: Setup(
+        [
+            "hub",
+            "set-config",
+            "--env",
+            hub_env(tmp, broker_port=free_port()),
+            "askrigg",
+            "--interval",
+            "simulated=5",
+        ]
+    ),
+    ("hallsense hub status", NO_SETTINGS): no_settings("hub", "status"),
+    # --- provisioning ---
+    ("hallsense provision init", "no `--state-dir` and no `HALLSENSE_PROVISION_DIR`"): lambda tmp: (
+        Setup(["provision", "init", "--hostname", "localhost"])
+    ),
+    ("hallsense provision init", "the `--state-dir` is not empty"): lambda tmp: Setup(
+        ["provision", "init", "--hostname", "localhost", "--state-dir", not_empty(tmp)]
+    ),
+    ("hallsense provision add-device", NO_STATE): no_state(
+        "provision",
+        "add-device",
+        "--site",
+        "Askrigg Village Hall",
+        "--hub-url",
+        "https://hub.example:8443",
+    ),
+    ("hallsense provision list", NO_STATE): no_state("provision", "list"),
+    ("hallsense provision revoke", NO_STATE): no_state("provision", "revoke", "askrigg"),
+    ("hallsense provision rotate", NO_STATE): no_state("provision", "rotate", "askrigg"),
+    ("hallsense provision delete-device", NO_STATE): no_state(
+        "provision", "delete-device", "askrigg"
+    ),
+    ("hallsense provision broker-config", NO_STATE): no_state(
+        "provision", "broker-config", hub=False
+    ),
+}
+
+ERRORS = documented_errors()
+
+SETTINGS_LINE = re.compile(r"^  (HALLSENSE_[A-Z0-9_]+|/\S+): ")
+"""A settings error names each bad key (or the missing file) on a line of its own."""
+
+
+def test_docs_cli_md_has_a_table_of_errors():
+    assert len(ERRORS) >= len(CASES) > 40
+
+
+def test_every_documented_error_is_run_here_and_every_one_run_is_documented():
+    documented = {(command, when) for command, when, _ in ERRORS}
+    assert sorted(documented - set(CASES)) == [], "in docs/cli.md but not run by this test"
+    assert sorted(set(CASES) - documented) == [], "run by this test but not in docs/cli.md"
+    assert len(documented) == len(ERRORS), "a row of docs/cli.md's table is there twice"
+
+
+def test_every_command_has_its_errors_documented():
+    commands = {path for path, command in COMMANDS if not hasattr(command, "commands")}
+    with_errors = {command for command, _, _ in ERRORS}
+    assert sorted(commands - with_errors) == [], "commands with no row in the table of errors"
+    assert sorted(with_errors - commands) == [], "rows for commands the CLI does not have"
+
+
+@pytest.mark.slow  # a process a case: half a minute on two cores
+@pytest.mark.parametrize(
+    ("command", "when", "code"), ERRORS, ids=[f"{c[10:]}: {w}" for c, w, _ in ERRORS]
+)
+def test_each_documented_error_is_one_line_with_its_exit_code(tmp_path, command, when, code):
+    setup = CASES[(command, when)](tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
+    env.update(setup.env)
+    with ExitStack() as stack:
+        for held in setup.hold:
+            stack.enter_context(held)
+        result = subprocess.run(
+            [sys.executable, "-m", "hallsense", *setup.args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+    lines = result.stderr.splitlines()
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == code, result.stderr
+    errors = [line for line in lines if line.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr
+    # The message is the error's one line; what may come before it is click's usage (exit
+    # 2), the records a failing driver logged, or, after it, a settings error's bad keys.
+    at = lines.index(errors[0])
+    before, after = lines[:at], lines[at + 1 :]
+    if code == 2:
+        assert USAGE.match(before[0]), result.stderr
+        assert len(before) == 3, result.stderr
+    else:
+        assert all(LOG_RECORD.match(line) for line in before), result.stderr
+    assert all(SETTINGS_LINE.match(line) for line in after), result.stderr
+    if after:
+        assert "are not valid:" in errors[0], result.stderr
+    assert len(errors[0]) > len("Error: ") + 10, "a message that says what was wrong"
