@@ -9,20 +9,8 @@ from typing import Any
 
 from edge.store import EdgeStore
 from edge.store_records import HealthRecord, StoredReading, StoreStats
-from presentation.reading_flags import Quality
+from presentation.reading_flags import Quality, flag_words
 from presentation.words import ago
-
-FLAG_WORDS = {
-    Quality.NOT_A_NUMBER: "not a number",
-    Quality.INFINITE: "infinite",
-    Quality.OUT_OF_RANGE: "out of range",
-    Quality.STUCK: "stuck",
-    Quality.CENSORED: "a bound, not a count",
-    Quality.UNKNOWN_METRIC: "unknown metric",
-    Quality.CLOCK_UNSYNCED: "time not yet final",
-    Quality.CLOCK_CORRECTED: "time corrected",
-    Quality.CLOCK_UNCORRECTABLE: "time may be wrong",
-}
 
 
 @dataclass(frozen=True)
@@ -143,8 +131,8 @@ def format_status(status: NodeStatus, now: datetime) -> str:
     if status.latest:
         lines.append("  latest readings:")
         for r in status.latest:
-            flags = [words for flag, words in FLAG_WORDS.items() if flag in r.quality]
-            note = f"  [{', '.join(flags)}]" if flags else ""
+            flags = flag_words(r.quality)
+            note = f"  [{'; '.join(flags)}]" if flags else ""
             lines.append(
                 f"    {r.sensor_id:<22} {r.metric:<18} {value_words(r.value, r.unit):<14} "
                 f"({ago(r.timestamp, now)}){note}"

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-from presentation.numbers import format_value
-from presentation.reading_flags import Censor, Quality
+from presentation.numbers import format_value, on_off_words
+from presentation.reading_flags import Censor, Quality, flag_summary
 from presentation.vocabulary import METRICS
 
 Platform = Literal["sensor", "binary_sensor"]
@@ -158,6 +158,8 @@ def quality_names(quality: int) -> list[str]:
 
 def _shown(metric: str, unit: str, value: float, censor: str | None) -> str:
     known = METRICS.get(metric)
+    if (known.unit if known is not None else unit) == "bool":
+        return on_off_words(value, metric)
     whole = known is not None and known.kind == "count" and float(value).is_integer()
     text = format_value(value, known.unit if known is not None else unit, 0 if whole else None)
     if censor == Censor.LESS_THAN:
@@ -183,7 +185,8 @@ def ha_state(
     sensor), or None ("unknown") when the value is a bound rather than a measurement
     (censored) or unfit to show (NaN, infinite, out of range, stuck). ``shown`` is the
     value as people read it ("21.5 °C", "fewer than 3"), None when unfit. The
-    attributes always hold ``quality`` (the flags by name, empty when good) and
+    attributes always hold ``quality`` (the flags by name, empty when good),
+    ``quality_words`` (the same in plain English: "no problems" when good) and
     ``measured_at`` (ISO 8601, UTC, as the node stamped it); a censored reading adds
     ``censor`` and ``bound``, an unfit one ``reported`` (the value, None if not finite).
     """
@@ -192,6 +195,7 @@ def ha_state(
     unfit = not finite or bool(Quality(quality) & Quality.bad_value())
     attributes: dict[str, Any] = {
         "quality": quality_names(quality),
+        "quality_words": flag_summary(quality),
         "measured_at": _iso(ts_us),
     }
     state: float | str | None

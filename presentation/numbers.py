@@ -61,6 +61,8 @@ def unit_suffix(unit: str) -> str:
 def format_value(value: float, unit: str, decimals: int | None = None) -> str:
     """``value`` as people read it, with its unit: "21.5 °C", "612 ppm", "45%", "1,204".
 
+    An average of on/off readings (unit ``bool``) reads as a share: "33% of the time".
+
     Args:
         value: the number; NaN or infinity reads "no data".
         unit: the metric's unit as the vocabulary names it (or "people").
@@ -68,6 +70,8 @@ def format_value(value: float, unit: str, decimals: int | None = None) -> str:
     """
     if not math.isfinite(value):
         return "no data"
+    if unit == "bool":  # an average of on/off readings: the share of the time it was on
+        return f"{max(0.0, min(1.0, value)) * 100:.0f}% of the time"
     return format_number(value, decimals_for(unit, decimals)) + unit_suffix(unit)
 
 

@@ -36,3 +36,19 @@ def test_status_text_says_what_a_clerk_needs(store):
     assert "acknowledged by hub:    2" in text
     assert "gpio         failing since just now — no GPIO pins on this machine" in text
     assert "door                   occupancy          yes            (1 minute ago)" in text
+
+
+def test_flagged_readings_say_what_is_wrong_in_words(store):
+    """The flags read as on the hall's page: no raw names such as ``clock_unsynced``."""
+    from presentation.reading_flags import Quality
+
+    store.append(
+        [Reading("t1", "temperature", 99.0, "°C", NOW - timedelta(minutes=1), Quality.STUCK)],
+        synced(),
+    )
+    text = format_status(
+        node_status(store, hall_name="Askrigg", clock_synchronised=True, clock_description="ok"),
+        NOW,
+    )
+    assert "[the same value many times in a row: the sensor may be stuck]" in text
+    assert "clock_" not in text

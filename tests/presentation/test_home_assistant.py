@@ -13,7 +13,7 @@ from presentation.home_assistant import (
     ha_unit,
     quality_names,
 )
-from presentation.reading_flags import Quality
+from presentation.reading_flags import Quality, flag_summary
 from presentation.vocabulary import METRICS
 
 # Home Assistant's own rules, transcribed from homeassistant/components/sensor/const.py
@@ -116,7 +116,11 @@ def test_a_good_reading_is_its_number_with_no_flags():
     assert state == {
         "state": 21.5,
         "shown": "21.5 °C",
-        "attributes": {"quality": [], "measured_at": "2023-11-14T22:13:20+00:00"},
+        "attributes": {
+            "quality": [],
+            "quality_words": "no problems",
+            "measured_at": "2023-11-14T22:13:20+00:00",
+        },
     }
 
 
@@ -124,6 +128,8 @@ def test_a_reading_on_an_unsynchronised_clock_still_counts_and_says_so():
     state = ha_state("co2", "ppm", 612.0, Quality.CLOCK_UNSYNCED, None, 0)
     assert state["state"] == 612.0
     assert state["attributes"]["quality"] == ["clock_unsynced"]
+    assert state["attributes"]["quality_words"] == flag_summary(Quality.CLOCK_UNSYNCED)
+    assert "_" not in state["attributes"]["quality_words"]  # words, not flag names
 
 
 def test_a_censored_count_reads_fewer_than_3_and_is_no_number():

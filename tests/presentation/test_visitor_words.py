@@ -125,3 +125,12 @@ def test_the_air_quality_card_leads_with_what_a_visitor_needs():
     band = pm25_daqi(_pm_hours(24), NOW)
     assert band.headline == "Air pollution: Low (index 1 out of 10)"
     assert band.detail == ""
+
+
+def test_an_average_of_on_off_readings_reads_as_a_share_of_the_time():
+    """The hub's open data once showed an hour of occupancy as "0.33"."""
+    from presentation.numbers import format_value
+
+    assert format_value(0.33, "bool") == "33% of the time"
+    assert format_value(1.0, "bool") == "100% of the time"
+    assert format_value(0.0, "bool") == "0% of the time"
