@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-from presentation.numbers import format_value, on_off_words
+from presentation.numbers import format_value
 from presentation.reading_flags import Censor, Quality, flag_summary
 from presentation.vocabulary import METRICS
+from presentation.words import on_off_words
 
 Platform = Literal["sensor", "binary_sensor"]
 """The Home Assistant entity platforms the bridge announces."""
