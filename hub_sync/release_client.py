@@ -1,0 +1,169 @@
+"""The node's side of signed releases: which release is newest, and its files, verified.
+
+python-tuf's ngclient does the checking, from the council's first root metadata that the
+node's bundle carries: signatures to the threshold of keys root names, expiry (a freeze),
+metadata versions that never go back (a rollback), snapshot consistency (mix and match),
+and each file's length and SHA-256 before it is used. This module adds what a hall needs:
+the release manifest of the node's architecture, refusal of a release older than (or the
+same as) the one running, and every refusal as :class:`ReleaseRefused` with a reason in
+words for the node's status and the fleet page.
+
+Downloads go over the hub's HTTPS, pinning the council CA as enrolment does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+from tuf.api import exceptions as tuf_errors
+from tuf.ngclient import Updater
+from tuf.ngclient.fetcher import FetcherInterface
+
+from hub_sync.release_contract import Manifest, ReleaseFormatError, manifest_target, release_version
+
+TIMEOUT_S = 30.0
+CHUNK_BYTES = 64 * 1024
+
+
+class ReleaseRefused(Exception):
+    """A release, or the repository's metadata, that the node will not use, and why."""
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        """A download that failed (the link, the hub): worth trying again later."""
+
+
+class _PinnedFetcher(FetcherInterface):
+    """Fetches over HTTPS trusting only the council CA (or plain HTTP on loopback in tests)."""
+
+    def __init__(self, ca_file: Path | None) -> None:
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.verify: str | bool = str(ca_file) if ca_file is not None else True
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        try:
+            response = self.session.get(
+                url, stream=True, timeout=TIMEOUT_S, verify=self.verify, allow_redirects=False
+            )
+        except requests.RequestException as error:
+            raise tuf_errors.DownloadError(f"{url}: {error}") from None
+        if response.status_code != 200:
+            response.close()
+            raise tuf_errors.DownloadHTTPError(
+                f"{url}: HTTP {response.status_code}", response.status_code
+            )
+        return response.iter_content(CHUNK_BYTES)
+
+
+def _reason(error: Exception) -> ReleaseRefused:
+    """A python-tuf error as the words a node reports."""
+    if isinstance(error, tuf_errors.UnsignedMetadataError):
+        return ReleaseRefused(
+            f"the release metadata is not signed by the council's keys (tampered, or signed "
+            f"with a key root does not name): {error}"
+        )
+    if isinstance(error, tuf_errors.ExpiredMetadataError):
+        return ReleaseRefused(
+            f"the release metadata has expired, so it may be held back from this node: {error}"
+        )
+    if isinstance(error, tuf_errors.BadVersionNumberError):
+        return ReleaseRefused(
+            f"the release metadata is older than what this node already trusts (a rollback): "
+            f"{error}"
+        )
+    if isinstance(error, tuf_errors.LengthOrHashMismatchError):
+        return ReleaseRefused(f"a file does not match the length or hash that was signed: {error}")
+    if isinstance(error, tuf_errors.DownloadError):
+        return ReleaseRefused(f"could not download from the hub: {error}", retryable=True)
+    return ReleaseRefused(f"the release repository is not usable: {error}")
+
+
+class ReleaseClient:
+    """The hub's release repository as one node sees it.
+
+    ``metadata_dir`` keeps the metadata the node trusts between runs (so a rollback is
+    noticed across restarts); ``base_url`` is the repository (``…/releases/``, holding
+    ``metadata/`` and ``targets/``); ``trusted_root`` is the first root metadata, from the
+    bundle, used only when ``metadata_dir`` holds none yet.
+    """
+
+    def __init__(
+        self,
+        metadata_dir: Path,
+        base_url: str,
+        *,
+        trusted_root: bytes,
+        ca_file: Path | None = None,
+        download_dir: Path,
+    ) -> None:
+        self.metadata_dir = metadata_dir
+        self.download_dir = download_dir
+        self.base_url = base_url.rstrip("/") + "/"
+        self.trusted_root = trusted_root
+        self.fetcher = _PinnedFetcher(ca_file)
+
+    def _updater(self) -> Updater:
+        self.metadata_dir.mkdir(parents=True, exist_ok=True)
+        self.download_dir.mkdir(parents=True, exist_ok=True)
+        bootstrap = None if (self.metadata_dir / "root.json").exists() else self.trusted_root
+        return Updater(
+            str(self.metadata_dir),
+            self.base_url + "metadata/",
+            str(self.download_dir),
+            self.base_url + "targets/",
+            fetcher=self.fetcher,
+            bootstrap=bootstrap,
+        )
+
+    def newest(self, architecture: str, running: str) -> Manifest | None:
+        """The published release of ``architecture`` if newer than ``running``, else None.
+
+        Raises:
+            ReleaseRefused: the metadata or the manifest fails a check (the reason says
+                which), or the hub could not be reached (``retryable``).
+        """
+        try:
+            updater = self._updater()
+            updater.refresh()
+            info = updater.get_targetinfo(manifest_target(architecture))
+            if info is None:
+                return None
+            path = updater.find_cached_target(info) or updater.download_target(info)
+            data = Path(path).read_bytes()
+        except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as error:
+            raise _reason(error) from None
+        try:
+            release = Manifest.from_json(data)
+        except ReleaseFormatError as error:
+            raise ReleaseRefused(f"the signed {error}") from None
+        if release.architecture != architecture:
+            raise ReleaseRefused(
+                f"the manifest for {architecture} names {release.architecture!r}: not for this node"
+            )
+        return release if release_version(release.version) > release_version(running) else None
+
+    def download(self, release: Manifest) -> list[Path]:
+        """Each of the release's files, verified against the signed metadata, on disk.
+
+        Raises:
+            ReleaseRefused: a file is not in the signed metadata or fails its check, or the
+                download failed (``retryable``).
+        """
+        try:
+            updater = self._updater()
+            updater.refresh()
+            paths = []
+            for target in release.files:
+                info = updater.get_targetinfo(target)
+                if info is None:
+                    raise ReleaseRefused(f"{target} is in the manifest but not signed for")
+                cached = updater.find_cached_target(info)
+                paths.append(Path(cached or updater.download_target(info)))
+        except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as error:
+            raise _reason(error) from None
+        return paths

@@ -1,0 +1,195 @@
+"""Signed releases: the council's keys and repository, and a node's client refusing every
+attack TUF names (tampered, wrong key, replayed old, expired, a file not as signed) with a
+reason in words. The repository is served by a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import threading
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from hub_sync.release_client import ReleaseClient, ReleaseRefused
+from hub_sync.release_contract import Manifest, manifest_target
+from provisioning.release_keys import (
+    ReleaseKeyError,
+    generate_release_keys,
+    key_path,
+    load_signers,
+)
+from provisioning.release_repository import ReleaseError, ReleaseRepository
+
+WHEEL = b"PK\x03\x04 a wheel of hallsense 1.1.0 for aarch64" * 100
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def served(tmp_path):
+    """The repository directory, served as the hub serves it at ``/releases/``."""
+    root = tmp_path / "served"
+    (root / "releases").mkdir(parents=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root / "releases", f"http://127.0.0.1:{server.server_address[1]}/releases/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def keys(tmp_path):
+    keys_dir = tmp_path / "keys"
+    generate_release_keys(keys_dir, root_keys=3)
+    return keys_dir
+
+
+@pytest.fixture
+def repo(served, keys):
+    repo_dir, _ = served
+    repository = ReleaseRepository(repo_dir)
+    repository.create(keys, root_threshold=2)
+    return repository
+
+
+def wheel(tmp_path: Path, name: str = "hallsense-1.1.0-py3-none-any.whl", data=WHEEL) -> Path:
+    path = tmp_path / "wheelhouse" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def node_client(tmp_path: Path, served, repo: ReleaseRepository, name: str = "node"):
+    _, url = served
+    return ReleaseClient(
+        tmp_path / name / "trusted",
+        url,
+        trusted_root=repo.trusted_root(),
+        download_dir=tmp_path / name / "downloads",
+    )
+
+
+def test_keys_are_private_files_in_a_private_directory_and_never_replaced(tmp_path, keys):
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+    files = sorted(p.name for p in keys.iterdir())
+    assert files == [
+        "root-1.pem", "root-2.pem", "root-3.pem", "snapshot-1.pem", "targets-1.pem",
+        "timestamp-1.pem",
+    ]  # fmt: skip
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in keys.iterdir())
+    before = key_path(keys, "root", 1).read_bytes()
+    with pytest.raises(ReleaseKeyError, match="never replaced"):
+        generate_release_keys(keys)
+    assert key_path(keys, "root", 1).read_bytes() == before
+    assert len(load_signers(keys, "root")) == 3
+    with pytest.raises(ReleaseKeyError, match="no targets key"):
+        load_signers(tmp_path, "targets")
+
+
+def test_a_node_finds_a_newer_release_and_gets_its_files_verified(tmp_path, served, repo, keys):
+    client = node_client(tmp_path, served, repo)
+    assert client.newest("aarch64", "1.0.0") is None  # nothing published yet
+    manifest = repo.publish(
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys
+    )
+    assert manifest.files == ("1.1.0/aarch64/hallsense-1.1.0-py3-none-any.whl",)
+    offered = client.newest("aarch64", "1.0.0")
+    assert offered == manifest
+    (path,) = client.download(offered)
+    assert path.read_bytes() == WHEEL
+    # Not newer than what runs, or for another machine: nothing to do.
+    assert client.newest("aarch64", "1.1.0") is None
+    assert client.newest("armv7l", "1.0.0") is None
+
+
+def test_the_council_cannot_publish_a_version_that_goes_back(tmp_path, repo, keys):
+    repo.publish([wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys)
+    for version in ("1.1.0", "1.0.9"):
+        with pytest.raises(ReleaseError, match="must be newer"):
+            repo.publish([wheel(tmp_path)], version=version, architecture="aarch64", keys_dir=keys)
+    with pytest.raises(ReleaseError, match="not a release version"):
+        repo.publish([wheel(tmp_path)], version="next", architecture="aarch64", keys_dir=keys)
+    with pytest.raises(ReleaseError, match="architecture 'sparc'"):
+        repo.publish([wheel(tmp_path)], version="2.0.0", architecture="sparc", keys_dir=keys)
+
+
+def test_tampered_metadata_is_refused(tmp_path, served, repo, keys):
+    repo_dir, _ = served
+    repo.publish([wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys)
+    targets = max(repo_dir.glob("metadata/*.targets.json"))
+    targets.write_text(targets.read_text().replace("1.1.0", "9.9.9"))
+    with pytest.raises(ReleaseRefused, match="not signed by the council's keys"):
+        node_client(tmp_path, served, repo).newest("aarch64", "1.0.0")
+
+
+def test_metadata_signed_with_a_key_root_does_not_name_is_refused(tmp_path, served, repo, keys):
+    stranger = tmp_path / "stranger"
+    generate_release_keys(stranger)
+    for role in ("snapshot", "timestamp"):  # the online keys stolen, targets forged
+        shutil.copy(key_path(keys, role, 1), key_path(stranger, role, 1))
+    repo.publish([wheel(tmp_path)], version="6.6.6", architecture="aarch64", keys_dir=stranger)
+    with pytest.raises(ReleaseRefused, match="not signed by the council's keys"):
+        node_client(tmp_path, served, repo).newest("aarch64", "1.0.0")
+
+
+def test_a_replayed_older_repository_is_refused_as_a_rollback(tmp_path, served, repo, keys):
+    repo_dir, _ = served
+    old = tmp_path / "old-metadata"
+    shutil.copytree(repo_dir / "metadata", old)
+    client = node_client(tmp_path, served, repo)
+    repo.publish([wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys)
+    assert client.newest("aarch64", "1.0.0") is not None  # the node now trusts version 2
+    shutil.rmtree(repo_dir / "metadata")
+    shutil.copytree(old, repo_dir / "metadata")  # an attacker serves what was there before
+    with pytest.raises(ReleaseRefused, match="rollback"):
+        client.newest("aarch64", "1.0.0")
+
+
+def test_expired_metadata_is_refused_as_a_possible_freeze(tmp_path, served, keys):
+    repo_dir, _ = served
+    month_ago = datetime.now(UTC) - timedelta(days=31)
+    repo = ReleaseRepository(repo_dir, now=lambda: month_ago)
+    repo.create(keys)
+    with pytest.raises(ReleaseRefused, match="expired"):
+        node_client(tmp_path, served, repo).newest("aarch64", "1.0.0")
+    # The hub re-signs freshness with its online keys: the node goes on.
+    ReleaseRepository(repo_dir).refresh(keys)
+    assert node_client(tmp_path, served, repo, "node-2").newest("aarch64", "1.0.0") is None
+
+
+def test_a_file_that_is_not_as_signed_is_refused(tmp_path, served, repo, keys):
+    repo_dir, _ = served
+    manifest = repo.publish(
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys
+    )
+    (stored,) = (repo_dir / "targets" / "1.1.0" / "aarch64").glob("*.whl")
+    stored.write_bytes(WHEEL.replace(b"hallsense", b"malware!!"))
+    with pytest.raises(ReleaseRefused, match="length or hash"):
+        node_client(tmp_path, served, repo).download(manifest)
+
+
+def test_a_hub_out_of_reach_is_worth_trying_again(tmp_path, repo):
+    client = ReleaseClient(
+        tmp_path / "trusted",
+        "http://127.0.0.1:9/releases/",
+        trusted_root=repo.trusted_root(),
+        download_dir=tmp_path / "downloads",
+    )
+    with pytest.raises(ReleaseRefused) as refused:
+        client.newest("aarch64", "1.0.0")
+    assert refused.value.retryable
+    assert "could not download" in refused.value.reason
+
+
+def test_the_manifest_reads_back_what_it_wrote():
+    manifest = Manifest("1.1.0", "armv7l", ("1.1.0/armv7l/a.whl",))
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    assert manifest_target("armv7l") == "armv7l/release.json"
