@@ -29,6 +29,7 @@ from hallsense import (
     cli_hub_ha,
     cli_hub_web,
     cli_provision,
+    cli_release,
 )
 from hallsense.demo import demo
 
@@ -103,6 +104,13 @@ provision.add_command(cli_provision.revoke)
 provision.add_command(cli_provision.rotate)
 provision.add_command(cli_provision.delete_device)
 provision.add_command(cli_provision.broker_config)
+
+release = cli_release.release
+release.add_command(cli_release.keys)
+release.add_command(cli_release.init)
+release.add_command(cli_release.publish)
+release.add_command(cli_release.refresh)
+provision.add_command(release)
 
 cli.add_command(edge)
 cli.add_command(hub)

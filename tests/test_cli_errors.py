@@ -167,6 +167,37 @@ def no_state(*command: str, hub: bool = True) -> Build:
     return build
 
 
+def release_keys(tmp: Path) -> str:
+    """A directory of release signing keys, made as the council makes them."""
+    from provisioning.release_keys import generate_release_keys
+
+    generate_release_keys(tmp / "keys", root_keys=1)
+    return str(tmp / "keys")
+
+
+def release_repo(tmp: Path, *, published: str | None = None) -> tuple[str, str]:
+    """A started release repository (and its keys), with one release if ``published``."""
+    from provisioning.release_repository import ReleaseRepository
+
+    keys = release_keys(tmp)
+    repository = ReleaseRepository(tmp / "repo")
+    repository.create(Path(keys), root_threshold=1)
+    if published:
+        (tmp / "a.whl").write_bytes(b"a wheel")
+        repository.publish(
+            [tmp / "a.whl"], version=published, architecture="aarch64", keys_dir=Path(keys)
+        )
+    return str(tmp / "repo"), keys
+
+
+def publish_args(repo: str, keys: str, tmp: Path) -> list[str]:
+    (tmp / "b.whl").write_bytes(b"another wheel")
+    return [
+        "provision", "release", "publish", "--repo", repo, "--keys-dir", keys,
+        "--version", "1.0.0", "--architecture", "aarch64", str(tmp / "b.whl"),
+    ]  # fmt: skip
+
+
 NO_STORE = "no store yet"
 NO_SETTINGS = "no settings: no `--env` file and no `HALLSENSE_*` variables"
 BAD_SETTING = "a setting with a bad value"
@@ -376,6 +407,48 @@ CASES: dict[tuple[str, str], Build] = {
     ),
     ("hallsense provision broker-config", NO_STATE): no_state(
         "provision", "broker-config", hub=False
+    ),
+    # --- releases ---
+    ("hallsense provision release keys", "the `--keys-dir` already holds release keys"): (
+        lambda tmp: Setup(["provision", "release", "keys", "--keys-dir", release_keys(tmp)])
+    ),
+    ("hallsense provision release init", "the `--keys-dir` holds no release keys"): (
+        lambda tmp: Setup(
+            ["provision", "release", "init", "--repo", str(tmp / "repo"), "--keys-dir", str(tmp)]
+        )
+    ),
+    ("hallsense provision release init", "the `--repo` is a release repository already"): (
+        lambda tmp: Setup(
+            [
+                "provision",
+                "release",
+                "init",
+                "--repo",
+                (made := release_repo(tmp))[0],
+                "--keys-dir",
+                made[1],
+            ]
+        )
+    ),
+    ("hallsense provision release publish", "the `--repo` is not a release repository"): (
+        lambda tmp: Setup(publish_args(str(tmp / "nothing"), release_keys(tmp), tmp))
+    ),
+    (
+        "hallsense provision release publish",
+        "the version is not newer than the one published",
+    ): lambda tmp: Setup(publish_args(*release_repo(tmp, published="1.0.0"), tmp)),
+    ("hallsense provision release refresh", "the `--repo` is not a release repository"): (
+        lambda tmp: Setup(
+            [
+                "provision",
+                "release",
+                "refresh",
+                "--repo",
+                str(tmp / "nothing"),
+                "--keys-dir",
+                release_keys(tmp),
+            ]
+        )
     ),
 }
 

@@ -193,3 +193,32 @@ def test_the_manifest_reads_back_what_it_wrote():
     manifest = Manifest("1.1.0", "armv7l", ("1.1.0/armv7l/a.whl",))
     assert Manifest.from_json(manifest.to_json()) == manifest
     assert manifest_target("armv7l") == "armv7l/release.json"
+
+
+def test_the_council_signs_and_publishes_with_the_cli_and_a_node_takes_it(tmp_path, served):
+    from click.testing import CliRunner
+
+    from hallsense.cli import cli
+
+    repo_dir, _ = served
+    keys = tmp_path / "council-keys"
+
+    def run(*args: object) -> str:
+        result = CliRunner().invoke(cli, ["provision", "release", *map(str, args)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "3 root" in run("keys", "--keys-dir", keys)
+    run("init", "--repo", repo_dir, "--keys-dir", keys)
+    said = run(
+        "publish", "--repo", repo_dir, "--keys-dir", keys, "--version", "1.1.0",
+        "--architecture", "armv7l", wheel(tmp_path),
+    )  # fmt: skip
+    assert "published 1.1.0 for armv7l: 1 file(s)" in said
+    run("refresh", "--repo", repo_dir, "--keys-dir", keys)
+    repo = ReleaseRepository(repo_dir)
+    client = node_client(tmp_path, served, repo)
+    offered = client.newest("armv7l", "1.0.0")
+    assert offered is not None
+    assert offered.version == "1.1.0"
+    assert [p.read_bytes() for p in client.download(offered)] == [WHEEL]

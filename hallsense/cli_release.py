@@ -1,0 +1,151 @@
+"""``hallsense provision release …``: the council's signing keys and its release repository.
+
+Run on the council's own machine, with the keys on a medium kept off the hub: the
+repository directory these commands write is what the hub serves at ``/releases/``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hub_sync.release_contract import ARCHITECTURES
+from provisioning.release_keys import ReleaseKeyError, generate_release_keys
+from provisioning.release_repository import ReleaseError, ReleaseRepository
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def release_errors(command: F) -> F:
+    """Turn a refused key or release into one ``Error:`` line and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ReleaseKeyError, ReleaseError) as error:
+            raise click.ClickException(str(error)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+keys_dir_option = click.option(
+    "--keys-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory of the release signing keys (kept off the hub).",
+)
+repo_option = click.option(
+    "--repo",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The release repository's directory (what the hub serves at /releases/).",
+)
+
+
+@click.group()
+def release() -> None:
+    """Sign and publish releases of the node's software (The Update Framework).
+
+    \b
+    Example:
+        hallsense provision release keys --keys-dir /media/council-keys
+        hallsense provision release init --repo /srv/hallsense/releases \\
+            --keys-dir /media/council-keys
+    """
+
+
+@click.command()
+@keys_dir_option
+@click.option(
+    "--root-keys",
+    type=click.IntRange(1, 9),
+    default=3,
+    show_default=True,
+    help="How many root keys (for as many keyholders).",
+)
+@release_errors
+def keys(keys_dir: Path, root_keys: int) -> None:
+    """Make the release signing keys: each 0600 in a 0700 directory, never replaced.
+
+    \b
+    Example:
+        hallsense provision release keys --keys-dir /media/council-keys
+    """
+    counts = generate_release_keys(keys_dir, root_keys=root_keys)
+    made = ", ".join(f"{count} {role}" for role, count in counts.items())
+    click.echo(f"made {made} key(s) in {keys_dir}; keep it off the hub, backed up")
+
+
+@click.command()
+@repo_option
+@keys_dir_option
+@click.option(
+    "--root-threshold",
+    type=click.IntRange(1, 9),
+    default=2,
+    show_default=True,
+    help="How many root keys must sign a new root.",
+)
+@release_errors
+def init(repo: Path, keys_dir: Path, root_threshold: int) -> None:
+    """Start the release repository: its first root, targets, snapshot and timestamp.
+
+    \b
+    Example:
+        hallsense provision release init --repo /srv/hallsense/releases \\
+            --keys-dir /media/council-keys
+    """
+    ReleaseRepository(repo).create(keys_dir, root_threshold=root_threshold)
+    click.echo(f"release repository started in {repo}; nodes trust {repo}/metadata/1.root.json")
+
+
+@click.command()
+@repo_option
+@keys_dir_option
+@click.option("--version", "version", required=True, help="The release's version (PEP 440).")
+@click.option(
+    "--architecture",
+    required=True,
+    type=click.Choice(ARCHITECTURES),
+    help="The machine the release is for.",
+)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@release_errors
+def publish(
+    repo: Path, keys_dir: Path, version: str, architecture: str, files: tuple[Path, ...]
+) -> None:
+    """Sign and publish a release: its files and its manifest, newer than the last.
+
+    \b
+    Example:
+        hallsense provision release publish --repo /srv/hallsense/releases \\
+            --keys-dir /media/council-keys --version 1.1.0 --architecture aarch64 \\
+            wheelhouse/*.whl
+    """
+    manifest = ReleaseRepository(repo).publish(
+        list(files), version=version, architecture=architecture, keys_dir=keys_dir
+    )
+    click.echo(f"published {manifest.version} for {architecture}: {len(manifest.files)} file(s)")
+
+
+@click.command()
+@repo_option
+@keys_dir_option
+@release_errors
+def refresh(repo: Path, keys_dir: Path) -> None:
+    """Re-sign the repository's freshness (snapshot, timestamp) for another week.
+
+    Needs only the online keys: run it daily, or nodes refuse the metadata as expired.
+
+    \b
+    Example:
+        hallsense provision release refresh --repo /srv/hallsense/releases \\
+            --keys-dir /etc/hallsense/online-keys
+    """
+    ReleaseRepository(repo).refresh(keys_dir)
+    click.echo(f"re-signed the freshness of {repo}")
