@@ -333,6 +333,7 @@ def web(
             security_contact=settings.security_contact,
             pages=hub_pages(settings),
             behind_proxy=plain_http_behind_proxy,
+            releases_dir=Path(settings.releases_dir) if settings.releases_dir else None,
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="HALLSENSE_SECURITY_CONTACT") from error

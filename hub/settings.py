@@ -93,6 +93,11 @@ class HubSettings:
         "mailto:someone@council.example or an https:// page (unset: that file is not served).",
         "URI",
     )
+    releases_dir: str = _setting(
+        "",
+        "The signed release repository (`hallsense provision release init --repo`) that "
+        "`hub web` serves to the nodes at /releases/ (unset: none is served).",
+    )
     offline_after_s: float = _setting(
         900.0,
         "How long a node must be unheard, its connection gone, before the fleet page (and "

@@ -30,6 +30,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -53,6 +54,7 @@ from hub.fleet_pages import fleet_blueprint
 from hub.login_web import install_login, visible, wants_json
 from hub.logins import Logins
 from hub.open_data import Presenter, open_data_blueprint
+from hub.releases_web import releases_blueprint
 from hub.well_known import well_known_blueprint
 from presentation.vocabulary import metric_words
 from provisioning.enrolment import IssueCredentials, enrolment_blueprint
@@ -119,6 +121,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "open_data.download",
         "hub_pages.home",
         "hub_pages.accessibility",
+        "releases.file",
     }
 )
 """The routes anyone may use without an account; every other one needs a login."""
@@ -133,6 +136,7 @@ def create_hub_web(
     security_contact: str = "",
     pages: HubPages | None = None,
     behind_proxy: bool = False,
+    releases_dir: Path | None = None,
 ) -> Flask:
     """The hub's web app: the devices' routes, and with ``pages`` everything people use.
 
@@ -152,6 +156,7 @@ def create_hub_web(
             behind logins (:data:`PUBLIC_ENDPOINTS` excepted).
         behind_proxy: take the client's address from one reverse proxy's
             ``X-Forwarded-For`` (and the scheme from ``X-Forwarded-Proto``).
+        releases_dir: serve this signed release repository at ``/releases/`` (public).
     """
     app = Flask(__name__, static_folder="static" if pages is not None else None)
     app.debug = False
@@ -166,6 +171,8 @@ def create_hub_web(
     if rotation is not None:
         app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
     app.register_blueprint(well_known_blueprint(security_contact))
+    if releases_dir is not None:
+        app.register_blueprint(releases_blueprint(releases_dir))
     app.jinja_env.globals["security_contact"] = security_contact
     app.jinja_env.globals["metric_words"] = metric_words
     if pages is not None:

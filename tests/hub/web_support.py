@@ -49,6 +49,7 @@ def make_app(
     clock: Callable[[], float] = time.time,
     secure_cookies: bool = False,
     security_contact: str = "",
+    releases_dir: Path | None = None,
 ) -> Flask:
     pages = HubPages(
         open_store=lambda: Kept(store),
@@ -63,6 +64,7 @@ def make_app(
         lambda device_id: {},
         pages=pages,
         security_contact=security_contact,
+        releases_dir=releases_dir,
     )
 
 
