@@ -13,18 +13,14 @@ Downloads go over the hub's HTTPS, pinning the council CA as enrolment does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import requests
 from tuf.api import exceptions as tuf_errors
 from tuf.ngclient import Updater
-from tuf.ngclient.fetcher import FetcherInterface
 
 from hub_sync.release_contract import Manifest, ReleaseFormatError, manifest_target, release_version
-
-TIMEOUT_S = 30.0
-CHUNK_BYTES = 64 * 1024
+from hub_sync.release_fetcher import ReleaseFetcher
 
 
 class ReleaseRefused(Exception):
@@ -35,29 +31,6 @@ class ReleaseRefused(Exception):
         self.reason = reason
         self.retryable = retryable
         """A download that failed (the link, the hub): worth trying again later."""
-
-
-class _PinnedFetcher(FetcherInterface):
-    """Fetches over HTTPS trusting only the council CA (or plain HTTP on loopback in tests)."""
-
-    def __init__(self, ca_file: Path | None) -> None:
-        self.session = requests.Session()
-        self.session.trust_env = False
-        self.verify: str | bool = str(ca_file) if ca_file is not None else True
-
-    def _fetch(self, url: str) -> Iterator[bytes]:
-        try:
-            response = self.session.get(
-                url, stream=True, timeout=TIMEOUT_S, verify=self.verify, allow_redirects=False
-            )
-        except requests.RequestException as error:
-            raise tuf_errors.DownloadError(f"{url}: {error}") from None
-        if response.status_code != 200:
-            response.close()
-            raise tuf_errors.DownloadHTTPError(
-                f"{url}: HTTP {response.status_code}", response.status_code
-            )
-        return response.iter_content(CHUNK_BYTES)
 
 
 def _reason(error: Exception) -> ReleaseRefused:
@@ -89,7 +62,8 @@ class ReleaseClient:
     ``metadata_dir`` keeps the metadata the node trusts between runs (so a rollback is
     noticed across restarts); ``base_url`` is the repository (``…/releases/``, holding
     ``metadata/`` and ``targets/``); ``trusted_root`` is the first root metadata, from the
-    bundle, used only when ``metadata_dir`` holds none yet.
+    bundle, used only when ``metadata_dir`` holds none yet. ``allow(nbytes)`` meters the
+    download (:mod:`hub_sync.release_fetcher`): a download it stops resumes on the next call.
     """
 
     def __init__(
@@ -100,12 +74,15 @@ class ReleaseClient:
         trusted_root: bytes,
         ca_file: Path | None = None,
         download_dir: Path,
+        allow: Callable[[int], bool] | None = None,
     ) -> None:
         self.metadata_dir = metadata_dir
         self.download_dir = download_dir
         self.base_url = base_url.rstrip("/") + "/"
         self.trusted_root = trusted_root
-        self.fetcher = _PinnedFetcher(ca_file)
+        self.fetcher = ReleaseFetcher(
+            download_dir / "partial", ca_file=ca_file, allow=allow or (lambda nbytes: True)
+        )
 
     def _updater(self) -> Updater:
         self.metadata_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,8 @@ import pytest
 from cheroot import wsgi
 
 from hub.store_sqlite import SqliteHubStore
-from hub_sync.release_client import ReleaseClient
+from hub_sync.release_client import ReleaseClient, ReleaseRefused
+from hub_sync.release_fetcher import CHUNK_BYTES, ReleaseFetcher
 from provisioning.release_keys import generate_release_keys
 from provisioning.release_repository import ReleaseRepository
 from tests.hub.web_support import make_app
@@ -83,3 +84,120 @@ def test_a_node_takes_a_release_from_the_hub_web(tmp_path, app, repo):
     finally:
         server.stop()
         serving.join(10)
+
+
+class CutOnce:
+    """WSGI middleware: the first answer for a release file stops half-way, as a link
+    that drops does; every byte sent and every Range asked for is counted."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.cut = False
+        self.sent = 0
+        self.ranges: list[str] = []
+
+    def __call__(self, environ, start_response):
+        body = self.app(environ, start_response)
+        if not environ["PATH_INFO"].endswith(".whl"):
+            return body
+        self.ranges.append(environ.get("HTTP_RANGE", ""))
+        try:
+            data = b"".join(body)
+        finally:
+            body.close()
+        return self._counted(data, cut=not self.cut)
+
+    def _counted(self, data: bytes, *, cut: bool):
+        if cut:
+            self.cut = True
+            half = len(data) // 2
+            self.sent += half
+            yield data[:half]
+            raise ConnectionResetError("the link dropped")
+        self.sent += len(data)
+        yield data
+
+
+@pytest.fixture
+def serve(app):
+    servers = []
+
+    def start(wsgi_app):
+        server = wsgi.Server(("127.0.0.1", 0), wsgi_app, numthreads=2)
+        server.prepare()
+        thread = threading.Thread(target=server.serve, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.bind_addr[1]}/releases/"
+
+    yield start
+    for server, thread in servers:
+        server.stop()
+        thread.join(10)
+
+
+def node(tmp_path, url, repo, **options):
+    return ReleaseClient(
+        tmp_path / "node" / "trusted",
+        url,
+        trusted_root=repo.trusted_root(),
+        download_dir=tmp_path / "node" / "downloads",
+        **options,
+    )
+
+
+def test_a_download_cut_half_way_resumes_where_it_stopped(tmp_path, app, repo, serve):
+    link = CutOnce(app)
+    client = node(tmp_path, serve(link), repo)
+    offered = client.newest("armv7l", "1.0.0")
+    assert offered is not None
+    with pytest.raises(ReleaseRefused) as cut:
+        client.download(offered)
+    assert cut.value.retryable
+    (path,) = client.download(offered)
+    assert path.read_bytes() == WHEEL
+    first, resumed = link.ranges
+    assert first == ""
+    kept = int(resumed.removeprefix("bytes=").removesuffix("-"))
+    assert 0 < kept <= len(WHEEL) // 2  # whole chunks that arrived before the cut
+    assert link.sent - len(WHEEL) < CHUNK_BYTES  # at most a chunk's worth sent twice
+
+
+def test_a_spent_data_budget_pauses_the_download_and_the_next_day_finishes_it(
+    tmp_path, app, repo, serve
+):
+    url = serve(app)
+    budget = {"left": 1_000_000}
+
+    def allow(nbytes: int) -> bool:
+        if budget["left"] < nbytes:
+            return False
+        budget["left"] -= nbytes
+        return True
+
+    client = node(tmp_path, url, repo, allow=allow)
+    offered = client.newest("armv7l", "1.0.0")
+    assert offered is not None
+    budget["left"] = 8 * 1024  # what is left of today's budget: half the file
+    with pytest.raises(ReleaseRefused, match="data budget") as paused:
+        client.download(offered)
+    assert paused.value.retryable
+    budget["left"] = 1_000_000  # a new day
+    (path,) = client.download(offered)
+    assert path.read_bytes() == WHEEL
+
+
+def test_bytes_kept_from_a_bad_download_never_pass_the_check(tmp_path, app, repo, serve):
+    client = node(tmp_path, serve(app), repo)
+    offered = client.newest("armv7l", "1.0.0")
+    assert offered is not None
+    # The kept start of the file, poisoned, under the name the fetcher will look for.
+    (stored,) = (repo.targets_dir / "2.0.0" / "armv7l").glob("*.whl")
+    fetcher = ReleaseFetcher(tmp_path / "node" / "downloads" / "partial")
+    kept = fetcher._partial(f"{client.base_url}targets/2.0.0/armv7l/{stored.name}")
+    assert kept is not None
+    kept.write_bytes(b"evil" * 100)
+    with pytest.raises(ReleaseRefused, match="length or hash"):
+        client.download(offered)
+    (path,) = client.download(offered)  # the poisoned start was dropped: a clean retry
+    assert path.read_bytes() == WHEEL
