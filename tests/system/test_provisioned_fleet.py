@@ -2,8 +2,6 @@
 one given a new password and one revoked while syncing, with nothing lost and nothing
 stored twice."""
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,7 +15,12 @@ from tests.support.broker import free_port
 from tests.support.edge_process import EdgeProcess, wait_for, write_env
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
-from tests.support.provisioned import node_env, provision, start_provisioned_broker
+from tests.support.provisioned import (
+    node_env,
+    provision,
+    start_hub_web,
+    start_provisioned_broker,
+)
 
 SITES = ("Askrigg Village Hall", "Bainbridge Village Hall", "Reeth Memorial Hall")
 
@@ -57,14 +60,7 @@ def test_three_nodes_enrol_sync_over_tls_one_rotates_and_one_is_revoked(tmp_path
             )  # fmt: skip
         hub = HubProcess(hub_env, tmp_path / "hub.log").start()
         procs.append(hub)
-        web_log = (tmp_path / "web.log").open("wb")
-        web = subprocess.Popen(
-            [sys.executable, "-m", "hallsense", "hub", "web", "--env", str(hub_env),
-             "--state-dir", str(state_dir), "--host", "127.0.0.1", "--port", str(web_port),
-             "--broker-pid-file", str(pid_file)],
-            stdout=web_log, stderr=web_log,
-        )  # fmt: skip
-        wait_listening(web_port, web, tmp_path / "web.log")
+        web = start_hub_web(hub_env, state_dir, web_port, pid_file, tmp_path / "web.log")
         devices = [site.lower().replace(" ", "-") for site in SITES]
         nodes = {}
         for device in devices:
@@ -135,8 +131,6 @@ def test_three_nodes_enrol_sync_over_tls_one_rotates_and_one_is_revoked(tmp_path
         if "web" in locals() and web.poll() is None:
             web.kill()
             web.wait(5)
-        if "web_log" in locals():
-            web_log.close()
         for proc in procs:
             proc.stop()
         broker.terminate()
