@@ -57,6 +57,7 @@ from provisioning.enrolment_policy import (
     enrolment_tokens,
     issue_credentials_for,
 )
+from provisioning.release_freshness import keep_fresh
 from provisioning.state import ProvisioningState, StateError, load_state, state_dir_from
 
 DEFAULT_PORT = 8443
@@ -371,6 +372,8 @@ def web(
             f"broker {broker_host}:{state.settings.port_tls})",
             err=True,
         )
+        if settings.releases_dir and settings.release_keys_dir:
+            keep_fresh(Path(settings.releases_dir), Path(settings.release_keys_dir), stop)
         if monitor is not None:
             watch_fleet(settings, monitor, stop)
             click.echo("alerts go to " + ", ".join(n.name for n in monitor.notifiers), err=True)

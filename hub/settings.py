@@ -98,6 +98,11 @@ class HubSettings:
         "The signed release repository (`hallsense provision release init --repo`) that "
         "`hub web` serves to the nodes at /releases/ (unset: none is served).",
     )
+    release_keys_dir: str = _setting(
+        "",
+        "The release repository's online keys (snapshot, timestamp; never root or targets) "
+        "with which `hub web` re-signs it daily, so nodes never find it expired.",
+    )
     offline_after_s: float = _setting(
         900.0,
         "How long a node must be unheard, its connection gone, before the fleet page (and "

@@ -222,3 +222,39 @@ def test_the_council_signs_and_publishes_with_the_cli_and_a_node_takes_it(tmp_pa
     assert offered is not None
     assert offered.version == "1.1.0"
     assert [p.read_bytes() for p in client.download(offered)] == [WHEEL]
+
+
+def online_keys(tmp_path: Path, keys: Path) -> Path:
+    """What the hub holds: the snapshot and timestamp keys only."""
+    online = tmp_path / "online-keys"
+    online.mkdir()
+    for role in ("snapshot", "timestamp"):
+        shutil.copy(key_path(keys, role, 1), key_path(online, role, 1))
+    return online
+
+
+def test_the_hub_re_signs_a_day_old_timestamp_with_its_online_keys_only(
+    tmp_path, served, keys, caplog
+):
+    from provisioning.release_freshness import keep_fresh, refresh_if_due
+
+    repo_dir, _ = served
+    six_and_a_half_days_ago = datetime.now(UTC) - timedelta(days=6, hours=12)
+    repo = ReleaseRepository(repo_dir, now=lambda: six_and_a_half_days_ago)
+    repo.create(keys)
+    online = online_keys(tmp_path, keys)
+    assert refresh_if_due(repo_dir, online) is True
+    expires = ReleaseRepository(repo_dir).load("timestamp").signed.expires
+    assert expires - datetime.now(UTC) > timedelta(days=6, hours=23)
+    assert refresh_if_due(repo_dir, online) is False  # signed just now: not due
+    assert node_client(tmp_path, served, repo).newest("aarch64", "1.0.0") is None  # fresh
+    # A day later it is due again; without usable keys it says so and the hub goes on.
+    tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    assert refresh_if_due(repo_dir, tmp_path / "no-keys", now=lambda: tomorrow) is False
+    assert "could not re-sign the release repository" in caplog.text
+    # The hub's thread does it, and stops when asked.
+    stop = threading.Event()
+    thread = keep_fresh(repo_dir, online, stop, check_s=0.05)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
