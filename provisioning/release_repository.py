@@ -37,6 +37,7 @@ from hub_sync.release_contract import (
     ARCHITECTURES,
     Manifest,
     ReleaseFormatError,
+    file_target,
     manifest_target,
     release_version,
 )
@@ -95,9 +96,12 @@ class ReleaseRepository:
         return Manifest.from_json(self._target_bytes(entry))
 
     def _target_bytes(self, entry: TargetFile) -> bytes:
+        return self._stored(entry).read_bytes()
+
+    def _stored(self, entry: TargetFile) -> Path:
+        """Where a target's bytes lie: named by their SHA-256 (consistent snapshots)."""
         directory, _, name = entry.path.rpartition("/")
-        path = self.targets_dir / directory / f"{entry.hashes['sha256']}.{name}"
-        return path.read_bytes()
+        return self.targets_dir / directory / f"{entry.hashes['sha256']}.{name}"
 
     # --- writing ---
 
@@ -189,11 +193,8 @@ class ReleaseRepository:
         for file in files:
             if not file.is_file():
                 raise ReleaseError(f"{file} is not a file")
-            paths.append(
-                self._add_target(
-                    targets.signed, f"{version}/{architecture}/{file.name}", file.read_bytes()
-                )
-            )
+            target = file_target(version, architecture, file.name)
+            paths.append(self._add_target(targets.signed, target, file.read_bytes()))
         manifest = Manifest(version, architecture, tuple(paths))
         self._add_target(targets.signed, manifest_target(architecture), manifest.to_json())
         targets.signed.version += 1
@@ -204,8 +205,7 @@ class ReleaseRepository:
 
     def _add_target(self, targets: Targets, path: str, data: bytes) -> str:
         entry = TargetFile.from_data(path, data, ["sha256"])
-        directory, _, name = path.rpartition("/")
-        stored = self.targets_dir / directory / f"{entry.hashes['sha256']}.{name}"
+        stored = self._stored(entry)
         stored.parent.mkdir(parents=True, exist_ok=True)
         temporary = stored.with_name(f".{stored.name}.tmp")
         temporary.write_bytes(data)
