@@ -16,6 +16,7 @@ import click
 from hub_sync.release_contract import ARCHITECTURES
 from provisioning.release_keys import ReleaseKeyError, generate_release_keys
 from provisioning.release_repository import ReleaseError, ReleaseRepository
+from provisioning.release_wheel import ReleaseWheelError, release_schema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +28,7 @@ def release_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ReleaseKeyError, ReleaseError) as error:
+        except (ReleaseKeyError, ReleaseError, ReleaseWheelError) as error:
             raise click.ClickException(str(error)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -114,12 +115,27 @@ def init(repo: Path, keys_dir: Path, root_threshold: int) -> None:
     type=click.Choice(ARCHITECTURES),
     help="The machine the release is for.",
 )
+@click.option(
+    "--schema",
+    type=click.IntRange(1),
+    default=None,
+    help="The node store's schema version the release migrates to "
+    "[default: read from the hallsense wheel among FILES].",
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @release_errors
 def publish(
-    repo: Path, keys_dir: Path, version: str, architecture: str, files: tuple[Path, ...]
+    repo: Path,
+    keys_dir: Path,
+    version: str,
+    architecture: str,
+    schema: int | None,
+    files: tuple[Path, ...],
 ) -> None:
     """Sign and publish a release: its files and its manifest, newer than the last.
+
+    Refused when its store schema is older than the last release's: store migrations go
+    forward only, so nodes that ran the last one could not run it.
 
     \b
     Example:
@@ -128,7 +144,11 @@ def publish(
             wheelhouse/*.whl
     """
     manifest = ReleaseRepository(repo).publish(
-        list(files), version=version, architecture=architecture, keys_dir=keys_dir
+        list(files),
+        version=version,
+        architecture=architecture,
+        schema=release_schema(files) if schema is None else schema,
+        keys_dir=keys_dir,
     )
     click.echo(f"published {manifest.version} for {architecture}: {len(manifest.files)} file(s)")
 

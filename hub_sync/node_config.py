@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub_sync.limits import FORMAT_VERSION, MAX_CONFIG_BYTES
+from hub_sync.release_contract import ReleaseFormatError, release_version
 from hub_sync.untrusted_text import load_message
 from hub_sync.wire_errors import MalformedPayload
 
@@ -18,6 +19,7 @@ PAGE_TEXT_KEYS = ("hall_name", "opening_hours", "contact")
 PAGE_TEXT_MAX = 200
 PAGE_LABEL_MAX = 80
 PAGE_LIST_MAX = 64
+RELEASE_TEXT_MAX = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +29,15 @@ class NodeConfig:
     ``intervals``: sample intervals per driver, in seconds. ``page``: the community
     page's settings (``hall_name``, ``opening_hours``, ``contact``: text;
     ``public_metrics``: metric names; ``sensor_labels``: sensor id to label), checked
-    here for shape; the node checks metric names against its vocabulary.
+    here for shape; the node checks metric names against its vocabulary. ``release``:
+    the version a staged rollout lets this node update to ("" holds it where it is); the
+    node still takes it only from the council's signed repository.
     """
 
     revision: int
     intervals: tuple[tuple[str, float], ...] = ()
     page: tuple[tuple[str, Any], ...] = ()
+    release: str = ""
 
 
 def encode_config(config: NodeConfig) -> bytes:
@@ -51,6 +56,8 @@ def encode_config(config: NodeConfig) -> bytes:
             else value
             for key, value in config.page
         }
+    if config.release:
+        body["release"] = config.release
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
@@ -101,7 +108,7 @@ def decode_config(payload: bytes) -> NodeConfig:
         MalformedPayload: naming the field that is wrong; nothing of it may be applied.
     """
     data = load_message(payload, "config", MAX_CONFIG_BYTES)
-    unknown = set(data) - {"v", "revision", "intervals", "page"}
+    unknown = set(data) - {"v", "revision", "intervals", "page", "release"}
     if unknown:
         raise MalformedPayload(f"config: unknown field(s) {', '.join(sorted(unknown))}")
     revision = data.get("revision")
@@ -123,4 +130,17 @@ def decode_config(payload: bytes) -> NodeConfig:
             )
         checked.append((str(name), float(seconds)))
     page = _page_config(data["page"]) if "page" in data else ()
-    return NodeConfig(revision, tuple(checked), page)
+    return NodeConfig(revision, tuple(checked), page, _release(data.get("release", "")))
+
+
+def _release(value: object) -> str:
+    if not isinstance(value, str) or len(value) > RELEASE_TEXT_MAX:
+        raise MalformedPayload(
+            f"config: release must be a version of at most {RELEASE_TEXT_MAX} characters"
+        )
+    if value:
+        try:
+            release_version(value)
+        except ReleaseFormatError as error:
+            raise MalformedPayload(f"config: release: {error}") from None
+    return value

@@ -30,6 +30,9 @@ STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "rejected": int,
     "config_revision": int,
     "config_error": str,
+    "update_state": str,
+    "update_version": str,
+    "update_error": str,
 }
 
 

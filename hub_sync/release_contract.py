@@ -3,8 +3,10 @@
 The council's repository (``provisioning/release_repository.py``) publishes, and the node
 (``hub_sync/release_client.py``) reads, a TUF repository at ``<hub>/releases/``:
 ``metadata/`` and ``targets/``. Each architecture's current release is the target
-``<architecture>/release.json`` (:class:`Manifest`), naming its version and its files'
-target paths (``<version>/<architecture>/<file>``). Versions are PEP 440 and order
+``<architecture>/release.json`` (:class:`Manifest`), naming its version, the store schema
+it runs, and its files' target paths (``<architecture>/wheels/<file>``). A wheel's name
+carries its own version, so a wheel that did not change between releases keeps its target
+path and a node that holds it already is not sent it again. Versions are PEP 440 and order
 releases: a node never takes one that is not newer than what it runs.
 """
 
@@ -20,6 +22,22 @@ MANIFEST = "release.json"
 
 ARCHITECTURES = ("aarch64", "armv7l", "x86_64")
 """Machines a release may be for: the Pi's 64-bit and 32-bit OS, and a council's PC."""
+
+
+UPDATE_STATES = (
+    "idle",  # running the release the hub allows, or none is offered
+    "waiting",  # a download paused: the link's budget or live readings come first
+    "downloading",
+    "installing",  # the release's environment is being made beside the running one
+    "checking",  # switched; the new version must pass its health check
+    "updated",  # the new version passed its health check
+    "rolled back",  # the new version failed its health check; the node went back
+    "refused",  # the release failed a check (signature, expiry, version, schema, hash)
+    "failed",  # an install or a switch failed; the running version is untouched
+)
+"""A node's update state, in its status (``update_state``), as the fleet page shows it."""
+UPDATE_FAILURES = ("rolled back", "refused", "failed")
+"""States that count against a staged rollout: the release did not take on this node."""
 
 
 class ReleaseFormatError(ValueError):
@@ -43,9 +61,9 @@ def manifest_target(architecture: str) -> str:
     return f"{architecture}/{MANIFEST}"
 
 
-def file_target(version: str, architecture: str, name: str) -> str:
-    """The target path of one file of a release."""
-    return f"{version}/{architecture}/{name}"
+def file_target(architecture: str, name: str) -> str:
+    """The target path of one file of a release: the same in every release that has it."""
+    return f"{architecture}/wheels/{name}"
 
 
 @dataclass(frozen=True)
@@ -56,10 +74,20 @@ class Manifest:
     architecture: str
     files: tuple[str, ...]
     """Target paths of the release's files, relative to ``targets/``."""
+    schema: int
+    """The node store's schema version this release migrates to (``edge.migrations``).
+
+    Migrations go forward only: a node whose store is at a later schema cannot run this
+    release, and a release may never have a lower schema than the one before it."""
 
     def to_json(self) -> bytes:
         """The manifest as the target file a node downloads."""
-        body = {"version": self.version, "architecture": self.architecture, "files": self.files}
+        body = {
+            "version": self.version,
+            "architecture": self.architecture,
+            "files": self.files,
+            "schema": self.schema,
+        }
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -73,9 +101,14 @@ class Manifest:
         try:
             body = json.loads(data)
             manifest = cls(
-                str(body["version"]), str(body["architecture"]), tuple(map(str, body["files"]))
+                str(body["version"]),
+                str(body["architecture"]),
+                tuple(map(str, body["files"])),
+                body["schema"],
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ReleaseFormatError(f"the release manifest is malformed: {error}") from None
+        if not isinstance(manifest.schema, int) or isinstance(manifest.schema, bool):
+            raise ReleaseFormatError("the release manifest's schema is not a whole number")
         release_version(manifest.version)
         return manifest

@@ -167,13 +167,23 @@ class ReleaseRepository:
         self._sign_freshness(keys_dir, targets_version=self.load("targets").signed.version)
 
     def publish(
-        self, files: Sequence[Path], *, version: str, architecture: str, keys_dir: Path
+        self,
+        files: Sequence[Path],
+        *,
+        version: str,
+        architecture: str,
+        schema: int,
+        keys_dir: Path,
     ) -> Manifest:
         """Add a release of ``architecture``: copy and sign its files and its manifest.
 
+        ``schema`` is the node store's schema version the release migrates to.
+
         Raises:
             ReleaseError: an unknown architecture, a version that is not newer than the one
-                published for it (versions never go back), or a file that is not there.
+                published for it (versions never go back), a schema older than the one
+                published (a node that ran the newer one could not go back to it), or a
+                file that is not there.
         """
         if architecture not in ARCHITECTURES:
             raise ReleaseError(
@@ -188,14 +198,20 @@ class ReleaseRepository:
             raise ReleaseError(
                 f"{architecture} is at {current.version} already: a release must be newer"
             )
+        if current is not None and schema < current.schema:
+            raise ReleaseError(
+                f"{version} has store schema {schema}, older than {current.version}'s "
+                f"{current.schema}: nodes that migrated to {current.schema} cannot run it "
+                "(store migrations go forward only)"
+            )
         targets = self.load("targets")
         paths = []
         for file in files:
             if not file.is_file():
                 raise ReleaseError(f"{file} is not a file")
-            target = file_target(version, architecture, file.name)
+            target = file_target(architecture, file.name)
             paths.append(self._add_target(targets.signed, target, file.read_bytes()))
-        manifest = Manifest(version, architecture, tuple(paths))
+        manifest = Manifest(version, architecture, tuple(paths), schema)
         self._add_target(targets.signed, manifest_target(architecture), manifest.to_json())
         targets.signed.version += 1
         targets.signed.expires = self._expires("targets")

@@ -27,7 +27,11 @@ def repo(tmp_path):
     repository.create(keys, root_threshold=1)
     (tmp_path / "hallsense-2.0.0.whl").write_bytes(WHEEL)
     repository.publish(
-        [tmp_path / "hallsense-2.0.0.whl"], version="2.0.0", architecture="armv7l", keys_dir=keys
+        [tmp_path / "hallsense-2.0.0.whl"],
+        version="2.0.0",
+        architecture="armv7l",
+        schema=1,
+        keys_dir=keys,
     )
     return repository
 
@@ -53,8 +57,8 @@ def test_anyone_may_fetch_the_repository_and_only_the_repository(app, repo):
     assert metadata.status_code == 200
     assert metadata.headers["Cache-Control"] == "no-cache"
     assert metadata.data == (repo.metadata_dir / "timestamp.json").read_bytes()
-    (stored,) = (repo.targets_dir / "2.0.0" / "armv7l").glob("*.whl")
-    url = f"/releases/targets/2.0.0/armv7l/{stored.name}"
+    (stored,) = (repo.targets_dir / "armv7l" / "wheels").glob("*.whl")
+    url = f"/releases/targets/armv7l/wheels/{stored.name}"
     whole = fetched(client, url)
     assert whole.data == WHEEL
     assert "immutable" in whole.headers["Cache-Control"]
@@ -192,9 +196,9 @@ def test_bytes_kept_from_a_bad_download_never_pass_the_check(tmp_path, app, repo
     offered = client.newest("armv7l", "1.0.0")
     assert offered is not None
     # The kept start of the file, poisoned, under the name the fetcher will look for.
-    (stored,) = (repo.targets_dir / "2.0.0" / "armv7l").glob("*.whl")
+    (stored,) = (repo.targets_dir / "armv7l" / "wheels").glob("*.whl")
     fetcher = ReleaseFetcher(tmp_path / "node" / "downloads" / "partial")
-    kept = fetcher._partial(f"{client.base_url}targets/2.0.0/armv7l/{stored.name}")
+    kept = fetcher._partial(f"{client.base_url}targets/armv7l/wheels/{stored.name}")
     assert kept is not None
     kept.write_bytes(b"evil" * 100)
     with pytest.raises(ReleaseRefused, match="length or hash"):

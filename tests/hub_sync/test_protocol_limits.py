@@ -256,3 +256,32 @@ def test_a_peek_names_a_contiguous_batch_from_its_first_bytes_only():
         peek_batch(raw_batch("askrigg", EPOCH, [2**63 - 1, 2**63]))
     with pytest.raises(MalformedPayload, match=r"^not a hallsense readings payload"):
         peek_batch(b"garbage")
+
+
+def test_a_config_s_release_is_a_version_of_at_most_64_characters():
+    from hub_sync.node_config import RELEASE_TEXT_MAX, NodeConfig, encode_config
+
+    config = NodeConfig(3, release="1.2.0")
+    assert decode_config(encode_config(config)) == config
+    assert b"release" not in encode_config(NodeConfig(3))  # "" holds the node where it is
+    at_limit = "1." + "0" * (RELEASE_TEXT_MAX - 2)
+    assert decode_config(encode_config(NodeConfig(3, release=at_limit))).release == at_limit
+    for value, said in [
+        ("1." + "0" * (RELEASE_TEXT_MAX - 1), "at most 64 characters"),
+        (7, "at most 64 characters"),
+        ("soon", "'soon' is not a release version"),
+    ]:
+        payload = json.dumps({"v": 1, "revision": 3, "release": value}).encode()
+        with pytest.raises(MalformedPayload, match=f"^config: release.*{said}"):
+            decode_config(payload)
+
+
+def test_a_status_carries_the_update_state_bounded_like_any_text():
+    payload = encode_status(
+        "online", update_state="rolled back", update_version="1.2.0", update_error="x" * 500
+    )
+    assert decode_status(payload)["update_state"] == "rolled back"
+    with pytest.raises(MalformedPayload, match="update_error is longer than 500"):
+        decode_status(payload.replace(b"x" * 500, b"x" * 501))
+    with pytest.raises(MalformedPayload, match="update_state has the wrong type"):
+        decode_status(b'{"v":1,"state":"online","update_state":3}')

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import stat
 import threading
+import zipfile
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from hub_sync.release_client import ReleaseClient, ReleaseRefused
-from hub_sync.release_contract import Manifest, manifest_target
+from hub_sync.release_contract import Manifest, ReleaseFormatError, manifest_target
 from provisioning.release_keys import (
     ReleaseKeyError,
     generate_release_keys,
@@ -23,6 +24,7 @@ from provisioning.release_keys import (
     load_signers,
 )
 from provisioning.release_repository import ReleaseError, ReleaseRepository
+from provisioning.release_wheel import ReleaseWheelError, migrations_schema, release_schema
 
 WHEEL = b"PK\x03\x04 a wheel of hallsense 1.1.0 for aarch64" * 100
 
@@ -98,9 +100,10 @@ def test_a_node_finds_a_newer_release_and_gets_its_files_verified(tmp_path, serv
     client = node_client(tmp_path, served, repo)
     assert client.newest("aarch64", "1.0.0") is None  # nothing published yet
     manifest = repo.publish(
-        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
     )
-    assert manifest.files == ("1.1.0/aarch64/hallsense-1.1.0-py3-none-any.whl",)
+    assert manifest.files == ("aarch64/wheels/hallsense-1.1.0-py3-none-any.whl",)
+    assert manifest.schema == 1
     offered = client.newest("aarch64", "1.0.0")
     assert offered == manifest
     (path,) = client.download(offered)
@@ -111,19 +114,87 @@ def test_a_node_finds_a_newer_release_and_gets_its_files_verified(tmp_path, serv
 
 
 def test_the_council_cannot_publish_a_version_that_goes_back(tmp_path, repo, keys):
-    repo.publish([wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys)
+    repo.publish(
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
+    )
     for version in ("1.1.0", "1.0.9"):
         with pytest.raises(ReleaseError, match="must be newer"):
-            repo.publish([wheel(tmp_path)], version=version, architecture="aarch64", keys_dir=keys)
+            repo.publish(
+                [wheel(tmp_path)], version=version, architecture="aarch64", schema=1, keys_dir=keys
+            )
     with pytest.raises(ReleaseError, match="not a release version"):
-        repo.publish([wheel(tmp_path)], version="next", architecture="aarch64", keys_dir=keys)
+        repo.publish(
+            [wheel(tmp_path)], version="next", architecture="aarch64", schema=1, keys_dir=keys
+        )
     with pytest.raises(ReleaseError, match="architecture 'sparc'"):
-        repo.publish([wheel(tmp_path)], version="2.0.0", architecture="sparc", keys_dir=keys)
+        repo.publish(
+            [wheel(tmp_path)], version="2.0.0", architecture="sparc", schema=1, keys_dir=keys
+        )
+
+
+def test_a_release_with_an_older_store_schema_is_refused_by_the_council_check(tmp_path, repo, keys):
+    repo.publish(
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=2, keys_dir=keys
+    )
+    with pytest.raises(ReleaseError, match=r"store schema 1, older than 1\.1\.0's 2"):
+        repo.publish(
+            [wheel(tmp_path)], version="1.2.0", architecture="aarch64", schema=1, keys_dir=keys
+        )
+    # The same schema, or a later one, is fine.
+    repo.publish(
+        [wheel(tmp_path)], version="1.2.0", architecture="aarch64", schema=2, keys_dir=keys
+    )
+    assert repo.manifest("aarch64").schema == 2
+
+
+def test_the_schema_is_read_from_the_release_s_own_wheel(tmp_path):
+    from edge.migrations import LATEST_VERSION
+
+    source = Path("edge/migrations.py").read_text(encoding="utf-8")
+    assert migrations_schema(source) == LATEST_VERSION
+    made = tmp_path / "hallsense-2.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(made, "w") as built:
+        built.writestr("edge/migrations.py", "MIGRATIONS: dict = {1: a, 2: b, 3: c}\n")
+    assert release_schema([tmp_path / "paho_mqtt-2.1.0-py3-none-any.whl", made]) == 3
+    with pytest.raises(ReleaseWheelError, match="exactly one hallsense wheel"):
+        release_schema([tmp_path / "paho_mqtt-2.1.0-py3-none-any.whl"])
+    broken = tmp_path / "hallsense-2.0.1-py3-none-any.whl"
+    broken.write_bytes(b"not a zip")
+    with pytest.raises(ReleaseWheelError, match=r"cannot read edge/migrations\.py"):
+        release_schema([broken])
+    with pytest.raises(ReleaseWheelError, match="no MIGRATIONS"):
+        migrations_schema("MIGRATIONS = {}\n")
+
+
+def test_a_wheel_that_did_not_change_is_not_sent_again(tmp_path, served, repo, keys):
+    kept = wheel(tmp_path, "paho_mqtt-2.1.0-py3-none-any.whl", b"paho" * 4096)
+    first = repo.publish(
+        [kept, wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
+    )
+    asked: list[str] = []
+    client = node_client(tmp_path, served, repo)
+    fetch = client.fetcher._fetch
+    client.fetcher._fetch = lambda url: asked.append(url) or fetch(url)  # type: ignore[method-assign]
+    client.download(first)
+    assert sum("/targets/aarch64/wheels/" in url for url in asked) == 2
+    second = repo.publish(
+        [kept, wheel(tmp_path, "hallsense-1.2.0-py3-none-any.whl")],
+        version="1.2.0", architecture="aarch64", schema=1, keys_dir=keys,
+    )  # fmt: skip
+    assert kept.name in " ".join(second.files)
+    asked.clear()
+    paths = client.download(second)
+    assert sorted(p.read_bytes()[:4] for p in paths) == [b"PK\x03\x04", b"paho"]
+    wheels = [url for url in asked if "/targets/aarch64/wheels/" in url]
+    assert len(wheels) == 1  # only the changed one came
+    assert "hallsense-1.2.0" in wheels[0]
 
 
 def test_tampered_metadata_is_refused(tmp_path, served, repo, keys):
     repo_dir, _ = served
-    repo.publish([wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys)
+    repo.publish(
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
+    )
     targets = max(repo_dir.glob("metadata/*.targets.json"))
     targets.write_text(targets.read_text().replace("1.1.0", "9.9.9"))
     with pytest.raises(ReleaseRefused, match="not signed by the council's keys"):
@@ -135,7 +206,9 @@ def test_metadata_signed_with_a_key_root_does_not_name_is_refused(tmp_path, serv
     generate_release_keys(stranger)
     for role in ("snapshot", "timestamp"):  # the online keys stolen, targets forged
         shutil.copy(key_path(keys, role, 1), key_path(stranger, role, 1))
-    repo.publish([wheel(tmp_path)], version="6.6.6", architecture="aarch64", keys_dir=stranger)
+    repo.publish(
+        [wheel(tmp_path)], version="6.6.6", architecture="aarch64", schema=1, keys_dir=stranger
+    )
     with pytest.raises(ReleaseRefused, match="not signed by the council's keys"):
         node_client(tmp_path, served, repo).newest("aarch64", "1.0.0")
 
@@ -145,7 +218,9 @@ def test_a_replayed_older_repository_is_refused_as_a_rollback(tmp_path, served, 
     old = tmp_path / "old-metadata"
     shutil.copytree(repo_dir / "metadata", old)
     client = node_client(tmp_path, served, repo)
-    repo.publish([wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys)
+    repo.publish(
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
+    )
     assert client.newest("aarch64", "1.0.0") is not None  # the node now trusts version 2
     shutil.rmtree(repo_dir / "metadata")
     shutil.copytree(old, repo_dir / "metadata")  # an attacker serves what was there before
@@ -168,9 +243,9 @@ def test_expired_metadata_is_refused_as_a_possible_freeze(tmp_path, served, keys
 def test_a_file_that_is_not_as_signed_is_refused(tmp_path, served, repo, keys):
     repo_dir, _ = served
     manifest = repo.publish(
-        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", keys_dir=keys
+        [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
     )
-    (stored,) = (repo_dir / "targets" / "1.1.0" / "aarch64").glob("*.whl")
+    (stored,) = (repo_dir / "targets" / "aarch64" / "wheels").glob("*.whl")
     stored.write_bytes(WHEEL.replace(b"hallsense", b"malware!!"))
     with pytest.raises(ReleaseRefused, match="length or hash"):
         node_client(tmp_path, served, repo).download(manifest)
@@ -190,8 +265,17 @@ def test_a_hub_out_of_reach_is_worth_trying_again(tmp_path, repo):
 
 
 def test_the_manifest_reads_back_what_it_wrote():
-    manifest = Manifest("1.1.0", "armv7l", ("1.1.0/armv7l/a.whl",))
+    manifest = Manifest("1.1.0", "armv7l", ("armv7l/wheels/a.whl",), 3)
     assert Manifest.from_json(manifest.to_json()) == manifest
+    body = manifest.to_json()
+    for broken, said in [
+        (body.replace(b',"schema":3', b""), "malformed"),
+        (body.replace(b'"schema":3', b'"schema":"3"'), "schema is not a whole number"),
+        (body.replace(b'"schema":3', b'"schema":true'), "schema is not a whole number"),
+        (body.replace(b'"1.1.0"', b'"soon"'), "not a release version"),
+    ]:
+        with pytest.raises(ReleaseFormatError, match=said):
+            Manifest.from_json(broken)
     assert manifest_target("armv7l") == "armv7l/release.json"
 
 
@@ -212,7 +296,7 @@ def test_the_council_signs_and_publishes_with_the_cli_and_a_node_takes_it(tmp_pa
     run("init", "--repo", repo_dir, "--keys-dir", keys)
     said = run(
         "publish", "--repo", repo_dir, "--keys-dir", keys, "--version", "1.1.0",
-        "--architecture", "armv7l", wheel(tmp_path),
+        "--architecture", "armv7l", "--schema", 1, wheel(tmp_path),
     )  # fmt: skip
     assert "published 1.1.0 for armv7l: 1 file(s)" in said
     run("refresh", "--repo", repo_dir, "--keys-dir", keys)
