@@ -28,8 +28,10 @@ def migrations_schema(source: str) -> int:
         ReleaseWheelError: the source declares no ``MIGRATIONS`` of whole-number keys.
     """
     for node in ast.walk(ast.parse(source)):
-        target = node.target if isinstance(node, ast.AnnAssign) else None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target: ast.expr | None = None
+        if isinstance(node, ast.AnnAssign):
+            target = node.target
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
         value = getattr(node, "value", None)
         if (
@@ -38,8 +40,9 @@ def migrations_schema(source: str) -> int:
             and isinstance(value, ast.Dict)
         ):
             keys = [k.value for k in value.keys if isinstance(k, ast.Constant)]
-            if keys and all(isinstance(k, int) for k in keys):
-                return max(keys)
+            numbers = [k for k in keys if isinstance(k, int) and not isinstance(k, bool)]
+            if numbers and len(numbers) == len(value.keys):
+                return max(numbers)
     raise ReleaseWheelError(f"{MIGRATIONS_MODULE} declares no MIGRATIONS with numbered versions")
 
 
