@@ -200,6 +200,34 @@ class EdgeSettings:
         above=0,
     )
 
+    # --- updates from the hub (hallsense edge update; docs/operations.md) ---
+    release_url: str = _setting(
+        "",
+        "The hub's release repository (https://host/releases/); empty: the node never "
+        "updates itself.",
+    )
+    release_root_file: Path = _setting(
+        Path("/etc/hallsense/release-root.json"),
+        "The council's first signed root of the release repository, from the node's bundle.",
+        "path",
+    )
+    release_dir: Path = _setting(
+        Path("/opt/hallsense"),
+        "Where the node's versions are installed side by side (releases/, current, previous).",
+        "path",
+    )
+    update_health_s: float = _setting(
+        300.0,
+        "A new version must show itself healthy within this long, or the node goes back.",
+        "s",
+        min=10,
+        max=86400,
+    )
+    update_restart: str = _setting(
+        "systemctl restart hallsense-edge hallsense-web",
+        "The command that restarts the node's services on the version just switched to.",
+    )
+
     # --- each driver's own settings, HALLSENSE_<DRIVER>_*, declared beside the driver ---
     driver_settings: Mapping[str, DriverValues] = field(
         default_factory=dict,  # a driver missing here runs with its defaults
@@ -278,6 +306,14 @@ class EdgeSettings:
         if self.enrol_url and self.broker_ca_file is None:
             problems.append(
                 ("broker_ca_file", "required with HALLSENSE_ENROL_URL: it pins the hub")
+            )
+        if self.release_url and not self.release_url.startswith("https://"):
+            problems.append(
+                ("release_url", "must be an https:// address: releases come over TLS")
+            )
+        if self.release_url and self.broker_ca_file is None:
+            problems.append(
+                ("broker_ca_file", "required with HALLSENSE_RELEASE_URL: it pins the hub")
             )
         if self.broker_host and not self.device_id:
             problems.append(("device_id", "required when HALLSENSE_BROKER_HOST is set"))
