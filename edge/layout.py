@@ -55,6 +55,16 @@ class DataDir:
         """New page settings from the hub, written before they replace ``page_settings``."""
         return self.page_settings.with_name(self.page_settings.name + ".new")
 
+    @property
+    def release_allowed(self) -> Path:
+        """The version the hub's rollout lets this node update to, as the agent last heard."""
+        return self.root / "release-allowed.json"
+
+    @property
+    def update_state(self) -> Path:
+        """What the updater is doing or last did, for the heartbeat and ``edge status``."""
+        return self.root / "update-state.json"
+
     def credential_leftovers(self) -> list[Path]:
         """Temporary copies of the credentials a crash mid-write may leave (hidden, 0600).
 
@@ -66,7 +76,14 @@ class DataDir:
     @property
     def wiped(self) -> tuple[Path, ...]:
         """Everything ``hallsense edge wipe`` deletes: the readings, the state, the secrets."""
-        return (*self.db_files, self.page_settings, self.page_settings_pending, self.credentials)
+        return (
+            *self.db_files,
+            self.page_settings,
+            self.page_settings_pending,
+            self.credentials,
+            self.release_allowed,
+            self.update_state,
+        )
 
     @property
     def kept_by_wipe(self) -> tuple[Path, ...]:

@@ -308,9 +308,7 @@ class EdgeSettings:
                 ("broker_ca_file", "required with HALLSENSE_ENROL_URL: it pins the hub")
             )
         if self.release_url and not self.release_url.startswith("https://"):
-            problems.append(
-                ("release_url", "must be an https:// address: releases come over TLS")
-            )
+            problems.append(("release_url", "must be an https:// address: releases come over TLS"))
         if self.release_url and self.broker_ca_file is None:
             problems.append(
                 ("broker_ca_file", "required with HALLSENSE_RELEASE_URL: it pins the hub")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from edge.layout import DataDir
 from edge.store import EdgeStore
 from edge.store_records import HealthRecord, StoredReading, StoreStats
+from edge.update_files import UpdateState, read_update_state
 from presentation.reading_flags import Quality, flag_words
 from presentation.words import ago
 
@@ -24,6 +26,8 @@ class NodeStatus:
     clock_synchronised: bool
     latest: list[StoredReading]
     health: list[HealthRecord]
+    update: UpdateState = field(default_factory=UpdateState)
+    """What the updater is doing or last did (``hallsense edge update``)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times in ISO 8601 UTC, NaN and infinities as null)."""
@@ -43,6 +47,12 @@ class NodeStatus:
             "dropped": stats.dropped,
             "db_bytes": stats.db_bytes,
             "clock": {"synchronised": self.clock_synchronised, "description": self.clock},
+            "update": {
+                "state": self.update.state,
+                "version": self.update.version,
+                "error": self.update.error,
+                "at": self.update.at or None,
+            },
             "sensors": [
                 {
                     "sensor_id": r.sensor_id,
@@ -92,6 +102,7 @@ def node_status(
         clock_synchronised=clock_synchronised,
         latest=store.latest(),
         health=store.health(),
+        update=read_update_state(DataDir(store.path.parent).update_state),
     )
 
 
@@ -123,6 +134,12 @@ def format_status(status: NodeStatus, now: datetime) -> str:
         lines.append(f"  dropped (size cap):     {stats.dropped:,}")
     lines.append(f"  database size:          {stats.db_bytes / 1_048_576:.1f} MB")
     lines.append(f"  clock:                  {status.clock}")
+    update = status.update
+    if update.state != "idle" or update.version:
+        said = f"{update.state} {update.version}".strip() + (
+            f": {update.error}" if update.error else ""
+        )
+        lines.append(f"  software update:        {said}")
     if status.health:
         lines.append("  drivers:")
         for h in status.health:

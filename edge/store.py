@@ -81,6 +81,18 @@ class EdgeStore:
         """Record a driver's health; ``since`` moves only when the state changes."""
         driver_health.record_health(self.database, driver, state, last_error, failures, at)
 
+    def record_start(self, version: str, at: datetime) -> None:
+        """Note that an agent of ``version`` started on this store, at ``at``.
+
+        The updater's health check reads it: a new version is up once it has said so here.
+        """
+        with self.database.write("recording the agent's start"):
+            self.database.connection.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [("agent_version", version), ("agent_started_at", at.isoformat())],
+            )
+
     def shift_health_times(self, step: timedelta) -> None:
         """Move every health record's ``since`` by a step the wall clock took."""
         driver_health.shift_health_times(self.database, round(step.total_seconds() * 1e6))

@@ -17,6 +17,7 @@ from edge.drivers import DriverStartError, build_drivers
 from edge.layout import DataDir
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
+from edge.update_files import read_update_state, write_release_allowed
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
 from hallsense.wiring_enrol import EnrollingUplink, credential_keeper
@@ -94,6 +95,7 @@ def build_uplink(
             "rejected": stats.rejected,
             "dropped": [[d.first, d.last, d.count] for d in store.dropped_ranges()],
             "last_error": f"{failing[0].driver}: {failing[0].last_error}" if failing else "",
+            **read_update_state(settings.layout.update_state).status_fields(),
         }
 
     try:
@@ -102,13 +104,19 @@ def build_uplink(
         raise SettingsError(
             "the node's settings", [f"HALLSENSE_UPLINK_DRAIN_WINDOW: {error}"]
         ) from error
+    def updates_took(day: str) -> int:
+        """What the updater's downloads took of the link on ``day`` (the same budget)."""
+        kept = read_update_state(settings.layout.update_state)
+        return kept.downloaded_today if kept.download_day == day else 0
+
     meter = LinkMeter(
         MeteringSettings(
             max_bytes_per_s=settings.uplink_max_bytes_per_s,
             daily_budget_bytes=int(settings.uplink_daily_budget_mb * 1_000_000),
             drain_window=window,
             timezone=settings.timezone,
-        )
+        ),
+        shared=updates_took,
     )
 
     def report(state: str, words: str) -> None:
@@ -193,6 +201,10 @@ def apply_node_config(agent: Agent, config: NodeConfig, layout: DataDir) -> str:
             page_file.unlink(missing_ok=True)  # the hub no longer overrides the file
     except OSError as error:
         return f"could not keep the page settings: {error.strerror or error}"
+    try:
+        write_release_allowed(layout.release_allowed, config.release)
+    except OSError as error:
+        return f"could not keep the release the hub allows: {error.strerror or error}"
     return ""
 
 
@@ -215,9 +227,13 @@ def build_edge_agent(settings: EdgeSettings) -> tuple[Agent, list[DriverStartErr
     if not drivers:
         reasons = "; ".join(str(failure) for failure in failures)
         raise NoWorkingDriver(f"no driver could start: {reasons}")
+    store: EdgeStore | None = None
     try:
         store = open_edge_store(settings)
+        store.record_start(__version__, datetime.now(UTC))  # the updater's health check
     except BaseException:
+        if store is not None:
+            store.close()
         for driver in drivers:
             driver.close()
         raise

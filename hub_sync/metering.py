@@ -17,6 +17,11 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def local_day(moment: datetime, timezone: str) -> str:
+    """The local date of ``moment`` in ``timezone`` (ISO), the unit of a daily budget."""
+    return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
 def parse_window(text: str) -> tuple[clock_time, clock_time] | None:
     """``"01:00-06:00"`` as (start, end) local times; empty means any time.
 
@@ -52,7 +57,9 @@ class LinkMeter:
     The bandwidth cap is a token bucket of one second's worth of bytes (a larger batch
     waits for a full bucket). The daily budget counts bytes per local day, in memory: a
     restart forgets today's count, so it errs on the side of sending. Live batches may
-    use the budget at any hour; backlog only inside the drain window.
+    use the budget at any hour; backlog only inside the drain window. ``shared(day)``
+    is what others took of the same link on that local day (an update's download,
+    ``hub_sync/release_allowance.py``), counted against the same budget.
     """
 
     def __init__(
@@ -61,18 +68,20 @@ class LinkMeter:
         *,
         wall: Callable[[], datetime] = _utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        shared: Callable[[str], int] | None = None,
     ) -> None:
         self.settings = settings
         self.zone = ZoneInfo(settings.timezone)
         self.wall = wall
         self.monotonic = monotonic
+        self.shared = shared
         self._tokens = float(settings.max_bytes_per_s)
         self._filled_at = monotonic()
         self._day = self._today()
         self.used_today = 0
 
     def _today(self) -> str:
-        return self.wall().astimezone(self.zone).date().isoformat()
+        return local_day(self.wall(), self.settings.timezone)
 
     def _refill(self) -> None:
         rate = self.settings.max_bytes_per_s
@@ -94,7 +103,10 @@ class LinkMeter:
         if self._today() != self._day:
             self._day, self.used_today = self._today(), 0
         budget = self.settings.daily_budget_bytes
-        return None if not budget else max(0, budget - self.used_today)
+        if not budget:
+            return None
+        others = self.shared(self._day) if self.shared is not None else 0
+        return max(0, budget - self.used_today - others)
 
     def may_send(self, payload_bytes: int, *, live: bool) -> bool:
         """Whether a batch of ``payload_bytes`` may be sent now."""

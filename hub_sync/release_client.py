@@ -83,12 +83,21 @@ class ReleaseClient:
         self.fetcher = ReleaseFetcher(
             download_dir / "partial", ca_file=ca_file, allow=allow or (lambda nbytes: True)
         )
+        self._refreshed: Updater | None = None
 
-    def _updater(self) -> Updater:
+    def _updater(self, *, reuse: bool = False) -> Updater:
+        """An updater with fresh metadata.
+
+        With ``reuse``, the one :meth:`newest` refreshed: taking a release just found
+        costs no second round of metadata.
+        """
+        kept, self._refreshed = self._refreshed, None
+        if reuse and kept is not None:
+            return kept
         self.metadata_dir.mkdir(parents=True, exist_ok=True)
         self.download_dir.mkdir(parents=True, exist_ok=True)
         bootstrap = None if (self.metadata_dir / "root.json").exists() else self.trusted_root
-        return Updater(
+        updater = Updater(
             str(self.metadata_dir),
             self.base_url + "metadata/",
             str(self.download_dir),
@@ -96,6 +105,8 @@ class ReleaseClient:
             fetcher=self.fetcher,
             bootstrap=bootstrap,
         )
+        updater.refresh()
+        return updater
 
     def newest(self, architecture: str, running: str) -> Manifest | None:
         """The published release of ``architecture`` if newer than ``running``, else None.
@@ -106,8 +117,8 @@ class ReleaseClient:
         """
         try:
             updater = self._updater()
-            updater.refresh()
             info = updater.get_targetinfo(manifest_target(architecture))
+            self._refreshed = updater
             if info is None:
                 return None
             path = updater.find_cached_target(info) or updater.download_target(info)
@@ -132,8 +143,7 @@ class ReleaseClient:
                 download failed (``retryable``).
         """
         try:
-            updater = self._updater()
-            updater.refresh()
+            updater = self._updater(reuse=True)
             paths = []
             for target in release.files:
                 info = updater.get_targetinfo(target)

@@ -40,6 +40,19 @@ UPDATE_FAILURES = ("rolled back", "refused", "failed")
 """States that count against a staged rollout: the release did not take on this node."""
 
 
+def node_architecture(machine: str, pointer_bytes: int) -> str:
+    """The release architecture of a machine (``platform.machine()``, pointer size).
+
+    Raspberry Pi OS's 32-bit userland runs on a 64-bit kernel on a Pi 4 or 5, where the
+    machine says aarch64 but Python, and every wheel it can load, is 32-bit ARM.
+    """
+    if machine in ("aarch64", "arm64") and pointer_bytes == 4:
+        return "armv7l"
+    if machine.startswith("armv") or machine == "arm":
+        return "armv7l"
+    return "aarch64" if machine == "arm64" else machine
+
+
 class ReleaseFormatError(ValueError):
     """A version or manifest that is not in the contract's format, saying what is wrong."""
 

@@ -22,12 +22,13 @@ PREVIOUS_RELEASE = {
     "page-settings.json",
     "page-settings.json.new",
 }
+ADDED_SINCE = {"release-allowed.json", "update-state.json"}  # updates from the hub (#17)
 
 
 def test_the_layout_names_exactly_the_files_a_node_of_the_previous_release_wrote():
     layout = DataDir(ROOT)
     assert all(path.parent == ROOT for path in layout.files)
-    assert sorted(path.name for path in layout.files) == sorted(PREVIOUS_RELEASE)
+    assert sorted(path.name for path in layout.files) == sorted(PREVIOUS_RELEASE | ADDED_SINCE)
     assert layout.db.name == "hallsense.db"
     assert [path.name for path in layout.db_files] == [
         "hallsense.db",
