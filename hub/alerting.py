@@ -11,6 +11,10 @@ Nothing is lost and nothing is sent twice across a restart: the open incidents a
 notices not yet delivered live in a JSON file (written atomically, mode 0600). A notice
 that cannot be delivered (mail server down, webhook answering 500) stays in that file and
 is tried again at the next check, by the notifier that failed only.
+
+A staged rollout that stops by itself (:mod:`hub.rollouts`) is told once too, by the same
+notifiers, as a :func:`rollout_notice`: the ingestion worker acting on rollouts keeps it in
+the hub store until every notifier has taken it (:mod:`hub.rollout_keeper`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from hub.attention import DEFAULT_RULES, AttentionRules, concerns
 from hub.store import DeviceState
 
 log = logging.getLogger(__name__)
+
+ROLLOUT_STOPPED = "rollout stopped"
+"""The kind of the notice that a staged rollout stopped by itself."""
 
 NOT_ALERTED = frozenset({"never"})
 """Concerns the fleet page lists but nobody is alerted to: a device registered and not yet
@@ -51,11 +58,18 @@ class Notice:
     def subject(self) -> str:
         """A mail subject a person can triage from their inbox."""
         state = "recovered" if self.recovered else self.kind
+        if not self.device_id:  # about the whole fleet, such as a rollout
+            return f"[hallsense] {self.site}: {state}"
         return f"[hallsense] {self.site} ({self.device_id}): {state}"
 
     @property
     def text(self) -> str:
         """The message in plain English."""
+        if self.kind == ROLLOUT_STOPPED:
+            return (
+                f"{self.words}\n\nThe fleet page shows the rollout's progress, as does "
+                "`hallsense hub rollout status`.\n"
+            )
         if self.recovered:
             return (
                 f"{self.site} ({self.device_id}) is well again: the problem below has cleared.\n\n"
@@ -66,6 +80,11 @@ class Notice:
             "You will hear once more, when it has cleared. The fleet page shows the node's "
             "figures and events.\n"
         )
+
+
+def rollout_notice(version: str, words: str, at_us: int) -> Notice:
+    """The notice that the rollout of ``version`` stopped by itself, saying why in ``words``."""
+    return Notice("", f"release {version}", ROLLOUT_STOPPED, words, False, at_us)
 
 
 class Notifier(Protocol):

@@ -9,6 +9,10 @@ opening hours keeps the labels and intervals sent before.
 :func:`send_config` checks the payload with the node's own decoder before anything
 leaves, publishes it retained (QoS 1, waiting for the broker's PUBACK), and only then
 records it; a broker that cannot be reached leaves the record as it was.
+:func:`publish_config` does the same over a connection the caller holds (a hub worker's,
+for a staged rollout's configs); :func:`with_release` is the config last sent with only
+the release it allows changed (:mod:`hub.rollout_keeper`), so a rollout keeps a hall's
+page settings and intervals.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from hub_sync.mqtt import BrokerSettings, MqttClient
@@ -53,14 +58,16 @@ def next_revision(previous: int | None, now_s: float | None = None) -> int:
 
 
 def build_config(
-    revision: int, intervals: Mapping[str, float], page: Mapping[str, Any]
+    revision: int, intervals: Mapping[str, float], page: Mapping[str, Any], release: str = ""
 ) -> tuple[NodeConfig, bytes]:
     """The config and its payload, checked as the node will check it.
+
+    ``release`` is the version a staged rollout allows the node ("" holds it).
 
     Raises:
         ProtocolError: naming the setting that is wrong.
     """
-    config = NodeConfig(revision, tuple(sorted(intervals.items())), page_items(page))
+    config = NodeConfig(revision, tuple(sorted(intervals.items())), page_items(page), release)
     payload = encode_config(config)
     decode_config(payload)
     return config, payload
@@ -82,12 +89,54 @@ def send_config(
         MqttError: the broker could not be reached or refused the message.
     """
     check_device_id(device_id)
-    config = decode_config(payload)
+    decode_config(payload)
     client = MqttClient(broker, client_id=f"{broker.username}-config-{os.getpid()}")
     try:
         client.connect(timeout=PUBLISH_TIMEOUT_S)
-        client.publish(topic(device_id, "config"), payload, retain=True).wait(PUBLISH_TIMEOUT_S)
+        publish_config(client, device_id, payload, record=record, actor=actor)
     finally:
         client.close()
+
+
+def publish_config(
+    client: MqttClient,
+    device_id: str,
+    payload: bytes,
+    *,
+    record: ConfigRecord | None = None,
+    actor: str = "hallsense",
+) -> None:
+    """Publish a node's config, retained, on a connected client; record it once the broker has it.
+
+    Raises:
+        DeviceIdError: ``device_id`` is not valid.
+        ProtocolError: the payload is not a valid config.
+        MqttError: not connected, or the broker refused the message or did not answer.
+    """
+    config = decode_config(payload)
+    client.publish(topic(device_id, "config"), payload, retain=True).wait(PUBLISH_TIMEOUT_S)
     if record is not None:
         record.save_config(device_id, config.revision, payload.decode("utf-8"), actor=actor)
+
+
+def with_release(
+    last_sent: tuple[int, str] | None, release: str, now_s: float | None = None
+) -> tuple[NodeConfig, bytes]:
+    """The config last sent (revision, JSON), allowing ``release`` instead, at a new revision.
+
+    A node never sent a config gets one with only the release.
+
+    Raises:
+        ProtocolError: the config last sent or the release is not valid.
+    """
+    if last_sent is None:
+        config = NodeConfig(next_revision(None, now_s))
+    else:
+        revision, config_json = last_sent
+        config = replace(
+            decode_config(config_json.encode("utf-8")), revision=next_revision(revision, now_s)
+        )
+    config = replace(config, release=release)
+    payload = encode_config(config)
+    decode_config(payload)
+    return config, payload

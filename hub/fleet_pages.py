@@ -4,8 +4,10 @@ For the council IoT team (every node) and parish clerks (their own halls; any ot
 answers 404, as if it did not exist):
 
 - ``/fleet``: one row per node: site, online or offline, last seen, backlog, clock,
-  software version, rejected batches, and what needs attention in words;
-  ``?attention=1`` keeps only the nodes that need it.
+  software version, its update (state, version, and why it failed), rejected batches,
+  and what needs attention in words; ``?attention=1`` keeps only the nodes that need it.
+  For the team, the running (or last) staged rollout of a release and its progress
+  (:mod:`hub.rollouts`).
 - ``/fleet/<device>``: the node's figures, its last 24 hours of hourly means, the
   config the hub last sent and whether it took effect, and its events (the registry's
   audit trail).
@@ -37,12 +39,23 @@ from hub.hall_settings import (
 )
 from hub.login_web import require_account, require_team
 from hub.metrics import CONTENT_TYPE, exposition, node_status
-from hub.store import AuditEntry, DeadLetter, DeviceState, HourlyRollup, RegisteredDevice
+from hub.rollouts import extent_words, fleet_nodes, progress, share_words, update_words
+from hub.store import (
+    AuditEntry,
+    DeadLetter,
+    DeviceState,
+    HourlyRollup,
+    RegisteredDevice,
+    Rollout,
+)
+from hub_sync.release_contract import UPDATE_FAILURES
 from presentation.vocabulary import metric_words
 from presentation.words import duration_words
 
 UNKNOWN = "not known"
 """Shown for a figure the node has not reported."""
+FAILURES_SHOWN = 20
+"""Failed halls of a rollout listed with their reasons; the rest are counted."""
 
 
 class FleetStore(ConfigSource, Protocol):
@@ -57,12 +70,48 @@ class FleetStore(ConfigSource, Protocol):
     def hourly(  # noqa: D102
         self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
     ) -> list[HourlyRollup]: ...
+    def latest_rollout(self) -> Rollout | None: ...  # noqa: D102
+    def sent_releases(self) -> dict[str, str]: ...  # noqa: D102
 
 
 def _when(us: int | None, zone: ZoneInfo) -> str:
     if us is None:
         return "never"
     return datetime.fromtimestamp(us / 1e6, zone).strftime("%d %b %Y, %H:%M")
+
+
+def rollout_summary(
+    rollout: Rollout | None,
+    fleet: Sequence[DeviceState],
+    registered: Sequence[RegisteredDevice],
+    sent: dict[str, str],
+    zone: ZoneInfo,
+) -> dict[str, Any] | None:
+    """The running or last rollout as the fleet page shows it, or None before the first."""
+    if rollout is None:
+        return None
+    done = progress(rollout, fleet_nodes(fleet, registered, sent))
+    return {
+        "id": rollout.rollout_id,
+        "version": rollout.version,
+        "state": rollout.state,
+        "reason": rollout.reason,
+        "reaches": extent_words(rollout),
+        "stop_share": share_words(rollout.stop_share),
+        "started_by": rollout.started_by,
+        "started": _when(rollout.started_at_us, zone),
+        "ended_by": rollout.ended_by,
+        "ended": _when(rollout.ended_at_us, zone),
+        "counts": [
+            ("Targeted", len(done.targeted)),
+            ("Pending", len(done.pending)),
+            ("Updating", len(done.updating)),
+            ("Updated", len(done.updated)),
+            ("Failed", len(done.failed)),
+        ],
+        "failures": done.failures[:FAILURES_SHOWN],
+        "more_failures": max(0, len(done.failures) - FAILURES_SHOWN),
+    }
 
 
 def fleet_blueprint(
@@ -100,9 +149,11 @@ def fleet_blueprint(
             raise BadRequest(description="attention: use 1 to show only nodes that need it, or 0")
         account = require_account()
         now_us = int(now().timestamp() * 1e6)
-        sites = {d.device_id: d for d in store().registered()}
+        registered = store().registered()
+        sites = {d.device_id: d for d in registered}
+        states = store().fleet()
         rows = []
-        for state in store().fleet():
+        for state in states:
             if not account.may_see(state.device_id):
                 continue
             device = sites.get(state.device_id)
@@ -129,15 +180,23 @@ def fleet_blueprint(
                     if clock is False
                     else UNKNOWN,
                     "version": str(status.get("version", UNKNOWN))[:20],
+                    "update_words": update_words(status) or UNKNOWN,
+                    "update_failed": status.get("update_state") in UPDATE_FAILURES,
                     "rejected": state.rejected_batches,
                     "concerns": found,
                 }
+            )
+        rollout = None
+        if account.is_team:  # a rollout is the whole fleet's: a clerk sees their halls
+            rollout = rollout_summary(
+                store().latest_rollout(), states, registered, store().sent_releases(), zone
             )
         return render_template(
             "fleet.html",
             rows=rows,
             only=only == "1",
             attention_count=sum(1 for row in rows if row["concerns"]),
+            rollout=rollout,
         )
 
     @blueprint.get("/fleet/<device_id>")

@@ -4,7 +4,9 @@ What a clerk may change: the hall's name, its opening hours, the sensors' labels
 which metrics are public (on the hall's page and in the hub's open data). The hub keeps
 the config it last sent each node (:meth:`node_config`); an edit starts from that, so a
 clerk changing the opening hours keeps the labels and sample intervals sent before, and
-everything else the node falls back to its own settings file for.
+everything else the node falls back to its own settings file for. The release a staged
+rollout allows the node (:mod:`hub.rollouts`) is kept too: a clerk's edit never holds
+back or lets through an update.
 
 :func:`apply_edit` checks the new settings exactly as the node will (the config's own
 decoder), sends them (the caller's ``send``, which publishes the retained config and
@@ -65,6 +67,8 @@ class HallSettings:
     sent_by: str = ""
     applied_at_us: int | None = None
     error: str = ""
+    release: str = ""
+    """The release the config allows the node ("" holds it where it is)."""
 
     @property
     def state(self) -> str:
@@ -91,6 +95,7 @@ def hall_settings(source: ConfigSource, device_id: str) -> HallSettings:
         sent.sent_by,
         sent.applied_at_us,
         sent.error,
+        str(body.get("release", "")),
     )
 
 
@@ -198,7 +203,7 @@ def apply_edit(
         page.pop("sensor_labels", None)
     revision = next_revision(current.revision, now_s)
     try:
-        _, payload = build_config(revision, current.intervals, page)
+        _, payload = build_config(revision, current.intervals, page, current.release)
     except ProtocolError as error:
         raise HallSettingsError("settings", str(error)) from None
     send(current.device_id, payload)

@@ -1,15 +1,25 @@
-"""The ingestion worker process: a shared MQTT subscription feeding an IngestWorker."""
+"""The ingestion worker process: a shared MQTT subscription feeding an IngestWorker.
+
+Beside ingestion, each worker keeps the staged rollouts of releases going
+(:class:`hub.rollout_keeper.RolloutKeeper`, in a thread with a store connection of its
+own; one worker at a time acts, by a lease in the hub store).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
+from hub.alerting import Notifier
 from hub.ingest import IngestCounters, IngestWorker
+from hub.notifiers import EmailNotifier, WebhookNotifier
 from hub.quotas import DeviceQuotas, RefusalTally
+from hub.rollout_keeper import KeeperStore, RolloutKeeper
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
 from hub_sync.mqtt import BrokerSettings, Message, MqttClient
@@ -23,6 +33,37 @@ REFUSALS_EVERY_S = 5.0
 """How often quota refusals counted in memory are written to the hub store."""
 STORE_RETRY_PAUSE_S = 1.0
 """Pause after a failed commit, so a store that is down does not make a busy loop."""
+ROLLOUTS_EVERY_S = 15.0
+"""How often a worker looks at the staged rollouts: a failing release stops within this."""
+
+
+class ServiceStore(HubStore, KeeperStore, Protocol):
+    """A hub store connection as a worker uses it: ingestion, and the rollouts."""
+
+
+def alert_notifiers(settings: HubSettings) -> list[Notifier]:
+    """The notifiers the alert settings ask for (email, webhook, both or none).
+
+    Raises:
+        ValueError: naming the alert setting that is wrong.
+    """
+    notifiers: list[Notifier] = []
+    if settings.alert_smtp_host:
+        recipients = tuple(a.strip() for a in settings.alert_email_to.split(",") if a.strip())
+        notifiers.append(
+            EmailNotifier(
+                settings.alert_smtp_host,
+                settings.alert_smtp_port,
+                settings.alert_email_from,
+                recipients,
+                settings.alert_smtp_security,
+                settings.alert_smtp_username,
+                settings.alert_smtp_password,
+            )
+        )
+    if settings.alert_webhook_url:
+        notifiers.append(WebhookNotifier(settings.alert_webhook_url, settings.alert_webhook_secret))
+    return notifiers
 
 
 def broker_settings(settings: HubSettings) -> BrokerSettings:
@@ -80,9 +121,17 @@ class IngestService:
     stays open and the node resends later.
     """
 
-    def __init__(self, settings: HubSettings, open_store: Callable[[], HubStore]) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        open_store: Callable[[], ServiceStore],
+        *,
+        rollouts_every_s: float = ROLLOUTS_EVERY_S,
+    ) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
+        self._open_store = open_store
+        self.rollouts_every_s = rollouts_every_s
         self.client = MqttClient(
             broker_settings(settings),
             # "_" cannot start a device id, so no device can take a worker's session.
@@ -93,7 +142,7 @@ class IngestService:
             manual_ack=True,
         )
         # One connection per writer, and one more for status messages.
-        self.stores = [open_store() for _ in range(settings.writers + 1)]
+        self.stores: list[HubStore] = [open_store() for _ in range(settings.writers + 1)]
         self.store = self.stores[0]
         for store in self.stores:
             store.series_quota = settings.quota_series
@@ -206,6 +255,33 @@ class IngestService:
             recorded += refused.count
         return recorded
 
+    def keep_rollouts(self) -> None:
+        """Keep the staged rollouts going until stopped (a thread of :meth:`run`)."""
+        try:
+            notifiers = alert_notifiers(self.settings)
+        except ValueError as error:
+            log.error("rollout alerts cannot be sent: %s", error)
+            notifiers = []
+        while not self.client.wait_connected(1.0):
+            if self.stop_event.is_set():
+                return
+        try:
+            store = self._open_store()
+        except HubStoreError as error:
+            log.error("staged rollouts are not kept by this worker: %s", error)
+            return
+        keeper = RolloutKeeper(
+            store,
+            self.client,
+            notifiers,
+            holder=f"{self.settings.worker_id}-{os.getpid()}-{id(self):x}",
+            lease_s=max(60.0, 4 * self.rollouts_every_s),
+        )
+        try:
+            keeper.run(self.stop_event, self.rollouts_every_s)
+        finally:
+            store.close()
+
     def apply_retention(self) -> int:
         """Delete raw readings past the retention window; returns how many."""
         days = self.settings.raw_retention_days
@@ -225,6 +301,8 @@ class IngestService:
         for thread in self._threads:
             thread.start()
         self.client.start_background()
+        rollouts = threading.Thread(target=self.keep_rollouts, name="hub-rollouts", daemon=True)
+        rollouts.start()
         log.info(
             "ingestion worker %s started with %d writers",
             self.settings.worker_id,
@@ -238,6 +316,8 @@ class IngestService:
                     next_retention = time.monotonic() + RETENTION_EVERY_S
                     self.apply_retention()
         finally:
+            self.stop_event.set()
+            rollouts.join(30)  # a round under way may wait on the broker's answers
             self.client.close()
             for _ in self._threads:
                 self._queue.put(None)

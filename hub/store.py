@@ -3,7 +3,8 @@
 - :class:`HubStore`: ingestion (each batch stored once, refusals, quarantine, quotas);
 - :class:`DeviceRecords`: the registry as the hub reads it (devices, the audit trail);
   provisioning changes it through :class:`provisioning.registry.DeviceRegistry`;
-- :class:`ReadingQueries`: readings, hourly and daily rollups, gaps and the fleet's state.
+- :class:`ReadingQueries`: readings, hourly and daily rollups, gaps and the fleet's state;
+- :class:`RolloutRecords`: staged rollouts of a release (:mod:`hub.rollouts` decides).
 
 The configs sent to nodes are :class:`hub.hall_settings.ConfigSource` (read) and
 :class:`hub.config_downlink.ConfigRecord` (write); accounts, sessions and tokens
@@ -337,4 +338,121 @@ class ReadingQueries(Protocol):
 
     def dead_letters(self, device_id: str | None = None, limit: int = 50) -> list[DeadLetter]:
         """Quarantined messages, newest first (one device's, or every one's)."""
+        ...
+
+
+ROLLOUT_STATES = ("running", "stopped", "completed")
+"""A rollout's states: at most one is running; stopped ones say why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """A staged rollout of one release: which halls it reaches, and how it ended.
+
+    :mod:`hub.rollouts` works out from it (and the fleet) which devices it targets.
+    """
+
+    rollout_id: int
+    version: str
+    halls: tuple[str, ...]
+    """Devices named first, in the order given."""
+    percent: int
+    """How much of the rest of the fleet it reaches, 0 to 100."""
+    stop_share: float
+    """It stops by itself when failed / (updated + failed) reaches this (0 < share <= 1)."""
+    state: str
+    """One of :data:`ROLLOUT_STATES`."""
+    reason: str
+    """Why it stopped ("" unless stopped)."""
+    started_by: str
+    started_at_us: int
+    ended_by: str = ""
+    ended_at_us: int | None = None
+
+
+class RolloutNotRunning(HubStoreError):
+    """The rollout asked for is not running (it stopped, completed or never was)."""
+
+
+class RolloutRecords(Protocol):
+    """Staged rollouts as the hub store keeps them, with their history and audit trail.
+
+    Who does what to a rollout is in the audit trail under the device id ""
+    (the whole fleet), as ``rollout started``, ``widened``, ``stopped``, ``completed``.
+    """
+
+    def start_rollout(
+        self, version: str, halls: Sequence[str], percent: int, stop_share: float, *, actor: str
+    ) -> tuple[Rollout, Rollout | None]:
+        """Start a rollout; a running one is stopped, replaced by it.
+
+        Returns the new rollout and the one it replaced (None if none was running).
+        """
+        ...
+
+    def widen_rollout(
+        self, rollout_id: int, halls: Sequence[str], percent: int, *, actor: str
+    ) -> Rollout:
+        """Add named halls and set a percentage (never smaller) of a running rollout.
+
+        Raises:
+            RolloutNotRunning: it is not running.
+        """
+        ...
+
+    def stop_rollout(
+        self, rollout_id: int, reason: str, *, actor: str, alert_json: str = ""
+    ) -> bool:
+        """Stop a running rollout, saying why; False if it was not running.
+
+        ``alert_json`` is a notice still to be delivered (the hub's own stops).
+        """
+        ...
+
+    def complete_rollout(self, rollout_id: int, *, actor: str) -> bool:
+        """Mark a running rollout completed; False if it was not running."""
+        ...
+
+    def rollout(self, rollout_id: int) -> Rollout | None:
+        """One rollout, or None."""
+        ...
+
+    def running_rollout(self) -> Rollout | None:
+        """The rollout running now, or None."""
+        ...
+
+    def latest_rollout(self) -> Rollout | None:
+        """The running rollout, else the last one started, else None."""
+        ...
+
+    def rollouts(self, limit: int = 20) -> list[Rollout]:
+        """Rollouts, newest first (the history is kept)."""
+        ...
+
+    def sent_releases(self) -> dict[str, str]:
+        """Each device's release in the config the hub last sent it ("" for none)."""
+        ...
+
+    def unsettled_rollouts(self) -> list[Rollout]:
+        """Stopped rollouts whose halls that had not started are not yet told to hold."""
+        ...
+
+    def settle_rollout(self, rollout_id: int) -> None:
+        """Record that a stopped rollout's halls that had not started were told to hold."""
+        ...
+
+    def rollout_alerts(self) -> list[tuple[int, str]]:
+        """(rollout id, alert JSON) of every rollout alert not yet delivered."""
+        ...
+
+    def keep_rollout_alert(self, rollout_id: int, alert_json: str) -> None:
+        """Replace a rollout's undelivered alert ("" once delivered everywhere)."""
+        ...
+
+    def claim_rollout_lease(self, holder: str, until_us: int, at_us: int) -> bool:
+        """Be the one worker acting on rollouts until ``until_us``; False if another is."""
+        ...
+
+    def release_rollout_lease(self, holder: str) -> None:
+        """Give the lease up (a worker that stops), so another takes it at once."""
         ...

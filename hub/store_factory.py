@@ -8,7 +8,7 @@ from typing import Protocol
 from hub.config_downlink import ConfigRecord
 from hub.hall_settings import ConfigSource
 from hub.login_store import LoginStore
-from hub.store import DeviceRecords, HubStore, ReadingQueries
+from hub.store import DeviceRecords, HubStore, ReadingQueries, RolloutRecords
 from provisioning.registry import DeviceRegistry
 
 
@@ -20,6 +20,7 @@ class HubStoreConnection(
     ConfigSource,
     ConfigRecord,
     LoginStore,
+    RolloutRecords,
     Protocol,
 ):
     """One connection to the hub store with every concern's interface.

@@ -12,6 +12,7 @@ from hub.store_sql_configs import ConfigTables
 from hub.store_sql_ingest import IngestTables
 from hub.store_sql_logins import LOGIN_MIGRATION_5, LOGIN_SCHEMA, LoginTables
 from hub.store_sql_registry import RegistryTables
+from hub.store_sql_rollouts import ROLLOUT_SCHEMA, RolloutTables
 from hub.store_sql_rollups import RollupTables
 
 MIGRATION_2 = [
@@ -83,15 +84,18 @@ MIGRATIONS: dict[int, list[str]] = {
     3: MIGRATION_3,
     4: LOGIN_SCHEMA,
     5: [*MIGRATION_5, *LOGIN_MIGRATION_5],
+    6: ROLLOUT_SCHEMA,
 }
 """Each schema version's statements after version 1's tables, the same on both backends;
 a store at version v runs every list of a higher version, in order, in one transaction."""
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
-class SqlHubStore(RegistryTables, RollupTables, IngestTables, ConfigTables, LoginTables):
+class SqlHubStore(
+    RegistryTables, RollupTables, IngestTables, ConfigTables, LoginTables, RolloutTables
+):
     """Every concern's SQL over one connection, in any SQL database.
 
-    The registry, ingestion, readings and rollups, configs and logins; a backend
+    The registry, ingestion, readings and rollups, configs, logins and staged rollouts; a backend
     subclass supplies the connection (:class:`hub.store_sql_base.SqlTables`).
     """
