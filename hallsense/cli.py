@@ -24,9 +24,12 @@ from hallsense import (
     __version__,
     cli_edge,
     cli_edge_calibrate,
+    cli_edge_install,
+    cli_edge_update,
     cli_hub,
     cli_hub_accounts,
     cli_hub_ha,
+    cli_hub_rollout,
     cli_hub_web,
     cli_provision,
     cli_release,
@@ -77,6 +80,9 @@ edge.add_command(cli_edge.export)
 edge.add_command(cli_edge_calibrate.calibrate_footfall)
 edge.add_command(cli_edge.drain)
 edge.add_command(cli_edge.backup)
+edge.add_command(cli_edge_install.install)
+edge.add_command(cli_edge_install.uninstall)
+edge.add_command(cli_edge_update.update)
 
 account = cli_hub_accounts.account
 account.add_command(cli_hub_accounts.add)
@@ -96,6 +102,13 @@ hub.add_command(cli_hub_web.web)
 hub.add_command(cli_hub_ha.home_assistant)
 hub.add_command(account)
 
+rollout = cli_hub_rollout.rollout
+rollout.add_command(cli_hub_rollout.start)
+rollout.add_command(cli_hub_rollout.widen)
+rollout.add_command(cli_hub_rollout.stop)
+rollout.add_command(cli_hub_rollout.status)
+hub.add_command(rollout)
+
 provision = cli_provision.provision
 provision.add_command(cli_provision.init)
 provision.add_command(cli_provision.add_device)
@@ -104,6 +117,7 @@ provision.add_command(cli_provision.revoke)
 provision.add_command(cli_provision.rotate)
 provision.add_command(cli_provision.delete_device)
 provision.add_command(cli_provision.broker_config)
+provision.add_command(cli_provision.wheelhouse)
 
 release = cli_release.release
 release.add_command(cli_release.keys)

@@ -24,11 +24,13 @@ from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
 from hub.store import HubStoreError, UnknownDevice
 from hub.store_factory import open_hub_store
+from hub_sync.release_contract import ARCHITECTURES
 from hub_sync.topics import check_device_id
 from hub_sync.wire_errors import ProtocolError
-from provisioning.bundle import env_file_text, write_node_bundle
+from provisioning.bundle import add_installer, env_file_text, release_root_bytes, write_node_bundle
 from provisioning.enrolment_label import label_svg, qr_payload
 from provisioning.enrolment_policy import enrolment_tokens
+from provisioning.install_script import NO_WHEELHOUSE, README, WITH_WHEELHOUSE
 from provisioning.registry import DeviceRegistry, check_name, device_id_from_site
 from provisioning.rotation import forget_pending
 from provisioning.state import (
@@ -42,6 +44,7 @@ from provisioning.state import (
     state_dir_from,
     write_broker_config,
 )
+from provisioning.wheelhouse import make_wheelhouse, wheelhouse_architectures
 
 
 def current_actor() -> str:
@@ -188,6 +191,19 @@ def init(
     show_default=True,
     help="Where to write the installer's bundle (a folder per device).",
 )
+@click.option(
+    "--wheelhouse",
+    "wheelhouse_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Put this wheelhouse (`provision wheelhouse`) in the bundle, for install.sh.",
+)
+@click.option(
+    "--release-root",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The release repository's metadata/1.root.json, which the node trusts for updates.",
+)
 @provisioning_errors
 def add_device(
     state_dir: Path | None,
@@ -197,22 +213,28 @@ def add_device(
     location: str,
     hub_url: str,
     out: Path,
+    wheelhouse_dir: Path | None,
+    release_root: Path | None,
 ) -> None:
     """Register a node and write its installer bundle with a one-time enrolment token.
 
-    The bundle holds the node's settings, the council CA, the token for the SD card's
-    boot partition and a printable QR label; the node gets its broker password from the
-    hub once, over TLS, when it first starts.
+    The bundle holds the node's settings, the council CA, the token, a printable QR
+    label and install.sh, which installs the node with no internet from the bundle's
+    wheelhouse (--wheelhouse); the node gets its broker password from the hub once,
+    over TLS, when it first starts.
 
     \b
     Example:
         hallsense provision add-device --site "Askrigg Village Hall" --env hub.env \\
-            --hub-url https://hub.example:8443
+            --hub-url https://hub.example:8443 --wheelhouse wheelhouse \\
+            --release-root /srv/hallsense/releases/metadata/1.root.json
     """
     # Checked before anything is registered or issued, so a refused name leaves nothing.
     check_name("--site", site)
     check_name("--location", location)
     check_name("--hub-url", hub_url)
+    architectures = wheelhouse_architectures(wheelhouse_dir) if wheelhouse_dir else []
+    root = release_root_bytes(release_root) if release_root else None
     state = _state(state_dir)
     # The label's QR code is built only once the token exists; its checks of the hub's
     # address (https) come first, so a bad --hub-url registers nothing either.
@@ -242,10 +264,13 @@ def add_device(
                 "HALLSENSE_BROKER_PORT": str(settings.port_tls),
                 "HALLSENSE_BROKER_CA_FILE": "/etc/hallsense/ca.crt",
                 "HALLSENSE_ENROL_URL": hub_url.rstrip("/"),
+                # Not the boot partition: FAT keeps no owner, and the agent deletes it.
+                "HALLSENSE_ENROL_TOKEN_FILE": "/var/lib/hallsense/enrol.token",
+                **({"HALLSENSE_RELEASE_URL": hub_url.rstrip("/") + "/releases/"} if root else {}),
             },
             comments=[
                 "hallsense node settings, made by `hallsense provision add-device`.",
-                "No password here: the node enrols once with the token on its boot partition.",
+                "No password here: the node enrols once with its one-time token.",
             ],
         ),
         ca_certificate=state.layout.ca_cert.read_bytes(),
@@ -258,30 +283,23 @@ def add_device(
             site=site,
             expires_at=issued.expires_at,
         ),
-        readme=INSTALLER_README.format(
+        readme=README.format(
             site=site,
             device_id=device_id,
             expires=issued.expires_at.strftime("%d %B %Y %H:%M UTC"),
             fingerprint=state.ca_fingerprint,
+            wheelhouse=WITH_WHEELHOUSE.format(architectures=", ".join(architectures))
+            if architectures
+            else NO_WHEELHOUSE,
         ),
     )
+    add_installer(bundle, wheelhouse=wheelhouse_dir, architectures=architectures, release_root=root)
     click.echo(f"registered {device_id} ({site}); bundle in {bundle}")
     click.echo(f"  the enrolment token works once, until {issued.expires_at:%Y-%m-%d %H:%M} UTC")
-
-
-INSTALLER_README = """\
-hallsense node for {site} (device {device_id})
-
-1. Copy edge.env to /etc/hallsense/edge.env and ca.crt to /etc/hallsense/ca.crt.
-2. Copy hallsense-enrol.token to the SD card's boot partition
-   (/boot/firmware/hallsense-enrol.token). It works once, until {expires}.
-3. Start the node (systemctl enable --now hallsense-edge). On first start it fetches
-   its broker password from the council's hub over TLS and deletes the token.
-4. Keep label.svg with the installation papers, not on the wall: whoever has the code
-   can enrol this device once.
-
-The council CA's fingerprint is {fingerprint}.
-"""
+    if architectures:
+        click.echo(f"  on the node: sudo bash install.sh (wheels for {', '.join(architectures)})")
+    else:
+        click.echo("  no --wheelhouse: install.sh cannot install hallsense from this bundle")
 
 
 @click.command("list")
@@ -424,3 +442,45 @@ def broker_config(state_dir: Path | None, broker_pid_file: Path | None) -> None:
     """
     conf = write_broker_config(_state(state_dir))
     click.echo(f"wrote {conf}; {_reload(broker_pid_file)}")
+
+
+@click.command("wheelhouse")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to put the wheels: a folder per architecture (kept and topped up).",
+)
+@click.option(
+    "--architecture",
+    "architectures",
+    multiple=True,
+    type=click.Choice(ARCHITECTURES),
+    default=("aarch64", "armv7l"),
+    show_default=True,
+    help="A machine to fetch for (repeat): the 64-bit or 32-bit Pi, or a PC.",
+)
+@click.option(
+    "--hallsense-wheel",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="hallsense's own wheel [default: built from this checkout].",
+)
+@provisioning_errors
+def wheelhouse(out: Path, architectures: tuple[str, ...], hallsense_wheel: Path | None) -> None:
+    """Fetch hallsense and its dependencies as wheels for the nodes' install with no internet.
+
+    Runs `pip download` for each architecture's platform tags and Raspberry Pi OS's
+    Python 3.11 (armv7l also from piwheels, Raspberry Pi OS's wheel index). pip's
+    PIP_INDEX_URL, PIP_FIND_LINKS and PIP_NO_INDEX point it at a local mirror instead.
+    Give the folder to `provision add-device --wheelhouse`.
+
+    \b
+    Example:
+        hallsense provision wheelhouse --out wheelhouse
+        hallsense provision wheelhouse --out wheelhouse --architecture aarch64 \\
+            --hallsense-wheel dist/hallsense-1.0.0-py3-none-any.whl
+    """
+    counts = make_wheelhouse(out, architectures, hallsense_wheel=hallsense_wheel)
+    for architecture, count in counts.items():
+        click.echo(f"{out / architecture}: {count} wheels")

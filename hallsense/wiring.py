@@ -104,6 +104,7 @@ def build_uplink(
         raise SettingsError(
             "the node's settings", [f"HALLSENSE_UPLINK_DRAIN_WINDOW: {error}"]
         ) from error
+
     def updates_took(day: str) -> int:
         """What the updater's downloads took of the link on ``day`` (the same budget)."""
         kept = read_update_state(settings.layout.update_state)

@@ -16,10 +16,17 @@ quotes and line breaks escaped. Two things python-dotenv does need more than quo
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Mapping
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from tuf.api.exceptions import RepositoryError
+from tuf.api.metadata import Metadata, Root
+from tuf.api.serialization import DeserializationError
+
+from provisioning.install_script import INSTALL_SCRIPT, INSTALL_SCRIPT_MODE
 from provisioning.passwords import write_private_file
 
 ENV_KEY = re.compile(r"[A-Z_][A-Z0-9_]*")
@@ -34,6 +41,9 @@ CA_FILE = "ca.crt"
 TOKEN_FILE = "hallsense-enrol.token"  # noqa: S105 - a file name, not a secret
 LABEL_FILE = "label.svg"
 README_FILE = "README.txt"
+INSTALL_SCRIPT_FILE = "install.sh"
+RELEASE_ROOT_FILE = "release-root.json"
+WHEELHOUSE_DIR = "wheelhouse"
 
 SECRET_MODE = 0o600
 PUBLIC_MODE = 0o644
@@ -102,3 +112,51 @@ def write_node_bundle(
     write_private_file(directory / LABEL_FILE, label_svg, mode=SECRET_MODE)
     write_private_file(directory / README_FILE, readme, mode=PUBLIC_MODE)
     return directory
+
+
+def release_root_bytes(path: Path) -> bytes:
+    """The release repository's root metadata in ``path`` (``metadata/1.root.json``).
+
+    Raises:
+        ValueError: the file cannot be read or is not a TUF root.
+    """
+    try:
+        data = path.read_bytes()
+        Metadata[Root].from_bytes(data)
+    except OSError as error:
+        raise ValueError(f"cannot read the release root {path}: {error.strerror}") from None
+    except (DeserializationError, RepositoryError, ValueError, TypeError) as error:
+        raise ValueError(
+            f"{path} is not a release repository's root (metadata/1.root.json from "
+            f"`hallsense provision release init`): {error}"
+        ) from None
+    return data
+
+
+def add_installer(
+    directory: Path,
+    *,
+    wheelhouse: Path | None = None,
+    architectures: Sequence[str] = (),
+    release_root: bytes | None = None,
+) -> None:
+    """Add ``install.sh`` (0755), the release root and the wheels to a bundle.
+
+    The wheels are those of each of ``architectures`` in ``wheelhouse``, copied to the
+    bundle's ``wheelhouse/<architecture>/``.
+
+    A copied bundle keeps no modes on a FAT boot partition, which is why the documented
+    command is ``sudo bash …/install.sh``.
+    """
+    script = directory / INSTALL_SCRIPT_FILE
+    write_private_file(script, INSTALL_SCRIPT, mode=INSTALL_SCRIPT_MODE)
+    if release_root is not None:
+        write_private_file(directory / RELEASE_ROOT_FILE, release_root, mode=PUBLIC_MODE)
+    if wheelhouse is None:
+        return
+    for architecture in architectures:
+        target = directory / WHEELHOUSE_DIR / architecture
+        target.parent.mkdir(mode=0o755, exist_ok=True)
+        shutil.copytree(wheelhouse / architecture, target, copy_function=shutil.copyfile)
+        for path in (target, *target.rglob("*")):
+            os.chmod(path, 0o755 if path.is_dir() else PUBLIC_MODE)

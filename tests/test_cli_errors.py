@@ -185,7 +185,11 @@ def release_repo(tmp: Path, *, published: str | None = None) -> tuple[str, str]:
     if published:
         (tmp / "a.whl").write_bytes(b"a wheel")
         repository.publish(
-            [tmp / "a.whl"], version=published, architecture="aarch64", keys_dir=Path(keys)
+            [tmp / "a.whl"],
+            version=published,
+            architecture="aarch64",
+            schema=1,
+            keys_dir=Path(keys),
         )
     return str(tmp / "repo"), keys
 
@@ -194,8 +198,47 @@ def publish_args(repo: str, keys: str, tmp: Path) -> list[str]:
     (tmp / "b.whl").write_bytes(b"another wheel")
     return [
         "provision", "release", "publish", "--repo", repo, "--keys-dir", keys,
-        "--version", "1.0.0", "--architecture", "aarch64", str(tmp / "b.whl"),
+        "--version", "1.0.0", "--architecture", "aarch64", "--schema", "1", str(tmp / "b.whl"),
     ]  # fmt: skip
+
+
+def rollout_args(tmp: Path, *command: str, running_at: int | None = None) -> list[str]:
+    """``hub rollout COMMAND …`` over a hub store, with a rollout at ``running_at`` % running."""
+    env = hub_env(tmp)
+    if running_at is not None:
+        from hub.store_sqlite import SqliteHubStore
+
+        store = SqliteHubStore(tmp / "hub.db")
+        try:
+            store.start_rollout("1.5.0", [], running_at, 0.25, actor="tests")
+        finally:
+            store.close()
+    return ["hub", "rollout", *command, "--env", env]
+
+
+def a_bundle(tmp: Path, *, wheels_for: str | None = None) -> str:
+    """A node's bundle (settings, no wheelhouse), with wheels for ``wheels_for`` alone."""
+    bundle = tmp / "bundle"
+    bundle.mkdir()
+    write_env(bundle / "edge.env", data_dir="/var/lib/hallsense", drivers="simulated")
+    if wheels_for is not None:
+        (bundle / "wheelhouse" / wheels_for).mkdir(parents=True)
+        (bundle / "wheelhouse" / wheels_for / "hallsense-1.0.0-py3-none-any.whl").write_bytes(b"")
+    (tmp / "root").mkdir()
+    return str(bundle)
+
+
+def tiny_wheel(tmp: Path) -> str:
+    """A wheel of nothing but metadata, requiring click (which pip must then fetch)."""
+    import zipfile
+
+    wheel = tmp / "hallsense-1.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(
+            "hallsense-1.0.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: hallsense\nVersion: 1.0.0\nRequires-Dist: click\n",
+        )
+    return str(wheel)
 
 
 NO_STORE = "no store yet"
@@ -300,6 +343,25 @@ CASES: dict[tuple[str, str], Build] = {
     ("hallsense edge backup", "the destination's directory is not there"): lambda tmp: Setup(
         ["edge", "backup", "--env", stored_node_env(tmp), str(tmp / "absent" / "copy.db")]
     ),
+    ("hallsense edge update", "updates are off (no `HALLSENSE_RELEASE_URL`)"): lambda tmp: Setup(
+        ["edge", "update", "--env", node_env(tmp)]
+    ),
+    (
+        "hallsense edge update",
+        "the council's first root (`HALLSENSE_RELEASE_ROOT_FILE`) cannot be read",
+    ): lambda tmp: Setup(
+        [
+            "edge",
+            "update",
+            "--env",
+            node_env(
+                tmp,
+                release_url="https://localhost:1/releases/",
+                broker_ca_file=tmp / "edge.env",
+                release_root_file=tmp / "absent" / "root.json",
+            ),
+        ]
+    ),
     ("hallsense edge web", NO_SETTINGS): no_settings("edge", "web"),
     ("hallsense edge web", "the port is in use"): edge_web_port_in_use,
     ("hallsense edge poster", NO_SETTINGS): no_settings("edge", "poster"),
@@ -320,6 +382,18 @@ CASES: dict[tuple[str, str], Build] = {
     ),
     ("hallsense edge wipe", NO_SETTINGS): no_settings("edge", "wipe", "--yes"),
     ("hallsense edge wipe", "another `edge run` holds the store"): edge_locked("wipe", "--yes"),
+    ("hallsense edge install", "the `--bundle` folder is not a bundle (no `edge.env`)"): (
+        lambda tmp: Setup(["edge", "install", "--bundle", str(tmp), "--root", str(tmp)])
+    ),
+    ("hallsense edge install", "the bundle has no wheels for this machine"): lambda tmp: Setup(
+        [
+            *["edge", "install", "--no-start", "--root", str(tmp / "root")],
+            *["--bundle", a_bundle(tmp, wheels_for="riscv64")],
+        ]
+    ),
+    ("hallsense edge uninstall", "`--root` is not a directory"): lambda tmp: Setup(
+        ["edge", "uninstall", "--no-stop", "--root", str(tmp / "nowhere")]
+    ),
     # --- the demo ---
     ("hallsense demo", "Mosquitto is not installed"): lambda tmp: Setup(
         ["demo"], env={"PATH": str(tmp)}
@@ -384,6 +458,43 @@ CASES: dict[tuple[str, str], Build] = {
         ]
     ),
     ("hallsense hub status", NO_SETTINGS): no_settings("hub", "status"),
+    # --- staged rollouts ---
+    ("hallsense hub rollout start", "the version is not a release version (PEP 440)"): (
+        lambda tmp: Setup(rollout_args(tmp, "start", "latest", "--percent", "10"))
+    ),
+    (
+        "hallsense hub rollout start",
+        "the version is not published in the release repository (`HALLSENSE_RELEASES_DIR`)",
+    ): lambda tmp: Setup(
+        [
+            *["hub", "rollout", "start", "1.5.0", "--percent", "10"],
+            *["--env", hub_env(tmp, releases_dir=release_repo(tmp)[0])],
+        ]
+    ),
+    ("hallsense hub rollout start", "a `--hall` that is not a registered device"): (
+        lambda tmp: Setup(rollout_args(tmp, "start", "1.5.0", "--hall", "askrigg"))
+    ),
+    ("hallsense hub rollout start", "`--percent` is not 0 to 100"): lambda tmp: Setup(
+        rollout_args(tmp, "start", "1.5.0", "--percent", "150")
+    ),
+    ("hallsense hub rollout start", "`--stop-share` is not over 0 and at most 1"): (
+        lambda tmp: Setup(
+            rollout_args(tmp, "start", "1.5.0", "--percent", "10", "--stop-share", "0")
+        )
+    ),
+    ("hallsense hub rollout start", "neither a `--hall` nor a `--percent` above 0"): (
+        lambda tmp: Setup(rollout_args(tmp, "start", "1.5.0"))
+    ),
+    ("hallsense hub rollout widen", "no rollout is running"): lambda tmp: Setup(
+        rollout_args(tmp, "widen", "--percent", "10")
+    ),
+    ("hallsense hub rollout widen", "a `--percent` smaller than the rollout's"): (
+        lambda tmp: Setup(rollout_args(tmp, "widen", "--percent", "10", running_at=50))
+    ),
+    ("hallsense hub rollout stop", "no rollout is running"): lambda tmp: Setup(
+        rollout_args(tmp, "stop")
+    ),
+    ("hallsense hub rollout status", NO_SETTINGS): no_settings("hub", "rollout", "status"),
     # --- provisioning ---
     ("hallsense provision init", "no `--state-dir` and no `HALLSENSE_PROVISION_DIR`"): lambda tmp: (
         Setup(["provision", "init", "--hostname", "localhost"])
@@ -407,6 +518,22 @@ CASES: dict[tuple[str, str], Build] = {
     ),
     ("hallsense provision broker-config", NO_STATE): no_state(
         "provision", "broker-config", hub=False
+    ),
+    ("hallsense provision add-device", "`--wheelhouse` is not a wheelhouse"): lambda tmp: Setup(
+        [
+            *["provision", "add-device", "--site", "Askrigg", "--hub-url", "https://hub:8443"],
+            *["--state-dir", provisioned(tmp), "--env", hub_env(tmp), "--wheelhouse", str(tmp)],
+        ]
+    ),
+    ("hallsense provision wheelhouse", "pip cannot fetch a wheel"): lambda tmp: Setup(
+        [
+            *["provision", "wheelhouse", "--out", str(tmp / "w"), "--architecture", "x86_64"],
+            *["--hallsense-wheel", tiny_wheel(tmp)],
+        ],
+        env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(tmp)},
+    ),
+    ("hallsense provision wheelhouse", "`--architecture` is not aarch64, armv7l or x86_64"): (
+        lambda tmp: Setup(["provision", "wheelhouse", "--out", str(tmp), "--architecture", "mips"])
     ),
     # --- releases ---
     ("hallsense provision release keys", "the `--keys-dir` already holds release keys"): (
@@ -437,6 +564,12 @@ CASES: dict[tuple[str, str], Build] = {
         "hallsense provision release publish",
         "the version is not newer than the one published",
     ): lambda tmp: Setup(publish_args(*release_repo(tmp, published="1.0.0"), tmp)),
+    (
+        "hallsense provision release publish",
+        "no hallsense wheel among the files, and no `--schema`",
+    ): lambda tmp: Setup(
+        [a for a in publish_args(*release_repo(tmp), tmp) if a not in ("--schema", "1")]
+    ),
     ("hallsense provision release refresh", "the `--repo` is not a release repository"): (
         lambda tmp: Setup(
             [
