@@ -7,6 +7,7 @@ with real agents and a real hub, is tests/system/test_updates.py."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -291,19 +292,20 @@ def test_expired_metadata_is_refused_with_its_reason(tmp_path, hub, node):
 
 
 def test_a_download_under_a_daily_budget_goes_on_over_several_days(tmp_path, hub, node):
-    """The update takes at most half of each day's budget, the uplink counts what it
-    took, and the download resumes each day where it stopped until it is whole."""
+    """A 5 MB update under a 4 MB daily budget: it takes at most half of each day's
+    budget, the uplink counts what it took, and the download resumes each day where it
+    stopped until it is whole."""
     repo, keys, _ = hub
     big = tmp_path / "wheels-1.1.0"
     build_wheel(big, "1.1.0")
     extra = big / "bulk-1.0-py3-none-any.whl"
-    extra.write_bytes(b"\0" * 150_000)  # a dependency that changed: 150 kB to send
+    extra.write_bytes(os.urandom(5_000_000))  # a dependency that changed: 5 MB to send
     repo.publish(
         sorted(big.glob("*.whl")), version="1.1.0", architecture=ARCH, schema=1, keys_dir=keys
     )
     node.allowed("1.1.0")
     day = [datetime(2026, 12, 1, 12, tzinfo=UTC)]
-    settings = MeteringSettings(daily_budget_bytes=120_000, timezone="Europe/London")
+    settings = MeteringSettings(daily_budget_bytes=4_000_000, timezone="Europe/London")
     state = read_update_state(node.layout.update_state)
     holder: list[NodeUpdater] = []
     allowance = UpdateAllowance(
@@ -330,18 +332,18 @@ def test_a_download_under_a_daily_budget_goes_on_over_several_days(tmp_path, hub
         state = updater.run_once()
         days += 1
         kept = read_update_state(node.layout.update_state)
-        assert kept.downloaded_today <= 60_000  # never more than half the day's budget
+        assert kept.downloaded_today <= 2_000_000  # never more than half the day's budget
         # The readings still have the other half of the day, with the update counted.
-        assert uplink_meter.budget_left() >= 60_000 - 4096
-        assert uplink_meter.may_send(50_000, live=True)
+        assert uplink_meter.budget_left() >= 2_000_000
+        assert uplink_meter.may_send(1_000_000, live=True)
         if state.state != "waiting":
             break
         assert "data budget" in state.error
         day[0] += timedelta(days=1)
         assert days < 10
     assert state.state == "updated"
-    # 150 kB at 60 kB a day, less each day's fresh metadata (counted in whole chunks).
-    assert 3 <= days <= 4
+    # 5 MB at 2 MB a day, less each day's fresh metadata (counted in whole chunks).
+    assert days == 3
     assert node_architecture("aarch64", 8) == ARCH
 
 

@@ -40,7 +40,7 @@ def served(tmp_path):
     root = tmp_path / "served"
     (root / "releases").mkdir(parents=True)
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield root / "releases", f"http://127.0.0.1:{server.server_address[1]}/releases/"
     server.shutdown()
