@@ -38,14 +38,13 @@ from cryptography import x509
 from hallsense.cli_options import env_option, state_dir_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
-from hub.alerting import AlertMonitor, Notifier
+from hub.alerting import AlertMonitor
 from hub.attention import AttentionRules
 from hub.config_downlink import send_config
 from hub.exports import hub_exporters
 from hub.logins import Logins
-from hub.notifiers import EmailNotifier, WebhookNotifier
 from hub.presenter import NodePresenter
-from hub.service import broker_settings
+from hub.service import alert_notifiers, broker_settings
 from hub.settings import HubSettings
 from hub.store import Device, DeviceState, HubStoreError
 from hub.store_factory import open_hub_store
@@ -149,22 +148,7 @@ def alert_monitor(settings: HubSettings, state_dir: Path) -> AlertMonitor | None
     Raises:
         ValueError: naming the alert setting that is wrong.
     """
-    notifiers: list[Notifier] = []
-    if settings.alert_smtp_host:
-        recipients = tuple(a.strip() for a in settings.alert_email_to.split(",") if a.strip())
-        notifiers.append(
-            EmailNotifier(
-                settings.alert_smtp_host,
-                settings.alert_smtp_port,
-                settings.alert_email_from,
-                recipients,
-                settings.alert_smtp_security,
-                settings.alert_smtp_username,
-                settings.alert_smtp_password,
-            )
-        )
-    if settings.alert_webhook_url:
-        notifiers.append(WebhookNotifier(settings.alert_webhook_url, settings.alert_webhook_secret))
+    notifiers = alert_notifiers(settings)
     if not notifiers:
         return None
     return AlertMonitor(
