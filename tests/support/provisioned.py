@@ -65,6 +65,29 @@ def start_provisioned_broker(
     return state, pid_file, broker
 
 
+def provisioned_hub_env(
+    tmp_path: Path,
+    state: ProvisioningState,
+    service_port: int,
+    hub_store: object,
+    **settings: object,
+) -> Path:
+    """The hub's settings file for a broker ``provision init`` configured: the hub's own
+    account over TLS on the service port, and ``settings`` besides."""
+    from provisioning.broker_config import HUB_ACCOUNT
+    from tests.support.edge_process import write_env
+
+    return write_env(
+        tmp_path / "hub.env",
+        hub_store=hub_store,
+        broker_host="localhost",
+        broker_port=service_port,
+        broker_password_file=state.layout.account_password_path(HUB_ACCOUNT),
+        broker_ca_file=state.layout.ca_cert,
+        **settings,
+    )
+
+
 def start_hub_web(
     hub_env: Path, state_dir: Path, port: int, pid_file: Path, log_path: Path
 ) -> subprocess.Popen[bytes]:

@@ -23,11 +23,11 @@ from hub_sync.mqtt import BrokerSettings, MqttClient
 from hub_sync.node_status import decode_status
 from hub_sync.topics import topic
 from hub_sync.wire_errors import ProtocolError
-from provisioning.broker_config import HUB_ACCOUNT, READER_ACCOUNT
+from provisioning.broker_config import READER_ACCOUNT
 from sensors.counter import read_tally
 from tests.hub.conftest import pg_cluster  # noqa: F401 - a fixture, found by name
 from tests.support.broker import free_port
-from tests.support.edge_process import EdgeProcess, wait_for, write_env
+from tests.support.edge_process import EdgeProcess, wait_for
 from tests.support.hostile import (
     BROKER_REFUSED,
     MALFORMED,
@@ -45,6 +45,7 @@ from tests.support.ports import wait_listening
 from tests.support.provisioned import (
     node_env,
     provision,
+    provisioned_hub_env,
     start_hub_web,
     start_provisioned_broker,
 )
@@ -157,13 +158,11 @@ def test_a_hostile_device_neither_stops_ingestion_nor_spoils_the_other_halls(
     web = client = None
     try:
         wait_listening(device_port, broker, tmp_path / "mosquitto.log")
-        hub_env = write_env(
-            tmp_path / "hub.env",
-            hub_store=hub_location,
-            broker_host="localhost",
-            broker_port=service_port,
-            broker_password_file=state.layout.account_password_path(HUB_ACCOUNT),
-            broker_ca_file=state.layout.ca_cert,
+        hub_env = provisioned_hub_env(
+            tmp_path,
+            state,
+            service_port,
+            hub_location,
             session_expiry_s=120,
         )
         hub_url = f"https://localhost:{web_port}"

@@ -22,16 +22,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from hub.store_sqlite import SqliteHubStore
-from provisioning.broker_config import HUB_ACCOUNT
 from tests.hub.web_support import PASSWORD, account
 from tests.support.broker import free_port
 from tests.support.browser import assert_no_axe_violations, load
-from tests.support.edge_process import EdgeProcess, wait_for, write_env
+from tests.support.edge_process import EdgeProcess, wait_for
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
 from tests.support.provisioned import (
     node_env,
     provision,
+    provisioned_hub_env,
     start_hub_web,
     start_provisioned_broker,
 )
@@ -101,13 +101,11 @@ def test_the_iot_team_adds_halls_and_is_told_once_of_each_outage(tmp_path, new_p
         store = SqliteHubStore(hub_db)
         account(store, "iot-team")
         store.close()
-        hub_env = write_env(
-            tmp_path / "hub.env",
-            hub_store=hub_db,
-            broker_host="localhost",
-            broker_port=service_port,
-            broker_password_file=state.layout.account_password_path(HUB_ACCOUNT),
-            broker_ca_file=state.layout.ca_cert,
+        hub_env = provisioned_hub_env(
+            tmp_path,
+            state,
+            service_port,
+            hub_db,
             alert_webhook_url=alerts.url,
             alert_after_s=0,
             alert_check_s=5,

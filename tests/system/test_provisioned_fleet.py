@@ -9,15 +9,15 @@ import pytest
 from hub.store_sqlite import SqliteHubStore
 from hub_sync.enrolment_files import read_credentials
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
-from provisioning.broker_config import HUB_ACCOUNT
 from sensors.counter import read_tally
 from tests.support.broker import free_port
-from tests.support.edge_process import EdgeProcess, wait_for, write_env
+from tests.support.edge_process import EdgeProcess, wait_for
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
 from tests.support.provisioned import (
     node_env,
     provision,
+    provisioned_hub_env,
     start_hub_web,
     start_provisioned_broker,
 )
@@ -43,13 +43,11 @@ def test_three_nodes_enrol_sync_over_tls_one_rotates_and_one_is_revoked(tmp_path
     try:
         wait_listening(device_port, broker, tmp_path / "mosquitto.log")
         hub_db = tmp_path / "hub.db"
-        hub_env = write_env(
-            tmp_path / "hub.env",
-            hub_store=hub_db,
-            broker_host="localhost",
-            broker_port=service_port,
-            broker_password_file=state.layout.account_password_path(HUB_ACCOUNT),
-            broker_ca_file=state.layout.ca_cert,
+        hub_env = provisioned_hub_env(
+            tmp_path,
+            state,
+            service_port,
+            hub_db,
             session_expiry_s=5,
         )
         hub_url = f"https://localhost:{web_port}"

@@ -22,13 +22,18 @@ from click.testing import CliRunner
 from edge.release_slots import ReleaseSlots
 from edge.update_files import read_release_allowed
 from hallsense.cli import cli
-from provisioning.broker_config import HUB_ACCOUNT
 from sensors.counter import read_tally
 from tests.support.broker import free_port
-from tests.support.edge_process import EdgeProcess, wait_for, write_env
+from tests.support.edge_process import EdgeProcess, wait_for
 from tests.support.hub_process import HubProcess
 from tests.support.ports import wait_listening
-from tests.support.provisioned import node_env, provision, start_hub_web, start_provisioned_broker
+from tests.support.provisioned import (
+    node_env,
+    provision,
+    provisioned_hub_env,
+    start_hub_web,
+    start_provisioned_broker,
+)
 from tests.support.wheelhouse import release_wheelhouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
@@ -127,13 +132,11 @@ def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_bac
         provision("release", "keys", "--keys-dir", keys, "--root-keys", 1)
         provision("release", "init", "--repo", repo, "--keys-dir", keys, "--root-threshold", 1)
         hub_db = tmp_path / "hub.db"
-        hub_env = write_env(
-            tmp_path / "hub.env",
-            hub_store=hub_db,
-            broker_host="localhost",
-            broker_port=service_port,
-            broker_password_file=state.layout.account_password_path(HUB_ACCOUNT),
-            broker_ca_file=state.layout.ca_cert,
+        hub_env = provisioned_hub_env(
+            tmp_path,
+            state,
+            service_port,
+            hub_db,
             session_expiry_s=5,
             releases_dir=repo,
         )
