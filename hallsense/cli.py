@@ -124,6 +124,7 @@ release.add_command(cli_release.keys)
 release.add_command(cli_release.init)
 release.add_command(cli_release.publish)
 release.add_command(cli_release.refresh)
+release.add_command(cli_release.rotate)
 provision.add_command(release)
 
 cli.add_command(edge)

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import click
 
 from hub_sync.release_contract import ARCHITECTURES
-from provisioning.release_keys import ReleaseKeyError, generate_release_keys
+from provisioning.release_keys import ONLINE_ROLES, ROLES, ReleaseKeyError, generate_release_keys
 from provisioning.release_repository import ReleaseError, ReleaseRepository
+from provisioning.release_rotation import short
 from provisioning.release_wheel import ReleaseWheelError, release_schema
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -169,3 +170,62 @@ def refresh(repo: Path, keys_dir: Path) -> None:
     """
     ReleaseRepository(repo).refresh(keys_dir)
     click.echo(f"re-signed the freshness of {repo}")
+
+
+@click.command()
+@repo_option
+@keys_dir_option
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(ROLES),
+    help="Whose keys to replace: root's keyholders, targets, or the hub's online "
+    "snapshot or timestamp key.",
+)
+@click.option(
+    "--replace",
+    metavar="KEY",
+    default=None,
+    help="With --role root: the one root key to replace, by its number (2 for root-2.pem) "
+    "or its keyid (a lost key) [default: every root key].",
+)
+@click.option(
+    "--root-threshold",
+    type=click.IntRange(1, 9),
+    default=None,
+    help="How many root keys must sign a new root from now on [default: as it is].",
+)
+@release_errors
+def rotate(
+    repo: Path, keys_dir: Path, role: str, replace: str | None, root_threshold: int | None
+) -> None:
+    """Replace a role's signing key: a new root names it, signed by the old root keys.
+
+    Needs a threshold of the current root's keys in --keys-dir (and, for root, of the new
+    root's). The replaced key file is kept, renamed .retired-DATE; the new one takes its
+    name. Nodes follow the new root on their next pass.
+
+    \b
+    Example:
+        hallsense provision release rotate --repo /srv/hallsense/releases \\
+            --keys-dir /media/council-keys --role timestamp
+        hallsense provision release rotate --repo /srv/hallsense/releases \\
+            --keys-dir /media/council-keys --role root --replace 2 --root-threshold 2
+    """
+    done = ReleaseRepository(repo).rotate(
+        keys_dir, role, replace=replace, root_threshold=root_threshold
+    )
+    added = ", ".join(short(keyid) for keyid in done.added)
+    click.echo(
+        f"root v{done.root_version} names the new {role} key(s) {added}; a new root needs "
+        f"{done.root_threshold} of its {done.root_keys} root keys"
+    )
+    for retired in done.retired:
+        click.echo(f"retired {retired.name.split('.retired-')[0]} as {retired.name}")
+    for made in done.made:
+        click.echo(f"new key: {made}")
+    if role in ONLINE_ROLES:
+        click.echo(
+            f"put the new {role} key on the hub (HALLSENSE_RELEASE_KEYS_DIR) within a day: "
+            "nodes refuse its daily re-signing with the old one"
+        )

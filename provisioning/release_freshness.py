@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from provisioning.release_keys import ReleaseKeyError
+from provisioning.release_keys import ReleaseKeyError, held_keys
 from provisioning.release_repository import EXPIRY, ReleaseError, ReleaseRepository
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,41 @@ def refresh_if_due(
         expires = repository.load("timestamp").signed.expires
         if expires - now() > EXPIRY["timestamp"] - REFRESH_AFTER:
             return False
+        retired = retired_online_keys(repository, keys_dir)
+        if retired:
+            # Signing with it would make every node refuse the repository: better to let
+            # the timestamp age (a week's margin) and say loudly what to do.
+            log.error(
+                "not re-signing the release repository %s: the hub's %s no longer named by "
+                "its root; copy the new online key(s) from the council's keys after the "
+                "rotation into %s",
+                repo_dir,
+                retired,
+                keys_dir,
+            )
+            return False
         repository.refresh(keys_dir)
     except (ReleaseError, ReleaseKeyError, OSError, ValueError) as error:
         log.error("could not re-sign the release repository %s: %s", repo_dir, error)
         return False
     log.info("re-signed the release repository's timestamp")
     return True
+
+
+def retired_online_keys(repository: ReleaseRepository, keys_dir: Path) -> str:
+    """The hub's online keys the repository's root no longer names, in words ("" if none).
+
+    After the council rotates the snapshot or timestamp key, the hub holds the retired one
+    until someone copies the new one across.
+    """
+    root = repository.load("root").signed
+    retired = [
+        f"{path.name} ({role} key)"
+        for role in ("snapshot", "timestamp")
+        for path, signer in held_keys(keys_dir, role).items()
+        if signer.public_key.keyid not in root.roles[role].keyids
+    ]
+    return ", ".join(retired) + (" is" if len(retired) == 1 else " are") if retired else ""
 
 
 def keep_fresh(

@@ -11,11 +11,17 @@ hub may keep online.
 Each private key is one PKCS#8 PEM file, ``<role>-<n>.pem``, mode 0600, in a directory of
 mode 0700 that the council keeps off the hub (a USB stick in a safe). Nothing here reads
 a node's files: nodes hold only the public root metadata, from their bundle.
+
+Those ``.pem`` files are a role's active keys, the only ones signing reads. A rotation
+(:mod:`provisioning.release_rotation`) renames the key it replaces to
+``<role>-<n>.pem.retired-<date>`` (kept, never read for signing, never overwritten) and
+writes the new key under the active name, so a role's key keeps its file name.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -38,7 +44,8 @@ def key_path(keys_dir: Path, role: str, number: int) -> Path:
     return keys_dir / f"{role}-{number}.pem"
 
 
-def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
+def write_private(path: Path, key: Ed25519PrivateKey) -> None:
+    """Write ``key`` to a new file ``path`` of mode 0600: never over a file that is there."""
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -66,8 +73,49 @@ def generate_release_keys(keys_dir: Path, *, root_keys: int = 3) -> dict[str, in
     counts = {role: root_keys if role == "root" else 1 for role in ROLES}
     for role, count in counts.items():
         for number in range(1, count + 1):
-            _write_private(key_path(keys_dir, role, number), Ed25519PrivateKey.generate())
+            write_private(key_path(keys_dir, role, number), Ed25519PrivateKey.generate())
     return counts
+
+
+def retire_key(path: Path, today: date) -> Path:
+    """Rename the key file ``path`` to ``<name>.retired-<today>``, never over another file.
+
+    A second retirement the same day gets ``-2``, ``-3`` … The key is kept (no command
+    destroys a key; the council decides when to) but signing never reads it again.
+    """
+    for count in range(1, 1000):
+        suffix = f".retired-{today.isoformat()}" + ("" if count == 1 else f"-{count}")
+        retired = path.with_name(path.name + suffix)
+        try:
+            os.link(path, retired)  # unlike rename, fails when the name is taken
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links (FAT)
+            if retired.exists():
+                continue
+            path.rename(retired)
+            return retired
+        path.unlink()
+        return retired
+    raise ReleaseKeyError(f"{path}: too many retired copies today")
+
+
+def held_keys(keys_dir: Path, role: str) -> dict[Path, CryptoSigner]:
+    """The active keys of ``role`` in ``keys_dir`` (none when it holds none), by file.
+
+    Raises:
+        ReleaseKeyError: a key file that is not an Ed25519 private key.
+    """
+    signers = {}
+    for path in sorted(keys_dir.glob(f"{role}-*.pem")):
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError) as error:
+            raise ReleaseKeyError(f"{path}: not a readable private key ({error})") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ReleaseKeyError(f"{path}: not an Ed25519 key")
+        signers[path] = CryptoSigner(key)
+    return signers
 
 
 def load_signers(keys_dir: Path, role: str) -> list[CryptoSigner]:
@@ -77,15 +125,7 @@ def load_signers(keys_dir: Path, role: str) -> list[CryptoSigner]:
         ReleaseKeyError: naming the role when the directory holds none of its keys, or a
             key file that is not an Ed25519 private key.
     """
-    signers = []
-    for path in sorted(keys_dir.glob(f"{role}-*.pem")):
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError) as error:
-            raise ReleaseKeyError(f"{path}: not a readable private key ({error})") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ReleaseKeyError(f"{path}: not an Ed25519 key")
-        signers.append(CryptoSigner(key))
+    signers = list(held_keys(keys_dir, role).values())
     if not signers:
         raise ReleaseKeyError(f"{keys_dir} holds no {role} key ({role}-1.pem …)")
     return signers

@@ -12,7 +12,8 @@ version and the files' target paths. Publishing signs a new targets version with
 offline targets key, then snapshot and timestamp; :meth:`ReleaseRepository.refresh`
 re-signs only timestamp (and snapshot) with the online keys, so a node can tell fresh
 metadata from metadata an attacker holds back. Versions of metadata only ever go up,
-which is how a node refuses a replayed older repository.
+which is how a node refuses a replayed older repository. :meth:`ReleaseRepository.rotate`
+replaces a role's keys with a new root version (:mod:`provisioning.release_rotation`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from hub_sync.release_contract import (
     manifest_target,
     release_version,
 )
-from provisioning.release_keys import load_signers
+from provisioning.release_keys import ONLINE_ROLES, load_signers
+from provisioning.release_rotation import Rotation, plan_rotation
 
 EXPIRY = {
     "root": timedelta(days=365),
@@ -165,6 +167,52 @@ class ReleaseRepository:
     def refresh(self, keys_dir: Path) -> None:
         """Re-sign snapshot and timestamp with the online keys: fresh for another week."""
         self._sign_freshness(keys_dir, targets_version=self.load("targets").signed.version)
+
+    def rotate(
+        self,
+        keys_dir: Path,
+        role: str,
+        *,
+        replace: str | None = None,
+        root_threshold: int | None = None,
+    ) -> Rotation:
+        """Replace ``role``'s keys (or, for root, the one ``replace`` names) with new ones.
+
+        Writes root version N+1 naming the new keys (and ``root_threshold``, when given),
+        signed by a threshold of root N's keys in ``keys_dir`` and of its own; the new key
+        files go in ``keys_dir`` under the active names, the replaced ones renamed
+        ``….retired-<date>``. Then the rotated role's metadata is signed with its new key
+        (targets: a new version; snapshot and timestamp: re-signed freshness), so a node's
+        next refresh takes it.
+
+        Raises:
+            RotationError: the rotation is refused (see
+                :func:`provisioning.release_rotation.plan_rotation`); nothing was written.
+            ReleaseError: ``repo_dir`` is not a release repository.
+            ReleaseKeyError: a key the re-signing needs is not in ``keys_dir``.
+        """
+        plan = plan_rotation(
+            self.load("root"),
+            keys_dir,
+            role,
+            replace=replace,
+            root_threshold=root_threshold,
+            expires=self._expires("root"),
+        )
+        for online in ONLINE_ROLES if role != "root" else ():
+            if online != role:  # the re-signing's other keys are there, before a file changes
+                load_signers(keys_dir, online)
+        rotation = plan.commit(self.now().date())
+        self._write("root", plan.root, plan.signers)
+        if role == "targets":
+            targets = self.load("targets")
+            targets.signed.version += 1
+            targets.signed.expires = self._expires("targets")
+            self._write("targets", targets, load_signers(keys_dir, "targets"))
+            self._sign_freshness(keys_dir, targets_version=targets.signed.version)
+        elif role in ONLINE_ROLES:
+            self.refresh(keys_dir)
+        return rotation
 
     def publish(
         self,

@@ -202,6 +202,13 @@ def publish_args(repo: str, keys: str, tmp: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def rotate_args(repo: str, keys: str, *more: str, without_root: bool = False) -> list[str]:
+    """``provision release rotate`` of ``repo``; ``without_root``: its root key taken away."""
+    if without_root:
+        (Path(keys) / "root-1.pem").unlink()
+    return ["provision", "release", "rotate", "--repo", repo, "--keys-dir", keys, *more]
+
+
 def rollout_args(tmp: Path, *command: str, running_at: int | None = None) -> list[str]:
     """``hub rollout COMMAND …`` over a hub store, with a rollout at ``running_at`` % running."""
     env = hub_env(tmp)
@@ -583,6 +590,19 @@ CASES: dict[tuple[str, str], Build] = {
             ]
         )
     ),
+    (
+        "hallsense provision release rotate",
+        "the `--keys-dir` holds fewer of the current root's keys than its threshold",
+    ): lambda tmp: Setup(rotate_args(*release_repo(tmp), "--role", "targets", without_root=True)),
+    ("hallsense provision release rotate", "`--replace` names no key of the current root"): (
+        lambda tmp: Setup(
+            rotate_args(*release_repo(tmp), "--role", "root", "--replace", "deadbeef")
+        )
+    ),
+    (
+        "hallsense provision release rotate",
+        "`--role` is not root, targets, snapshot or timestamp",
+    ): (lambda tmp: Setup(rotate_args(str(tmp / "repo"), str(tmp / "keys"), "--role", "admin"))),
 }
 
 ERRORS = documented_errors()
