@@ -35,7 +35,6 @@ from hub.rollouts import (
     share_words,
     targets,
 )
-from hub.service import ROLLOUTS_EVERY_S
 from hub.settings import HubSettings
 from hub.store import DeviceRecords, ReadingQueries, Rollout, RolloutRecords
 from hub_sync.release_contract import ARCHITECTURES, ReleaseFormatError
@@ -169,7 +168,7 @@ def start(
         click.echo(f"it replaces rollout {replaced.rollout_id} of {replaced.version}, now stopped")
     click.echo(
         f"the hub's ingestion workers (`hub run`) send the halls the release within "
-        f"{ROLLOUTS_EVERY_S:g} s; follow it with `hallsense hub rollout status`"
+        f"{settings.rollout_check_s:g} s; follow it with `hallsense hub rollout status`"
     )
 
 

@@ -33,8 +33,6 @@ REFUSALS_EVERY_S = 5.0
 """How often quota refusals counted in memory are written to the hub store."""
 STORE_RETRY_PAUSE_S = 1.0
 """Pause after a failed commit, so a store that is down does not make a busy loop."""
-ROLLOUTS_EVERY_S = 15.0
-"""How often a worker looks at the staged rollouts: a failing release stops within this."""
 
 
 class ServiceStore(HubStore, KeeperStore, Protocol):
@@ -126,12 +124,14 @@ class IngestService:
         settings: HubSettings,
         open_store: Callable[[], ServiceStore],
         *,
-        rollouts_every_s: float = ROLLOUTS_EVERY_S,
+        rollouts_every_s: float | None = None,
     ) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
         self._open_store = open_store
-        self.rollouts_every_s = rollouts_every_s
+        self.rollouts_every_s = (
+            settings.rollout_check_s if rollouts_every_s is None else rollouts_every_s
+        )
         self.client = MqttClient(
             broker_settings(settings),
             # "_" cannot start a device id, so no device can take a worker's session.

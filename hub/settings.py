@@ -125,6 +125,13 @@ class HubSettings:
         min=0,
     )
     alert_check_s: float = _setting(60.0, "How often `hub web` checks for alerts.", "s", min=5)
+    rollout_check_s: float = _setting(
+        15.0,
+        "How often the `hub run` workers send rollouts' releases and apply the stop rule.",
+        "s",
+        min=1,
+        max=3600,
+    )
     alert_smtp_host: str = _setting("", "Mail server for alert emails (unset: no email).")
     alert_smtp_port: int = _setting(587, "Its port.", "port", min=1, max=65535)
     alert_smtp_security: Literal["starttls", "tls", "none"] = _setting(

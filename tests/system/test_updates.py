@@ -139,6 +139,7 @@ def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_bac
             hub_db,
             session_expiry_s=5,
             releases_dir=repo,
+            rollout_check_s=1,
         )
         hub_url = f"https://localhost:{web_port}"
         for site in ("Askrigg Village Hall", "Reeth Memorial Hall"):
@@ -161,7 +162,7 @@ def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_bac
                 f"HALLSENSE_RELEASE_URL={hub_url}/releases/\n"
                 f"HALLSENSE_RELEASE_ROOT_FILE={repo / 'metadata' / '1.root.json'}\n"
                 f"HALLSENSE_RELEASE_DIR={root}\n"
-                "HALLSENSE_UPDATE_HEALTH_S=20\n"
+                "HALLSENSE_UPDATE_HEALTH_S=12\n"
                 f"HALLSENSE_UPDATE_RESTART={supervised.restart_command}\n"
                 "HALLSENSE_UPLINK_HEARTBEAT_S=2\n"
             )
