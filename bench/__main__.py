@@ -2,17 +2,17 @@
 
 import sys
 
-from bench import agent_resources, hostile, hub_data, store_append, web, wire
+from bench import agent_resources, drain, hostile, hub_data, store_append, update, web, wire
 
 
 def main(argv: list[str]) -> int:
-    every = {"store", "agent", "wire", "web", "hub", "hostile"}
+    every = {"store", "agent", "wire", "web", "hub", "hostile", "update", "drain"}
     chosen = set(argv) or every
     unknown = chosen - every
     if unknown:
         print(
             f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
-            "choose store, agent, wire, web, hub, hostile"
+            "choose store, agent, wire, web, hub, hostile, update, drain"
         )
         return 2
     if "store" in chosen:
@@ -27,6 +27,10 @@ def main(argv: list[str]) -> int:
         hub_data.main()
     if "hostile" in chosen:
         hostile.main()
+    if "update" in chosen:
+        update.main()
+    if "drain" in chosen:
+        drain.main()
     return 0
 
 
