@@ -148,6 +148,7 @@ def install_node(request: InstallRequest) -> list[str]:
     done += _install_settings(request, account)
     done += _install_data(request, account)
     done += _install_release(slots, request.version, wheelhouse)
+    done += _keep_bundle_wheels(slots, request)
     groups = tuple(g for g in DEVICE_GROUPS if g in machine_groups(request.root))
     done += write_units(request.root, groups, request.files.data_dir)
     done += start_units(request.root) if request.start else ["units not started (--no-start)"]
@@ -232,6 +233,17 @@ def _install_data(request: InstallRequest, account: ServiceAccount) -> list[str]
     else:
         done.append(f"no enrolment token: put one at {files.token_file} for the node to enrol")
     return done
+
+
+def _keep_bundle_wheels(slots: ReleaseSlots, request: InstallRequest) -> list[str]:
+    """Leave the bundle's wheels where the updater keeps what it holds.
+
+    The first update from the hub then sends only the wheels that changed since the
+    bundle was made.
+    """
+    wheels = request.bundle / BUNDLE_WHEELHOUSE / request.architecture
+    kept = slots.keep_downloads(sorted(wheels.glob("*.whl"))) if wheels.is_dir() else 0
+    return [f"kept the bundle's {kept} wheels for updates"] if kept else []
 
 
 def _newer(version: str, than: str) -> bool:

@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 COMPLETE = ".complete"
@@ -30,12 +30,51 @@ class ReleaseSlotError(RuntimeError):
 
 
 class ReleaseSlots:
-    """The installed versions under ``root`` (``/opt/hallsense`` on a node)."""
+    """The installed versions under ``root`` (``/opt/hallsense`` on a node).
+
+    The updater keeps its own files beside them, under ``update/``: the signed metadata
+    the node trusts (``metadata``) and the release files it holds (``downloads``, each
+    under its own name), so that a wheel a later release still has is never sent again.
+    """
 
     def __init__(self, root: Path, *, python: str = sys.executable) -> None:
         self.root = root
         self.releases = root / "releases"
         self.python = python
+        self.metadata = root / "update" / "metadata"
+        self.downloads = root / "update" / "downloads"
+
+    def keep_downloads(self, wheels: Iterable[Path]) -> int:
+        """Put ``wheels`` among the downloads (linked where the disk allows); returns how many.
+
+        The installer keeps the bundle's wheels there, so the first update from the hub
+        sends only what changed since the bundle was made: the updater's client checks
+        each against the signed hashes before it counts as held.
+        """
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        kept = 0
+        for wheel in wheels:
+            target = self.downloads / wheel.name
+            if target.exists():
+                continue
+            try:
+                os.link(wheel, target)
+            except OSError:
+                shutil.copyfile(wheel, target)
+            kept += 1
+        return kept
+
+    def prune_downloads(self, keep: Iterable[Path]) -> list[str]:
+        """Remove the downloads not in ``keep`` (a release's files); returns their names."""
+        wanted = {path.name for path in keep}
+        if not self.downloads.is_dir():
+            return []
+        gone = sorted(
+            p.name for p in self.downloads.iterdir() if p.is_file() and p.name not in wanted
+        )
+        for name in gone:
+            (self.downloads / name).unlink()
+        return gone
 
     def path(self, version: str) -> Path:
         """Where ``version``'s environment is (or would be)."""

@@ -64,6 +64,9 @@ THREADS = 4
 """Request threads: enrolment is rare and quick."""
 SHUTDOWN_TIMEOUT_S = 5
 """How long requests under way may take to finish after SIGTERM."""
+LISTEN_BACKLOG = 128
+"""Connections waiting to be accepted. cheroot's default of 5, with its TLS handshakes made
+one at a time, turned away nodes when a fleet asked for a release at once (bench update)."""
 SERVER_NAME = "hallsense"
 ALERT_STATE = "alerts.json"
 """Under the provisioning state directory: open incidents and undelivered alerts."""
@@ -331,6 +334,7 @@ def web(
         (host, port),
         app,
         numthreads=THREADS,
+        request_queue_size=LISTEN_BACKLOG,
         server_name=SERVER_NAME,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
     )

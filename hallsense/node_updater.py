@@ -160,6 +160,7 @@ class NodeUpdater:
         except ReleaseRefused as refused:
             self._refused(version, refused)
             return False
+        self.parts.slots.prune_downloads(files)  # wheels no release from now on will have
         self._save(state="installing")
         wheelhouse = self._wheelhouse(release, files)
         try:

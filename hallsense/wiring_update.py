@@ -12,6 +12,7 @@ from edge.settings import EdgeSettings
 from edge.update_files import read_update_state
 from hallsense.node_updater import NodeUpdater, UpdaterParts
 from hallsense.settings import SettingsError
+from hallsense.wiring_enrol import hub_proxies
 from hub_sync.metering import MeteringSettings
 from hub_sync.release_allowance import UpdateAllowance
 from hub_sync.release_client import ReleaseClient
@@ -68,7 +69,7 @@ def build_node_updater(settings: EdgeSettings) -> NodeUpdater:
             "the node's settings",
             [f"HALLSENSE_RELEASE_ROOT_FILE: cannot read {settings.release_root_file}: {error}"],
         ) from error
-    work = settings.release_dir / "update"
+    slots = ReleaseSlots(settings.release_dir)
     kept = read_update_state(settings.layout.update_state)
     keeper: list[NodeUpdater] = []
     allowance = UpdateAllowance(
@@ -78,17 +79,19 @@ def build_node_updater(settings: EdgeSettings) -> NodeUpdater:
         keep=lambda day, used: keeper[0].keep_download_count(day, used),
     )
     client = ReleaseClient(
-        work / "metadata",
+        slots.metadata,
         settings.release_url,
         trusted_root=trusted_root,
         ca_file=settings.broker_ca_file,
-        download_dir=work / "downloads",
+        download_dir=slots.downloads,
         allow=allowance.allow,
     )
+    # The hall's proxy, if it has one; trust stays with the council CA alone.
+    client.fetcher.session.proxies.update(hub_proxies(settings, settings.release_url))
     updater = NodeUpdater(
         UpdaterParts(
             layout=settings.layout,
-            slots=ReleaseSlots(settings.release_dir),
+            slots=slots,
             client=client,
             architecture=this_architecture(),
             restart=lambda: restart_command(settings.update_restart),

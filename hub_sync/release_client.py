@@ -14,7 +14,7 @@ Downloads go over the hub's HTTPS, pinning the council CA as enrolment does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tuf.api import exceptions as tuf_errors
 from tuf.ngclient import Updater
@@ -149,8 +149,11 @@ class ReleaseClient:
                 info = updater.get_targetinfo(target)
                 if info is None:
                     raise ReleaseRefused(f"{target} is in the manifest but not signed for")
-                cached = updater.find_cached_target(info)
-                paths.append(Path(cached or updater.download_target(info)))
+                # Kept under its own name, so the node's installer can leave the bundle's
+                # wheels there and a wheel's name finds it whatever release it came in.
+                keep = str(self.download_dir / PurePosixPath(target).name)
+                cached = updater.find_cached_target(info, keep)
+                paths.append(Path(cached or updater.download_target(info, keep)))
         except (tuf_errors.RepositoryError, tuf_errors.DownloadError) as error:
             raise _reason(error) from None
         return paths

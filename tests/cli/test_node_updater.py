@@ -140,10 +140,10 @@ class Node:
 
     def updater(self) -> NodeUpdater:
         client = ReleaseClient(
-            self.slots.root / "update" / "metadata",
+            self.slots.metadata,
             self.url,
             trusted_root=self.repo.trusted_root(),
-            download_dir=self.slots.root / "update" / "downloads",
+            download_dir=self.slots.downloads,
             allow=self.allow,
         )
         return NodeUpdater(
@@ -184,6 +184,35 @@ def test_the_node_takes_the_release_the_hub_allows_and_reports_it(tmp_path, hub,
     }
     assert node.updater().run_once().state == "updated"
     assert node.restarts == ["1.1.0"]
+    # What it holds for the next update: this release's files, under their own names.
+    assert [p.name for p in node.slots.downloads.glob("*.whl")] == [
+        "hallsense-1.1.0-py3-none-any.whl"
+    ]
+
+
+def test_wheels_the_node_holds_are_not_sent_again_and_a_bad_one_is_replaced(tmp_path, hub, node):
+    repo, keys, _ = hub
+    wheels = tmp_path / "wheels-1.1.0"
+    build_wheel(wheels, "1.1.0")
+    kept = wheels / "paho_mqtt-2.2.0-py3-none-any.whl"
+    kept.write_bytes(b"paho" * 1000)
+    repo.publish(sorted(wheels.glob("*.whl")), version="1.1.0", architecture=ARCH, schema=1,
+                 keys_dir=keys)  # fmt: skip
+    # As the installer leaves the bundle's wheels: one as published, one not.
+    spoiled = tmp_path / "spoiled" / "hallsense-1.1.0-py3-none-any.whl"
+    spoiled.parent.mkdir()
+    spoiled.write_bytes(b"not the signed wheel")
+    assert node.slots.keep_downloads([kept, spoiled]) == 2
+    updater = node.updater()
+    asked: list[str] = []
+    fetch = updater.parts.client.fetcher._fetch
+    updater.parts.client.fetcher._fetch = lambda url: asked.append(url) or fetch(url)
+    node.allowed("1.1.0")
+    assert updater.run_once().state == "updated"
+    fetched = [url.rsplit("/", 1)[1] for url in asked if "/wheels/" in url]
+    assert len(fetched) == 1  # only the one that did not match its signed hash
+    assert fetched[0].endswith("hallsense-1.1.0-py3-none-any.whl")
+    assert runs(node.slots.root) == "hallsense 1.1.0"
 
 
 def test_a_release_that_does_not_come_up_is_rolled_back_and_not_tried_again(tmp_path, hub, node):

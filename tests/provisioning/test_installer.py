@@ -190,6 +190,10 @@ def test_install_sh_installs_a_node_from_its_bundle_and_its_agent_runs(tmp_path)
     assert (release / ".complete").read_text() == "1.0.0\n"
     assert "home = /nowhere" not in (release / "pyvenv.cfg").read_text()
     assert owner_mode(release)[:2] == (0, 0)
+    # The bundle's wheels are kept where the updater looks: the first update sends only
+    # what changed since the bundle was made.
+    held = root / "opt" / "hallsense" / "update" / "downloads"
+    assert "hallsense-1.0.0-py3-none-any.whl" in {p.name for p in held.glob("*.whl")}
 
     units = root / "etc" / "systemd" / "system"
     expected = unit_files(PI_GROUPS)
