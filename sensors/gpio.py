@@ -10,23 +10,21 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from gpiozero import DigitalInputDevice, MotionSensor
 from gpiozero.exc import BadPinFactory, NativePinFactoryFallback, PinFactoryFallback
 
+from sensors.count_journal import CountJournal, JournalError
 from sensors.driver import Clock, Driver, DriverConfigError, DriverError
+from sensors.gpio_counting import Beam, BeamDebouncer, DirectionTracker
 from sensors.gpio_settings import HIGHEST_PIN, LOWEST_PIN
 from sensors.reading import Reading, SensorInfo, utc_now
 
 log = logging.getLogger(__name__)
-
-Beam = Literal["beam", "outer", "inner"]
-Passage = Literal["entry", "exit"]
-
-PAIR_WINDOW_S = 2.0
-"""Outer then inner (or inner then outer) within this many seconds is one person passing."""
 
 PIN_LIBRARY_HELP = (
     "install gpiozero's pin library: on a Pi 5, lgpio (apt install python3-lgpio, or pip "
@@ -140,50 +138,6 @@ def check_pins(
     return given
 
 
-class BeamDebouncer:
-    """Tells a new break of one beam from contact bounce and a flickering beam.
-
-    A break counts only if the beam had been steady (no edge either way) for
-    ``window_s`` before it: the chatter of a receiver as a coat edge crosses the beam,
-    and the flicker as it clears, count once or not at all.
-    """
-
-    def __init__(self, window_s: float) -> None:
-        self.window_s = window_s
-        self._last_edge: float | None = None
-
-    def edge(self, at: float, broken: bool) -> bool:
-        """Record an edge at ``at`` seconds; True if it is a new break to count.
-
-        Args:
-            at: seconds on any steadily increasing clock.
-            broken: True for the beam being broken, False for it clearing.
-        """
-        last, self._last_edge = self._last_edge, at
-        return broken and (last is None or at - last >= self.window_s)
-
-
-class DirectionTracker:
-    """Tells entries from exits on a pair of beams a few centimetres apart.
-
-    Someone coming in breaks the outer (street-side) beam and then the inner one within
-    ``window_s``; someone leaving breaks them the other way round. A break with no
-    partner in time (a hand, a bag, someone turning back) counts as no one.
-    """
-
-    def __init__(self, window_s: float = PAIR_WINDOW_S) -> None:
-        self.window_s = window_s
-        self._pending: tuple[Literal["outer", "inner"], float] | None = None
-
-    def broken(self, beam: Literal["outer", "inner"], at: float) -> Passage | None:
-        """Beam ``beam`` was broken at ``at`` seconds: an entry, an exit, or not yet known."""
-        pending, self._pending = self._pending, None
-        if pending is not None and pending[0] != beam and at - pending[1] <= self.window_s:
-            return "entry" if pending[0] == "outer" else "exit"
-        self._pending = (beam, at)
-        return None
-
-
 class GpioDriver(Driver):
     """Footfall and occupancy from sensors wired to the Pi's 40-pin GPIO header.
 
@@ -209,6 +163,10 @@ class GpioDriver(Driver):
     ``pin_factory`` is an advanced feature which most users can ignore: a gpiozero pin
     factory passed to every device (tests pass ``MockFactory()``); its ``ticks()`` is
     also the clock the debounce and pairing windows are measured on.
+
+    Counts survive a crash or a power cut through a :class:`CountJournal` the agent
+    opens beside the store (:meth:`open_journal`, then :meth:`settle_journal` once it
+    has put any lost hand-over back into the store): docs/sensors.md.
     """
 
     name = "gpio"
@@ -256,6 +214,7 @@ class GpioDriver(Driver):
         self._ticks_factory: Any = None
         self._last_ticks: Any = None
         self._elapsed_s = 0.0
+        self._journal: CountJournal | None = None
         try:
             if pin_factory is None:
                 pin_factory = self._owned_factory = make_pin_factory(pin_factory_name)
@@ -360,6 +319,14 @@ class GpioDriver(Driver):
         # Called in gpiozero's sampling thread.
         with self._lock:
             self._motion_events += 1
+            self._journal_count("motion")
+
+    def _journal_count(self, kind: str) -> None:
+        if self._journal is not None:  # the count stands even if journalling fails
+            try:
+                self._journal.counted(kind)
+            except JournalError as error:
+                log.error("gpio driver: a count is not journalled: %s", error)
 
     def _on_edge(self, beam: Beam, broken: bool) -> None:
         # Called in the pin library's thread (in the caller's for MockFactory pins).
@@ -369,10 +336,55 @@ class GpioDriver(Driver):
                 return
             if beam == "beam":
                 self._counts["beam"] += 1
+                self._journal_count("beam")
             elif self._direction is not None:
                 passage = self._direction.broken(beam, at)
                 if passage is not None:
                     self._counts[passage] += 1
+                    self._journal_count(passage)
+
+    def open_journal(self, path: Path) -> list[Reading]:
+        """Journal counts at ``path``; returns the readings of the journal's hand-overs.
+
+        Counts the journal holds that no read handed over (the process ended first) are
+        taken back into this driver's counts, and go out with its next read. The
+        readings returned are those earlier reads handed over; the agent appends the
+        ones its store does not have, then calls :meth:`settle_journal`.
+
+        Raises:
+            DriverError: permanent; the journal cannot be opened or read.
+        """
+        try:
+            journal = CountJournal(path)
+            open_counts, handovers = journal.replay()
+        except (OSError, UnicodeError) as error:
+            raise DriverError(
+                f"gpio driver: cannot use the count journal {path}: {error}", transient=False
+            ) from error
+        with self._lock:
+            self._journal = journal
+            taken = {**self._counts, "motion": self._motion_events}
+            for kind, n in taken.items():  # counted before the journal was open
+                if n:
+                    journal.counted(kind, n)
+            self._motion_events += open_counts.get("motion", 0)
+            for kind in self._counts:
+                self._counts[kind] += open_counts.get(kind, 0)
+        return [
+            reading
+            for handover in handovers
+            for reading in self._count_readings(
+                handover.at,
+                handover.counts.get("motion", 0),
+                {kind: handover.counts.get(kind, 0) for kind in ("beam", "entry", "exit")},
+            )
+        ]
+
+    def settle_journal(self) -> None:
+        """The store has every hand-over (edge/count_recovery.py): keep the open counts."""
+        with self._lock:
+            if self._journal is not None:
+                self._journal.settle({**self._counts, "motion": self._motion_events})
 
     def read(self) -> list[Reading]:
         """Occupancy now, and the counts since the previous read (which start again at 0).
@@ -385,15 +397,31 @@ class GpioDriver(Driver):
         moment = self.clock()
         occupied = bool(self._pir.motion_detected) if self._pir is not None else False
         with self._lock:
-            motion_events, self._motion_events = self._motion_events, 0
-            counts, self._counts = self._counts, {"beam": 0, "entry": 0, "exit": 0}
+            motion_events, counts = self._motion_events, dict(self._counts)
+            if self._journal is not None:
+                try:  # on the disk before the counts leave the driver
+                    self._journal.handed_over(moment, {**counts, "motion": motion_events})
+                    self._journal.compact_if_large({}, moment)
+                except JournalError as error:
+                    raise DriverError(f"gpio driver: {error}") from error
+            self._motion_events = 0
+            self._counts = {"beam": 0, "entry": 0, "exit": 0}
+        readings = []
+        if self._pir is not None:
+            prefix = self.sensor_prefix
+            readings.append(Reading(f"{prefix}-pir", "occupancy", float(occupied), "bool", moment))
+        return readings + self._count_readings(moment, motion_events, counts)
+
+    def _count_readings(
+        self, moment: datetime, motion_events: int, counts: Mapping[str, int]
+    ) -> list[Reading]:
+        """The count readings of one read: PIR activations, footfall, entries and exits."""
         prefix = self.sensor_prefix
         readings = []
         if self._pir is not None:
-            readings += [
-                Reading(f"{prefix}-pir", "occupancy", float(occupied), "bool", moment),
-                Reading(f"{prefix}-pir", "motion_events", float(motion_events), "count", moment),
-            ]
+            readings.append(
+                Reading(f"{prefix}-pir", "motion_events", float(motion_events), "count", moment)
+            )
         if "beam_pin" in self.pins:
             readings.append(
                 Reading(f"{prefix}-door", "footfall", float(counts["beam"]), "count", moment)
@@ -464,4 +492,8 @@ class GpioDriver(Driver):
         if factory is not None:
             with contextlib.suppress(Exception):
                 factory.close()
+        journal, self._journal = getattr(self, "_journal", None), None
+        if journal is not None:
+            with contextlib.suppress(OSError):
+                journal.close()
         super().close()
