@@ -1,4 +1,8 @@
-"""Resident memory and CPU of `hallsense edge run`, loaded and idle, beside a naive agent."""
+"""Resident memory and CPU of `hallsense edge run`, loaded and idle, beside a naive agent.
+
+`edge run` is measured as deployed: `python -m hallsense edge run` (the CLI entry point a
+node's service runs), with its uplink connected to a real Mosquitto on this machine.
+"""
 
 import os
 import subprocess
@@ -59,9 +63,13 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
         proc.wait(15)
 
 
-def edge_env(directory: Path, interval_s: float) -> dict[str, str]:
+def edge_env(directory: Path, interval_s: float, broker_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
     env.update(
+        HALLSENSE_DEVICE_ID="askrigg",
+        HALLSENSE_BROKER_HOST="127.0.0.1",
+        HALLSENSE_BROKER_PORT=str(broker_port),
+        HALLSENSE_BROKER_PASSWORD="node",
         HALLSENSE_DATA_DIR=str(directory),
         HALLSENSE_DRIVERS="simulated,system",
         HALLSENSE_SIMULATED_INTERVAL_S=str(interval_s),
@@ -72,13 +80,19 @@ def edge_env(directory: Path, interval_s: float) -> dict[str, str]:
 
 
 def main() -> None:
+    from bench.wire import new_broker
+
     edge = [sys.executable, "-m", "hallsense", "edge", "run"]
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         (root / "loaded").mkdir()
         (root / "idle").mkdir()
-        loaded = measure(edge, edge_env(root / "loaded", 1.0))
-        idle = measure(edge, edge_env(root / "idle", 3600.0))
+        broker = new_broker(root)
+        try:
+            loaded = measure(edge, edge_env(root / "loaded", 1.0, broker.port))
+            idle = measure(edge, edge_env(root / "idle", 3600.0, broker.port))
+        finally:
+            broker.stop()
         naive = measure(
             [sys.executable, "-c", NAIVE_AGENT, str(root / "naive.db")], dict(os.environ)
         )
@@ -87,8 +101,8 @@ def main() -> None:
     print(f"| {'process':<58} | {'RSS MB':>7} | {'% of a core':>11} |")
     print(f"| {'-' * 58} | {'-' * 6}:| {'-' * 10}:|")
     rows = [
-        (f"hallsense edge run, {sensors} simulated sensors at 1 reading/s", loaded),
-        ("hallsense edge run, idle (drivers due hourly)", idle),
+        (f"hallsense edge run + uplink, {sensors} simulated sensors at 1/s", loaded),
+        ("hallsense edge run + uplink, idle (drivers due hourly)", idle),
         ("naive agent: 10 readings/s, one commit per reading", naive),
     ]
     for label, (rss, cpu) in rows:

@@ -11,30 +11,23 @@ Every failure a user can fix ends a command with one ``Error: …`` message and 
 into a ``click.ClickException``, and the root group turns any file or network error that
 still escapes (a directory that is not there, a full disk, a port in use) into one too.
 ``tests/test_cli_errors.py`` runs every error case docs/cli.md lists.
+
+Each top-level group is attached by a loader function here that imports its modules only
+when the group is used (:class:`LazyCommands`): ``hallsense edge run`` does not carry
+Flask, cryptography, segno or the hub's web in the agent's memory (issue #18), while
+``hallsense --help`` and the docs test still see every command.
+``tests/cli/test_lazy_imports.py`` checks what ``edge run`` imports.
 """
 
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import click
 
-from hallsense import (
-    __version__,
-    cli_edge,
-    cli_edge_calibrate,
-    cli_edge_install,
-    cli_edge_update,
-    cli_hub,
-    cli_hub_accounts,
-    cli_hub_ha,
-    cli_hub_rollout,
-    cli_hub_web,
-    cli_provision,
-    cli_release,
-)
-from hallsense.demo import demo
+from hallsense import __version__
 
 
 def _os_error_message(error: OSError) -> str:
@@ -70,64 +63,123 @@ def cli() -> None:
     """
 
 
-edge = cli_edge.edge
-edge.add_command(cli_edge.run)
-edge.add_command(cli_edge.web)
-edge.add_command(cli_edge.poster)
-edge.add_command(cli_edge.wipe)
-edge.add_command(cli_edge.status)
-edge.add_command(cli_edge.export)
-edge.add_command(cli_edge_calibrate.calibrate_footfall)
-edge.add_command(cli_edge.drain)
-edge.add_command(cli_edge.backup)
-edge.add_command(cli_edge_install.install)
-edge.add_command(cli_edge_install.uninstall)
-edge.add_command(cli_edge_update.update)
+class LazyCommands(MutableMapping[str, click.Command]):
+    """A group's commands by name, each made by its loader the first time it is asked for.
 
-account = cli_hub_accounts.account
-account.add_command(cli_hub_accounts.add)
-account.add_command(cli_hub_accounts.set_halls)
-account.add_command(cli_hub_accounts.list_accounts)
-account.add_command(cli_hub_accounts.disable)
-account.add_command(cli_hub_accounts.token)
-account.add_command(cli_hub_accounts.list_tokens)
-account.add_command(cli_hub_accounts.revoke_token)
+    Listing the names imports nothing; looking a command up imports its modules once.
+    """
 
-hub = cli_hub.hub
-hub.add_command(cli_hub.run)
-hub.add_command(cli_hub.add_device)
-hub.add_command(cli_hub.set_config)
-hub.add_command(cli_hub.status)
-hub.add_command(cli_hub_web.web)
-hub.add_command(cli_hub_ha.home_assistant)
-hub.add_command(account)
+    def __init__(self, loaders: dict[str, Callable[[], click.Command]]) -> None:
+        self._loaders = dict(loaders)
+        self._loaded: dict[str, click.Command] = {}
 
-rollout = cli_hub_rollout.rollout
-rollout.add_command(cli_hub_rollout.start)
-rollout.add_command(cli_hub_rollout.widen)
-rollout.add_command(cli_hub_rollout.stop)
-rollout.add_command(cli_hub_rollout.status)
-hub.add_command(rollout)
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            self._loaded[name] = self._loaders[name]()
+        return self._loaded[name]
 
-provision = cli_provision.provision
-provision.add_command(cli_provision.init)
-provision.add_command(cli_provision.add_device)
-provision.add_command(cli_provision.list_devices)
-provision.add_command(cli_provision.revoke)
-provision.add_command(cli_provision.rotate)
-provision.add_command(cli_provision.delete_device)
-provision.add_command(cli_provision.broker_config)
-provision.add_command(cli_provision.wheelhouse)
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaders[name] = lambda: command
+        self._loaded[name] = command
 
-release = cli_release.release
-release.add_command(cli_release.keys)
-release.add_command(cli_release.init)
-release.add_command(cli_release.publish)
-release.add_command(cli_release.refresh)
-release.add_command(cli_release.rotate)
-provision.add_command(release)
+    def __delitem__(self, name: str) -> None:
+        del self._loaders[name]
+        self._loaded.pop(name, None)
 
-cli.add_command(edge)
-cli.add_command(hub)
-cli.add_command(demo)
-cli.add_command(provision)
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
+
+def _edge() -> click.Command:
+    from hallsense import (
+        cli_edge,
+        cli_edge_calibrate,
+        cli_edge_install,
+        cli_edge_update,
+    )
+
+    edge = cli_edge.edge
+    edge.add_command(cli_edge.run)
+    edge.add_command(cli_edge.web)
+    edge.add_command(cli_edge.poster)
+    edge.add_command(cli_edge.wipe)
+    edge.add_command(cli_edge.status)
+    edge.add_command(cli_edge.export)
+    edge.add_command(cli_edge_calibrate.calibrate_footfall)
+    edge.add_command(cli_edge.drain)
+    edge.add_command(cli_edge.backup)
+    edge.add_command(cli_edge_install.install)
+    edge.add_command(cli_edge_install.uninstall)
+    edge.add_command(cli_edge_update.update)
+    return edge
+
+
+def _hub() -> click.Command:
+    from hallsense import (
+        cli_hub,
+        cli_hub_accounts,
+        cli_hub_ha,
+        cli_hub_rollout,
+        cli_hub_web,
+    )
+
+    account = cli_hub_accounts.account
+    account.add_command(cli_hub_accounts.add)
+    account.add_command(cli_hub_accounts.set_halls)
+    account.add_command(cli_hub_accounts.list_accounts)
+    account.add_command(cli_hub_accounts.disable)
+    account.add_command(cli_hub_accounts.token)
+    account.add_command(cli_hub_accounts.list_tokens)
+    account.add_command(cli_hub_accounts.revoke_token)
+
+    hub = cli_hub.hub
+    hub.add_command(cli_hub.run)
+    hub.add_command(cli_hub.add_device)
+    hub.add_command(cli_hub.set_config)
+    hub.add_command(cli_hub.status)
+    hub.add_command(cli_hub_web.web)
+    hub.add_command(cli_hub_ha.home_assistant)
+    hub.add_command(account)
+
+    rollout = cli_hub_rollout.rollout
+    rollout.add_command(cli_hub_rollout.start)
+    rollout.add_command(cli_hub_rollout.widen)
+    rollout.add_command(cli_hub_rollout.stop)
+    rollout.add_command(cli_hub_rollout.status)
+    hub.add_command(rollout)
+    return hub
+
+
+def _provision() -> click.Command:
+    from hallsense import cli_provision, cli_release
+
+    provision = cli_provision.provision
+    provision.add_command(cli_provision.init)
+    provision.add_command(cli_provision.add_device)
+    provision.add_command(cli_provision.list_devices)
+    provision.add_command(cli_provision.revoke)
+    provision.add_command(cli_provision.rotate)
+    provision.add_command(cli_provision.delete_device)
+    provision.add_command(cli_provision.broker_config)
+    provision.add_command(cli_provision.wheelhouse)
+
+    release = cli_release.release
+    release.add_command(cli_release.keys)
+    release.add_command(cli_release.init)
+    release.add_command(cli_release.publish)
+    release.add_command(cli_release.refresh)
+    release.add_command(cli_release.rotate)
+    provision.add_command(release)
+    return provision
+
+
+def _demo() -> click.Command:
+    from hallsense.demo import demo
+
+    return demo
+
+
+cli.commands = LazyCommands({"edge": _edge, "hub": _hub, "demo": _demo, "provision": _provision})

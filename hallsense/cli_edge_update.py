@@ -10,7 +10,6 @@ from hallsense.cli_options import env_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError
 from hallsense.wiring import load_edge_settings
-from hallsense.wiring_update import build_node_updater
 
 
 @click.command()
@@ -30,6 +29,10 @@ def update(env_file: Path | None) -> None:
     Example:
         sudo /opt/hallsense/current/bin/hallsense edge update --env /etc/hallsense/edge.env
     """
+    # Imported here: python-tuf and cryptography are for this command alone, kept out of
+    # the agent's memory (`edge run` loads this module with the rest of the edge group).
+    from hallsense.wiring_update import build_node_updater
+
     settings = load_edge_settings(env_file)
     configure_logging(settings.log_level)
     try:
