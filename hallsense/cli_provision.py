@@ -138,6 +138,13 @@ def provision() -> None:
     help="Also listen without TLS on this port: for a lab only, never in a hall.",
 )
 @click.option(
+    "--ws-port",
+    type=click.IntRange(0, 65535),
+    default=443,
+    show_default=True,
+    help="Also MQTT over WebSockets/TLS here, for halls letting only web traffic out (0: none).",
+)
+@click.option(
     "--broker-user",
     default=None,
     help="The user Mosquitto runs as [default: mosquitto where it exists].",
@@ -150,6 +157,7 @@ def init(
     port: int,
     service_port: int,
     plain_port: int | None,
+    ws_port: int,
     broker_user: str | None,
 ) -> None:
     """Create the council CA, the broker's certificate, configuration and service accounts.
@@ -167,12 +175,15 @@ def init(
         plain_port=plain_port,
         service_port=service_port,
         run_as=broker_user,
+        ws_port=ws_port or None,
     )
     layout = state.layout
     click.echo(f"made the provisioning state in {layout.root}")
     click.echo(f"  council CA: {layout.ca_cert} ({state.ca_fingerprint})")
     click.echo(f"  broker: mosquitto -c {layout.conf_path}")
     click.echo(f"  devices connect with TLS on port {port}; hub workers on {service_port}")
+    if ws_port:
+        click.echo(f"  devices behind web-only networks: WebSockets with TLS on port {ws_port}")
     if plain_port is not None:
         click.echo(f"  WARNING: plain MQTT on port {plain_port} as asked: for a lab only")
 
@@ -262,6 +273,7 @@ def add_device(
                 "HALLSENSE_DEVICE_ID": device_id,
                 "HALLSENSE_BROKER_HOST": settings.hostnames[0],
                 "HALLSENSE_BROKER_PORT": str(settings.port_tls),
+                **({"HALLSENSE_BROKER_WS_PORT": str(settings.ws_port)} if settings.ws_port else {}),
                 "HALLSENSE_BROKER_CA_FILE": "/etc/hallsense/ca.crt",
                 "HALLSENSE_ENROL_URL": hub_url.rstrip("/"),
                 # Not the boot partition: FAT keeps no owner, and the agent deletes it.

@@ -5,28 +5,59 @@ reach; the uplink starts the moment the credentials are on disk. A hub that cann
 reached is tried again with growing pauses; a token the hub refuses is reported in the
 node's health (``edge status`` shows it) and tried again slowly, in case the installer
 puts a new token file in place.
+
+It also finds the hall's proxy for every way the node reaches the hub (:func:`hub_proxy`):
+only the composition root reads the environment.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
+from hallsense.settings import SettingsError
 from hub_sync.enrolment import enrol_with_token_file
 from hub_sync.enrolment_contract import EnrolmentError
 from hub_sync.enrolment_files import Credentials
 from hub_sync.rotation import CredentialKeeper
+from hub_sync.transports import Proxy, ProxyUrlError, choose_proxy
 from hub_sync.uplink import Uplink
 
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 15.0
 LONGEST_RETRY_S = 600.0
+
+
+def hub_proxy(
+    settings: EdgeSettings, target: str, environ: Mapping[str, str] | None = None
+) -> Proxy | None:
+    """The hall's proxy to ``target`` (a host name or a URL), or None: none.
+
+    HALLSENSE_PROXY_URL, else HTTPS_PROXY / ALL_PROXY from the environment unless
+    NO_PROXY names the host.
+
+    Raises:
+        SettingsError: the proxy address is unusable (named, never quoted).
+    """
+    host = urlsplit(target).hostname or "" if "://" in target else target
+    try:
+        return choose_proxy(settings.proxy_url, os.environ if environ is None else environ, host)
+    except ProxyUrlError as error:
+        raise SettingsError("the node's proxy", [str(error)]) from error
+
+
+def hub_proxies(settings: EdgeSettings, url: str) -> dict[str, str]:
+    """``requests``' ``proxies=`` for an HTTPS call to ``url`` (empty: direct)."""
+    proxy = hub_proxy(settings, url)
+    return proxy.requests_proxies() if proxy is not None else {}
 
 
 def credentials_path(settings: EdgeSettings) -> Path:
@@ -52,7 +83,11 @@ def credential_keeper(
 
     try:
         keeper = CredentialKeeper(
-            path, hub_url=settings.enrol_url, ca_file=settings.broker_ca_file, report=report
+            path,
+            hub_url=settings.enrol_url,
+            ca_file=settings.broker_ca_file,
+            proxies=hub_proxies(settings, settings.enrol_url) if settings.enrol_url else None,
+            report=report,
         )
     except FileNotFoundError:
         return None
@@ -111,6 +146,7 @@ class EnrollingUplink:
             token_file=settings.enrol_token_file,
             credentials_file=credentials_path(settings),
             ca_file=settings.broker_ca_file,
+            proxies=hub_proxies(settings, settings.enrol_url),
         )
 
     def _report(self, state: str, words: str) -> None:

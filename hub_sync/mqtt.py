@@ -1,55 +1,60 @@
-"""The one wrapper around paho-mqtt both ends use: MQTT 5, reason codes turned into exceptions."""
+"""The one wrapper around paho-mqtt both ends use: MQTT 5, reason codes turned into exceptions.
+
+It also carries out the route to the broker that ``hub_sync/transports.py`` decides: MQTT
+over TLS or over WebSockets/TLS, the ``auto`` fallback between them, an HTTP proxy
+(CONNECT, through PySocks as paho does), and logging the link once per change of state.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import paho.mqtt.client as paho
+import socks
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub_sync.mqtt_types import (
+    ConnectRefused,
+    Delivery,
+    Message,
+    MessageHandler,
+    MqttError,
+    MqttTimeout,
+    NotConnected,
+    PublishRefused,
+)
+from hub_sync.transports import (
+    FAILS_BEFORE_SWITCH,
+    Fallback,
+    LinkLog,
+    Route,
+    Transport,
+    describe_failure,
+    describe_route,
+)
+
+__all__ = [  # the wire's types, re-exported: callers import them from here
+    "BrokerSettings", "ConnectRefused", "Delivery", "Message", "MessageHandler", "MqttClient",
+    "MqttError", "MqttTimeout", "NotConnected", "PublishRefused",
+]  # fmt: skip
+
 log = logging.getLogger(__name__)
 PAHO_LOG = logging.getLogger("hub_sync.mqtt.paho")
 
 NO_MATCHING_SUBSCRIBERS = 0x10
 """A PUBACK reason code that is a success: the broker has the message, nobody listens."""
-
-
-class MqttError(Exception):
-    """Base of every MQTT failure: the link, the broker's refusal, a timeout."""
-
-
-class NotConnected(MqttError, ConnectionError):
-    """The client has no connection to the broker (now)."""
-
-
-class ConnectRefused(MqttError, ConnectionError):
-    """The broker refused the connection; ``reason`` is its MQTT 5 reason code."""
-
-    def __init__(self, message: str, reason: int) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class PublishRefused(MqttError):
-    """The broker refused a publish (reason code 0x80 or above), e.g. not authorised."""
-
-    def __init__(self, message: str, reason: int) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class MqttTimeout(MqttError, TimeoutError):
-    """No answer from the broker in time."""
 
 
 @dataclass(frozen=True)
@@ -62,69 +67,14 @@ class BrokerSettings:
     password: str = ""
     ca_file: Path | None = None
     keepalive_s: int = 30
+    route: Route = field(default_factory=Route)
 
     def __repr__(self) -> str:
         return (
             f"BrokerSettings(host={self.host!r}, port={self.port}, username={self.username!r}, "
-            f"tls={self.ca_file is not None})"
+            f"tls={self.ca_file is not None}, transport={self.route.transport!r}, "
+            f"proxy={self.route.proxy!r})"
         )
-
-
-class Delivery:
-    """The broker's answer to one QoS 1 publish: its PUBACK reason code, once it comes.
-
-    A PUBACK only says the broker has the message, never that the hub stored it.
-    """
-
-    def __init__(self, mid: int, topic: str) -> None:
-        self.mid = mid
-        self.topic = topic
-        self._done = threading.Event()
-        self.reason: int | None = None
-
-    def _settle(self, reason: int) -> None:
-        self.reason = reason
-        self._done.set()
-
-    @property
-    def done(self) -> bool:
-        """Whether the broker has answered."""
-        return self._done.is_set()
-
-    def wait(self, timeout: float) -> int:
-        """The PUBACK's reason code.
-
-        Raises:
-            MqttTimeout: no PUBACK within ``timeout`` seconds.
-            PublishRefused: the broker refused the message (0x80 or above).
-        """
-        if not self._done.wait(timeout):
-            raise MqttTimeout(f"no PUBACK for a message to {self.topic} within {timeout:g} s")
-        if self.reason is not None and self.reason >= 0x80:
-            raise PublishRefused(
-                f"the broker refused a message to {self.topic}: "
-                f"{ReasonCode(PacketTypes.PUBACK, identifier=self.reason)} (0x{self.reason:02x})",
-                self.reason,
-            )
-        return self.reason or 0
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """A message the broker delivered, as handlers get it: paho's own type stays in here.
-
-    ``packet_id`` is what :meth:`MqttClient.ack` sends back to the broker under
-    ``manual_ack``; it means something only on the connection the message came on.
-    """
-
-    topic: str
-    payload: bytes
-    qos: int = 0
-    retain: bool = False
-    packet_id: int = 0
-
-
-MessageHandler = Callable[[Message], None]
 
 
 class MqttClient:
@@ -167,13 +117,28 @@ class MqttClient:
         self._connected = threading.Event()
         self._connack: int | None = None
         self._connack_event = threading.Event()
+        self._link = LinkLog(client_id, log)
+        self._fallback = Fallback(broker.route, log=self._link.switched)
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=manual_ack,
+            transport=_paho_transport(self._fallback.current),
         )
+        self._client.ws_set_options(path=broker.route.ws_path)
+        proxy = broker.route.proxy
+        if proxy is not None:
+            self._client.proxy_set(
+                proxy_type=socks.HTTP,
+                proxy_addr=proxy.host,
+                proxy_port=proxy.port,
+                proxy_rdns=True,
+                proxy_username=proxy.username or None,
+                proxy_password=proxy.password or None,
+            )
         self._client.on_log = self._paho_log
+        self._client.on_connect_fail = self._handle_connect_fail
         self._client.username_pw_set(broker.username, broker.password or None)
         if broker.ca_file is not None:
             self._client.tls_set(ca_certs=str(broker.ca_file))
@@ -215,13 +180,15 @@ class MqttClient:
         self._connack = reason.value
         self._connack_event.set()
         if reason.is_failure:
-            log.warning("broker refused %s: %s", self.client_id, reason)
+            self._link.refused(str(reason))
             if self._on_refused_hook is not None:
                 try:
                     self._on_refused_hook(reason.value)
                 except Exception:
                     log.exception("on_refused hook of %s failed", self.client_id)
             return
+        self._fallback.connected()
+        self._link.connected(self._where())
         self._connected.set()
         if self._on_connect_hook is not None:
             try:
@@ -237,10 +204,40 @@ class MqttClient:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if self._connected.is_set():
-            log.info("%s disconnected from the broker: %s", self.client_id, reason)
+        if self._connected.is_set() and not self._closing:
+            self._link.lost(str(reason))
+            self._use(self._fallback.lost())
         self._connected.clear()
         self._jitter_reconnects()
+
+    def _handle_connect_fail(self, client: paho.Client, userdata: object) -> None:
+        # paho calls this inside its ``except OSError``: the error is the one in hand.
+        self._link.failed(self._where(), self._reason(sys.exception()))
+        self._use(self._fallback.failed())
+
+    # --- the route (paho's thread, or before the loop starts) ---
+
+    def _where(self) -> str:
+        return describe_route(
+            self.broker.host,
+            self.broker.port,
+            self.broker.ca_file is not None,
+            self.broker.route,
+            self._fallback.current,
+        )
+
+    def _reason(self, error: BaseException | None) -> str:
+        return describe_failure(error, self.broker.route.proxy)
+
+    def _use(self, transport: Transport | None) -> None:
+        """Reconnect over ``transport`` from the next attempt on (None: as before)."""
+        if transport is None:
+            return
+        # paho's transport and port setters refuse while its loop is between attempts,
+        # though no socket is open then; its reconnect reads these two fields.
+        self._client._transport = _paho_transport(transport)
+        ws = transport == "websockets"
+        self._client._port = self.broker.route.ws_port if ws else self.broker.port
 
     def _handle_publish(
         self,
@@ -256,7 +253,7 @@ class MqttClient:
                 # The PUBACK beat publish() to registering its mid.
                 self._early[mid] = reason.value
                 return
-        delivery._settle(reason.value)
+        delivery._settle(reason.value, str(reason))
 
     def _handle_message(
         self, client: paho.Client, userdata: object, message: paho.MQTTMessage
@@ -276,7 +273,8 @@ class MqttClient:
     def _paho_log(self, client: paho.Client, userdata: object, level: int, text: str) -> None:
         # paho's network thread can take one more turn after a clean disconnect and calls
         # that an error; an operator stopping a worker should not see "ERROR" for it.
-        if self._closing:
+        # Socket failures are the link's state, which LinkLog reports once per change.
+        if self._closing or "on socket" in text or "is not connected" in text:
             PAHO_LOG.debug(text)
         elif level == paho.MQTT_LOG_ERR:
             PAHO_LOG.error(text)
@@ -306,18 +304,22 @@ class MqttClient:
             properties.SessionExpiryInterval = self.session_expiry_s
             clean_start = False
         self._connack_event.clear()
-        try:
-            self._client.connect(
-                self.broker.host,
-                self.broker.port,
-                keepalive=self.broker.keepalive_s,
-                clean_start=clean_start,
-                properties=properties,
-            )
-        except OSError as error:
-            raise NotConnected(
-                f"cannot reach the broker at {self.broker.host}:{self.broker.port}: {error}"
-            ) from error
+        attempts = 2 * FAILS_BEFORE_SWITCH if self._fallback.automatic else 1
+        for attempt in range(attempts):
+            try:
+                self._client.connect(
+                    self.broker.host,
+                    self._client.port if attempt else self._port(),
+                    keepalive=self.broker.keepalive_s,
+                    clean_start=clean_start,
+                    properties=properties,
+                )
+                break
+            except OSError as error:
+                where = self._where()
+                self._use(self._fallback.failed())
+                if attempt + 1 == attempts:
+                    raise NotConnected(f"cannot reach {where}: {self._reason(error)}") from error
         if not self._started:
             self._client.loop_start()
             self._started = True
@@ -345,7 +347,7 @@ class MqttClient:
             clean_start = False
         self._client.connect_async(
             self.broker.host,
-            self.broker.port,
+            self._port(),
             keepalive=self.broker.keepalive_s,
             clean_start=clean_start,
             properties=properties,
@@ -353,6 +355,15 @@ class MqttClient:
         if not self._started:
             self._client.loop_start()
             self._started = True
+
+    def _port(self) -> int:
+        ws = self._fallback.current == "websockets"
+        return self.broker.route.ws_port if ws else self.broker.port
+
+    @property
+    def transport(self) -> Transport:
+        """The transport the client uses now (or tries next)."""
+        return self._fallback.current
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait until connected; False if not within ``timeout``."""
@@ -381,7 +392,7 @@ class MqttClient:
             if early is None:
                 self._pending[info.mid] = delivery
         if early is not None:
-            delivery._settle(early)
+            delivery._settle(early, str(ReasonCode(PacketTypes.PUBACK, identifier=early)))
         return delivery
 
     def subscribe(self, topic_filter: str, *, qos: int = 1, timeout: float = 10.0) -> None:
@@ -472,3 +483,7 @@ class MqttClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _paho_transport(transport: Transport) -> Literal["tcp", "websockets"]:
+    return "websockets" if transport == "websockets" else "tcp"

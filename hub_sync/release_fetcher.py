@@ -12,12 +12,16 @@ name) is always fetched whole.
 ``allow(nbytes)`` is asked before each chunk is read from the network: False (the day's
 budget is spent, or the link must carry live readings first) stops the download with a
 retryable :class:`tuf.api.exceptions.DownloadError`, keeping what came.
+
+Proxies from the environment are ignored (``trust_env`` off): the hall's proxy, when it
+has one, is passed in as ``proxies`` (``requests``' form), and the council CA is still
+the only one trusted through it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import requests
@@ -43,11 +47,13 @@ class ReleaseFetcher(FetcherInterface):
         *,
         ca_file: Path | None = None,
         allow: Callable[[int], bool] = _always,
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
         self.partial_dir = partial_dir
         self.allow = allow
         self.session = requests.Session()
         self.session.trust_env = False
+        self.session.proxies.update(proxies or {})
         self.verify: str | bool = str(ca_file) if ca_file is not None else True
 
     def _partial(self, url: str) -> Path | None:

@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -73,9 +73,14 @@ def _post(
     *,
     ca_file: str | os.PathLike[str],
     timeout: float,
+    proxies: Mapping[str, str] | None = None,
 ) -> dict[str, object]:
     response = post_to_hub(
-        hub_url.rstrip("/") + path, ca_file=ca_file, auth=(device_id, password), timeout=timeout
+        hub_url.rstrip("/") + path,
+        ca_file=ca_file,
+        auth=(device_id, password),
+        timeout=timeout,
+        proxies=proxies,
     )
     body = answer_json(response)
     if not isinstance(body, dict):
@@ -98,6 +103,7 @@ def request_new_password(
     *,
     ca_file: str | os.PathLike[str],
     timeout: float = DEFAULT_TIMEOUT_S,
+    proxies: Mapping[str, str] | None = None,
 ) -> str:
     """Step 1: the new password the hub hands out in return for the current one.
 
@@ -105,7 +111,9 @@ def request_new_password(
         RotationFailed: the hub refused (wrong password, not requested, revoked…).
         TlsFailure, HubUnreachable, HubError: as in enrolment.
     """
-    body = _post(hub_url, ROTATE_PATH, device_id, password, ca_file=ca_file, timeout=timeout)
+    body = _post(
+        hub_url, ROTATE_PATH, device_id, password, ca_file=ca_file, timeout=timeout, proxies=proxies
+    )
     fresh = body.get(PASSWORD_FIELD)
     if not isinstance(fresh, str) or not fresh or body.get(DEVICE_ID_FIELD) != device_id:
         raise HubError("the hub's answer to /rotate holds no password for this device")
@@ -119,6 +127,7 @@ def confirm_new_password(
     *,
     ca_file: str | os.PathLike[str],
     timeout: float = DEFAULT_TIMEOUT_S,
+    proxies: Mapping[str, str] | None = None,
 ) -> bool:
     """Step 3: prove the new password arrived; the hub puts it in force.
 
@@ -129,7 +138,15 @@ def confirm_new_password(
     Raises:
         RotationFailed, TlsFailure, HubUnreachable, HubError: as :func:`request_new_password`.
     """
-    body = _post(hub_url, CONFIRM_PATH, device_id, password, ca_file=ca_file, timeout=timeout)
+    body = _post(
+        hub_url,
+        CONFIRM_PATH,
+        device_id,
+        password,
+        ca_file=ca_file,
+        timeout=timeout,
+        proxies=proxies,
+    )
     if body.get(DEVICE_ID_FIELD) != device_id:
         raise HubError("the hub's answer to /rotate/confirm is not for this device")
     if body.get(ROTATED_FIELD) is True:  # (hubs before "in_force" say only this)
@@ -154,6 +171,7 @@ class CredentialKeeper:
         *,
         hub_url: str,
         ca_file: Path | None,
+        proxies: Mapping[str, str] | None = None,
         report: Callable[[str, str], None] | None = None,
         cool_down_s: float = COOL_DOWN_S,
         retry_s: float = RETRY_S,
@@ -163,6 +181,7 @@ class CredentialKeeper:
         self.credentials = read_credentials(credentials_file)
         self.hub_url = hub_url
         self.ca_file = ca_file
+        self.proxies = dict(proxies or {})
         self.report = report
         self.cool_down_s = cool_down_s
         self.retry_s = retry_s
@@ -269,14 +288,16 @@ class CredentialKeeper:
             )
         device_id = self.credentials.device_id
         current = self.in_use
-        fresh = request_new_password(self.hub_url, device_id, current, ca_file=self.ca_file)
+        fresh = request_new_password(
+            self.hub_url, device_id, current, ca_file=self.ca_file, proxies=self.proxies
+        )
         with self._lock:
             self.credentials = replace(self.credentials, password=fresh, previous_password=current)
             write_credentials(self.credentials_file, self.credentials)
         for attempt in range(CONFIRM_ATTEMPTS):
             try:
                 rotated_now = confirm_new_password(
-                    self.hub_url, device_id, fresh, ca_file=self.ca_file
+                    self.hub_url, device_id, fresh, ca_file=self.ca_file, proxies=self.proxies
                 )
                 break
             except EnrolmentError as error:

@@ -79,6 +79,9 @@ class Listener:
     tls: TlsFiles | None = None
     username_as_clientid: bool = False
     password_path: Path | None = None
+    websockets: bool = False
+    """MQTT over WebSockets (``protocol websockets``), for halls where only port 443 gets
+    out; with ``tls``, the same certificate as the main listener."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ def password_file_text(hashed: Mapping[str, str]) -> str:
 def _listener_lines(listener: Listener) -> list[str]:
     address = f" {listener.bind_address}" if listener.bind_address else ""
     lines = [f"listener {listener.port}{address}"]
+    if listener.websockets:
+        lines.append("protocol websockets")
     if listener.tls is not None:
         lines += [
             f"cafile {listener.tls.cafile}",

@@ -13,6 +13,9 @@ name, so a device cannot take over another's session; the hub's ingestion worker
 one account but need one client id each, so they connect to the service listener
 (``service_port``, TLS, on 127.0.0.1 by default), whose password file holds only the hub's
 account. A lab may add a plain-text listener (``plain_port``) that behaves like the TLS one.
+Halls whose networks let only web traffic out reach a WebSockets listener (``ws_port``,
+443 from ``provision init``): TLS with the same certificate, and the same accounts, ACL,
+client ids and limits as the TLS listener.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ class StateSettings:
     run_as: str
     created: str
     version: int = STATE_VERSION
+    ws_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ def init_state(
     service_bind_address: str = "127.0.0.1",
     bind_address: str | None = None,
     now: datetime | None = None,
+    ws_port: int | None = None,
 ) -> ProvisioningState:
     """Create a provisioning state: the CA, the broker's certificate, files and accounts.
 
@@ -185,6 +190,8 @@ def init_state(
             machine only).
         bind_address: where the nodes' listeners listen; every interface by default.
         now: the issue time of the certificates (tests).
+        ws_port: a WebSockets (TLS) listener for nodes as well, for halls that only let
+            web traffic out (``provision init`` asks for 443); None: none.
 
     Raises:
         StateExists: the directory holds anything already (naming it).
@@ -197,7 +204,8 @@ def init_state(
             f"{root} is not empty: it holds a provisioning state (or something else) already; "
             "choose another directory or remove it"
         )
-    ports = [port_tls, service_port, *([plain_port] if plain_port is not None else [])]
+    optional = [p for p in (plain_port, ws_port) if p is not None]
+    ports = [port_tls, service_port, *optional]
     if len(set(ports)) != len(ports):
         raise StateError(f"the listeners need different ports, not {ports}")
     for hostname in hostnames:
@@ -215,6 +223,7 @@ def init_state(
         plain_port=plain_port,
         run_as=run_as,
         created=issued_at.isoformat(),
+        ws_port=ws_port,
     )
     state = ProvisioningState(StateLayout(root), settings)
     created_root = not root.exists()
@@ -299,7 +308,7 @@ def load_state(directory: str | Path) -> ProvisioningState:
 
 
 def broker_config(state: ProvisioningState) -> BrokerConfig:
-    """The broker configuration of a state: the TLS listener, the hub's, and a lab's plain one."""
+    """The broker configuration of a state: the TLS, hub's, lab's and WebSockets listeners."""
     layout, settings = state.layout, state.settings
     tls = TlsFiles(layout.broker_ca_cert, layout.server_cert, layout.server_key)
     extra = [
@@ -319,6 +328,17 @@ def broker_config(state: ProvisioningState) -> BrokerConfig:
                 None,
                 username_as_clientid=True,
                 password_path=layout.password_path,
+            )
+        )
+    if settings.ws_port is not None:
+        extra.append(
+            Listener(
+                settings.ws_port,
+                settings.bind_address,
+                tls,
+                username_as_clientid=True,
+                password_path=layout.password_path,
+                websockets=True,
             )
         )
     return BrokerConfig(

@@ -46,15 +46,19 @@ def node_env(bundle, tmp_path, device):
 
 
 def start_provisioned_broker(
-    tmp_path: Path, state_dir: Path, device_port: int, service_port: int
+    tmp_path: Path, state_dir: Path, device_port: int, service_port: int, ws_port: int = 0
 ) -> tuple[ProvisioningState, Path, subprocess.Popen[bytes]]:
     """``provision init`` then Mosquitto on its configuration: (state, pid file, process).
+
+    ``ws_port`` 0 makes no WebSockets listener (init's default of 443 would collide
+    between tests running side by side).
 
     The caller waits for it to listen, and stops it, in its own ``try``/``finally``.
     """
     provision(
         "init", "--state-dir", state_dir, "--hostname", "localhost", "--ip", "127.0.0.1",
         "--port", device_port, "--service-port", service_port, "--broker-user", "root",
+        "--ws-port", ws_port,
     )  # fmt: skip
     state = load_state(state_dir)
     conf = tmp_path / "mosquitto.conf"
