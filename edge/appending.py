@@ -105,7 +105,9 @@ class ReadingAppender:
         ``clock`` is the clock as read when the readings were taken: when it was not
         synchronised, each reading is flagged ``CLOCK_UNSYNCED`` and held back (with its
         boot id and monotonic time) until the clock is corrected
-        (:func:`edge.held_back.correct_clock`) to settle its time.
+        (:func:`edge.held_back.correct_clock`) to settle its time. When it was
+        synchronised by a reference time (``clock.correction_us``), each reading's time,
+        stamped with the system clock, is moved by the correction.
 
         Raises:
             StoreFull: the disk is full; nothing was written.
@@ -116,6 +118,8 @@ class ReadingAppender:
         try:
             with self.database.write("appending readings"):
                 rows = self._rows(readings, unsynced)
+                if clock.correction_us and not unsynced:  # the hub's time stands in for NTP
+                    rows = [(row[0], row[1] + clock.correction_us, *row[2:]) for row in rows]
                 conn = self.database.connection
                 conn.executemany(INSERT_CENSORED if len(rows[0]) == 5 else INSERT_PLAIN, rows)
                 last = int(conn.execute("SELECT last_insert_rowid()").fetchone()[0])

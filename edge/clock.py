@@ -1,19 +1,28 @@
-"""Whether the system clock can be trusted, the boot id, and monotonic time for corrections."""
+"""Whether the system clock can be trusted, the boot id, and monotonic time for corrections.
+
+Where NTP cannot be reached, a reference time (the hub's, over TLS pinned to the council
+CA; handed in by the composition root as a callable) stands in for it: see
+:class:`SystemClock` and docs/time.md.
+"""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from sensors.reading import utc_now
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +32,57 @@ class ClockSample:
     ``wall`` is the system (UTC) time, ``monotonic_ns`` CLOCK_MONOTONIC at the same instant,
     ``synchronised`` whether the system clock was synchronised to a time source then, and
     ``boot_id`` the kernel's id of this boot (monotonic time only means something within it).
+
+    While a reference time (the hub's) stands in for a system clock NTP has not set,
+    ``synchronised`` is true, ``wall`` is the reference's time, ``correction_us`` is what
+    was added to the system time to give it (readings, stamped with the system time, are
+    moved by as much when stored) and ``error_s`` is the bound on its error. Otherwise
+    ``correction_us`` is 0 and ``error_s`` None: an unsynchronised sample is never
+    corrected.
     """
 
     wall: datetime
     monotonic_ns: int
     synchronised: bool
     boot_id: str
+    correction_us: int = 0
+    error_s: float | None = None
 
 
-ClockCheck = Literal["auto", "adjtimex", "timesyncd", "trust"]
+ClockCheck = Literal["auto", "adjtimex", "timesyncd", "trust", "hub"]
+CHECKS = ("auto", "adjtimex", "timesyncd", "trust", "hub")
+
+DRIFT_PPM = 100
+"""What the bound of a reference time grows by, per second carried on the monotonic
+clock: twice the tolerance of a Pi's crystal, which nothing disciplines without NTP."""
+RETRY_FIRST_S = 5.0
+RETRY_MAX_S = 600.0
+"""After a failed sample the reference is asked again after 5 s, doubling, at most every
+10 minutes (and never later than the regular interval)."""
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class ReferenceTime(Protocol):
+    """A trusted source's time at one instant of this node's monotonic clock.
+
+    ``hub_sync.hub_time.HubTime`` is one; the composition root hands it in.
+    """
+
+    @property
+    def unix_ns(self) -> int:
+        """The source's time, nanoseconds since 1970-01-01 UTC."""
+        ...
+
+    @property
+    def monotonic_ns(self) -> int:
+        """This node's CLOCK_MONOTONIC at the instant ``unix_ns`` is for."""
+        ...
+
+    @property
+    def error_s(self) -> float:
+        """The bound on ``unix_ns``'s error at that instant, in seconds."""
+        ...
+
 
 TIME_ERROR = 5
 STA_UNSYNC = 0x0040
@@ -117,10 +168,23 @@ class SystemClock:
     """The node's view of the system clock: its time, and whether it can be trusted yet.
 
     ``check`` says how synchronisation is judged: ``auto`` (systemd-timesyncd's marker
-    file or the kernel's adjtimex state), ``adjtimex`` or ``timesyncd`` alone, or
-    ``trust`` for machines with a real-time clock. The other arguments are advanced
-    injection points for tests. If the boot id cannot be read, a random id is used for
-    this process, so readings held back are simply never corrected across restarts.
+    file or the kernel's adjtimex state), ``adjtimex`` or ``timesyncd`` alone, ``trust``
+    for machines with a real-time clock, or ``hub``: the system clock never counts by
+    itself, only the reference does.
+
+    ``reference`` (optional) takes one sample of a trusted time source, the hub's,
+    raising with a reason when it cannot. It is asked in a background thread (never in
+    the caller's) on the first :meth:`sample` and every ``reference_every_s`` after,
+    sooner after a failure. While the system clock is not synchronised, the last good
+    reference sample, carried forward on the monotonic clock, gives the time and makes
+    the sample synchronised; while it is, the reference is only compared with it and a
+    disagreement beyond the reference's bound logged once: NTP wins. The system clock is
+    never set.
+
+    The other arguments are advanced injection points for tests (``start`` runs the
+    reference's fetch: in a daemon thread by default). If the boot id cannot be read, a
+    random id is used for this process, so readings held back are simply never
+    corrected across restarts.
     """
 
     def __init__(
@@ -132,23 +196,39 @@ class SystemClock:
         wall: Callable[[], datetime] = utc_now,
         monotonic_ns: Callable[[], int] = time.monotonic_ns,
         adjtimex: Callable[[], bool | None] = adjtimex_synchronised,
+        reference: Callable[[], ReferenceTime] | None = None,
+        reference_every_s: float = 10800.0,
+        reference_name: str = "the hub",
+        start: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
-        if check not in ("auto", "adjtimex", "timesyncd", "trust"):
+        if check not in CHECKS:
             raise ValueError(
-                f"clock check must be auto, adjtimex, timesyncd or trust, got {check!r}"
+                f"clock check must be auto, adjtimex, timesyncd, trust or hub, got {check!r}"
             )
         self.check = check
         self.timesync_marker = timesync_marker
         self.wall = wall
         self.monotonic_ns = monotonic_ns
         self.adjtimex = adjtimex
+        self.reference = reference
+        self.reference_every_ns = int(reference_every_s * 1e9)
+        self.reference_name = reference_name
+        self.start = start or _in_a_thread
         try:
             self.boot_id = read_boot_id(boot_id_path)
         except ValueError:
             self.boot_id = f"process-{uuid.uuid4()}"
+        self._lock = threading.Lock()
+        self._kept: ReferenceTime | None = None
+        self._due_ns: int | None = None  # None: ask at the first sample
+        self._asking = False
+        self._failures = 0
+        self._last_failure = ""
+        self._in_use = False
+        self._disagreement_logged = False
 
     def synchronised(self) -> bool:
-        """Whether the system clock is synchronised now."""
+        """Whether the system clock is synchronised now (the reference aside)."""
         if self.check == "trust":
             return True
         if self.check in ("auto", "timesyncd") and timesyncd_synchronised(self.timesync_marker):
@@ -160,11 +240,108 @@ class SystemClock:
     def sample(self) -> ClockSample:
         """Wall time, monotonic time and the synchronisation state, read together."""
         synced = self.synchronised()
-        return ClockSample(self.wall(), self.monotonic_ns(), synced, self.boot_id)
+        wall, mono = self.wall(), self.monotonic_ns()
+        if self.reference is None:
+            return ClockSample(wall, mono, synced, self.boot_id)
+        self._ask_if_due(mono)
+        kept = self._kept
+        if synced or kept is None:
+            return ClockSample(wall, mono, synced, self.boot_id)
+        elapsed_ns = mono - kept.monotonic_ns
+        true = EPOCH + timedelta(microseconds=(kept.unix_ns + elapsed_ns) // 1000)
+        correction = true - wall
+        error_s = kept.error_s + abs(elapsed_ns) / 1e9 * DRIFT_PPM / 1e6
+        if not self._in_use:
+            self._in_use = True
+            log.warning(
+                "the system clock is not synchronised (no NTP): taking the time from %s, "
+                "%s the system clock, to within %.3f s",
+                self.reference_name,
+                _step_words(correction),
+                error_s,
+            )
+        return ClockSample(
+            true, mono, True, self.boot_id, correction // timedelta(microseconds=1), error_s
+        )
+
+    def refresh_reference(self) -> None:
+        """Ask the reference once, now, in this thread, and keep a good sample."""
+        if self.reference is None:
+            return
+        try:
+            got = self.reference()
+        except Exception as error:  # whatever the source raises must not stop the node
+            self._failed(str(error) or type(error).__name__)
+            return
+        self._compare(got)
+        with self._lock:
+            self._kept = got
+            self._failures = 0
+            self._last_failure = ""
+            self._due_ns = got.monotonic_ns + self.reference_every_ns
+            self._asking = False
+        log.debug("time taken from %s, to within %.3f s", self.reference_name, got.error_s)
+
+    def _ask_if_due(self, mono: int) -> None:
+        with self._lock:
+            if self._asking or (self._due_ns is not None and mono < self._due_ns):
+                return
+            self._asking = True
+        self.start(self.refresh_reference)
+
+    def _failed(self, reason: str) -> None:
+        with self._lock:
+            self._failures += 1
+            wait_s = min(RETRY_FIRST_S * 2 ** (self._failures - 1), RETRY_MAX_S)
+            self._due_ns = self.monotonic_ns() + min(int(wait_s * 1e9), self.reference_every_ns)
+            self._asking = False
+            repeated, self._last_failure = reason == self._last_failure, reason
+        log.log(
+            logging.DEBUG if repeated else logging.WARNING,
+            "no time from %s (the node keeps asking): %s",
+            self.reference_name,
+            reason,
+        )
+
+    def _compare(self, got: ReferenceTime) -> None:
+        """Log once when an NTP-synchronised system clock and the reference disagree."""
+        if self._disagreement_logged or not self.synchronised():
+            return
+        wall, mono = self.wall(), self.monotonic_ns()
+        at_sample = wall - timedelta(microseconds=(mono - got.monotonic_ns) // 1000)
+        reference = EPOCH + timedelta(microseconds=got.unix_ns // 1000)
+        if abs(reference - at_sample).total_seconds() > got.error_s:
+            self._disagreement_logged = True
+            log.warning(
+                "this node's synchronised clock and %s disagree: its time is %s this "
+                "node's, more than its bound of %.3f s; the node keeps its own clock (NTP wins)",
+                self.reference_name,
+                _step_words(reference - at_sample),
+                got.error_s,
+            )
 
     @staticmethod
     def describe(sample: ClockSample) -> str:
         """The clock's state in words a parish clerk understands."""
+        if sample.synchronised and sample.error_s is not None:
+            return f"Clock set from the hub's time (to within {sample.error_s:.1f} s)"
         if sample.synchronised:
             return "Clock synchronised"
         return "Clock not yet synchronised: readings are held back until it is"
+
+
+def _in_a_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="reference-time", daemon=True).start()
+
+
+def _step_words(step: timedelta) -> str:
+    """``2 d 3 h 2 min 5.250 s ahead of`` / ``behind`` (for ``step`` = reference - system)."""
+    seconds = abs(step.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{int(days)} d"] if days else []
+    parts += [f"{int(hours)} h"] if hours or days else []
+    parts += [f"{int(minutes)} min"] if minutes or hours or days else []
+    parts.append(f"{secs:.3f} s")
+    return f"{' '.join(parts)} {'ahead of' if step >= timedelta(0) else 'behind'}"

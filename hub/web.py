@@ -3,7 +3,8 @@
 :func:`create_hub_web` builds the Flask app that ``hallsense hub web`` serves over TLS
 (or, behind an HTTPS reverse proxy, over plain HTTP on 127.0.0.1):
 
-- for devices, always: ``POST /enroll`` and ``POST /rotate`` (provisioning's blueprints);
+- for devices, always: ``POST /enroll`` and ``POST /rotate`` (provisioning's blueprints),
+  and ``/time`` (the hub's clock, for nodes whose network blocks NTP; docs/time.md);
 - for everyone: ``/open-data`` (:mod:`hub.open_data`), ``/.well-known/security.txt``,
   ``/accessibility`` and the log-in and set-up pages;
 - behind a login (:mod:`hub.login_web`; every route not in :data:`PUBLIC_ENDPOINTS`):
@@ -56,6 +57,7 @@ from hub.logins import Logins
 from hub.open_data import Presenter, open_data_blueprint
 from hub.releases_web import releases_blueprint
 from hub.well_known import well_known_blueprint
+from hub_sync.hub_time import TIME_PATH, UNIX_MS
 from presentation.vocabulary import metric_words
 from provisioning.enrolment import IssueCredentials, enrolment_blueprint
 from provisioning.enrolment_tokens import TokenStore
@@ -122,6 +124,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "hub_pages.home",
         "hub_pages.accessibility",
         "releases.file",
+        "hub_time.now",
     }
 )
 """The routes anyone may use without an account; every other one needs a login."""
@@ -137,6 +140,7 @@ def create_hub_web(
     pages: HubPages | None = None,
     behind_proxy: bool = False,
     releases_dir: Path | None = None,
+    time_source: Callable[[], float] = time.time,
 ) -> Flask:
     """The hub's web app: the devices' routes, and with ``pages`` everything people use.
 
@@ -157,6 +161,7 @@ def create_hub_web(
         behind_proxy: take the client's address from one reverse proxy's
             ``X-Forwarded-For`` (and the scheme from ``X-Forwarded-Proto``).
         releases_dir: serve this signed release repository at ``/releases/`` (public).
+        time_source: the hub's clock (seconds since 1970 UTC) that ``/time`` tells nodes.
     """
     app = Flask(__name__, static_folder="static" if pages is not None else None)
     app.debug = False
@@ -171,6 +176,7 @@ def create_hub_web(
     if rotation is not None:
         app.register_blueprint(rotation_blueprint(rotation, limiter=limiter))
     app.register_blueprint(well_known_blueprint(security_contact))
+    app.register_blueprint(_hub_time(time_source))
     if releases_dir is not None:
         app.register_blueprint(releases_blueprint(releases_dir))
     app.jinja_env.globals["security_contact"] = security_contact
@@ -225,6 +231,22 @@ def _hub_pages() -> Blueprint:
     @blueprint.get("/accessibility")
     def accessibility() -> str:
         return render_template("accessibility.html")
+
+    return blueprint
+
+
+def _hub_time(time_source: Callable[[], float]) -> Blueprint:
+    """``/time``: the hub's clock in milliseconds, never cached.
+
+    Public: a node asks before it has any account it could use, and the time is no
+    secret. POST is what nodes send (through the one pinned-TLS helper they have), GET
+    is for people.
+    """
+    blueprint = Blueprint("hub_time", __name__)
+
+    @blueprint.route(TIME_PATH, methods=["GET", "POST"])
+    def now() -> ResponseReturnValue:
+        return {UNIX_MS: int(time_source() * 1000)}
 
     return blueprint
 
