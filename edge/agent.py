@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from edge.clock import ClockSample
+from edge.count_recovery import recover_counts
 from edge.runner import DriverRunner, Health, RunnerThread
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
@@ -42,6 +43,14 @@ class Companion(Protocol):
 
     def close(self) -> None:
         """Stop."""
+        ...
+
+
+class Wakeable(Protocol):
+    """A companion that can wake the agent's loop when it has work (the uplink, on an ack)."""
+
+    def attach_wake(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` from any thread when :meth:`Companion.sync_once` has work to do."""
         ...
 
 
@@ -87,6 +96,10 @@ class Agent:
         ]
         self.stop_event = threading.Event()
         self._wake = threading.Event()
+        for companion in self.companions:
+            attach = getattr(companion, "attach_wake", None)
+            if attach is not None:  # an ack wakes the loop to send the next batch at once
+                attach(self.wake)
         self._lock = threading.Lock()
         self._buffer: list[tuple[ClockSample, list[Reading]]] = []
         self._buffered = 0
@@ -112,6 +125,10 @@ class Agent:
                 raise
             except Exception as error:  # a driver's metadata must not stop the node
                 log.warning("driver %s could not describe its sensors: %s", driver.name, error)
+        try:  # counts a crash kept from the store go in now, once (docs/sensors.md)
+            recover_counts(store, drivers, sample_clock)
+        except StoreFull as error:
+            log.error("cannot store the counts a crash left, the disk is full: %s", error)
 
     def report_unavailable(self, driver: str, reason: str) -> None:
         """Record a driver that could not start, so status and the page show it."""
@@ -131,6 +148,10 @@ class Agent:
             by_name[name].driver.interval_s = seconds
             by_name[name].next_due = min(by_name[name].next_due, self.monotonic() + seconds)
         return ""
+
+    def wake(self) -> None:
+        """Run the loop's next pass now (thread-safe): a companion has work, such as an ack."""
+        self._wake.set()
 
     # --- what the driver threads call ---
 

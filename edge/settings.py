@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.layout import DataDir
@@ -21,6 +22,22 @@ DRIVER_SETTINGS = driver_settings()
 """Every driver's settings declaration, in the docs' order."""
 
 S = TypeVar("S", bound=DriverValues)
+
+
+def proxy_url_problem(url: str) -> str:
+    """What is wrong with a proxy address (never quoting it: it may hold a password)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return "must be an http://[user:password@]host:port address (an HTTP proxy)"
+    try:
+        port = parts.port
+    except ValueError:
+        return "its port is not a number from 1 to 65535"
+    if not parts.hostname or not port:
+        return "must name the proxy's host and a port from 1 to 65535, http://host:port"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "must be only http://[user:password@]host:port, with no path"
+    return ""
 
 
 def _setting(default: Any, help: str, unit: str = "", **bounds: float) -> Any:
@@ -125,9 +142,10 @@ class EdgeSettings:
     )
 
     # --- the clock ---
-    clock_check: Literal["auto", "adjtimex", "timesyncd", "trust"] = _setting(
+    clock_check: Literal["auto", "adjtimex", "timesyncd", "trust", "hub"] = _setting(
         "auto",
-        "How to tell whether the system clock is synchronised (trust: it always is).",
+        "How to tell whether the system clock is synchronised (trust: it always is; hub: "
+        "only the hub's time counts, never the system clock by itself).",
     )
     clock_hold_max_s: float = _setting(
         86400.0,
@@ -135,6 +153,27 @@ class EdgeSettings:
         "sent flagged as uncorrectable.",
         "s",
         min=0,
+    )
+    clock_hub_url: str = _setting(
+        "",
+        "The hub's web (https://host:port) whose time, over TLS pinned to the council CA, "
+        "stands in for NTP when NTP has not set the clock; empty: HALLSENSE_ENROL_URL's; "
+        "off: never.",
+    )
+    clock_hub_max_error_s: float = _setting(
+        2.0,
+        "The largest error bound of a hub time sample the node accepts (half the round "
+        "trip plus the hub's resolution).",
+        "s",
+        above=0,
+        max=60,
+    )
+    clock_hub_every_s: float = _setting(
+        10800.0,
+        "How often the node asks the hub's time (and at each start; sooner after a failure).",
+        "s",
+        min=60,
+        max=86400,
     )
 
     # --- the uplink to the hub ---
@@ -172,9 +211,6 @@ class EdgeSettings:
     uplink_window: int = _setting(
         4, "Batches sent and not yet acknowledged at most.", "batches", min=1
     )
-    uplink_heartbeat_s: float = _setting(
-        60.0, "How often the node tells the hub its backlog, clock and health.", "s", above=0
-    )
     uplink_max_bytes_per_s: int = _setting(
         0, "Bandwidth cap for the uplink (0: none).", "bytes/s", min=0
     )
@@ -198,6 +234,29 @@ class EdgeSettings:
         "A batch the hub has not acknowledged after this long is sent again.",
         "s",
         above=0,
+    )
+
+    # --- how the node reaches the hub (transports, proxies) ---
+    broker_transport: Literal["auto", "tls", "websockets"] = _setting(
+        "auto",
+        "How MQTT reaches the broker: tls (the broker port), websockets (TLS on the "
+        "WebSockets port, for halls where only web traffic gets out), or auto (tls, "
+        "falling back to websockets after 3 failed connections in a row).",
+    )
+    broker_ws_port: int = _setting(
+        443, "The broker's MQTT-over-WebSockets (TLS) port.", "port", min=1, max=65535
+    )
+    broker_ws_path: str = _setting("/mqtt", "The broker's WebSockets path.")
+    proxy_url: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "help": "The hall's HTTP proxy, http://[user:password@]host:port, for MQTT, "
+            "enrolment and updates (empty: HTTPS_PROXY / ALL_PROXY from the environment, "
+            "minding NO_PROXY).",
+            "unit": "",
+            "secret": True,
+        },
     )
 
     # --- updates from the hub (hallsense edge update; docs/operations.md) ---
@@ -226,6 +285,35 @@ class EdgeSettings:
     update_restart: str = _setting(
         "systemctl restart hallsense-edge hallsense-web",
         "The command that restarts the node's services on the version just switched to.",
+    )
+
+    # --- the link profile (edge/link_profiles.py; docs/operations.md) ---
+    link_profile: Literal["live", "metered", "satellite"] = _setting(
+        "live",
+        "How the node uses its link (docs/operations.md): live (readings at the hub within "
+        "2 minutes), metered (within 30 minutes, a few bytes a reading) or satellite "
+        "(within an hour). The three settings below override it one by one.",
+    )
+    uplink_batch_window_s: float | None = _setting(
+        None,
+        "Live readings wait up to this long to go to the hub together (unset: the link profile's).",
+        "s",
+        min=0,
+        max=86400,
+    )
+    uplink_keepalive_s: int | None = _setting(
+        None,
+        "MQTT keepalive: how often an idle link is checked (unset: the link profile's).",
+        "s",
+        min=5,
+        max=65535,
+    )
+    uplink_heartbeat_s: float | None = _setting(
+        None,
+        "How often the node tells the hub its backlog, clock and health (unset: the link "
+        "profile's).",
+        "s",
+        above=0,
     )
 
     # --- each driver's own settings, HALLSENSE_<DRIVER>_*, declared beside the driver ---
@@ -273,6 +361,13 @@ class EdgeSettings:
         return self.layout.db
 
     @property
+    def clock_hub_address(self) -> str:
+        """The hub whose time the clock may take ("" for none)."""
+        if self.clock_hub_url == "off":
+            return ""
+        return self.clock_hub_url or self.enrol_url
+
+    @property
     def max_db_bytes(self) -> int:
         """The size cap in bytes."""
         return int(self.max_db_mb * 1024 * 1024)
@@ -307,12 +402,33 @@ class EdgeSettings:
             problems.append(
                 ("broker_ca_file", "required with HALLSENSE_ENROL_URL: it pins the hub")
             )
+        if self.clock_hub_url not in ("", "off") and not self.clock_hub_url.startswith("https://"):
+            problems.append(
+                ("clock_hub_url", "must be an https:// address (or off): the time is over TLS")
+            )
+        if self.clock_hub_url not in ("", "off") and self.broker_ca_file is None:
+            problems.append(
+                ("broker_ca_file", "required with HALLSENSE_CLOCK_HUB_URL: it pins the hub")
+            )
+        if self.clock_check == "hub" and not self.clock_hub_address:
+            problems.append(
+                (
+                    "clock_check",
+                    "hub needs the hub's address: HALLSENSE_CLOCK_HUB_URL or HALLSENSE_ENROL_URL",
+                )
+            )
         if self.release_url and not self.release_url.startswith("https://"):
             problems.append(("release_url", "must be an https:// address: releases come over TLS"))
         if self.release_url and self.broker_ca_file is None:
             problems.append(
                 ("broker_ca_file", "required with HALLSENSE_RELEASE_URL: it pins the hub")
             )
+        if not self.broker_ws_path.startswith("/"):
+            problems.append(("broker_ws_path", "must start with / (e.g. /mqtt)"))
+        if self.proxy_url:
+            problem = proxy_url_problem(self.proxy_url)
+            if problem:
+                problems.append(("proxy_url", problem))
         if self.broker_host and not self.device_id:
             problems.append(("device_id", "required when HALLSENSE_BROKER_HOST is set"))
         for declaration in DRIVER_SETTINGS:

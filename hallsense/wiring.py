@@ -5,27 +5,32 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from edge.agent import Agent
 from edge.clock import SystemClock
 from edge.drivers import DriverStartError, build_drivers
 from edge.layout import DataDir
+from edge.link_profiles import LinkProfile, for_settings
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from edge.update_files import read_update_state, write_release_allowed
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
-from hallsense.wiring_enrol import EnrollingUplink, credential_keeper
+from hallsense.wiring_enrol import EnrollingUplink, credential_keeper, hub_proxies, hub_proxy
+from hub_sync.hub_time import hub_time_source
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
 from hub_sync.node_config import NodeConfig
 from hub_sync.rotation import CredentialKeeper
 from hub_sync.topics import check_device_id
+from hub_sync.transports import Route
 from hub_sync.uplink import Uplink, UplinkSettings, client_factory
 from hub_sync.wire_errors import ProtocolError
 from web_local.site import PageConfigError, validate_page_config
@@ -48,9 +53,51 @@ def open_edge_store(settings: EdgeSettings, *, readonly: bool = False) -> EdgeSt
     )
 
 
+_HUB_CLOCKS: dict[tuple[object, ...], SystemClock] = {}
+_HUB_CLOCKS_LOCK = threading.Lock()
+
+
 def edge_clock(settings: EdgeSettings) -> SystemClock:
-    """The node's view of the system clock, checked the way the settings say."""
-    return SystemClock(settings.clock_check)
+    """The node's view of the system clock, checked the way the settings say.
+
+    With the hub's address (``clock_hub_address``) and the council CA, the clock takes
+    the hub's time where NTP has not set the system clock (hub_sync.hub_time, over TLS
+    pinned to that CA, through the hall's proxy if it has one). There is then one clock
+    per process and hub, so the agent and the heartbeat share one hub sample and fetch.
+    """
+    address, ca_file = settings.clock_hub_address, settings.broker_ca_file
+    if not address or ca_file is None:
+        return SystemClock(settings.clock_check)
+    key = (
+        settings.clock_check,
+        address,
+        ca_file,
+        settings.clock_hub_max_error_s,
+        settings.clock_hub_every_s,
+    )
+    with _HUB_CLOCKS_LOCK:
+        clock = _HUB_CLOCKS.get(key)
+        if clock is None:
+            clock = _HUB_CLOCKS[key] = SystemClock(
+                settings.clock_check,
+                reference=hub_time_source(
+                    address,
+                    ca_file=ca_file,
+                    max_error_s=settings.clock_hub_max_error_s,
+                    proxies=hub_proxies(settings, address),
+                ),
+                reference_every_s=settings.clock_hub_every_s,
+                reference_name=f"the hub at {urlsplit(address).netloc}",
+            )
+    return clock
+
+
+def node_link(settings: EdgeSettings) -> LinkProfile:
+    """The node's link profile, with its explicit settings in the profile's place."""
+    try:
+        return for_settings(settings)
+    except ValueError as error:
+        raise SettingsError("the node's settings", [f"HALLSENSE_LINK_PROFILE: {error}"]) from error
 
 
 def build_uplink(
@@ -59,22 +106,32 @@ def build_uplink(
     apply_config: Callable[[NodeConfig], str] | None = None,
     *,
     keeper: CredentialKeeper | None = None,
+    hold: bool = True,
 ) -> Uplink:
     """The node's uplink to the hub's broker, sending from ``store``.
 
     ``keeper`` holds the password enrolment gave the node (instead of the settings'), and
-    replaces it when the hub asks.
+    replaces it when the hub asks. ``hold`` False sends without the link profile's batch
+    window (`edge drain`: everything now).
     """
     try:
         check_device_id(settings.device_id)
     except ProtocolError as error:
         raise SettingsError("the node's settings", [f"HALLSENSE_DEVICE_ID: {error}"]) from error
+    link = node_link(settings)
     broker = BrokerSettings(
         settings.broker_host,
         settings.broker_port,
         settings.broker_username or settings.device_id,
         keeper.password if keeper is not None else settings.broker_password,
         settings.broker_ca_file,
+        route=Route(
+            settings.broker_transport,
+            settings.broker_ws_port,
+            settings.broker_ws_path,
+            hub_proxy(settings, settings.broker_host),
+        ),
+        keepalive_s=link.keepalive_s,
     )
     clock = edge_clock(settings)
 
@@ -96,6 +153,8 @@ def build_uplink(
             "dropped": [[d.first, d.last, d.count] for d in store.dropped_ranges()],
             "last_error": f"{failing[0].driver}: {failing[0].last_error}" if failing else "",
             **read_update_state(settings.layout.update_state).status_fields(),
+            "link_profile": link.name,
+            "batch_window_s": round(link.batch_window_s),
         }
 
     try:
@@ -131,8 +190,9 @@ def build_uplink(
             batch_readings=settings.uplink_batch_readings,
             window=settings.uplink_window,
             resend_after_s=settings.uplink_resend_s,
-            heartbeat_s=settings.uplink_heartbeat_s,
+            heartbeat_s=link.heartbeat_s,
             start_jitter_s=settings.uplink_start_jitter_s,
+            batch_window_s=link.batch_window_s if hold else 0.0,
         ),
         status=status,
         meter=meter,
@@ -270,7 +330,7 @@ def drain_to_hub(settings: EdgeSettings, *, timeout_s: float, poll_s: float = 0.
             keeper = None if settings.broker_password else credential_keeper(settings, store)
         except ValueError as error:
             raise SettingsError("the node's credentials", [str(error)]) from error
-        uplink = build_uplink(settings, store, keeper=keeper)
+        uplink = build_uplink(settings, store, keeper=keeper, hold=False)
         uplink.start()
         deadline = time.monotonic() + timeout_s
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from edge.link_profiles import for_settings
 from edge.settings import EdgeSettings
 from web_local.site import PageSettings, Site, resolve_page_settings
 
@@ -39,4 +40,8 @@ def build_site(settings: EdgeSettings) -> Site:
     def current() -> PageSettings:
         return resolve_page_settings(from_file, downlink)
 
-    return Site(store_path=settings.db_path, page_settings=current)
+    try:  # the node's uplink refuses a wrong profile; the page need not
+        freshness = for_settings(settings).freshness if settings.broker_host else ""
+    except ValueError:
+        freshness = ""
+    return Site(store_path=settings.db_path, page_settings=current, freshness=freshness)

@@ -247,6 +247,7 @@ def fleet_blueprint(
             sent_at=_when(settings.sent_at_us, zone),
             applied_at=_when(settings.applied_at_us, zone),
             seen=_when(state.last_seen_us if state else None, zone),
+            link=link_words(status),
             events=events,
             refusals=refusals,
             kept=kept,
@@ -317,3 +318,12 @@ def fleet_blueprint(
         return Response(exposition(store().fleet()), content_type=CONTENT_TYPE)
 
     return blueprint
+
+
+def link_words(status: dict[str, Any]) -> str:
+    """How fresh the hub's copy of a node's readings can be, from its status's link profile."""
+    profile, window_s = status.get("link_profile"), status.get("batch_window_s")
+    if not isinstance(profile, str) or not isinstance(window_s, int) or not profile.isalnum():
+        return "not known"
+    within = "a minute" if window_s <= 60 else duration_words(window_s)
+    return f"{profile} link: readings reach the hub within {within}"

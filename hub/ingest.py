@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 from hub.quotas import QUOTA_READINGS, DeviceQuotas, RefusalTally
 from hub.store import HubStore, HubStoreError, HubStoreRefused, UnknownDevice
-from hub_sync.acks import Ack, Rejection, encode_ack, seq_runs, split_ack
+from hub_sync.acks import Ack, Rejection, encode_ack, reads_binary, seq_runs, split_ack
 from hub_sync.batch_codec import decode_batch, peek_batch
 from hub_sync.mqtt import MqttError
 from hub_sync.node_status import decode_status
@@ -96,6 +96,30 @@ class IngestCounters:
     ignored: int = 0
 
 
+class AckFormats:
+    """Which devices read the compact binary ack, from their latest status.
+
+    Shared by a process's writers (statuses come to one of them); a device not heard from
+    since the process started gets JSON, which every node reads.
+    """
+
+    def __init__(self) -> None:
+        self._binary: set[str] = set()
+
+    def heard(self, device_id: str, status: dict[str, object]) -> None:
+        """Note what an ``online`` status says; a bare ``offline`` changes nothing."""
+        if status.get("state") != "online":
+            return
+        if reads_binary(status.get("acks")):
+            self._binary.add(device_id)
+        else:
+            self._binary.discard(device_id)
+
+    def binary(self, device_id: str) -> bool:
+        """Whether ``device_id``'s acks may go binary."""
+        return device_id in self._binary
+
+
 class IngestWorker:
     """Handles one message at a time: the single step the hub's ingestion loop repeats.
 
@@ -126,8 +150,10 @@ class IngestWorker:
         quotas: DeviceQuotas | None = None,
         log_limit: LogLimiter | None = None,
         refusals: RefusalTally | None = None,
+        ack_formats: AckFormats | None = None,
     ) -> None:
         self.store = store
+        self.ack_formats = ack_formats or AckFormats()
         self.publisher = publisher
         self.now_us = now_us
         self.fault_point = fault_point
@@ -281,8 +307,9 @@ class IngestWorker:
         return "rejected"
 
     def _send_ack(self, device_id: str, ack: Ack) -> None:
+        binary = self.ack_formats.binary(device_id)
         for part in split_ack(ack):
-            self._publish(topic(device_id, "ack"), encode_ack(part))
+            self._publish(topic(device_id, "ack"), encode_ack(part, binary=binary))
 
     def _publish(self, where: str, payload: bytes, *, retain: bool = False) -> None:
         # The broker is gone: the node resends what it does not hear about, and the
@@ -337,6 +364,7 @@ class IngestWorker:
             return outcome
         try:
             # A bare "offline" (the last will) keeps the node's last reported figures.
+            self.ack_formats.heard(device_id, status)
             figures = "" if set(status) == {"state"} else json.dumps(status, separators=(",", ":"))
             self.store.record_status(device_id, status["state"] == "online", figures, self.now_us())
         except HubStoreRefused as error:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from hub.alerting import Notifier
-from hub.ingest import IngestCounters, IngestWorker
+from hub.ingest import AckFormats, IngestCounters, IngestWorker
 from hub.notifiers import EmailNotifier, WebhookNotifier
 from hub.quotas import DeviceQuotas, RefusalTally
 from hub.rollout_keeper import KeeperStore, RolloutKeeper
@@ -156,6 +156,7 @@ class IngestService:
             tally=self.refusals,
         )
         log_limit = LogLimiter(logging.getLogger("hub.ingest"))
+        ack_formats = AckFormats()  # statuses come to one writer, acks go from all
         self.workers = [
             IngestWorker(
                 store,
@@ -164,6 +165,7 @@ class IngestService:
                 quotas=self.quotas,
                 log_limit=log_limit,
                 refusals=self.refusals,
+                ack_formats=ack_formats,
             )
             for store in self.stores
         ]

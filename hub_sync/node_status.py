@@ -33,6 +33,9 @@ STATUS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "update_state": str,
     "update_version": str,
     "update_error": str,
+    "acks": str,
+    "link_profile": str,
+    "batch_window_s": int,
 }
 
 

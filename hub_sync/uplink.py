@@ -8,14 +8,14 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from hub_sync.acks import Ack, decode_ack, merge_ranges, seq_runs
+from hub_sync.acks import ACK_FORMATS_READ, Ack, decode_ack, merge_ranges, seq_runs
 from hub_sync.batch_codec import Batch, WireReading, encode_batch
-from hub_sync.limits import MAX_STATUS_LIST
+from hub_sync.limits import MAX_BATCH_READINGS, MAX_STATUS_LIST
 from hub_sync.metering import LinkMeter
 from hub_sync.mqtt import (
     NO_MATCHING_SUBSCRIBERS,
@@ -29,6 +29,7 @@ from hub_sync.mqtt import (
 )
 from hub_sync.node_config import NodeConfig, decode_config
 from hub_sync.node_status import encode_status, status_text
+from hub_sync.outbox_view import Outbox, OutboxReading
 from hub_sync.rotation import CredentialKeeper
 from hub_sync.topics import topic
 from hub_sync.wire_errors import ProtocolError
@@ -37,56 +38,12 @@ log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NO_SUBSCRIBER_RETRY_S = 2.0
-"""A batch the broker says nobody subscribed to is sent again after this long."""
-
-
-class OutboxReading(Protocol):
-    """One reading waiting in the outbox, read by name (the edge store's ``OutboxRow``)."""
-
-    @property
-    def seq(self) -> int: ...  # noqa: D102
-
-    @property
-    def sensor_id(self) -> str: ...  # noqa: D102
-
-    @property
-    def metric(self) -> str: ...  # noqa: D102
-
-    @property
-    def unit(self) -> str: ...  # noqa: D102
-
-    @property
-    def ts_us(self) -> int: ...  # noqa: D102
-
-    @property
-    def value(self) -> float: ...  # noqa: D102
-
-    @property
-    def quality(self) -> int: ...  # noqa: D102
-
-    @property
-    def censor(self) -> str | None: ...  # noqa: D102
-
-
-class Outbox(Protocol):
-    """The durable store the uplink sends from (the edge store offers exactly this)."""
-
-    @property
-    def store_epoch(self) -> int: ...  # noqa: D102
-
-    def outbox_rows(
-        self, limit: int, *, newest_first: bool = True, skip: Sequence[tuple[int, int]] = ()
-    ) -> Sequence[OutboxReading]:
-        """Up to ``limit`` readings to send; ``skip`` lists the ranges already in flight."""
-        ...
-
-    def acknowledge(self, ranges: Iterable[tuple[int, int]]) -> int:
-        """Record the hub's acknowledgement."""
-        ...
-
-    def reject(self, ranges: Iterable[tuple[int, int]], reason: str) -> int:
-        """Record the hub's refusal."""
-        ...
+"""A batch the broker says nobody subscribed to is sent again after this long; so is one
+the hub has been overtaken on: a batch sent this long after it is already acknowledged."""
+DRAIN_BATCH_FACTOR = 5
+"""While a backlog drains, batches are this many times ``batch_readings`` (at most
+MAX_BATCH_READINGS): fewer, larger messages, fewer bytes of headers per reading, and a
+drain the hub's per-message work does not hold back (issue #18)."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +56,9 @@ class UplinkSettings:
     resend_after_s: float = 30.0
     heartbeat_s: float = 60.0
     start_jitter_s: float = 0.0
+    batch_window_s: float = 0.0
+    """A part batch of live readings waits until its oldest is this old (the link profile's
+    batch window, edge/link_profiles.py); a full batch, or a backlog, goes at once."""
 
 
 StatusSource = Callable[[], dict[str, Any]]
@@ -120,7 +80,8 @@ class Uplink:
     """Sends the outbox's readings to the hub and records the hub's acks in it.
 
     The newest readings go first, so live values are not stuck behind a long backlog;
-    the backlog drains behind them. At most ``window`` batches are in flight; one not
+    the backlog drains behind them, in batches :data:`DRAIN_BATCH_FACTOR` times larger
+    once a full batch shows that more wait. At most ``window`` batches are in flight; one not
     acknowledged by the hub within ``resend_after_s`` is sent again (the hub stores
     idempotently). A PUBACK only means the broker has a batch: the outbox forgets
     nothing until the hub's ack says it is committed.
@@ -141,6 +102,7 @@ class Uplink:
         apply_config: Callable[[NodeConfig], str] | None = None,
         keeper: CredentialKeeper | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.outbox = outbox
         self.keeper = keeper
@@ -161,7 +123,9 @@ class Uplink:
         self._next_heartbeat = 0.0
         self.settings = settings
         self.monotonic = monotonic
+        self.wall = wall
         self._acks: queue.SimpleQueue[Ack] = queue.SimpleQueue()
+        self._wake: Callable[[], None] = _nothing
         self._in_flight: dict[int, _InFlight] = {}
         self.hub_subscribed = True
         self.last_error = ""
@@ -169,6 +133,8 @@ class Uplink:
         self.resent_batches = 0
         self.throttled_batches = 0
         self._paused_until = 0.0
+        self._draining = False
+        self._newest_settled_sent_at = float("-inf")
         device = settings.device_id
         self.client = client_factory(
             client_id=device,
@@ -206,6 +172,7 @@ class Uplink:
             log.warning("ignored a malformed ack: %s", error)
             return
         self._acks.put(ack)
+        self._wake()  # the window has room again: the agent sends the next batch now
         if ack.rotate and self.keeper is not None:
             self.keeper.requested()
 
@@ -231,6 +198,13 @@ class Uplink:
             self._birth_due.set()  # answer on status at once
 
     # --- the agent's thread ---
+
+    def attach_wake(self, wake: Callable[[], None]) -> None:
+        """Have each ack call ``wake`` (the agent's loop), so a backlog drains ack by ack.
+
+        Without it the next batch waits for the agent's next pass (up to a second).
+        """
+        self._wake = wake
 
     def start(self) -> None:
         """Start connecting in the background (the broker may be away).
@@ -297,6 +271,7 @@ class Uplink:
             for key, flight in list(self._in_flight.items()):
                 if all(_covered(block, settled) for block in flight.ranges):
                     del self._in_flight[key]
+                    self._newest_settled_sent_at = max(self._newest_settled_sent_at, flight.sent_at)
 
     def _throttled(self, ack: Ack) -> None:
         # The hub turned these away for the device's quota: they go again, with anything
@@ -328,12 +303,14 @@ class Uplink:
                 self.resent_batches += 1
             elif flight.delivery.done:
                 self._check_delivery(flight.delivery)
-                if (
+                if now - flight.sent_at > NO_SUBSCRIBER_RETRY_S and (
                     flight.delivery.reason == NO_MATCHING_SUBSCRIBERS
-                    and now - flight.sent_at > NO_SUBSCRIBER_RETRY_S
+                    or flight.sent_at + NO_SUBSCRIBER_RETRY_S <= self._newest_settled_sent_at
                 ):
-                    # Nobody had it: the hub was away (e.g. reconnecting after the broker
-                    # restarted). Send it again soon rather than after the full timeout.
+                    # The hub was away (e.g. reconnecting after the broker restarted): the
+                    # broker said nobody had it, or, when another subscriber (the Home
+                    # Assistant bridge) took it, the hub has since acknowledged a batch
+                    # sent well after it. Send it again now, not after the full timeout.
                     del self._in_flight[key]
                     self.resent_batches += 1
         if not self.client.connected:
@@ -346,10 +323,12 @@ class Uplink:
         sent = 0
         while len(self._in_flight) < self.settings.window:
             busy = merge_ranges(block for f in self._in_flight.values() for block in f.ranges)
-            chosen = list(
-                self.outbox.outbox_rows(self.settings.batch_readings, newest_first=True, skip=busy)
-            )
+            limit = self.batch_limit()
+            chosen = list(self.outbox.outbox_rows(limit, newest_first=True, skip=busy))
             if not chosen:
+                self._draining = False
+                break
+            if self._held_for_window(chosen, limit):
                 break
             live = self._is_live(chosen[0].ts_us)
             chosen.reverse()  # newest first from the store; a batch goes in seq order
@@ -386,7 +365,23 @@ class Uplink:
             )
             self.sent_batches += 1
             sent += len(chosen)
+            self._draining = len(chosen) == limit  # a full batch: more are waiting
         return sent
+
+    def _held_for_window(self, chosen: Sequence[OutboxReading], limit: int) -> bool:
+        """Whether a part batch of live readings waits for more (the batch window)."""
+        window = self.settings.batch_window_s
+        if window <= 0 or self._draining or len(chosen) >= limit:
+            return False
+        age_s = self.wall() - chosen[-1].ts_us / 1e6  # newest first: the last is the oldest
+        return 0 <= age_s < window
+
+    def batch_limit(self) -> int:
+        """Readings in the next batch: ``batch_readings``, larger while a backlog drains."""
+        size = self.settings.batch_readings
+        if self._draining:
+            return max(size, min(size * DRAIN_BATCH_FACTOR, MAX_BATCH_READINGS))
+        return size
 
     def _is_live(self, newest_ts_us: int) -> bool:
         if self.meter is None:
@@ -432,6 +427,7 @@ class Uplink:
         self._next_heartbeat = now + self.settings.heartbeat_s
         fields: dict[str, Any] = dict(self.status()) if self.status is not None else {}
         fields.update(
+            acks=ACK_FORMATS_READ,
             hub_subscribed=self.hub_subscribed,
             last_error=self.last_error or str(fields.get("last_error", "")),
         )
@@ -470,6 +466,10 @@ class Uplink:
             else:
                 log.warning("the broker has the readings but the hub is not subscribed")
         self.hub_subscribed = subscribed
+
+
+def _nothing() -> None:
+    return None
 
 
 def _status(state: str) -> bytes:

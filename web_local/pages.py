@@ -335,6 +335,7 @@ def status() -> str:
         now=now,
         ago=ago,
         zone=page.zone,
+        freshness=current_site().freshness,
     )
 
 

@@ -145,3 +145,6 @@ class Site:
     now: Callable[[], datetime] = utc_now
     max_download_days: int = 366
     """The longest date range one download may ask for."""
+    freshness: str = ""
+    """How fresh the hub's copy can be under the node's link profile, in words
+    (edge.link_profiles); empty says nothing."""

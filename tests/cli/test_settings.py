@@ -53,7 +53,8 @@ def test_every_problem_is_reported_at_once_by_key(tmp_path):
         "HALLSENSE_DATA_DIR: required, but not set",
         "HALLSENSE_COMMIT_INTERVAL_S: expected a number of seconds, got 'often'",
         "HALLSENSE_COMMIT_MAX_READINGS: must be at least 1 readings, got 0",
-        "HALLSENSE_CLOCK_CHECK: expected one of auto, adjtimex, timesyncd, trust, got 'sundial'",
+        "HALLSENSE_CLOCK_CHECK: expected one of auto, adjtimex, timesyncd, trust, hub, got "
+        "'sundial'",
         "HALLSENSE_GPIO_PIR_PIN: expected a whole number, got 'forty'",
     ]
 
@@ -249,6 +250,73 @@ def test_hub_quotas_at_their_limits_and_one_past(tmp_path, line, problem):
     assert caught.value.problems == [problem]
 
 
+HUB = "HALLSENSE_BROKER_CA_FILE=/etc/hallsense/ca.crt\nHALLSENSE_CLOCK_HUB_URL=https://hub.example"
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (f"{HUB}\nHALLSENSE_CLOCK_HUB_MAX_ERROR_S=60", None),
+        (
+            f"{HUB}\nHALLSENSE_CLOCK_HUB_MAX_ERROR_S=60.001",
+            "HALLSENSE_CLOCK_HUB_MAX_ERROR_S: must be at most 60 seconds, got 60.001",
+        ),
+        (f"{HUB}\nHALLSENSE_CLOCK_HUB_MAX_ERROR_S=0.001", None),
+        (
+            f"{HUB}\nHALLSENSE_CLOCK_HUB_MAX_ERROR_S=0",
+            "HALLSENSE_CLOCK_HUB_MAX_ERROR_S: must be more than 0 seconds, got 0",
+        ),
+        (f"{HUB}\nHALLSENSE_CLOCK_HUB_EVERY_S=60", None),
+        (
+            f"{HUB}\nHALLSENSE_CLOCK_HUB_EVERY_S=59",
+            "HALLSENSE_CLOCK_HUB_EVERY_S: must be at least 60 seconds, got 59",
+        ),
+        (f"{HUB}\nHALLSENSE_CLOCK_HUB_EVERY_S=86400", None),
+        (
+            f"{HUB}\nHALLSENSE_CLOCK_HUB_EVERY_S=86401",
+            "HALLSENSE_CLOCK_HUB_EVERY_S: must be at most 86400 seconds, got 86401",
+        ),
+        (f"{HUB}\nHALLSENSE_CLOCK_CHECK=hub", None),
+        ("HALLSENSE_CLOCK_HUB_URL=off\nHALLSENSE_CLOCK_CHECK=adjtimex", None),
+        (
+            "HALLSENSE_CLOCK_HUB_URL=off\nHALLSENSE_CLOCK_CHECK=hub",
+            "HALLSENSE_CLOCK_CHECK: hub needs the hub's address: HALLSENSE_CLOCK_HUB_URL or "
+            "HALLSENSE_ENROL_URL",
+        ),
+        (
+            "HALLSENSE_CLOCK_CHECK=sundial",
+            "HALLSENSE_CLOCK_CHECK: expected one of auto, adjtimex, timesyncd, trust, hub, "
+            "got 'sundial'",
+        ),
+        (
+            "HALLSENSE_BROKER_CA_FILE=/etc/hallsense/ca.crt\nHALLSENSE_CLOCK_HUB_URL=http://hub",
+            "HALLSENSE_CLOCK_HUB_URL: must be an https:// address (or off): the time is over TLS",
+        ),
+        (
+            "HALLSENSE_CLOCK_HUB_URL=https://hub.example",
+            "HALLSENSE_BROKER_CA_FILE: required with HALLSENSE_CLOCK_HUB_URL: it pins the hub",
+        ),
+    ],
+)
+def test_clock_hub_settings_at_their_limits_and_one_past(tmp_path, lines, problem):
+    if problem is None:
+        load(tmp_path, f"HALLSENSE_DATA_DIR={tmp_path}\n{lines}\n")
+        return
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, f"HALLSENSE_DATA_DIR={tmp_path}\n{lines}\n")
+    assert caught.value.problems == [problem]
+
+
+def test_the_hubs_time_comes_from_the_enrolment_address_unless_set_or_off(tmp_path):
+    enrol = "HALLSENSE_BROKER_CA_FILE=/ca.crt\nHALLSENSE_ENROL_URL=https://hub.example:8443"
+    base = f"HALLSENSE_DATA_DIR={tmp_path}\n{enrol}\n"
+    assert load(tmp_path, base).clock_hub_address == "https://hub.example:8443"
+    own = load(tmp_path, base + "HALLSENSE_CLOCK_HUB_URL=https://time.example\n")
+    assert own.clock_hub_address == "https://time.example"
+    assert load(tmp_path, base + "HALLSENSE_CLOCK_HUB_URL=off\n").clock_hub_address == ""
+    assert load(tmp_path, f"HALLSENSE_DATA_DIR={tmp_path}\n").clock_hub_address == ""
+
+
 def test_a_key_several_drivers_share_is_reported_once(tmp_path):
     with pytest.raises(SettingsError) as caught:
         load_settings(
@@ -257,3 +325,95 @@ def test_a_key_several_drivers_share_is_reported_once(tmp_path):
             environ={"HALLSENSE_DATA_DIR": str(tmp_path), "HALLSENSE_I2C_BUS": "-1"},
         )
     assert caught.value.problems == ["HALLSENSE_I2C_BUS: must be at least 0 bus, got -1"]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("HALLSENSE_BROKER_TRANSPORT=websockets", None),
+        (
+            "HALLSENSE_BROKER_TRANSPORT=wss",
+            "HALLSENSE_BROKER_TRANSPORT: expected one of auto, tls, websockets, got 'wss'",
+        ),
+        ("HALLSENSE_BROKER_WS_PORT=1", None),
+        ("HALLSENSE_BROKER_WS_PORT=0", "HALLSENSE_BROKER_WS_PORT: must be at least 1 port, got 0"),
+        ("HALLSENSE_BROKER_WS_PORT=65535", None),
+        (
+            "HALLSENSE_BROKER_WS_PORT=65536",
+            "HALLSENSE_BROKER_WS_PORT: must be at most 65535 port, got 65536",
+        ),
+        ("HALLSENSE_BROKER_WS_PATH=/", None),
+        (
+            "HALLSENSE_BROKER_WS_PATH=mqtt",
+            "HALLSENSE_BROKER_WS_PATH: must start with / (e.g. /mqtt)",
+        ),
+        ("HALLSENSE_PROXY_URL=http://hall:s3cret@proxy.council.example:65535", None),
+        (
+            "HALLSENSE_PROXY_URL=http://hall:s3cret@proxy.council.example:65536",
+            "HALLSENSE_PROXY_URL: its port is not a number from 1 to 65535",
+        ),
+        (
+            "HALLSENSE_PROXY_URL=http://hall:s3cret@proxy.council.example:0",
+            "HALLSENSE_PROXY_URL: must name the proxy's host and a port from 1 to 65535, "
+            "http://host:port",
+        ),
+        (
+            "HALLSENSE_PROXY_URL=socks5://hall:s3cret@proxy:1080",
+            "HALLSENSE_PROXY_URL: must be an http://[user:password@]host:port address "
+            "(an HTTP proxy)",
+        ),
+    ],
+)
+def test_transport_settings_at_their_limits_and_one_past(tmp_path, line, problem):
+    if problem is None:
+        settings = load(tmp_path, f"HALLSENSE_DATA_DIR={tmp_path}\n{line}\n")
+        assert "s3cret" not in repr(settings)
+        return
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, f"HALLSENSE_DATA_DIR={tmp_path}\n{line}\n")
+    assert caught.value.problems == [problem]
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("HALLSENSE_LINK_PROFILE=satellite", None),
+        (
+            "HALLSENSE_LINK_PROFILE=dialup",
+            "HALLSENSE_LINK_PROFILE: expected one of live, metered, satellite, got 'dialup'",
+        ),
+        ("HALLSENSE_UPLINK_BATCH_WINDOW_S=0", None),
+        ("HALLSENSE_UPLINK_BATCH_WINDOW_S=86400", None),
+        (
+            "HALLSENSE_UPLINK_BATCH_WINDOW_S=86401",
+            "HALLSENSE_UPLINK_BATCH_WINDOW_S: must be at most 86400 seconds, got 86401",
+        ),
+        (
+            "HALLSENSE_UPLINK_BATCH_WINDOW_S=-1",
+            "HALLSENSE_UPLINK_BATCH_WINDOW_S: must be at least 0 seconds, got -1",
+        ),
+        ("HALLSENSE_UPLINK_KEEPALIVE_S=5", None),
+        (
+            "HALLSENSE_UPLINK_KEEPALIVE_S=4",
+            "HALLSENSE_UPLINK_KEEPALIVE_S: must be at least 5 seconds, got 4",
+        ),
+        ("HALLSENSE_UPLINK_KEEPALIVE_S=65535", None),
+        (
+            "HALLSENSE_UPLINK_KEEPALIVE_S=65536",
+            "HALLSENSE_UPLINK_KEEPALIVE_S: must be at most 65535 seconds, got 65536",
+        ),
+        ("HALLSENSE_UPLINK_HEARTBEAT_S=0.5", None),
+        (
+            "HALLSENSE_UPLINK_HEARTBEAT_S=0",
+            "HALLSENSE_UPLINK_HEARTBEAT_S: must be more than 0 seconds, got 0",
+        ),
+    ],
+)
+def test_link_profile_settings_at_their_limits_and_one_past(tmp_path, line, problem):
+    if problem is None:
+        load(tmp_path, f"HALLSENSE_DATA_DIR={tmp_path}\n{line}\n")
+        return
+    with pytest.raises(SettingsError) as caught:
+        load(tmp_path, f"HALLSENSE_DATA_DIR={tmp_path}\n{line}\n")
+    assert caught.value.problems == [problem]

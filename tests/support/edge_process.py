@@ -11,6 +11,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+LINK_KEYS = ("HALLSENSE_LINK_PROFILE", "HALLSENSE_UPLINK_BATCH_WINDOW_S")
+"""Settings that choose a node's batch window (edge/link_profiles.py)."""
+
 
 def write_env(path: Path, **settings: object) -> Path:
     """Write a .env file of HALLSENSE_* settings (keys given in lower case, no prefix)."""
@@ -43,6 +46,11 @@ class EdgeProcess:
         env.pop("GPIOZERO_PIN_FACTORY", None)
         if not real_gpio:
             env["GPIOZERO_PIN_FACTORY"] = "mock"
+        settings = self.env_file.read_text() if self.env_file.exists() else ""
+        if not any(key in settings for key in LINK_KEYS):
+            # Tests time delivery in seconds: no batch window (the live profile's holds
+            # readings up to 2 minutes), unless the test's settings choose one.
+            env["HALLSENSE_UPLINK_BATCH_WINDOW_S"] = "0"
         self._log_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
