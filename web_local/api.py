@@ -364,6 +364,7 @@ def status() -> Response:
     stats = found.stats
     body = found.to_json()
     body.pop("db_path", None)  # a file path tells a visitor on the hall Wi-Fi nothing useful
+    body.pop("update", None)  # the node's software updates are the IoT team's (edge status)
     body["timezone"] = page.timezone
     body["oldest_unacknowledged"] = _iso_or_none(stats.oldest_unacknowledged, zone)
     body["last_acknowledged_at"] = _iso_or_none(stats.last_acknowledged_at, zone)

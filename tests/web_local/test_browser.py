@@ -39,6 +39,19 @@ PAGES = {
 }
 
 
+def stop_waitress(server, thread: threading.Thread) -> None:
+    """Stop a waitress server whose loop runs in ``thread``.
+
+    Its loop runs while its socket map holds a channel: emptied, the loop ends within its
+    one-second poll, and only then is the socket closed. Closing it under a loop still in
+    select() raised "Bad file descriptor" in the server's thread, which pytest pinned on
+    whichever test ran next in that worker.
+    """
+    server._map.clear()
+    thread.join(5)
+    server.close()
+
+
 @pytest.fixture(scope="module")
 def site(hall_db):
     """The page app served by waitress on a free port, as `hallsense edge web` serves it."""
@@ -46,7 +59,7 @@ def site(hall_db):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    stop_waitress(server, thread)
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -145,7 +158,7 @@ def new_site(tmp_path_factory):
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    stop_waitress(server, thread)
 
 
 TV_SIZES = [{"width": 1920, "height": 1080}, {"width": 1280, "height": 720}]
