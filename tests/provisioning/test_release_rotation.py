@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import shutil
 import stat
-import threading
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,38 +17,6 @@ from provisioning.release_repository import ReleaseError, ReleaseRepository
 from provisioning.release_rotation import RotationError
 
 TODAY = datetime.now(UTC).date().isoformat()
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def served(tmp_path):
-    """The repository directory, served as the hub serves it at ``/releases/``."""
-    root = tmp_path / "served"
-    (root / "releases").mkdir(parents=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield root / "releases", f"http://127.0.0.1:{server.server_address[1]}/releases/"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def keys(tmp_path):
-    keys_dir = tmp_path / "keys"
-    generate_release_keys(keys_dir, root_keys=3)
-    return keys_dir
-
-
-@pytest.fixture
-def repo(served, keys):
-    repository = ReleaseRepository(served[0])
-    repository.create(keys, root_threshold=2)
-    return repository
 
 
 def node(tmp_path: Path, served, repo: ReleaseRepository, name: str = "node") -> ReleaseClient:

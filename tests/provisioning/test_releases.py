@@ -9,8 +9,6 @@ import stat
 import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -27,39 +25,6 @@ from provisioning.release_repository import ReleaseError, ReleaseRepository
 from provisioning.release_wheel import ReleaseWheelError, migrations_schema, release_schema
 
 WHEEL = b"PK\x03\x04 a wheel of hallsense 1.1.0 for aarch64" * 100
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def served(tmp_path):
-    """The repository directory, served as the hub serves it at ``/releases/``."""
-    root = tmp_path / "served"
-    (root / "releases").mkdir(parents=True)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield root / "releases", f"http://127.0.0.1:{server.server_address[1]}/releases/"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def keys(tmp_path):
-    keys_dir = tmp_path / "keys"
-    generate_release_keys(keys_dir, root_keys=3)
-    return keys_dir
-
-
-@pytest.fixture
-def repo(served, keys):
-    repo_dir, _ = served
-    repository = ReleaseRepository(repo_dir)
-    repository.create(keys, root_threshold=2)
-    return repository
 
 
 def wheel(tmp_path: Path, name: str = "hallsense-1.1.0-py3-none-any.whl", data=WHEEL) -> Path:
