@@ -85,9 +85,8 @@ def build_node_updater(settings: EdgeSettings) -> NodeUpdater:
         ca_file=settings.broker_ca_file,
         download_dir=slots.downloads,
         allow=allowance.allow,
+        proxies=hub_proxies(settings, settings.release_url),  # trust stays with the council CA
     )
-    # The hall's proxy, if it has one; trust stays with the council CA alone.
-    client.fetcher.session.proxies.update(hub_proxies(settings, settings.release_url))
     updater = NodeUpdater(
         UpdaterParts(
             layout=settings.layout,

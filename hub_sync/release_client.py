@@ -13,7 +13,7 @@ Downloads go over the hub's HTTPS, pinning the council CA as enrolment does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 from tuf.api import exceptions as tuf_errors
@@ -64,6 +64,7 @@ class ReleaseClient:
     ``metadata/`` and ``targets/``); ``trusted_root`` is the first root metadata, from the
     bundle, used only when ``metadata_dir`` holds none yet. ``allow(nbytes)`` meters the
     download (:mod:`hub_sync.release_fetcher`): a download it stops resumes on the next call.
+    ``proxies`` (``requests``' form) is the hall's HTTP proxy, if it has one.
     """
 
     def __init__(
@@ -75,13 +76,17 @@ class ReleaseClient:
         ca_file: Path | None = None,
         download_dir: Path,
         allow: Callable[[int], bool] | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> None:
         self.metadata_dir = metadata_dir
         self.download_dir = download_dir
         self.base_url = base_url.rstrip("/") + "/"
         self.trusted_root = trusted_root
         self.fetcher = ReleaseFetcher(
-            download_dir / "partial", ca_file=ca_file, allow=allow or (lambda nbytes: True)
+            download_dir / "partial",
+            ca_file=ca_file,
+            allow=allow or (lambda nbytes: True),
+            proxies=proxies,
         )
         self._refreshed: Updater | None = None
 
