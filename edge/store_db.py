@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,10 @@ class StoreDatabase:
         self.on_rollback: list[Callable[[], None]] = []
         """Called when a transaction's body failed and was rolled back (to drop caches)."""
         self._conn: sqlite3.Connection | None = None
+        # One connection serves the agent's threads: a write transaction, and closing,
+        # hold this, so a health report from a background thread neither lands inside
+        # another thread's transaction nor meets a connection closed under it.
+        self.lock = threading.RLock()
         exists = self.path.exists()
         if exists:
             self._check_existing()
@@ -227,9 +232,10 @@ class StoreDatabase:
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self.lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 class Transaction:
@@ -240,10 +246,15 @@ class Transaction:
         self.doing = doing
 
     def __enter__(self) -> None:
+        self.database.lock.acquire()
         try:
             self.database.connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
+            self.database.lock.release()
             raise self.database.translate(error, self.doing) from error
+        except BaseException:
+            self.database.lock.release()
+            raise
 
     def __exit__(
         self,
@@ -251,6 +262,12 @@ class Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        try:
+            self._end(exc)
+        finally:
+            self.database.lock.release()
+
+    def _end(self, exc: BaseException | None) -> None:
         conn = self.database.connection
         if exc is None:
             try:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
+from edge.store_errors import StoreError
 from hallsense.settings import SettingsError
 from hub_sync.enrolment import enrol_with_token_file
 from hub_sync.enrolment_contract import EnrolmentError
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 15.0
 LONGEST_RETRY_S = 600.0
+ENROL_JOIN_S = 2.0
 
 
 def hub_proxy(
@@ -150,7 +152,10 @@ class EnrollingUplink:
         )
 
     def _report(self, state: str, words: str) -> None:
-        self.store.record_health("enrolment", state, words, 0, datetime.now(UTC))
+        try:
+            self.store.record_health("enrolment", state, words, 0, datetime.now(UTC))
+        except StoreError as error:  # closed as the node stops, mid-request
+            log.debug("enrolment health not recorded: %s", error)
 
     def _enrol_until_done(self) -> None:
         pause = self.first_retry_s
@@ -187,5 +192,8 @@ class EnrollingUplink:
     def close(self) -> None:
         """Stop enrolling, or stop the uplink."""
         self._stop.set()
+        if self._thread.is_alive():
+            # Enrolment may be writing the node's health: the store closes after this.
+            self._thread.join(timeout=ENROL_JOIN_S)
         if self.uplink is not None:
             self.uplink.close()

@@ -27,6 +27,7 @@ from edge.lock import AgentLock
 from edge.store import EdgeStore
 from provisioning.state import init_state
 from sensors.reading import Reading
+from tests.support.broker import free_port
 from tests.support.edge_process import write_env
 from tests.test_docs import COMMANDS
 
@@ -61,12 +62,6 @@ def busy_port() -> tuple[socket.socket, int]:
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     return listener, int(listener.getsockname()[1])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def node_env(tmp: Path, **settings: object) -> str:

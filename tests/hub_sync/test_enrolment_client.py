@@ -38,6 +38,7 @@ from provisioning.enrolment_label import ca_fingerprint, qr_payload
 from provisioning.enrolment_tokens import DEFAULT_TTL
 from tests.provisioning.test_enrolment import Ca, Hub, TlsServer, make_ca, make_hub
 from tests.provisioning.test_enrolment import make_server_cert as make_cert
+from tests.support.broker import free_port
 
 
 @pytest.fixture
@@ -149,9 +150,7 @@ def test_a_wrong_host_name_is_a_tls_failure(tmp_path: Path, council_ca: Ca) -> N
 
 
 def test_an_unreachable_hub_is_a_clear_retryable_error(council_ca: Ca) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(HubUnreachable, match="cannot reach the hub") as unreachable:
         enrol(f"https://127.0.0.1:{port}", "t" * 43, "askrigg", ca_file=council_ca.pem_path)
     assert unreachable.value.retryable

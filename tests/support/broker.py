@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,11 +13,38 @@ from pathlib import Path
 from provisioning.broker_config import BrokerConfig, write_broker_files
 from provisioning.passwords import mosquitto_hash
 
+# Ports are picked below the kernel's ephemeral range (32768 up), in a band of their own
+# for each xdist worker, and never handed out twice in one process: asking the kernel for
+# port 0 gave two listeners of one broker the same port when the first was closed before
+# the second was asked for, and another worker can be given a port just let go.
+_BAND_START, _BAND_END = 10000, 32000
+_handed_out: set[int] = set()
+
+
+def _worker_band() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker) if worker.isdigit() else 0
+    width = (_BAND_END - _BAND_START) // max(count, index + 1, 1)
+    start = _BAND_START + index * width
+    return range(start, start + width)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, never one this process has been given before."""
+    band = _worker_band()
+    for _ in range(200):
+        port = random.choice(band)
+        if port in _handed_out:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {band}")
 
 
 def bind_address_of(broker: Broker) -> str:
