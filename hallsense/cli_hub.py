@@ -12,8 +12,7 @@ from types import FrameType
 
 import click
 
-from hallsense.cli_options import env_option, json_option
-from hallsense.cli_provision import current_actor
+from hallsense.cli_options import current_actor, env_option, json_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
 from hub.config_downlink import build_config, next_revision, send_config

@@ -20,8 +20,7 @@ import click
 from tuf.api.exceptions import RepositoryError
 
 from hallsense.cli_hub import _settings, opened_store
-from hallsense.cli_options import env_option, json_option
-from hallsense.cli_provision import current_actor
+from hallsense.cli_options import current_actor, env_option, json_option
 from hub.rollouts import (
     DEFAULT_STOP_SHARE,
     RolloutError,

@@ -6,6 +6,8 @@ so the same option reads the same wherever it appears.
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,3 +52,8 @@ def state_dir_option(command: F) -> F:
         default=None,
         help="The provisioning state directory [default: $HALLSENSE_PROVISION_DIR].",
     )(command)
+
+
+def current_actor() -> str:
+    """Who is running the command, for the registry's audit trail."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()

@@ -8,8 +8,6 @@ settings file (``--env hub.env``).
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,7 +17,7 @@ from typing import Any
 
 import click
 
-from hallsense.cli_options import F, state_dir_option
+from hallsense.cli_options import F, current_actor, state_dir_option
 from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
 from hub.store import HubStoreError, UnknownDevice
@@ -45,11 +43,6 @@ from provisioning.state import (
     write_broker_config,
 )
 from provisioning.wheelhouse import make_wheelhouse, wheelhouse_architectures
-
-
-def current_actor() -> str:
-    """Who is running the command, for the registry's audit trail."""
-    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def hub_env_option(command: F) -> F:

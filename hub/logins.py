@@ -36,6 +36,7 @@ Decisions (issue #6, NCSC password guidance, OWASP session management):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -164,8 +165,13 @@ def verify_password(password: str, hashed: str) -> bool:
     return hmac.compare_digest(found, expected)
 
 
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
-"""Checked for unknown users, so they take as long as a wrong password."""
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown users against, made on first need.
+
+    A scrypt hash costs a quarter of a second, which every hub command paid at import.
+    """
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def check_new_password(password: str, username: str) -> None:
@@ -261,6 +267,13 @@ class Logins:
         self.per_user = per_user or FailureLimiter(5, 15 * 60)
         self.per_address = per_address or FailureLimiter(20, 15 * 60)
         self.failure_log = failure_log or FailureLog()
+
+    def ready(self) -> None:
+        """Make the hash unknown names are checked against now, before the first log-in.
+
+        Then the first unknown name takes as long as a wrong password too.
+        """
+        _dummy_hash()
 
     def _now_us(self) -> int:
         return int(self.clock() * 1_000_000)
@@ -370,7 +383,7 @@ class Logins:
             raise
         store = self.store()
         row = store.account(name)
-        ok = verify_password(password, row.password_hash if row else _DUMMY_HASH)
+        ok = verify_password(password, row.password_hash if row else _dummy_hash())
         if row is None or not ok or row.disabled:
             self.failed_attempt(name, client, "wrong user name or password")
             raise LoginRefused("that user name and password do not match an account")

@@ -205,6 +205,7 @@ def _add_pages(app: Flask, pages: HubPages) -> None:
 
     app.config["HUB_PAGES"] = True
     logins = Logins(request_store, clock=pages.clock)
+    logins.ready()
     app.extensions["hallsense_logins"] = logins
     install_login(app, logins, public=PUBLIC_ENDPOINTS, secure_cookies=pages.secure_cookies)
     app.register_blueprint(

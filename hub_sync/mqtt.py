@@ -212,8 +212,9 @@ class MqttClient:
 
     def _handle_connect_fail(self, client: paho.Client, userdata: object) -> None:
         # paho calls this inside its ``except OSError``: the error is the one in hand.
-        self._link.failed(self._where(), self._reason(sys.exception()))
-        self._use(self._fallback.failed())
+        error = sys.exception()
+        self._link.failed(self._where(), self._reason(error))
+        self._use(self._fallback.failed(silent=isinstance(error, TimeoutError)))
 
     # --- the route (paho's thread, or before the loop starts) ---
 
@@ -317,7 +318,7 @@ class MqttClient:
                 break
             except OSError as error:
                 where = self._where()
-                self._use(self._fallback.failed())
+                self._use(self._fallback.failed(silent=isinstance(error, TimeoutError)))
                 if attempt + 1 == attempts:
                     raise NotConnected(f"cannot reach {where}: {self._reason(error)}") from error
         if not self._started:

@@ -6,13 +6,15 @@ only module that imports it and applies what is decided here).
 
 **The fallback rule** (``transport="auto"``): the node tries MQTT over TLS on the broker
 port. After :data:`FAILS_BEFORE_SWITCH` (3) connection attempts in a row fail to connect
-(no TCP connection, no TLS handshake, the proxy refusing), it tries MQTT over WebSockets
-with TLS on the WebSockets port (443 by default), and the other way round when that fails
-as often: during an outage the node keeps alternating. It stays with whichever transport
+(connection refused, no TLS handshake, the proxy refusing), or after one attempt met with
+silence (no answer within the connect timeout: a firewall dropping the port, which is
+what a network that lets only web traffic out does), it tries MQTT over WebSockets with
+TLS on the WebSockets port (443 by default), and the other way round when that fails as
+often: during an outage the node keeps alternating. It stays with whichever transport
 connected. The preferred one (TLS) is tried again only when a connection over the
 fallback is lost and the last switch to the fallback is at least
 :data:`RETRY_PREFERRED_AFTER_S` (an hour) old: a working connection is never dropped to
-probe, and a hall that only lets 443 out pays three failed attempts at most hourly. Every
+probe, and a hall that only lets 443 out pays one silent attempt at most hourly. Every
 switch is logged once (the first time in an outage at INFO, the alternation afterwards at
 DEBUG). ``tls`` or ``websockets`` pins the transport. The uplink's exactly-once
 machinery does not care which transport carried a batch: the hub stores idempotently and
@@ -186,12 +188,16 @@ class Fallback:
         """Whether this route may switch transports."""
         return self.route.transport == "auto"
 
-    def failed(self) -> Transport | None:
-        """One attempt failed to connect; the transport to switch to, or None to stay."""
+    def failed(self, *, silent: bool = False) -> Transport | None:
+        """One attempt failed to connect; the transport to switch to, or None to stay.
+
+        ``silent``: nothing answered within the connect timeout (a dropped port), which
+        switches at once: waiting out three timeouts would only delay the fallback.
+        """
         self.failures += 1
-        if not self.automatic or self.failures < FAILS_BEFORE_SWITCH:
+        if not self.automatic or (self.failures < FAILS_BEFORE_SWITCH and not silent):
             return None
-        return self._switch("tls" if self.current == "websockets" else "websockets")
+        return self._switch("tls" if self.current == "websockets" else "websockets", silent=silent)
 
     def connected(self) -> None:
         """An attempt connected: stay with this transport."""
@@ -207,24 +213,21 @@ class Fallback:
             return None
         return self._switch("tls", again=True)
 
-    def _switch(self, to: Transport, *, again: bool = False) -> Transport:
+    def _switch(self, to: Transport, *, again: bool = False, silent: bool = False) -> Transport:
         before = self.current
         self.current = to
         self.failures = 0
         if to != "tls":
             self._switched_at = self._clock()
+        why = "no answer at all" if silent else f"no connection in {FAILS_BEFORE_SWITCH} attempts"
         if again:
             words = f"trying MQTT over TLS again after an hour over {before}"
         elif to == "websockets":
             words = (
-                f"no connection over MQTT/TLS in {FAILS_BEFORE_SWITCH} attempts: "
-                f"trying MQTT over WebSockets/TLS on port {self.route.ws_port}"
+                f"{why} over MQTT/TLS: trying MQTT over WebSockets/TLS on port {self.route.ws_port}"
             )
         else:
-            words = (
-                f"no connection over WebSockets in {FAILS_BEFORE_SWITCH} attempts: "
-                "trying MQTT/TLS again"
-            )
+            words = f"{why} over WebSockets: trying MQTT/TLS again"
         self._log(self._switches_this_outage < 2, words)
         self._switches_this_outage += 1
         return to

@@ -14,9 +14,24 @@ BROWSER_FIXTURES = {"page", "new_page", "chromium_browser", "chromium_session"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the whole-system and browser tests slow, so the inner loop can skip them."""
+    """Mark the whole-system and browser tests slow, so the inner loop can skip them; then
+    run the slow ones first.
+
+    With two workers, a minute-long test started near the end leaves the other worker idle
+    for that minute; started first, the many short tests fill in around it.
+    """
     for item in items:
         where = item.nodeid.split("::", 1)[0]
         browser = BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
         if browser or any(part in where for part in SLOW):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=run_first)
+
+
+def run_first(item: pytest.Item) -> int:
+    """The order of a test's group: whole-system runs, other slow tests, the rest.
+
+    Python's sort is stable, so each group keeps the order it was collected in."""
+    if item.get_closest_marker("slow") is None:
+        return 2
+    return 0 if "tests/system/" in item.nodeid else 1

@@ -340,6 +340,16 @@ def test_the_fallback_rule():
     assert len(said) == 2
     pinned = Fallback(Route("tls"), log=lambda first, words: said.append(words))
     assert all(pinned.failed() is None for _ in range(10))
+    assert all(pinned.failed(silent=True) is None for _ in range(10))
+
+
+def test_one_silent_attempt_is_enough_to_fall_back():
+    said = []
+    rule = Fallback(Route("auto", 443, "/mqtt"), log=lambda first, words: said.append(words))
+    assert rule.failed() is None  # refused: the port answered, so try it again
+    assert rule.failed(silent=True) == "websockets"  # dropped: a firewall, switch now
+    assert said == ["no answer at all over MQTT/TLS: trying MQTT over WebSockets/TLS on port 443"]
+    assert rule.failed(silent=True) == "tls"  # an outage: it keeps alternating
 
 
 @pytest.mark.parametrize("ws_port", [0, 1, 65535])
