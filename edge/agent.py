@@ -419,11 +419,14 @@ class Agent:
 def _runs_on_one_clock(
     batch: list[tuple[ClockSample, list[Reading]]],
 ) -> list[tuple[ClockSample, list[Reading]]]:
-    """Group consecutive readings taken on the same clock (same boot, same sync state).
+    """Group consecutive readings taken on the same clock.
 
+    The same clock: the same boot, the same sync state and the same correction from the
+    hub's time.
     Normally the whole batch is one run and one transaction; the clock synchronising in
     the middle of a batch splits it, so no reading's monotonic time is computed across a
-    clock step.
+    clock step, and so does a new sample of the hub's time, so each reading is moved by
+    the correction that held when it was read.
     """
     runs: list[tuple[ClockSample, list[Reading]]] = []
     for sample, readings in batch:
@@ -432,6 +435,7 @@ def _runs_on_one_clock(
             if (
                 last_sample.synchronised == sample.synchronised
                 and last_sample.boot_id == sample.boot_id
+                and last_sample.correction_us == sample.correction_us
             ):
                 last_readings.extend(readings)
                 runs[-1] = (sample, last_readings)

@@ -9,6 +9,7 @@ from edge.store import EdgeStore
 from presentation.reading_flags import Quality
 from sensors.counter import CounterDriver
 from sensors.faulty import FaultyDriver
+from sensors.reading import Reading
 
 
 class FakeTime:
@@ -117,6 +118,26 @@ def test_readings_from_before_and_after_a_clock_step_commit_separately(tmp_path)
         agent.accept(synced, driver.read())
         assert agent.flush() == 2
         assert store.stats().held_back == 1
+    finally:
+        store.close()
+
+
+def test_each_reading_is_moved_by_the_hub_time_correction_that_held_when_it_was_read(tmp_path):
+    settings = EdgeSettings(data_dir=tmp_path)
+    store = EdgeStore(settings.db_path)
+    try:
+        agent = Agent(settings, store, [], synced_clock)
+        read_at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+        for n, correction_s in enumerate((60, 120)):  # a new sample of the hub's time
+            at = read_at + timedelta(seconds=n)
+            sample = ClockSample(at, (5 + n) * 10**9, True, "boot-a", correction_s * 10**6, 0.5)
+            agent.accept(sample, [Reading("t1", "temperature", 20.0 + n, "°C", at)])
+        assert agent.flush() == 2
+        stored = store.readings_between(read_at, read_at + timedelta(hours=1))
+        assert [r.timestamp - read_at for r in stored] == [
+            timedelta(seconds=60),
+            timedelta(seconds=1 + 120),
+        ]
     finally:
         store.close()
 

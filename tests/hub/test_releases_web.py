@@ -1,6 +1,7 @@
 """The hub serves the signed release repository at /releases/: to anyone (it is signed),
 only what is inside it, metadata never cached, release files resumable by range; and a
-node's client takes a release from the real hub web app over HTTP."""
+node's client takes a release from the real hub web app over HTTP, and over HTTPS pinned
+to the council CA through the hall's authenticating proxy."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from cheroot import wsgi
 from hub.store_sqlite import SqliteHubStore
 from hub_sync.release_client import ReleaseClient, ReleaseRefused
 from hub_sync.release_fetcher import CHUNK_BYTES, ReleaseFetcher
+from hub_sync.transports import Proxy
 from provisioning.release_keys import generate_release_keys
 from provisioning.release_repository import ReleaseRepository
 from tests.hub.web_support import make_app
+from tests.provisioning.test_enrolment import TlsServer, make_ca, make_server_cert
+from tests.support.proxy import TinyProxy
 
 WHEEL = b"a wheel of hallsense 2.0.0 for armv7l " * 500
 
@@ -88,6 +92,43 @@ def test_a_node_takes_a_release_from_the_hub_web(tmp_path, app, repo):
     finally:
         server.stop()
         serving.join(10)
+
+
+def test_a_node_behind_the_halls_proxy_takes_a_release_over_https(tmp_path, app, repo):
+    ca = make_ca(tmp_path / "ca", "council-ca")
+    server = TlsServer(app, *make_server_cert(ca, tmp_path / "tls", "hub"))
+    proxy = TinyProxy(
+        tmp_path / "proxy", connect_ports=(server.port,), credentials=("hall", "proxy-pw")
+    ).start()
+    try:
+        client = ReleaseClient(
+            tmp_path / "node" / "trusted",
+            f"{server.url}/releases/",
+            trusted_root=repo.trusted_root(),
+            ca_file=ca.pem_path,
+            download_dir=tmp_path / "node" / "downloads",
+            proxies=Proxy.from_url(proxy.url_with("hall", "proxy-pw")).requests_proxies(),
+        )
+        offered = client.newest("armv7l", "1.0.0")
+        assert offered is not None
+        assert [path.read_bytes() for path in client.download(offered)] == [WHEEL]
+        assert f"CONNECT 127.0.0.1:{server.port} " in proxy.log()
+        # The proxy refusing the hall's password is a retryable failure, said in words.
+        stranger = ReleaseClient(
+            tmp_path / "other" / "trusted",
+            f"{server.url}/releases/",
+            trusted_root=repo.trusted_root(),
+            ca_file=ca.pem_path,
+            download_dir=tmp_path / "other" / "downloads",
+            proxies=Proxy.from_url(proxy.url_with("hall", "wrong")).requests_proxies(),
+        )
+        with pytest.raises(ReleaseRefused) as refused:
+            stranger.newest("armv7l", "1.0.0")
+        assert refused.value.retryable
+        assert "wrong" not in str(refused.value)
+    finally:
+        proxy.stop()
+        server.stop()
 
 
 class CutOnce:

@@ -22,6 +22,7 @@ from hub_sync.enrolment_files import Credentials, read_credentials, write_creden
 from hub_sync.mqtt import ConnectRefused, MqttClient
 from hub_sync.rotation import CredentialKeeper, confirm_new_password
 from hub_sync.rotation_contract import RotationFailed
+from hub_sync.transports import Proxy
 from provisioning.enrolment_tokens import TokenStore
 from provisioning.failure_limit import FailureLimiter
 from provisioning.passwords import read_password_file, verify
@@ -29,6 +30,7 @@ from provisioning.rotation import PENDING_DIR, CredentialRotation, forget_pendin
 from provisioning.state import device_password_matches, reload_broker
 from tests.provisioning.test_enrolment import TlsServer
 from tests.provisioning.test_state import ProvisionedBroker
+from tests.support.proxy import TinyProxy
 
 
 def basic(device_id: str, password: str) -> dict[str, str]:
@@ -339,6 +341,30 @@ def test_a_connected_node_rotates_and_the_broker_then_knows_only_the_new_passwor
     assert b.connected("askrigg", password=saved.password, client_id="askrigg-new").connected
     assert not registry.device("askrigg").rotation_requested
     assert "password" not in json.dumps(repr(saved))
+
+
+def test_a_node_behind_the_halls_proxy_rotates_through_it(tmp_path, b, registry, hub_web):
+    old = b.passwords["askrigg"]
+    path = node_credentials(tmp_path, b, old)
+    proxy = TinyProxy(
+        tmp_path / "proxy", connect_ports=(hub_web.port,), credentials=("hall", "proxy-pw")
+    ).start()
+    try:
+        keeper = CredentialKeeper(
+            path,
+            hub_url=hub_web.url,
+            ca_file=b.state.layout.ca_cert,
+            proxies=Proxy.from_url(proxy.url_with("hall", "proxy-pw")).requests_proxies(),
+        )
+        registry.request_rotation("askrigg", actor="test")
+        keeper.rotate()
+        fresh = read_credentials(path).password
+        assert fresh != old
+        assert device_password_matches(b.state, "askrigg", fresh)
+        # Both calls went through the proxy: the request and the confirmation.
+        assert proxy.log().count(f"CONNECT 127.0.0.1:{hub_web.port} ") == 2, proxy.log()
+    finally:
+        proxy.stop()
 
 
 def test_a_node_whose_new_password_never_took_falls_back_to_the_old_one(tmp_path, b):
