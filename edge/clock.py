@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
+from edge.kept_time import KeptTime, read_kept_time, write_kept_time
 from sensors.reading import utc_now
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,10 @@ class SystemClock:
     disagreement beyond the reference's bound logged once: NTP wins. The system clock is
     never set.
 
+    ``kept_path`` (optional) is where the last good reference sample is kept for this
+    boot (edge/kept_time.py): a clock made again in the same boot (a restarted agent,
+    ``edge status``) starts from it rather than from nothing.
+
     The other arguments are advanced injection points for tests (``start`` runs the
     reference's fetch: in a daemon thread by default). If the boot id cannot be read, a
     random id is used for this process, so readings held back are simply never
@@ -199,6 +204,7 @@ class SystemClock:
         reference: Callable[[], ReferenceTime] | None = None,
         reference_every_s: float = 10800.0,
         reference_name: str = "the hub",
+        kept_path: Path | None = None,
         start: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         if check not in CHECKS:
@@ -226,6 +232,12 @@ class SystemClock:
         self._last_failure = ""
         self._in_use = False
         self._disagreement_logged = False
+        self.kept_path = kept_path if reference is not None else None
+        if self.kept_path is not None:
+            kept = read_kept_time(self.kept_path, self.boot_id)
+            if kept is not None:
+                self._kept = kept
+                self._due_ns = kept.monotonic_ns + self.reference_every_ns
 
     def synchronised(self) -> bool:
         """Whether the system clock is synchronised now (the reference aside)."""
@@ -274,6 +286,10 @@ class SystemClock:
             self._failed(str(error) or type(error).__name__)
             return
         self._compare(got)
+        if self.kept_path is not None:
+            write_kept_time(
+                self.kept_path, self.boot_id, KeptTime(got.unix_ns, got.monotonic_ns, got.error_s)
+            )
         with self._lock:
             self._kept = got
             self._failures = 0

@@ -18,14 +18,12 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from edge.clock import ClockSample
+from edge.layout import DataDir
 from edge.store import EdgeStore
 from sensors.driver import Driver
 from sensors.reading import Reading
 
 log = logging.getLogger(__name__)
-
-JOURNAL_SUFFIX = "-counts.journal"
-"""``<driver>-counts.journal`` beside the store's database, e.g. ``gpio-counts.journal``."""
 
 
 @runtime_checkable
@@ -44,8 +42,8 @@ class JournallingDriver(Protocol):
 
 
 def journal_path(store: EdgeStore, driver_name: str) -> Path:
-    """Where ``driver_name`` journals its counts: beside the store's database."""
-    return store.path.parent / f"{driver_name}{JOURNAL_SUFFIX}"
+    """Where ``driver_name`` journals its counts: in the store's data directory."""
+    return DataDir(store.path.parent).count_journal(driver_name)
 
 
 def in_store(store: EdgeStore, reading: Reading) -> bool:

@@ -18,6 +18,9 @@ from pathlib import Path
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 """What SQLite appends to the database's name for the files it keeps beside it."""
 
+COUNT_JOURNAL_SUFFIX = "-counts.journal"
+"""What a counting driver's name takes for its journal: ``gpio-counts.journal``."""
+
 
 @dataclass(frozen=True)
 class DataDir:
@@ -65,6 +68,19 @@ class DataDir:
         """What the updater is doing or last did, for the heartbeat and ``edge status``."""
         return self.root / "update-state.json"
 
+    @property
+    def hub_time(self) -> Path:
+        """The agent's last sample of the hub's time, for this boot (docs/time.md)."""
+        return self.root / "hub-time.json"
+
+    def count_journal(self, driver_name: str) -> Path:
+        """Where a counting driver journals its counts (``gpio-counts.journal``)."""
+        return self.root / f"{driver_name}{COUNT_JOURNAL_SUFFIX}"
+
+    def count_journals(self) -> list[Path]:
+        """Every counting driver's journal there is."""
+        return sorted(self.root.glob(f"*{COUNT_JOURNAL_SUFFIX}"))
+
     def credential_leftovers(self) -> list[Path]:
         """Temporary copies of the credentials a crash mid-write may leave (hidden, 0600).
 
@@ -83,6 +99,7 @@ class DataDir:
             self.credentials,
             self.release_allowed,
             self.update_state,
+            self.hub_time,
         )
 
     @property

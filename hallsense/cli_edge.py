@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 import click
 
 from edge.agent import Agent
-from edge.clock import SystemClock
 from edge.lock import AgentLock, AgentRunning
 from edge.settings import EdgeSettings
 from edge.status import format_status, node_status
@@ -29,6 +28,7 @@ from hallsense.wiring import (
     NoWorkingDriver,
     build_edge_agent,
     drain_to_hub,
+    edge_clock,
     load_edge_settings,
     open_edge_store,
 )
@@ -275,7 +275,7 @@ def status(env_file: Path | None, as_json: bool) -> None:
         hallsense edge status --env /etc/hallsense/edge.env --json
     """
     settings = _status_settings(env_file)
-    clock = SystemClock(settings.clock_check)
+    clock = edge_clock(settings)  # with the hub's time as the agent last had it
     sample = clock.sample()
     with open_edge_store(settings, readonly=True) as store:
         summary = node_status(

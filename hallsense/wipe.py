@@ -84,7 +84,7 @@ def _wipe(settings: EdgeSettings, env_file: Path | None) -> WipeReport:
     layout = settings.layout
     if layout.db.exists():
         report.readings = _readings_in(layout.db)
-    for path in (*layout.wiped, *layout.credential_leftovers()):
+    for path in (*layout.wiped, *layout.count_journals(), *layout.credential_leftovers()):
         _remove(path, report)
     tally_path = settings.for_driver(COUNTER).tally_path
     if tally_path is not None:

@@ -74,6 +74,7 @@ def edge_clock(settings: EdgeSettings) -> SystemClock:
         ca_file,
         settings.clock_hub_max_error_s,
         settings.clock_hub_every_s,
+        settings.layout.hub_time,
     )
     with _HUB_CLOCKS_LOCK:
         clock = _HUB_CLOCKS.get(key)
@@ -88,6 +89,7 @@ def edge_clock(settings: EdgeSettings) -> SystemClock:
                 ),
                 reference_every_s=settings.clock_hub_every_s,
                 reference_name=f"the hub at {urlsplit(address).netloc}",
+                kept_path=settings.layout.hub_time,
             )
     return clock
 

@@ -4,13 +4,15 @@ import csv
 import io
 import json
 import sqlite3
+import time
 from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 
 from edge.agent import Agent
-from edge.clock import ClockSample
+from edge.clock import ClockSample, read_boot_id
+from edge.kept_time import KeptTime, write_kept_time
 from edge.settings import EdgeSettings
 from edge.store import EdgeStore
 from hallsense.cli import cli
@@ -171,3 +173,26 @@ def test_poster_refuses_a_bad_address(node):
     )
     assert result.exit_code == 1
     assert "ftp://x" in result.output or "http" in result.output
+
+
+def test_status_shows_the_hubs_time_as_the_agent_last_had_it(node, tmp_path):
+    """Without NTP, the agent's clock is the hub's; status says so, without asking the hub."""
+    _, settings = node
+    ca_file = tmp_path / "council-ca.pem"
+    ca_file.write_text("not read: the hub is not asked while the kept time is fresh\n")
+    env = write_env(
+        tmp_path / "hub-clock.env",
+        data_dir=settings.data_dir,
+        hall_name="Askrigg Village Hall",
+        clock_check="hub",
+        clock_hub_url="https://127.0.0.1:9",
+        broker_ca_file=ca_file,
+    )
+    write_kept_time(
+        settings.layout.hub_time,
+        read_boot_id(),
+        KeptTime(time.time_ns(), time.monotonic_ns(), 0.2),
+    )
+    result = invoke("edge", "status", "--env", env)
+    assert result.exit_code == 0, result.output
+    assert "Clock set from the hub's time (to within 0.2 s)" in result.output

@@ -1,3 +1,4 @@
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -119,7 +120,9 @@ class Moving:
         self.mono_ns += int(seconds * 1e9)
 
 
-def hub_clock(boot_file, moving, answers, *, check="hub", kernel=False, every_s=10800.0):
+def hub_clock(
+    boot_file, moving, answers, *, check="hub", kernel=False, every_s=10800.0, kept_path=None
+):
     """A clock whose reference answers from ``answers`` (a sample or an exception) in
     turn, fetched inline; returns (clock, list of times it was asked)."""
     asked = []
@@ -139,6 +142,7 @@ def hub_clock(boot_file, moving, answers, *, check="hub", kernel=False, every_s=
         adjtimex=lambda: kernel,
         reference=reference,
         reference_every_s=every_s,
+        kept_path=kept_path,
         start=lambda work: work(),
     )
     return clock, asked
@@ -301,3 +305,44 @@ def test_held_readings_are_corrected_and_new_ones_stamped_with_the_hubs_time(boo
         Quality.CLOCK_CORRECTED,
         Quality(0),
     ]
+
+
+def test_a_clock_made_again_in_the_same_boot_starts_from_the_kept_hub_time(tmp_path, boot_file):
+    """A restarted agent, or `edge status`, has the hub's time at once, not after asking."""
+    kept = tmp_path / "hub-time.json"
+    moving = Moving()
+    first, asked = hub_clock(boot_file, moving, [true_at(moving)], kept_path=kept)
+    assert first.sample().wall == TRUE
+    assert asked == [moving.mono_ns]
+    moving.advance(600)
+    again, asked_again = hub_clock(boot_file, moving, [], kept_path=kept)
+    sample = again.sample()
+    assert asked_again == []  # not due for three hours
+    assert sample.synchronised
+    assert sample.wall == TRUE + timedelta(seconds=600)
+    assert sample.error_s == pytest.approx(0.05 + 600 * DRIFT_PPM / 1e6)
+
+
+def test_a_kept_hub_time_from_another_boot_or_damaged_is_not_used(tmp_path, boot_file, caplog):
+    kept = tmp_path / "hub-time.json"
+    moving = Moving()
+    first, _ = hub_clock(boot_file, moving, [true_at(moving)], kept_path=kept)
+    first.sample()
+    other_boot = tmp_path / "other_boot_id"
+    other_boot.write_text("11111111-2222-4333-8444-555555555555\n")
+    rebooted, _ = hub_clock(other_boot, moving, [HubDown("no route")], kept_path=kept)
+    assert not rebooted.sample().synchronised  # monotonic time means nothing across boots
+    impossible = {"boot_id": BOOT, "unix_ns": 1, "monotonic_ns": 1, "error_s": -1}
+    for damaged in ("{", json.dumps({"boot_id": BOOT}), json.dumps(impossible)):
+        kept.write_text(damaged)
+        clock, _ = hub_clock(boot_file, moving, [HubDown("no route")], kept_path=kept)
+        assert not clock.sample().synchronised
+    assert "ignoring the kept reference time" in caplog.text
+
+
+def test_a_hub_time_that_cannot_be_kept_is_still_used(tmp_path, boot_file, caplog):
+    moving = Moving()
+    gone = tmp_path / "no-such-directory" / "hub-time.json"
+    clock, _ = hub_clock(boot_file, moving, [true_at(moving)], kept_path=gone)
+    assert clock.sample().wall == TRUE
+    assert "cannot keep the reference time" in caplog.text

@@ -22,7 +22,11 @@ PREVIOUS_RELEASE = {
     "page-settings.json",
     "page-settings.json.new",
 }
-ADDED_SINCE = {"release-allowed.json", "update-state.json"}  # updates from the hub (#17)
+ADDED_SINCE = {
+    "release-allowed.json",  # updates from the hub (#17)
+    "update-state.json",
+    "hub-time.json",  # a clock without NTP (#18)
+}
 
 
 def test_the_layout_names_exactly_the_files_a_node_of_the_previous_release_wrote():
@@ -40,6 +44,19 @@ def test_the_layout_names_exactly_the_files_a_node_of_the_previous_release_wrote
     assert layout.credentials.name == "credentials.json"
     assert layout.page_settings.name == "page-settings.json"
     assert layout.page_settings_pending.name == "page-settings.json.new"
+
+
+def test_counting_drivers_journal_beside_the_store_by_their_name(tmp_path):
+    layout = DataDir(tmp_path)
+    assert layout.count_journal("gpio") == tmp_path / "gpio-counts.journal"
+    assert layout.count_journals() == []
+    layout.count_journal("gpio").write_text("")
+    layout.count_journal("door").write_text("")
+    (tmp_path / "gpio-counts.journal.tmp").write_text("")  # not a journal
+    assert [p.name for p in layout.count_journals()] == [
+        "door-counts.journal",
+        "gpio-counts.journal",
+    ]
 
 
 def test_a_wipe_deletes_every_file_of_the_layout_but_the_lock_it_holds():
