@@ -133,6 +133,7 @@ class EnrollingUplink:
         self.first_retry_s = first_retry_s
         self.uplink: Uplink | None = None
         self._password: str | None = None
+        self._wake: Callable[[], None] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._enrol_until_done, name="enrolment", daemon=True
@@ -180,12 +181,20 @@ class EnrollingUplink:
         """Begin enrolling in the background."""
         self._thread.start()
 
+    def attach_wake(self, wake: Callable[[], None]) -> None:
+        """Hand the agent's wake to the uplink, once enrolment has built it (edge.agent)."""
+        self._wake = wake
+        if self.uplink is not None:
+            self.uplink.attach_wake(wake)
+
     def sync_once(self) -> int:
         """The uplink's step once enrolled; nothing before."""
         if self.uplink is None:
             if self._password is None:
                 return 0
             self.uplink = self.build(self._password)
+            if self._wake is not None:  # acks wake the agent, as for a node enrolled before
+                self.uplink.attach_wake(self._wake)
             self.uplink.start()
         return self.uplink.sync_once()
 

@@ -27,6 +27,10 @@ class RecordingUplink:
         self.password = password
         self.started = False
         self.steps = 0
+        self.wake = None
+
+    def attach_wake(self, wake):
+        self.wake = wake
 
     def start(self):
         self.started = True
@@ -73,11 +77,15 @@ def test_a_node_enrols_once_then_runs_its_uplink_with_the_password(
     companion = EnrollingUplink(
         settings, store, lambda password: built.append(RecordingUplink(password)) or built[-1]
     )
+    woken = []
+    companion.attach_wake(lambda: woken.append(True))  # as the agent does at its start
     try:
         assert companion.sync_once() == 0  # nothing to send with until enrolled
         companion.start()
         assert wait_until(lambda: companion.sync_once() > 0)
         assert built[0].started
+        built[0].wake()  # an ack wakes the agent's loop, enrolled mid-run or not
+        assert woken == [True]
         assert built[0].password == enrolment_hub.issued["askrigg"]
         assert not settings.enrol_token_file.exists()
         assert credentials_path(settings).stat().st_mode & 0o777 == 0o600
