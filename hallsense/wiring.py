@@ -166,9 +166,24 @@ def build_uplink(
             "the node's settings", [f"HALLSENSE_UPLINK_DRAIN_WINDOW: {error}"]
         ) from error
 
+    seen: dict[str, Any] = {"stamp": None, "state": None}
+
     def updates_took(day: str) -> int:
-        """What the updater's downloads took of the link on ``day`` (the same budget)."""
-        kept = read_update_state(settings.layout.update_state)
+        """What the updater's downloads took of the link on ``day`` (the same budget).
+
+        Asked before every batch on a node with a budget: the file is read again only
+        when the updater (another process) has written it since. It writes a new file
+        and renames it into place, so each version has an inode of its own.
+        """
+        path = settings.layout.update_state
+        try:
+            info = path.stat()
+            stamp: tuple[int, int, int] | None = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != seen["stamp"]:
+            seen["stamp"], seen["state"] = stamp, read_update_state(path)
+        kept = seen["state"]
         return kept.downloaded_today if kept.download_day == day else 0
 
     meter = LinkMeter(

@@ -94,3 +94,39 @@ def test_the_nodes_uplink_is_built_with_its_profile_and_drain_sends_at_once(tmp_
         assert build_uplink(settings, store, hold=False).settings.batch_window_s == 0
     finally:
         store.close()
+
+
+def test_the_uplinks_daily_budget_counts_what_the_updater_downloaded_as_it_changes(tmp_path):
+    from datetime import UTC, datetime
+
+    from edge.store import EdgeStore
+    from edge.update_files import UpdateState, write_update_state
+    from hallsense.wiring import build_uplink
+    from hub_sync.metering import local_day
+
+    settings = EdgeSettings(
+        data_dir=tmp_path,
+        device_id="askrigg",
+        broker_host="127.0.0.1",
+        broker_password="not-used",  # noqa: S106 - never connects
+        uplink_daily_budget_mb=1,
+    )
+    today = local_day(datetime.now(UTC), settings.timezone)
+    store = EdgeStore(tmp_path / "edge.db")
+    try:
+        meter = build_uplink(settings, store).meter
+        assert meter is not None
+        assert meter.budget_left() == 1_000_000  # no update yet
+        for took in (600_000, 900_000):  # the updater, another process, writes as it goes
+            write_update_state(
+                settings.layout.update_state,
+                UpdateState(download_day=today, downloaded_today=took),
+            )
+            assert meter.budget_left() == 1_000_000 - took
+        write_update_state(
+            settings.layout.update_state,
+            UpdateState(download_day="2020-01-01", downloaded_today=999_999),
+        )
+        assert meter.budget_left() == 1_000_000  # another day's download counts for nothing
+    finally:
+        store.close()
