@@ -149,6 +149,11 @@ class Agent:
             by_name[name].next_due = min(by_name[name].next_due, self.monotonic() + seconds)
         return ""
 
+    def stop(self) -> None:
+        """Have :meth:`run` stop now (thread-safe; a signal handler may call it)."""
+        self.stop_event.set()
+        self._wake.set()  # not after the loop's wait of up to a second
+
     def wake(self) -> None:
         """Run the loop's next pass now (thread-safe): a companion has work, such as an ack."""
         self._wake.set()

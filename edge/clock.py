@@ -232,6 +232,7 @@ class SystemClock:
         self._last_failure = ""
         self._in_use = False
         self._disagreement_logged = False
+        self._compared = False  # asked once while NTP had the clock
         self.kept_path = kept_path if reference is not None else None
         if self.kept_path is not None:
             kept = read_kept_time(self.kept_path, self.boot_id)
@@ -255,7 +256,7 @@ class SystemClock:
         wall, mono = self.wall(), self.monotonic_ns()
         if self.reference is None:
             return ClockSample(wall, mono, synced, self.boot_id)
-        self._ask_if_due(mono)
+        self._ask_if_due(mono, synced)
         kept = self._kept
         if synced or kept is None:
             return ClockSample(wall, mono, synced, self.boot_id)
@@ -298,11 +299,16 @@ class SystemClock:
             self._asking = False
         log.debug("time taken from %s, to within %.3f s", self.reference_name, got.error_s)
 
-    def _ask_if_due(self, mono: int) -> None:
+    def _ask_if_due(self, mono: int, synced: bool) -> None:
         with self._lock:
             if self._asking or (self._due_ns is not None and mono < self._due_ns):
                 return
+            if synced and self._compared:
+                # NTP has the clock: one comparison per start is enough, and each sample
+                # costs the link a TLS handshake (about 3 KB), 8 a day at the default.
+                return
             self._asking = True
+            self._compared = self._compared or synced
         self.start(self.refresh_reference)
 
     def _failed(self, reason: str) -> None:

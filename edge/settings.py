@@ -170,7 +170,8 @@ class EdgeSettings:
     )
     clock_hub_every_s: float = _setting(
         10800.0,
-        "How often the node asks the hub's time (and at each start; sooner after a failure).",
+        "How often the node asks the hub's time while NTP has not set the clock (and at each "
+        "start; sooner after a failure). With NTP, once per start, to compare.",
         "s",
         min=60,
         max=86400,

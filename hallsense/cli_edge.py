@@ -89,7 +89,7 @@ def run(env_file: Path | None) -> None:
     def stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
         for running in agents:
-            running.stop_event.set()
+            running.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -103,7 +103,7 @@ def run(env_file: Path | None) -> None:
         agent, _failures = build_edge_agent(settings)
         agents.append(agent)
         if stopping.is_set():
-            agent.stop_event.set()
+            agent.stop()
         try:
             agent.run()
         finally:

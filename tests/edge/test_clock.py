@@ -247,6 +247,39 @@ def test_ntp_wins_and_a_disagreeing_hub_is_logged_once(boot_file, caplog):
     ]
 
 
+def test_while_ntp_has_the_clock_the_hub_is_asked_once_not_every_interval(boot_file):
+    """Each sample is a TLS handshake on the hall's link (about 3 KB): 8 a day for nothing."""
+    moving = Moving(wall=TRUE)
+    ntp = [True]
+    asked = []
+
+    def reference():
+        asked.append(moving.mono_ns)
+        return true_at(moving)
+
+    clock = SystemClock(
+        "auto",
+        boot_id_path=boot_file,
+        wall=lambda: moving.now,
+        monotonic_ns=lambda: moving.mono_ns,
+        adjtimex=lambda: ntp[0],
+        reference=reference,
+        reference_every_s=60,
+        start=lambda work: work(),
+    )
+    clock.sample()
+    for _ in range(5):
+        moving.advance(60)
+        clock.sample()
+    assert len(asked) == 1  # the comparison at the start only
+    ntp[0] = False  # NTP lost: the hub's time is kept fresh again, every interval
+    clock.sample()
+    assert len(asked) == 2
+    moving.advance(60)
+    clock.sample()
+    assert len(asked) == 3
+
+
 def test_a_hub_within_its_bound_of_ntp_is_not_a_disagreement(boot_file, caplog):
     moving = Moving(wall=TRUE)
     near = Reference(true_at(moving).unix_ns + 40_000_000, moving.mono_ns, 0.05)
