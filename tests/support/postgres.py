@@ -45,7 +45,17 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
         subprocess.run(
-            _as_postgres(_binary("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres"),
+            # --no-sync: a throwaway cluster need not wait for the disk (5 s, not 1.6).
+            _as_postgres(
+                _binary("initdb"),
+                "--no-sync",
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+            ),
             check=True,
             capture_output=True,
         )
