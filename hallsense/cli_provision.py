@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from hallsense.cli_options import F, current_actor, state_dir_option
+from hallsense.cli_web_proxy import web_proxy_options, web_proxy_summary
 from hallsense.settings import SettingsError, load_settings
 from hub.settings import HubSettings
 from hub.store import HubStoreError, UnknownDevice
@@ -29,6 +30,7 @@ from provisioning.bundle import add_installer, env_file_text, release_root_bytes
 from provisioning.enrolment_label import label_svg, qr_payload
 from provisioning.enrolment_policy import enrolment_tokens
 from provisioning.install_script import NO_WHEELHOUSE, README, WITH_WHEELHOUSE
+from provisioning.nginx_config import WebProxy
 from provisioning.registry import DeviceRegistry, check_name, device_id_from_site
 from provisioning.rotation import forget_pending
 from provisioning.state import (
@@ -142,6 +144,7 @@ def provision() -> None:
     default=None,
     help="The user Mosquitto runs as [default: mosquitto where it exists].",
 )
+@web_proxy_options
 @provisioning_errors
 def init(
     state_dir: Path | None,
@@ -152,6 +155,7 @@ def init(
     plain_port: int | None,
     ws_port: int,
     broker_user: str | None,
+    web_proxy: WebProxy | None,
 ) -> None:
     """Create the council CA, the broker's certificate, configuration and service accounts.
 
@@ -159,6 +163,7 @@ def init(
     Example:
         hallsense provision init --state-dir /etc/hallsense/provision --hostname hub.example
         mosquitto -c /etc/hallsense/provision/mosquitto/mosquitto.conf
+        hallsense provision init --hostname hub.example --web-proxy nginx  # all on 443
     """
     state = init_state(
         state_dir_from(state_dir),
@@ -169,13 +174,16 @@ def init(
         service_port=service_port,
         run_as=broker_user,
         ws_port=ws_port or None,
+        web_proxy=web_proxy,
     )
     layout = state.layout
     click.echo(f"made the provisioning state in {layout.root}")
     click.echo(f"  council CA: {layout.ca_cert} ({state.ca_fingerprint})")
     click.echo(f"  broker: mosquitto -c {layout.conf_path}")
     click.echo(f"  devices connect with TLS on port {port}; hub workers on {service_port}")
-    if ws_port:
+    if web_proxy is not None:
+        click.echo(web_proxy_summary(state, web_proxy))
+    elif ws_port:
         click.echo(f"  devices behind web-only networks: WebSockets with TLS on port {ws_port}")
     if plain_port is not None:
         click.echo(f"  WARNING: plain MQTT on port {plain_port} as asked: for a lab only")

@@ -15,7 +15,8 @@ one account but need one client id each, so they connect to the service listener
 account. A lab may add a plain-text listener (``plain_port``) that behaves like the TLS one.
 Halls whose networks let only web traffic out reach a WebSockets listener (``ws_port``,
 443 from ``provision init``): TLS with the same certificate, and the same accounts, ACL,
-client ids and limits as the TLS listener.
+client ids and limits as the TLS listener. With ``web_proxy`` nginx owns ``ws_port`` and
+passes the WebSockets path to that listener on 127.0.0.1, plain (:mod:`.nginx_config`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from provisioning.certificates import (
     write_certificate,
     write_private_key,
 )
+from provisioning.nginx_config import WebProxy, nginx_site_text, site_for, write_nginx_site
 from provisioning.passwords import (
     Owner,
     mosquitto_hash,
@@ -106,6 +108,7 @@ class StateSettings:
     created: str
     version: int = STATE_VERSION
     ws_port: int | None = None
+    web_proxy: WebProxy | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ def init_state(
     bind_address: str | None = None,
     now: datetime | None = None,
     ws_port: int | None = None,
+    web_proxy: WebProxy | None = None,
 ) -> ProvisioningState:
     """Create a provisioning state: the CA, the broker's certificate, files and accounts.
 
@@ -192,11 +196,13 @@ def init_state(
         now: the issue time of the certificates (tests).
         ws_port: a WebSockets (TLS) listener for nodes as well, for halls that only let
             web traffic out (``provision init`` asks for 443); None: none.
+        web_proxy: nginx on ``ws_port`` for the hub's web too, and its loopback ports.
 
     Raises:
         StateExists: the directory holds anything already (naming it).
         CertificateError: no usable host name or address.
         UnsafeName: a host name with a control character or line break in it.
+        NginxConfigError: a web proxy with no ``ws_port``, or a value nginx cannot take.
     """
     root = Path(directory).absolute()
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
@@ -204,7 +210,8 @@ def init_state(
             f"{root} is not empty: it holds a provisioning state (or something else) already; "
             "choose another directory or remove it"
         )
-    optional = [p for p in (plain_port, ws_port) if p is not None]
+    proxied = (web_proxy.web_port, web_proxy.ws_backend_port) if web_proxy else ()
+    optional = [p for p in (plain_port, ws_port, *proxied) if p is not None]
     ports = [port_tls, service_port, *optional]
     if len(set(ports)) != len(ports):
         raise StateError(f"the listeners need different ports, not {ports}")
@@ -224,8 +231,11 @@ def init_state(
         run_as=run_as,
         created=issued_at.isoformat(),
         ws_port=ws_port,
+        web_proxy=web_proxy,
     )
     state = ProvisioningState(StateLayout(root), settings)
+    if web_proxy is not None:  # refused before anything is made
+        nginx_site_text(site_for(state.layout, settings))
     created_root = not root.exists()
     try:
         _create(state, issued_at)
@@ -275,6 +285,8 @@ def _create(state: ProvisioningState, issued_at: datetime) -> None:
         layout.service_password_path, password_file_text(hashed["service"]), owner=owner
     )
     write_broker_config(state)
+    if settings.web_proxy is not None:
+        write_nginx_site(layout.nginx_site, site_for(layout, settings))
     write_private_file(
         layout.settings_path, json.dumps(asdict(settings), indent=2) + "\n", mode=0o644
     )
@@ -299,9 +311,9 @@ def load_state(directory: str | Path) -> ProvisioningState:
     if not isinstance(raw, dict) or raw.get("version") != STATE_VERSION:
         raise StateError(f"{layout.settings_path} is not a version {STATE_VERSION} state")
     try:
-        settings = StateSettings(
-            **{**raw, "hostnames": tuple(raw["hostnames"]), "ips": tuple(raw["ips"])}
-        )
+        proxy = WebProxy(**raw["web_proxy"]) if raw.get("web_proxy") else None
+        names = {"hostnames": tuple(raw["hostnames"]), "ips": tuple(raw["ips"])}
+        settings = StateSettings(**{**raw, **names, "web_proxy": proxy})
     except (TypeError, KeyError) as error:
         raise StateError(f"{layout.settings_path} is incomplete: {error}") from error
     return ProvisioningState(layout, settings)
@@ -331,11 +343,12 @@ def broker_config(state: ProvisioningState) -> BrokerConfig:
             )
         )
     if settings.ws_port is not None:
+        proxy = settings.web_proxy  # then nginx terminates TLS and forwards from loopback
         extra.append(
             Listener(
-                settings.ws_port,
-                settings.bind_address,
-                tls,
+                proxy.ws_backend_port if proxy else settings.ws_port,
+                "127.0.0.1" if proxy else settings.bind_address,
+                None if proxy else tls,
                 username_as_clientid=True,
                 password_path=layout.password_path,
                 websockets=True,

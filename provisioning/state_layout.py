@@ -12,6 +12,7 @@ Everything provisioning keeps lives under one directory (``--state-dir DIR`` or
     DIR/mosquitto/acl
     DIR/mosquitto/certs/           ca.crt, server.crt, server.key (key 0600)
     DIR/mosquitto/data/            Mosquitto's persistence
+    DIR/nginx/hallsense-hub.conf   with ``--web-proxy nginx``: the site for one TLS port
 """
 
 from __future__ import annotations
@@ -109,3 +110,8 @@ class StateLayout:
     def data_dir(self) -> Path:
         """Mosquitto's persistence."""
         return self.mosquitto_dir / "data"
+
+    @property
+    def nginx_site(self) -> Path:
+        """The nginx site for one TLS port (``provision init --web-proxy nginx``)."""
+        return self.root / "nginx" / "hallsense-hub.conf"

@@ -144,6 +144,12 @@ def not_empty(tmp: Path) -> str:
     return str(tmp / "state")
 
 
+def init_with(tmp: Path, *options: str) -> Setup:
+    """``provision init`` into a fresh state directory, with ``options``."""
+    state = str(tmp / "state")
+    return Setup(["provision", "init", "--hostname", "localhost", "--state-dir", state, *options])
+
+
 def no_settings(*command: str) -> Build:
     """The command with no settings at all: no --env, no HALLSENSE_* variables."""
     return lambda tmp: Setup([*command])
@@ -503,6 +509,15 @@ CASES: dict[tuple[str, str], Build] = {
     ),
     ("hallsense provision init", "the `--state-dir` is not empty"): lambda tmp: Setup(
         ["provision", "init", "--hostname", "localhost", "--state-dir", not_empty(tmp)]
+    ),
+    ("hallsense provision init", "`--web-proxy` with `--ws-port 0`"): lambda tmp: init_with(
+        tmp, "--web-proxy", "nginx", "--ws-port", "0"
+    ),
+    ("hallsense provision init", "`--web-port` or `--ws-backend-port` without `--web-proxy`"): (
+        lambda tmp: init_with(tmp, "--web-port", "8080")
+    ),
+    ("hallsense provision init", "two listeners, or the proxy and a listener, on one port"): (
+        lambda tmp: init_with(tmp, "--web-proxy", "nginx", "--web-port", "8883")
     ),
     ("hallsense provision add-device", NO_STATE): no_state(
         "provision",
