@@ -45,22 +45,29 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+def measure(
+    command: list[str],
+    env: dict[str, str],
+    warm_up_s: float = WARM_UP_S,
+    measure_s: float = MEASURE_S,
+) -> tuple[float, float]:
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        time.sleep(WARM_UP_S)
+        time.sleep(warm_up_s)
         if proc.poll() is not None:
             raise RuntimeError(
                 f"{command} exited: {proc.stderr.read().decode() if proc.stderr else ''}"
             )
         cpu_before = cpu_seconds(proc.pid)
         started = time.monotonic()
-        time.sleep(MEASURE_S)
+        time.sleep(measure_s)
         cpu = (cpu_seconds(proc.pid) - cpu_before) / (time.monotonic() - started)
         return rss_mb(proc.pid), cpu * 100
     finally:
         proc.terminate()
         proc.wait(15)
+        if proc.stderr:
+            proc.stderr.close()
 
 
 def edge_env(directory: Path, interval_s: float, broker_port: int) -> dict[str, str]:
@@ -79,7 +86,7 @@ def edge_env(directory: Path, interval_s: float, broker_port: int) -> dict[str, 
     return env
 
 
-def main() -> None:
+def main(measure_s: float = MEASURE_S, warm_up_s: float = WARM_UP_S) -> None:
     from bench.wire import new_broker
 
     edge = [sys.executable, "-m", "hallsense", "edge", "run"]
@@ -89,15 +96,20 @@ def main() -> None:
         (root / "idle").mkdir()
         broker = new_broker(root)
         try:
-            loaded = measure(edge, edge_env(root / "loaded", 1.0, broker.port))
-            idle = measure(edge, edge_env(root / "idle", 3600.0, broker.port))
+            loaded = measure(
+                edge, edge_env(root / "loaded", 1.0, broker.port), warm_up_s, measure_s
+            )
+            idle = measure(edge, edge_env(root / "idle", 3600.0, broker.port), warm_up_s, measure_s)
         finally:
             broker.stop()
         naive = measure(
-            [sys.executable, "-c", NAIVE_AGENT, str(root / "naive.db")], dict(os.environ)
+            [sys.executable, "-c", NAIVE_AGENT, str(root / "naive.db")],
+            dict(os.environ),
+            warm_up_s,
+            measure_s,
         )
         sensors = _sensor_count(root / "loaded")
-    print(f"\nAgent resources over {MEASURE_S:g} s after a {WARM_UP_S:g} s warm-up")
+    print(f"\nAgent resources over {measure_s:g} s after a {warm_up_s:g} s warm-up")
     print(f"| {'process':<58} | {'RSS MB':>7} | {'% of a core':>11} |")
     print(f"| {'-' * 58} | {'-' * 6}:| {'-' * 10}:|")
     rows = [

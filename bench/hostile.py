@@ -26,6 +26,7 @@ repository root (about 5 minutes)::
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import random
@@ -127,7 +128,8 @@ class Run:
     label: str
     honest_per_s: float
     messages_per_s: float = 0.0
-    """The hostile device's messages sent a second, first to last."""
+    """The hostile device's messages sent a second, first to last (NaN: it flooded, but
+    sent too few messages in the run to have a rate)."""
     readings_per_s: float = 0.0
     """Readings in its valid batches sent a second (repeats of the unpaced cycle included)."""
     unread: int = 0
@@ -139,18 +141,27 @@ class Run:
 
 
 @cache
-def honest_payloads(device: str) -> list[tuple[int, bytes]]:
-    """(first seq, payload) of every batch one honest device sends."""
-    day = hall_day()
-    readings = [replace(day[i % len(day)], seq=i + 1) for i in range(READINGS)]
+def the_day() -> tuple[WireReading, ...]:
+    """The simulated hall day of ``bench.wire``, made once: it takes about a second."""
+    return tuple(hall_day())
+
+
+@cache
+def honest_payloads(device: str, count: int = READINGS) -> list[tuple[int, bytes]]:
+    """(first seq, payload) of every batch one honest device sends: ``count`` readings, a
+    multiple of BATCH (an acknowledged batch counts as BATCH readings)."""
+    day = the_day()
+    readings = [replace(day[i % len(day)], seq=i + 1) for i in range(count)]
     return [
         (first + 1, encode_batch(Batch(device, 7, tuple(readings[first : first + BATCH]))))
-        for first in range(0, READINGS, BATCH)
+        for first in range(0, count, BATCH)
     ]
 
 
-def send_honest(port: int, device: str, payloads: list[tuple[int, bytes]]) -> tuple[int, float]:
-    """Publish every batch with a window of WINDOW, resending after 5 s, for at most CAP_S.
+def send_honest(
+    port: int, device: str, payloads: list[tuple[int, bytes]], cap_s: float = CAP_S
+) -> tuple[int, float]:
+    """Publish every batch with a window of WINDOW, resending after 5 s, for at most ``cap_s``.
 
     Returns the readings the hub acknowledged and the seconds it took.
     """
@@ -175,7 +186,7 @@ def send_honest(port: int, device: str, payloads: list[tuple[int, bytes]]) -> tu
     waiting = list(reversed(payloads))
     in_flight: dict[int, tuple[float, bytes]] = {}
     try:
-        deadline = time.monotonic() + CAP_S
+        deadline = time.monotonic() + cap_s
         while (waiting or in_flight) and time.monotonic() < deadline:
             with changed:
                 for first in [f for f in in_flight if f in acked]:
@@ -190,7 +201,7 @@ def send_honest(port: int, device: str, payloads: list[tuple[int, bytes]]) -> tu
                     in_flight[first] = (now, payload)
                     client.publish(where, payload)
                 if in_flight:
-                    changed.wait(0.5)
+                    changed.wait(max(0.0, min(0.5, deadline - time.monotonic())))
         seconds = time.perf_counter() - began
         with changed:
             return BATCH * len(acked & {first for first, _ in payloads}), seconds
@@ -209,7 +220,7 @@ def wait_for_hub(port: int, hub: subprocess.Popen[bytes]) -> None:
     client.connect()
     try:
         client.subscribe(topic(PROBE, "ack"))
-        payload = encode_batch(Batch(PROBE, 1, (replace(hall_day()[0], seq=1),)))
+        payload = encode_batch(Batch(PROBE, 1, (replace(the_day()[0], seq=1),)))
         deadline = time.monotonic() + 60
         while not acked.is_set():
             if hub.poll() is not None or time.monotonic() > deadline:
@@ -295,14 +306,20 @@ class Pacer:
             self.tokens[name] += (now - self.updated) * rate
         self.updated = now
 
-    def wait(self, names: tuple[str, ...] = QUOTAS) -> None:
-        """Sleep until none of the buckets ``names`` is in debt."""
+    def wait(self, names: tuple[str, ...] = QUOTAS, stop: Any = None) -> bool:
+        """Sleep until none of the buckets ``names`` is in debt; False if ``stop`` (an event)
+        is set first: a batch's debt at the readings quota is seconds long."""
         while True:
+            if stop is not None and stop.is_set():
+                return False
             self._refill()
             debts = [-self.tokens[n] / self.rates[n] for n in names if n in self.rates]
             if max(debts, default=0.0) <= 0:
-                return
-            time.sleep(max(debts))
+                return True
+            if stop is None:
+                time.sleep(max(debts))
+            elif stop.wait(max(debts)):
+                return False
 
     def ready(self, name: str) -> bool:
         """Whether the bucket ``name`` is out of debt now."""
@@ -317,7 +334,14 @@ class Pacer:
 
 
 def flood(
-    port: int, how: str, per_minute: dict[str, int], ready: Any, stop: Any, report: Any
+    port: int,
+    how: str,
+    per_minute: dict[str, int],
+    ready: Any,
+    stop: Any,
+    report: Any,
+    cap_s: float = CAP_S,
+    cycle: int = UNPACED_CYCLE,
 ) -> None:
     """The hostile device's process: build its messages, then flood until told to stop.
 
@@ -328,11 +352,11 @@ def flood(
     planned: list[FloodMessage] = []
     if how in ("quota", "quota-fill"):
         # Each batch is sent once: enough new ones for the longest run at the readings quota.
-        needed = int(per_minute["readings"] / 60 / FLOOD_BATCH * (FLOOD_LEAD_S + CAP_S + 5))
+        needed = int(per_minute["readings"] / 60 / FLOOD_BATCH * (FLOOD_LEAD_S + cap_s + 5))
         while sum(1 for m in planned if m.readings) <= needed:
             planned.append(next(messages))
     else:
-        planned = [next(messages) for _ in range(UNPACED_CYCLE)]
+        planned = [next(messages) for _ in range(cycle)]
     bad = malformed()
     client = MqttClient(
         BrokerSettings("127.0.0.1", port, HOSTILE, PASSWORDS[HOSTILE]), client_id=HOSTILE
@@ -365,7 +389,8 @@ def flood(
                 continue
             if how == "messages":
                 # Past the readings quota: every batch is decoded, most are told to wait.
-                pacer.wait(("messages", "bytes"))
+                if not pacer.wait(("messages", "bytes"), stop):
+                    break
                 pacer.take(message)
                 send(message)
                 continue
@@ -373,11 +398,13 @@ def flood(
                 # Malformed messages go whenever the messages quota has room the next
                 # batch cannot use yet.
                 while message.readings and not pacer.ready("readings") and not stop.is_set():
-                    pacer.wait(("messages", "bytes"))
+                    if not pacer.wait(("messages", "bytes"), stop):
+                        break
                     filler = bad[count % len(bad)]
                     pacer.take(filler)
                     send(filler)
-            pacer.wait()
+            if not pacer.wait(QUOTAS, stop):
+                break
             pacer.take(message)
             send(message)
         for delivery in in_flight:
@@ -386,13 +413,22 @@ def flood(
         pass
     finally:
         # Rates from the first message to the last: what went before the last one,
-        # over that time, as a token bucket counts them.
+        # over that time, as a token bucket counts them. One message has no rate (in a
+        # short run at the readings quota, a batch goes every two seconds).
         seconds = last_at - first_at
-        report[:] = [(count - 1) / seconds, readings / seconds] if seconds else [0.0, 0.0]
+        report[:] = [(count - 1) / seconds, readings / seconds] if seconds else [math.nan, math.nan]
         client.close()
 
 
-def one_run(directory: Path, scenario: Scenario) -> Run:
+def one_run(
+    directory: Path,
+    scenario: Scenario,
+    readings: int = READINGS,
+    cap_s: float = CAP_S,
+    cycle: int = UNPACED_CYCLE,
+) -> Run:
+    """Run ``scenario`` once in ``directory``: honest devices sending ``readings`` each, an
+    unpaced flood sending ``cycle`` distinct messages round and round."""
     broker = Broker(directory / "broker", PASSWORDS, max_queued_messages=1000).start()
     location = str(directory / "hub.db")
     store = open_hub_store(location)
@@ -414,13 +450,13 @@ def one_run(directory: Path, scenario: Scenario) -> Run:
     hub = subprocess.Popen(
         [sys.executable, "-m", "hallsense", "hub", "run", "--env", str(env_file)], env=env
     )
-    payloads = {device: honest_payloads(device) for device in HONEST}
+    payloads = {device: honest_payloads(device, readings) for device in HONEST}
     ready = multiprocessing.Event()
     stop = multiprocessing.Event()
     report = multiprocessing.Array("d", 2)
     flooder = multiprocessing.Process(
         target=flood,
-        args=(broker.port, scenario.flood, default_quotas(), ready, stop, report),
+        args=(broker.port, scenario.flood, default_quotas(), ready, stop, report, cap_s, cycle),
     )
     try:
         wait_for_hub(broker.port, hub)
@@ -432,7 +468,9 @@ def one_run(directory: Path, scenario: Scenario) -> Run:
         results: list[tuple[int, float]] = []
         threads = [
             threading.Thread(
-                target=lambda d=device: results.append(send_honest(broker.port, d, payloads[d]))
+                target=lambda d=device: results.append(
+                    send_honest(broker.port, d, payloads[d], cap_s)
+                )
             )
             for device in HONEST
         ]
@@ -440,7 +478,7 @@ def one_run(directory: Path, scenario: Scenario) -> Run:
             thread.start()
         for thread in threads:
             thread.join()
-        acked = sum(readings for readings, _ in results)
+        acked = sum(count for count, _ in results)
         run = Run(scenario.label, acked / max(seconds for _, seconds in results))
     finally:
         stop.set()
@@ -468,19 +506,36 @@ def one_run(directory: Path, scenario: Scenario) -> Run:
 
 def row(run: Run, calm: float) -> str:
     """One line of the table."""
+
+    def rate(value: float, spec: str) -> str:
+        return "—" if math.isnan(value) else format(value, spec)
+
     return (
         f"| {run.label} | {run.honest_per_s:,.0f} | {run.honest_per_s / calm:.0%} | "
-        f"{run.messages_per_s:,.1f} | {run.readings_per_s:,.0f} | {run.unread:,} | "
+        f"{rate(run.messages_per_s, ',.1f')} | {rate(run.readings_per_s, ',.0f')} | "
+        f"{run.unread:,} | "
         f"{run.waited:,} | {run.rejected:,} | {run.hostile_stored:,} |"
     )
 
 
-def main() -> None:
+def main(
+    rounds: int = ROUNDS,
+    scenarios: tuple[Scenario, ...] = SCENARIOS,
+    readings: int = READINGS,
+    cap_s: float = CAP_S,
+    cycle: int = UNPACED_CYCLE,
+) -> None:
+    """Run ``scenarios`` (the first without a flood, the headline among them) ``rounds``
+    times, honest devices sending ``readings`` each for at most ``cap_s``, an unpaced flood
+    ``cycle`` distinct messages; print the tables.
+    """
+    if readings % BATCH:
+        raise ValueError(f"readings must be a multiple of {BATCH:,}, not {readings:,}")
     quotas = default_quotas()
     print(
         "Default quotas a minute per device: "
         + ", ".join(f"{rate:,} {name}" for name, rate in quotas.items())
-        + f"; {ROUNDS} rounds"
+        + f"; {rounds} rounds"
     )
     header = (
         "| run | honest readings/s | share of no flood | hostile messages/s | "
@@ -490,14 +545,14 @@ def main() -> None:
     )
     print(header)
     best: dict[str, Run] = {}
-    shares: dict[str, list[float]] = {s.label: [] for s in SCENARIOS}
+    shares: dict[str, list[float]] = {s.label: [] for s in scenarios}
     with tempfile.TemporaryDirectory(prefix="hallsense-bench-hostile-") as scratch:
-        for n in range(ROUNDS):
+        for n in range(rounds):
             calm = 0.0
-            for number, scenario in enumerate(SCENARIOS):
+            for number, scenario in enumerate(scenarios):
                 directory = Path(scratch) / f"{n}-{number}"
                 directory.mkdir()
-                run = one_run(directory, scenario)
+                run = one_run(directory, scenario, readings, cap_s, cycle)
                 calm = calm or run.honest_per_s
                 shares[scenario.label].append(run.honest_per_s / calm)
                 print(row(replace(run, label=f"round {n + 1}: {run.label}"), calm), flush=True)
@@ -506,13 +561,13 @@ def main() -> None:
                     or run.honest_per_s > best[scenario.label].honest_per_s
                 ):
                     best[scenario.label] = run
-    calm = best["no flood"].honest_per_s
-    print(f"\nBest of {ROUNDS} each:\n")
+    calm = best[scenarios[0].label].honest_per_s
+    print(f"\nBest of {rounds} each:\n")
     print(header)
-    for scenario in SCENARIOS:
+    for scenario in scenarios:
         print(row(best[scenario.label], calm))
     print()
-    for scenario in SCENARIOS[1:]:
+    for scenario in scenarios[1:]:
         each = ", ".join(f"{share:.0%}" for share in shares[scenario.label])
         print(f"Share of the same round's rate without the flood, {scenario.label}: {each}")
     ratio = best[HEADLINE].honest_per_s / calm

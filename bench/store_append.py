@@ -29,10 +29,10 @@ METRICS = [
 ]
 
 
-def make_readings() -> list[Reading]:
+def make_readings(total: int = TOTAL) -> list[Reading]:
     start = datetime(2026, 11, 24, tzinfo=UTC)
     readings = []
-    for i in range(TOTAL):
+    for i in range(total):
         metric, unit = METRICS[i % SENSORS]
         moment = start + timedelta(seconds=i // SENSORS)
         readings.append(Reading(f"s{i % SENSORS}", metric, 20.0 + (i % 97) / 10, unit, moment))
@@ -77,15 +77,18 @@ def bench_raw(path: Path, readings: list[Reading]) -> float:
     return elapsed
 
 
-def main() -> None:
-    readings = make_readings()
+def main(total: int = TOTAL, rounds: int = 3) -> None:
+    readings = make_readings(total)
     with tempfile.TemporaryDirectory() as scratch:
-        raw_s = min(bench_raw(Path(scratch) / f"raw{i}.db", readings) for i in range(3))
-        store_s = min(bench_store(Path(scratch) / f"store{i}.db", readings) for i in range(3))
-    raw_rate = TOTAL / raw_s
-    store_rate = TOTAL / store_s
-    print(f"\nStore append, {TOTAL:,} readings from {SENSORS} sensors, batches of {BATCH}, ")
-    print(f"WAL + synchronous=FULL, best of 3 ({platform.python_version()}, {platform.machine()})")
+        raw_s = min(bench_raw(Path(scratch) / f"raw{i}.db", readings) for i in range(rounds))
+        store_s = min(bench_store(Path(scratch) / f"store{i}.db", readings) for i in range(rounds))
+    raw_rate = total / raw_s
+    store_rate = total / store_s
+    print(f"\nStore append, {total:,} readings from {SENSORS} sensors, batches of {BATCH}, ")
+    print(
+        f"WAL + synchronous=FULL, best of {rounds} "
+        f"({platform.python_version()}, {platform.machine()})"
+    )
     print(f"| {'method':<52} | {'readings/s':>12} |")
     print(f"| {'-' * 52} | {'-' * 12}:|")
     print(f"| {'raw executemany of prepared tuples (the limit)':<52} | {raw_rate:>12,.0f} |")

@@ -66,8 +66,8 @@ def _series() -> list[tuple[str, str, str]]:
     return sim + pi
 
 
-def year_batches(end: datetime) -> Iterator[list[object]]:
-    """A year of one-minute readings up to ``end`` from 10 sensors, in append batches.
+def year_batches(end: datetime, days: float = DAYS) -> Iterator[list[object]]:
+    """A year (or ``days``) of one-minute readings up to ``end`` from 10 sensors, in batches.
 
     The hall's 8 metrics come from ``sensors.simulated.simulate`` every 10 minutes (its
     bookings, heating and door counts); gauges are interpolated between those samples, a
@@ -78,7 +78,7 @@ def year_batches(end: datetime) -> Iterator[list[object]]:
     from sensors.simulated import simulate
 
     series = _series()
-    start = end - timedelta(days=DAYS)
+    start = end - timedelta(days=days)
     step = timedelta(minutes=STEP_MIN)
     minute = timedelta(minutes=1)
     window_s = STEP_MIN * 60.0
@@ -113,8 +113,8 @@ def year_batches(end: datetime) -> Iterator[list[object]]:
         yield batch
 
 
-def build_store(path: Path, end: datetime) -> int:
-    """Fill a new store at ``path`` with a year of readings up to ``end``; returns how many."""
+def build_store(path: Path, end: datetime, days: float = DAYS) -> int:
+    """Fill a new store at ``path`` with ``days`` of readings up to ``end``; returns how many."""
     from edge.clock import ClockSample
     from edge.store import EdgeStore
     from sensors.simulated import SimulatedDriver
@@ -123,7 +123,7 @@ def build_store(path: Path, end: datetime) -> int:
     count = 0
     with EdgeStore(path) as store:
         store.register_sensors(SimulatedDriver(interval_s=60).sensors())
-        for batch in year_batches(end):
+        for batch in year_batches(end, days):
             store.append(batch, sample)  # type: ignore[arg-type]
             count += len(batch)
     return count
@@ -252,6 +252,8 @@ def server(label: str, command: list[str], env: dict[str, str], base: str) -> It
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
 
 
 # --- the naive baseline ---
@@ -365,21 +367,23 @@ def serve_naive(db: Path, port: int) -> None:
 Latencies = dict[str, list[float]]
 
 
-def measure(base: str, pages: list[tuple[str, str]], *, slow: bool) -> tuple[Latencies, int]:
+def measure(
+    base: str, pages: list[tuple[str, str]], *, slow: bool, most: int = 50
+) -> tuple[Latencies, int]:
     """Latencies (ms) per page, and the last page's body size.
 
-    Fast pages get 5 warm-up requests and 50 timed ones; slow ones (CSV exports, every
-    naive page) one warm-up and as many as fit in 8 s, at least 3, to keep the run short.
+    Fast pages get 5 warm-up requests and ``most`` (50) timed ones; slow ones (CSV exports,
+    every naive page) one warm-up and as many as fit in 8 s, at least 3, to keep the run short.
     """
     out: Latencies = {}
     size = 0
     for name, path in pages:
         out[name], size = sample(
             base + path,
-            warm_up=1 if slow else 5,
-            most=50,
+            warm_up=1 if slow else min(5, most),
+            most=most,
             budget_s=8.0 if slow else 60.0,
-            least=3 if slow else 50,
+            least=min(3, most) if slow else most,
         )
     return out, size
 
@@ -395,7 +399,8 @@ def edge_env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def run(data_dir: Path) -> None:
+def run(data_dir: Path, days: float = DAYS, requests: int = 50) -> None:
+    """Build (or reuse) the store in ``data_dir``, time both servers and print the tables."""
     db = data_dir / "hallsense.db"
     if db.exists():
         end = data_end(db)
@@ -405,10 +410,10 @@ def run(data_dir: Path) -> None:
     else:
         end = datetime.now(UTC).replace(second=0, microsecond=0)
         started = time.perf_counter()
-        count = build_store(db, end)
+        count = build_store(db, end, days)
         took = time.perf_counter() - started
         print(
-            f"\nBuilt a store of {count:,} readings ({DAYS} days x 1,440 minutes x "
+            f"\nBuilt a store of {count:,} readings ({days:g} days x 1,440 minutes x "
             f"{len(_series())} sensors) through EdgeStore.append in {took:.1f} s "
             f"({count / took:,.0f} readings/s); {db.stat().st_size / 1e6:,.0f} MB"
         )
@@ -431,9 +436,9 @@ def run(data_dir: Path) -> None:
     with server("hallsense edge web", ours_cmd, edge_env(data_dir, port), base) as pid:
         mem_start = memory_mb(pid)
         html_bytes, home_total, assets = page_weight(base)
-        ours, _ = measure(base, [home, trend], slow=False)
+        ours, _ = measure(base, [home, trend], slow=False, most=requests)
         mem_pages = memory_mb(pid)
-        csv_ours, csv_bytes = measure(base, [csv_page], slow=True)
+        csv_ours, csv_bytes = measure(base, [csv_page], slow=True, most=requests)
         ours.update(csv_ours)
         mem_end = memory_mb(pid)
 
@@ -441,7 +446,7 @@ def run(data_dir: Path) -> None:
     base = f"http://127.0.0.1:{port}/"
     naive_cmd = [sys.executable, "-m", "bench.web", "naive", str(db), str(port)]
     with server("naive app", naive_cmd, dict(os.environ), base) as pid:
-        naive, naive_csv_bytes = measure(base, pages, slow=True)
+        naive, naive_csv_bytes = measure(base, pages, slow=True, most=requests)
         naive_mem = memory_mb(pid)
     load_after = os.getloadavg()[0]
 
@@ -484,16 +489,16 @@ def run(data_dir: Path) -> None:
     print("Goals: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in goals))
 
 
-def main() -> None:
+def main(days: float = DAYS, requests: int = 50) -> None:
     started = time.monotonic()
     keep = os.environ.get(KEEP_ENV)
     if keep:
         directory = Path(keep)
         directory.mkdir(parents=True, exist_ok=True)
-        run(directory)
+        run(directory, days, requests)
     else:
         with tempfile.TemporaryDirectory(prefix="hallsense-bench-web-") as scratch:
-            run(Path(scratch))
+            run(Path(scratch), days, requests)
     print(f"(the whole benchmark took {time.monotonic() - started:.0f} s)")
 
 
