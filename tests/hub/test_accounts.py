@@ -30,6 +30,7 @@ from hub.logins import (
 )
 from provisioning.failure_limit import FailureLimiter
 from tests.hub.web_support import Clock
+from tests.hub.web_support import account as make_account
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's
 OTHER = "four wrong words here"
@@ -155,7 +156,7 @@ def test_a_bad_password_does_not_spend_the_set_up_code(logins):
 
 
 def test_sessions_are_stored_hashed_and_each_login_makes_a_new_one(logins, hub_store):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     first, csrf = logins.log_in("alice", PASSWORD, "192.0.2.1")
     second, other_csrf = logins.log_in("alice", PASSWORD, "192.0.2.1")
     assert first != second
@@ -170,7 +171,7 @@ def test_sessions_are_stored_hashed_and_each_login_makes_a_new_one(logins, hub_s
 
 
 def test_an_idle_session_expires_and_is_forgotten(logins, hub_store, clock):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     idle, _ = logins.log_in("alice", PASSWORD, "192.0.2.1")
     busy, _ = logins.log_in("alice", PASSWORD, "192.0.2.1")
     clock.now += IDLE_TIMEOUT_S - 60
@@ -182,7 +183,7 @@ def test_an_idle_session_expires_and_is_forgotten(logins, hub_store, clock):
 
 
 def test_the_absolute_lifetime_holds_however_busy_the_session(logins, clock):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     session_id, _ = logins.log_in("alice", PASSWORD, "192.0.2.1")
     started = clock.now
     while clock.now - started <= SESSION_LIFETIME_S - 600:
@@ -193,7 +194,7 @@ def test_the_absolute_lifetime_holds_however_busy_the_session(logins, clock):
 
 
 def test_logging_out_ends_the_session_on_the_server(logins, hub_store):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     session_id, _ = logins.log_in("alice", PASSWORD, "192.0.2.1")
     logins.log_out(session_id)
     assert logins.session(session_id) is None
@@ -202,7 +203,7 @@ def test_logging_out_ends_the_session_on_the_server(logins, hub_store):
 
 @pytest.mark.slow
 def test_a_password_change_ends_every_session_and_the_old_password(logins):
-    account = logins.create_account("alice", PASSWORD, "team")
+    account = make_account(logins.store(), "alice", "team")
     here, _ = logins.log_in("alice", PASSWORD, "192.0.2.1")
     there, _ = logins.log_in("alice", PASSWORD, "192.0.2.2")
     with pytest.raises(LoginRefused):
@@ -219,7 +220,7 @@ def test_a_password_change_ends_every_session_and_the_old_password(logins):
 
 
 def test_a_disabled_account_gets_the_same_refusal_and_loses_its_sessions(logins, hub_store):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     session_id, _ = logins.log_in("alice", PASSWORD, "192.0.2.1")
     hub_store.set_disabled("alice", True)
     assert logins.session(session_id) is None
@@ -242,7 +243,7 @@ def refusal(logins, username, password, client):
 
 
 def test_an_unknown_user_and_a_wrong_password_get_the_same_answer(logins):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     unknown = refusal(logins, "nobody", PASSWORD, "192.0.2.1")
     wrong = refusal(logins, "alice", OTHER, "192.0.2.1")
     assert type(unknown) is type(wrong) is LoginRefused
@@ -257,7 +258,7 @@ def test_an_unknown_user_takes_as_long_as_a_wrong_password(hub_store):
         per_user=FailureLimiter(100, 60),
         per_address=FailureLimiter(100, 60),
     )
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
 
     def took(username):
         start = time.perf_counter()
@@ -272,7 +273,7 @@ def test_an_unknown_user_takes_as_long_as_a_wrong_password(hub_store):
 
 @pytest.mark.slow
 def test_five_failures_for_one_name_make_even_the_right_password_wait(logins):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     for n in range(5):  # from five addresses: the limit is per name too
         assert isinstance(refusal(logins, "alice", OTHER, f"192.0.2.{n}"), LoginRefused)
     throttled = refusal(logins, "Alice", PASSWORD, "198.51.100.7")
@@ -289,7 +290,7 @@ def test_five_failures_for_one_name_make_even_the_right_password_wait(logins):
 
 @pytest.mark.slow
 def test_twenty_failures_from_one_address_make_that_address_wait(logins):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     for n in range(20):  # a different name each time: only the address adds up
         refusal(logins, f"guess-{n}", OTHER, "203.0.113.9")
     assert isinstance(refusal(logins, "alice", PASSWORD, "203.0.113.9"), Throttled)
@@ -312,7 +313,7 @@ def test_twenty_failures_from_one_address_make_that_address_wait(logins):
 def test_a_malformed_log_in_is_refused_unread_and_counted(hub_store, username, password, says):
     # One failure an address is enough here, to see that this one counted.
     logins = Logins(lambda: hub_store, per_address=FailureLimiter(1, 60))
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     with pytest.raises(MalformedLogin, match=f"^{says}$") as caught:
         logins.log_in(username, password, "192.0.2.1")
     assert isinstance(caught.value, LoginRefused)  # for callers that know only refusals
@@ -321,7 +322,7 @@ def test_a_malformed_log_in_is_refused_unread_and_counted(hub_store, username, p
 
 
 def test_malformed_log_ins_at_one_name_make_that_name_wait(logins):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     for n, password in enumerate(["", "x" * 300, PASSWORD + "\x00", "", "x" * 257]):
         assert isinstance(refusal(logins, " Alice ", password, f"192.0.2.{n}"), MalformedLogin)
     assert isinstance(refusal(logins, "alice", PASSWORD, "198.51.100.1"), Throttled)
@@ -331,7 +332,7 @@ def test_failures_are_logged_once_a_minute_per_address_with_a_count_of_the_rest(
     hub_store, clock, caplog
 ):
     logins = Logins(lambda: hub_store, clock=clock, failure_log=FailureLog(clock=clock))
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     with caplog.at_level(logging.WARNING, logger="hub.logins"):
         for n in range(3):
             refusal(logins, f"guess-{n}", "hunter2 guess", "203.0.113.1")
@@ -364,7 +365,7 @@ def test_the_failure_log_forgets_the_quietest_addresses_first():
 
 
 def test_api_tokens_are_shown_once_stored_hashed_and_revocable(logins, hub_store):
-    alice = logins.create_account("alice", PASSWORD, "team")
+    alice = make_account(logins.store(), "alice", "team")
     token = logins.issue_token(alice, "nightly export")
     assert len(token) >= 43
     stored = every_value(hub_store, "api_tokens")
@@ -377,7 +378,7 @@ def test_api_tokens_are_shown_once_stored_hashed_and_revocable(logins, hub_store
 
 
 def test_a_disabled_account_loses_its_tokens(logins, hub_store):
-    alice = logins.create_account("alice", PASSWORD, "team")
+    alice = make_account(logins.store(), "alice", "team")
     token = logins.issue_token(alice, "script")
     hub_store.set_disabled("alice", True)
     assert logins.token_account(token) is None
@@ -386,8 +387,8 @@ def test_a_disabled_account_loses_its_tokens(logins, hub_store):
 
 
 def test_a_clerk_sees_only_their_own_halls_by_session_and_by_token(logins):
-    logins.create_account("team", PASSWORD, "team")
-    clerk = logins.create_account("clerk", PASSWORD, "clerk", ("askrigg", "askrigg", "reeth"))
+    make_account(logins.store(), "team", "team")
+    clerk = make_account(logins.store(), "clerk", "clerk", ("askrigg", "askrigg", "reeth"))
     assert clerk.halls == ("askrigg", "reeth")
     session_id, _ = logins.log_in("clerk", PASSWORD, "192.0.2.1")
     by_session = logins.session(session_id)[0]

@@ -27,6 +27,7 @@ from hub.login_web import (
 from hub.logins import IDLE_TIMEOUT_S, SESSION_LIFETIME_S, Logins, digest, verify_password
 from hub.store_sqlite import SqliteHubStore
 from tests.hub.web_support import PASSWORD, Clock, make_app
+from tests.hub.web_support import account as make_account
 
 PAGE = '{% extends "base.html" %}{% block title %}T{% endblock %}{% block content %}<h1>{{ text }}</h1>{% endblock %}'  # noqa: E501
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -170,12 +171,12 @@ def test_routes_are_protected_unless_named_public(app, logins):
         answer = getattr(client, method)("/api/v1/things")
         assert answer.status_code == 401, method  # the API answers, never redirects
         assert "Location" not in answer.headers
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     assert client.get("/setup").status_code == 303  # once an account exists, no set-up
 
 
 def test_a_protected_page_leads_to_the_login_and_back(app, logins):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client = app.test_client()
     answer = client.get("/halls/askrigg?period=week")
     assert answer.headers["Location"] == "/login?next=/halls/askrigg?period%3Dweek"
@@ -200,7 +201,7 @@ def test_a_protected_page_leads_to_the_login_and_back(app, logins):
     ],
 )
 def test_next_never_leads_off_the_site(app, logins, target):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     assert safe_next(target) == "/fleet"
     answer = log_in(app.test_client(), "alice", next_path=target)
     assert answer.headers["Location"] == "/fleet"
@@ -218,7 +219,7 @@ def test_next_is_escaped_on_the_login_page(app):
 def test_the_session_cookie_is_httponly_samesite_and_secure_behind_https(
     app, logins, secure, cookie_name
 ):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     answer = log_in(app.test_client(), "alice")
     cookies = [c for c in answer.headers.getlist("Set-Cookie") if c.startswith(cookie_name + "=")]
     assert len(cookies) == 1
@@ -232,7 +233,7 @@ def test_the_session_cookie_is_httponly_samesite_and_secure_behind_https(
 
 
 def test_login_makes_a_new_session_id_whatever_cookie_came_before(app, logins, cookie_name):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client = app.test_client()
     planted = "an-id-chosen-by-someone-else-0123456789abcdef"
     client.set_cookie(cookie_name, planted)
@@ -253,7 +254,7 @@ def test_login_makes_a_new_session_id_whatever_cookie_came_before(app, logins, c
 
 
 def test_the_cookie_holds_the_id_and_the_store_only_its_hash(app, logins, store, cookie_name):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client = app.test_client()
     log_in(client, "alice")
     session_id = client.get_cookie(cookie_name).value
@@ -263,7 +264,7 @@ def test_the_cookie_holds_the_id_and_the_store_only_its_hash(app, logins, store,
 
 
 def test_an_idle_session_expires_and_a_busy_one_lasts_its_lifetime(app, logins, clock):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     idle, busy = app.test_client(), app.test_client()
     log_in(idle, "alice")
     log_in(busy, "alice")
@@ -279,7 +280,7 @@ def test_an_idle_session_expires_and_a_busy_one_lasts_its_lifetime(app, logins, 
 
 
 def test_logout_kills_the_session_on_the_server(app, logins, cookie_name):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client = app.test_client()
     log_in(client, "alice")
     session_id = client.get_cookie(cookie_name).value
@@ -296,7 +297,7 @@ def test_logout_kills_the_session_on_the_server(app, logins, cookie_name):
 
 @pytest.mark.slow
 def test_a_password_change_logs_out_everywhere(app, logins, store):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     here, there = app.test_client(), app.test_client()
     log_in(here, "alice")
     log_in(there, "alice")
@@ -323,7 +324,7 @@ def test_a_password_change_logs_out_everywhere(app, logins, store):
 
 
 def test_disabling_an_account_ends_its_sessions(app, logins, store):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client = app.test_client()
     log_in(client, "alice")
     store.set_disabled("alice", True)
@@ -335,7 +336,7 @@ def test_disabling_an_account_ends_its_sessions(app, logins, store):
 
 
 def test_a_post_without_the_right_csrf_token_gets_400_and_changes_nothing(app, logins, changes):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client, other = app.test_client(), app.test_client()
     log_in(client, "alice")
     log_in(other, "alice")
@@ -393,7 +394,7 @@ def test_the_login_and_setup_forms_need_their_token_too(app, logins, cookie_name
 
 
 def test_a_bearer_token_works_without_csrf_until_revoked(app, logins, store, changes):
-    alice = logins.create_account("alice", PASSWORD, "team")
+    alice = make_account(logins.store(), "alice", "team")
     headers = {"Authorization": f"Bearer {logins.issue_token(alice, 'export', 'full')}"}
     client = app.test_client()
     assert client.get("/api/v1/things", headers=headers).json["who"] == "alice"
@@ -409,7 +410,7 @@ def test_a_bearer_token_works_without_csrf_until_revoked(app, logins, store, cha
 
 
 def test_a_read_only_token_reads_but_changes_nothing(app, logins, changes):
-    alice = logins.create_account("alice", PASSWORD, "team")
+    alice = make_account(logins.store(), "alice", "team")
     headers = {"Authorization": f"Bearer {logins.issue_token(alice, 'prometheus')}"}  # read
     client = app.test_client()
     assert client.get("/api/v1/things", headers=headers).json["who"] == "alice"
@@ -445,7 +446,7 @@ def test_a_read_only_token_reads_but_changes_nothing(app, logins, changes):
 
 
 def test_a_clerk_of_one_hall_is_refused_another_halls_routes(app, logins, changes):
-    logins.create_account("team", PASSWORD, "team")
+    make_account(logins.store(), "team", "team")
     clerk = logins.create_account("clerk-askrigg", PASSWORD, "clerk", ("askrigg",))
     client = app.test_client()
     log_in(client, "clerk-askrigg")
@@ -478,7 +479,7 @@ def error_summary(text: str) -> str:
 
 @pytest.mark.slow
 def test_login_throttling_looks_the_same_for_unknown_and_known_users(app, logins):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client = app.test_client()
     for n in range(5):
         unknown = log_in(client, "nobody", "wrong password", address=f"192.0.2.{n}")
@@ -495,7 +496,7 @@ def test_login_throttling_looks_the_same_for_unknown_and_known_users(app, logins
 
 @pytest.mark.slow
 def test_one_address_is_throttled_after_twenty_failures(app, logins):
-    logins.create_account("alice", PASSWORD, "team")
+    make_account(logins.store(), "alice", "team")
     client = app.test_client()
     for n in range(20):
         assert log_in(client, f"guess{n}", "wrong", address="203.0.113.5").status_code == 401
