@@ -16,11 +16,20 @@ from tests.support.browser import (  # noqa: F401 - fixtures, found by name
     new_page,
     page,
 )
-from tests.support.postgres import PostgresCluster
+from tests.support.postgres import PostgresCluster, postgres_for_tests
 
 
 @pytest.fixture(scope="session")
 def pg_cluster():
+    """Where the PostgreSQL tests make their databases (tests/support/postgres.py)."""
+    server = postgres_for_tests()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def own_pg_cluster():
+    """A throwaway cluster of the test's own, which it may stop and start."""
     cluster = PostgresCluster().start()
     yield cluster
     cluster.destroy()

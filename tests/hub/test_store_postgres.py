@@ -4,6 +4,7 @@ uncounted, and the hub recovers."""
 import re
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -33,7 +34,10 @@ def batch(seqs):
 
 
 @pytest.mark.slow
-def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(tmp_path, broker, pg_cluster):
+def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(
+    tmp_path, broker, own_pg_cluster
+):
+    pg_cluster = own_pg_cluster  # stopped and started below: never a shared server
     url = pg_cluster.new_database()
     store = PostgresHubStore(url)
     store.add_device("askrigg", "Askrigg")
@@ -88,7 +92,9 @@ def test_a_stopped_database_gets_no_acks_loses_nothing_and_recovers(tmp_path, br
 
 
 def test_the_password_is_not_in_messages(pg_cluster):
-    url = pg_cluster.url("nowhere_db").replace("postgres@", "postgres:s3cret-pw@")
+    parts = urlsplit(pg_cluster.url("nowhere_db"))
+    user, host = parts.netloc.rsplit("@", 1)
+    url = urlunsplit(parts._replace(netloc=f"{user.split(':')[0]}:s3cret-pw@{host}"))
     with pytest.raises(HubStoreError) as caught:
         PostgresHubStore(url)
     assert "s3cret-pw" not in str(caught.value)

@@ -1,4 +1,11 @@
-"""A throwaway PostgreSQL cluster for the tests: initdb and pg_ctl on a free port."""
+"""PostgreSQL for the tests: a throwaway cluster (initdb and pg_ctl on a free port), or a
+server of your own named by ``HALLSENSE_TEST_PG_DSN``.
+
+With ``HALLSENSE_TEST_PG_DSN=postgresql://user@host:port/db`` (a role that may create
+databases) each test gets a fresh database on that server, dropped at the end of the
+session; the one test that stops and restarts PostgreSQL still makes a cluster of its
+own, since nobody's shared server may be stopped.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -99,3 +107,37 @@ class PostgresCluster:
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class ServerDatabases:
+    """Fresh databases on a server someone else runs (``HALLSENSE_TEST_PG_DSN``)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.made: list[str] = []
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+
+    def url(self, database: str) -> str:
+        parts = urlsplit(self.dsn)
+        return urlunsplit(parts._replace(path=f"/{database}"))
+
+    def new_database(self) -> str:
+        name = (
+            f"hallsense_test_{os.getpid()}_{len(self.made) + 1}_{int(time.time() * 1000) % 100000}"
+        )
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        self.made.append(name)
+        return self.url(name)
+
+    def destroy(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            for name in self.made:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def postgres_for_tests() -> PostgresCluster | ServerDatabases:
+    """The server ``HALLSENSE_TEST_PG_DSN`` names, else a throwaway cluster, started."""
+    dsn = os.environ.get("HALLSENSE_TEST_PG_DSN", "")
+    return ServerDatabases(dsn) if dsn else PostgresCluster().start()
