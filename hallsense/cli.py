@@ -98,6 +98,7 @@ def _edge() -> click.Command:
         cli_edge,
         cli_edge_calibrate,
         cli_edge_install,
+        cli_edge_report,
         cli_edge_update,
     )
 
@@ -108,6 +109,7 @@ def _edge() -> click.Command:
     edge.add_command(cli_edge.wipe)
     edge.add_command(cli_edge.status)
     edge.add_command(cli_edge.export)
+    edge.add_command(cli_edge_report.report)
     edge.add_command(cli_edge_calibrate.calibrate_footfall)
     edge.add_command(cli_edge.drain)
     edge.add_command(cli_edge.backup)

@@ -271,6 +271,20 @@ CASES: dict[tuple[str, str], Build] = {
     ("hallsense edge status", NO_STORE): lambda tmp: Setup(
         ["edge", "status", "--env", node_env(tmp)]
     ),
+    ("hallsense edge report", NO_SETTINGS): no_settings("edge", "report", "--month", "2026-11"),
+    ("hallsense edge report", NO_STORE): lambda tmp: Setup(
+        ["edge", "report", "--env", node_env(tmp), "--month", "2026-11"]
+    ),
+    (
+        "hallsense edge report",
+        "`--month` is not a month written YYYY-MM (or its month is not 01 to 12)",
+    ): lambda tmp: Setup(["edge", "report", "--env", stored_node_env(tmp), "--month", "2026-13"]),
+    ("hallsense edge report", "the month has not ended yet (this month or a later one)"): (
+        lambda tmp: Setup(["edge", "report", "--env", stored_node_env(tmp), "--month", "2999-01"])
+    ),
+    ("hallsense edge report", "no readings in the month"): lambda tmp: Setup(
+        ["edge", "report", "--env", stored_node_env(tmp), "--month", "2026-11"]
+    ),
     ("hallsense edge export", NO_STORE): lambda tmp: Setup(
         ["edge", "export", "--env", node_env(tmp), "--from", "2026-11-01", "--to", "2026-11-02"]
     ),

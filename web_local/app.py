@@ -22,6 +22,7 @@ from web_local.context import (
     page_settings,
 )
 from web_local.pages import pages
+from web_local.report_routes import reports
 from web_local.site import Site
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -65,6 +66,7 @@ def create_app(site: Site) -> Flask:
     app.extensions[SITE_EXTENSION] = site
     app.register_blueprint(pages)
     app.register_blueprint(api)
+    app.register_blueprint(reports)
     app.before_request(_refuse_large_bodies)
     app.teardown_appcontext(close_store)
     app.after_request(_secure)
