@@ -2,17 +2,27 @@
 
 import sys
 
-from bench import agent_resources, drain, hostile, hub_data, store_append, update, web, wire
+from bench import (
+    agent_resources,
+    drain,
+    hostile,
+    hub_data,
+    questions,
+    store_append,
+    update,
+    web,
+    wire,
+)
 
 
 def main(argv: list[str]) -> int:
-    every = {"store", "agent", "wire", "web", "hub", "hostile", "update", "drain"}
+    every = {"store", "agent", "wire", "web", "hub", "hostile", "update", "drain", "questions"}
     chosen = set(argv) or every
     unknown = chosen - every
     if unknown:
         print(
             f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
-            "choose store, agent, wire, web, hub, hostile, update, drain"
+            "choose store, agent, wire, web, hub, hostile, update, drain, questions"
         )
         return 2
     if "store" in chosen:
@@ -31,6 +41,8 @@ def main(argv: list[str]) -> int:
         update.main()
     if "drain" in chosen:
         drain.main()
+    if "questions" in chosen:
+        questions.main()
     return 0
 
 

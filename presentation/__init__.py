@@ -10,4 +10,8 @@ web_local) and the hub (hub_sync, provisioning, hub) both render with it directl
 - ventilation, air_quality, people_today, weekly_summary, freshness (on insight_basics):
   what the readings mean, in sentences.
 - csv_export, senml_export (on export_rows): the download formats.
+- monthly_report (on report_month, report_figures, report_model) and report_pdf,
+  report_html, report_svg: the monthly hall report, as A4 PDF and as a web page.
+- questions: questions in plain English, parsed by a small grammar and answered from
+  the rollups (or declined).
 """

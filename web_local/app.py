@@ -22,6 +22,7 @@ from web_local.context import (
     page_settings,
 )
 from web_local.pages import pages
+from web_local.question_routes import questions
 from web_local.report_routes import reports
 from web_local.site import Site
 
@@ -67,6 +68,7 @@ def create_app(site: Site) -> Flask:
     app.register_blueprint(pages)
     app.register_blueprint(api)
     app.register_blueprint(reports)
+    app.register_blueprint(questions)
     app.before_request(_refuse_large_bodies)
     app.teardown_appcontext(close_store)
     app.after_request(_secure)

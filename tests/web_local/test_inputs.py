@@ -26,6 +26,7 @@ PATH_VALUES: dict[str, str] = {
     "sensor_id": "sim-temperature",
     "metric": "temperature",
     "filename": "hallsense.css",
+    "month": "2026-10",
 }
 """A real value for each path variable; the extreme ones below are tried in every variable."""
 PARAMETERS = (
