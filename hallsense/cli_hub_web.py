@@ -43,6 +43,7 @@ from hub.attention import AttentionRules
 from hub.config_downlink import send_config
 from hub.exports import hub_exporters
 from hub.logins import Logins
+from hub.open_data_catalog import CatalogueSettings
 from hub.presenter import NodePresenter
 from hub.service import alert_notifiers, broker_settings
 from hub.settings import HubSettings
@@ -135,6 +136,7 @@ def hub_pages(settings: HubSettings) -> HubPages:
         secure_cookies=True,
         timezone=settings.timezone,
         attention=attention_rules(settings),
+        catalogue=CatalogueSettings.from_settings(settings),
     )
 
 

@@ -7,9 +7,14 @@ Public routes (no login), read-only:
   week in plain English and a chart with its data table for a day, week, month or year
   (``period=``), the same sentences and charts as the hall's own page;
 - ``/open-data/download``: hourly means of every published metric of every hall (or of
-  one, ``site=``) as CSV or SenML, at most :data:`MAX_DOWNLOAD_DAYS` days at a time
-  (``from`` and ``to`` read by the data API's :func:`~hub.data_api.parse_range`, the
-  hub's one parser of dates, so both answer a bad range the same way).
+  one, ``site=``) as CSV or SenML, at most :data:`MAX_DOWNLOAD_DAYS` days at a time, or
+  daily means (``bucket=day``, local days) up to :data:`MAX_DAILY_DOWNLOAD_DAYS` (``from``
+  and ``to`` read by the data API's :func:`~hub.data_api.parse_range`, the hub's one
+  parser of dates, so both answer a bad range the same way). A CSV with more rows than a
+  spreadsheet opens (:data:`EXCEL_MAX_ROWS`, the heading included) is not sent unasked:
+  the answer is a 400 saying how many rows and what to ask for instead, unless the
+  request says ``large=yes``. Every download says its row count (``X-Row-Count``) before
+  its first byte.
 
 Only what a hall's clerk made public is shown (``public_metrics`` in the config the hub
 last sent the hall): a hall that has published nothing is not listed, and its page
@@ -28,7 +33,7 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -38,10 +43,15 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from hub.data_api import parse_range, site_slug
 from hub.hall_settings import ConfigSource, hall_settings
-from hub.store import HourlyRollup, RegisteredDevice
+from hub.store import DailyRollup, HourlyRollup, RegisteredDevice
 from presentation.export_rows import spreadsheet_cell
 
 MAX_DOWNLOAD_DAYS = 31
+MAX_DAILY_DOWNLOAD_DAYS = 400
+EXCEL_MAX_ROWS = 1_048_576
+"""The rows of one Excel worksheet (Excel 2007 and later); a CSV's heading takes one."""
+LARGE_CONFIRMED = "yes"
+"""``large=yes`` on a download: the CSV although a spreadsheet cannot open it all."""
 PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30),
            "year": timedelta(days=365)}  # fmt: skip
 
@@ -57,6 +67,17 @@ class OpenDataStore(ConfigSource, Protocol):
         self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
     ) -> list[HourlyRollup]:
         """Hourly rollups."""
+        ...
+
+    def daily(
+        self,
+        device_ids: Sequence[str],
+        start_us: int,
+        end_us: int,
+        zone: ZoneInfo,
+        metrics: Sequence[str] = (),
+    ) -> list[DailyRollup]:
+        """Daily rollups of local days."""
         ...
 
 
@@ -175,6 +196,55 @@ def rollups_csv(halls: Iterable[PublishedHall], rollups: Iterable[HourlyRollup])
     yield buffer.getvalue()
 
 
+def daily_csv(halls: Iterable[PublishedHall], rollups: Iterable[DailyRollup]) -> Iterator[str]:
+    """Daily rollups as CSV: one row per hall, sensor, metric and local day."""
+    site_of = {d: hall.site for hall in halls for d in hall.device_ids}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
+    writer.writerow(
+        ("hall", "device", "sensor", "metric", "unit", "day", "count", "mean", "min", "max")
+    )
+    for n, r in enumerate(rollups, 1):
+        writer.writerow(
+            (
+                spreadsheet_cell(site_of.get(r.device_id, "")),
+                r.device_id,
+                spreadsheet_cell(r.sensor_id),
+                spreadsheet_cell(r.metric),
+                spreadsheet_cell(r.unit),
+                r.day.isoformat(),
+                r.readings,
+                repr(r.mean),
+                repr(r.low),
+                repr(r.high),
+            )
+        )
+        if n % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def daily_senml(rollups: Iterable[DailyRollup], zone: ZoneInfo) -> Iterator[str]:
+    """Daily means as a SenML pack: ``t`` is the local day's midnight."""
+    return rollups_senml(
+        HourlyRollup(
+            r.device_id,
+            r.sensor_id,
+            r.metric,
+            r.unit,
+            _us(datetime.combine(r.day, time(), zone)),
+            r.readings,
+            r.mean,
+            r.low,
+            r.high,
+        )
+        for r in rollups
+    )
+
+
 def rollups_senml(rollups: Iterable[HourlyRollup]) -> Iterator[str]:
     """Hourly means as a SenML pack (RFC 8428): ``n`` is ``device/sensor:metric``."""
     yield "["
@@ -269,34 +339,69 @@ def open_data_blueprint(
 
     @blueprint.get("/open-data/download")
     def download() -> Response:
-        check({"from", "to", "format", "site"})
+        check({"from", "to", "format", "site", "bucket", "large"})
         fmt = _one("format", "csv") or "csv"
         if fmt not in ("csv", "senml"):
             raise BadRequest(description=f"format: {fmt[:40]!r} is not one of csv, senml")
-        start, end = parse_range(
-            request.args, zone, now(), default_days=7, max_days=MAX_DOWNLOAD_DAYS
-        )
+        bucket = _one("bucket", "hour") or "hour"
+        if bucket not in ("hour", "day"):
+            raise BadRequest(description=f"bucket: {bucket[:40]!r} is not one of hour, day")
+        large = _one("large")
+        if large not in (None, LARGE_CONFIRMED):
+            raise BadRequest(description=f"large: {large[:40]!r} is not yes (or leave it out)")
+        hourly = bucket == "hour"
+        try:
+            start, end = parse_range(
+                request.args,
+                zone,
+                now(),
+                default_days=7,
+                max_days=MAX_DOWNLOAD_DAYS if hourly else MAX_DAILY_DOWNLOAD_DAYS,
+            )
+        except BadRequest as error:
+            said = error.description or ""
+            if hourly and "at most" in said:
+                said += f"; daily means (bucket=day) go up to {MAX_DAILY_DOWNLOAD_DAYS} days"
+            raise BadRequest(description=said) from error
         halls = published_halls(store())
         site = _one("site")
         if site is not None:
             halls = [h for h in halls if h.slug == site]
             if not halls:
                 raise NotFound(description=f"no hall {site[:40]!r} publishes open data here")
-        rollups = [
-            r
-            for hall in halls
-            for r in store().hourly(hall.device_ids, _us(start), _us(end), hall.metrics)
-        ]
-        stamp = start.astimezone(zone).date().isoformat()
-        if fmt == "csv":
-            body: Iterator[str] = rollups_csv(halls, rollups)
-            name, mimetype = f"hallsense-open-data-{stamp}.csv", "text/csv"
+        if hourly:
+            rollups = [
+                r
+                for hall in halls
+                for r in store().hourly(hall.device_ids, _us(start), _us(end), hall.metrics)
+            ]
+            rows = len(rollups)
         else:
-            body = rollups_senml(rollups)
-            name, mimetype = f"hallsense-open-data-{stamp}.senml.json", "application/senml+json"
+            days = [
+                r
+                for hall in halls
+                for r in store().daily(hall.device_ids, _us(start), _us(end), zone, hall.metrics)
+            ]
+            rows = len(days)
+        if fmt == "csv" and rows + 1 > EXCEL_MAX_ROWS and large != LARGE_CONFIRMED:
+            raise BadRequest(
+                description=f"from, to: {rows:,} rows, more than a spreadsheet opens "
+                f"({EXCEL_MAX_ROWS:,} with the heading); ask for one hall (site=), fewer "
+                "days or daily means (bucket=day), or add large=yes to download it anyway"
+            )
+        stamp = start.astimezone(zone).date().isoformat()
+        suffix = "" if hourly else "-daily"
+        if fmt == "csv":
+            body: Iterator[str] = rollups_csv(halls, rollups) if hourly else daily_csv(halls, days)
+            name, mimetype = f"hallsense-open-data-{stamp}{suffix}.csv", "text/csv"
+        else:
+            body = rollups_senml(rollups) if hourly else daily_senml(days, zone)
+            name = f"hallsense-open-data-{stamp}{suffix}.senml.json"
+            mimetype = "application/senml+json"
         response = Response(body, mimetype=mimetype)
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         response.headers["Cache-Control"] = "public, max-age=300"
+        response.headers["X-Row-Count"] = str(rows)
         return response
 
     return blueprint

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+OGL_V3 = "http://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
+"""The Open Government Licence v3.0, as data.gov.uk names it."""
+
 
 def _setting(default: Any, help: str, unit: str = "", **extra: Any) -> Any:
     return field(default=default, metadata={"help": help, "unit": unit, **extra})
@@ -165,7 +168,43 @@ class HubSettings:
         "The county's time zone: days in the hub's pages, data API and open data.",
         "IANA zone",
     )
+    open_data_licence: str = _setting(
+        OGL_V3,
+        "The licence of the hub's open data, as a URI, in its DCAT catalogue "
+        "(default: the Open Government Licence v3.0).",
+        "URI",
+    )
+    open_data_publisher: str = _setting(
+        "",
+        "Who publishes the open data: the council's name, in the DCAT catalogue (unset: the "
+        "catalogue says the publisher is not named).",
+    )
+    open_data_publisher_url: str = _setting(
+        "", "The publisher's web site (https://), in the DCAT catalogue.", "URI"
+    )
+    open_data_contact: str = _setting(
+        "",
+        "Whom to ask about the open data, in the DCAT catalogue: mailto:opendata@council.example "
+        "or an https:// page (unset: none is given).",
+        "URI",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = _setting("INFO", "How much to log.")
     fault_point: Literal["", "after-commit"] = _setting(
         "", "For fault tests only: die at this point of handling a batch."
     )
+
+    def check(self) -> list[tuple[str, str]]:
+        """Problems a value's type cannot catch: (field name, message)."""
+        problems: list[tuple[str, str]] = []
+        web = ("http://", "https://")
+        for name, schemes in (
+            ("open_data_licence", web),
+            ("open_data_publisher_url", web),
+            ("open_data_contact", ("mailto:", *web)),
+        ):
+            value = getattr(self, name)
+            if value and (not value.startswith(schemes) or any(c.isspace() for c in value)):
+                problems.append((name, f"{value[:60]!r} is not a {' or '.join(schemes)} URI"))
+        if self.open_data_publisher_url and not self.open_data_publisher:
+            problems.append(("open_data_publisher", "name the publisher whose web site is given"))
+        return problems

@@ -5,7 +5,9 @@
 
 - for devices, always: ``POST /enroll`` and ``POST /rotate`` (provisioning's blueprints),
   and ``/time`` (the hub's clock, for nodes whose network blocks NTP; docs/time.md);
-- for everyone: ``/open-data`` (:mod:`hub.open_data`), ``/.well-known/security.txt``,
+- for everyone: ``/open-data`` (:mod:`hub.open_data`), its DCAT catalogue
+  (:mod:`hub.open_data_catalog`) and SQLite downloads (:mod:`hub.open_data_sqlite`),
+  ``/.well-known/security.txt``,
   ``/accessibility`` and the log-in and set-up pages;
 - behind a login (:mod:`hub.login_web`; every route not in :data:`PUBLIC_ENDPOINTS`):
   the fleet pages and hall settings (:mod:`hub.fleet_pages`), the data API
@@ -55,6 +57,12 @@ from hub.fleet_pages import fleet_blueprint
 from hub.login_web import install_login, visible, wants_json
 from hub.logins import Logins
 from hub.open_data import Presenter, open_data_blueprint
+from hub.open_data_catalog import (
+    DEFAULT_CATALOGUE,
+    CatalogueSettings,
+    open_data_catalog_blueprint,
+)
+from hub.open_data_sqlite import open_data_sqlite_blueprint
 from hub.releases_web import releases_blueprint
 from hub.well_known import well_known_blueprint
 from hub_sync.hub_time import TIME_PATH, UNIX_MS
@@ -110,6 +118,8 @@ class HubPages:
     clock: Callable[[], float] = time.time
     attention: AttentionRules = DEFAULT_RULES
     """The thresholds of the fleet's "needs attention" rules."""
+    catalogue: CatalogueSettings = DEFAULT_CATALOGUE
+    """The open data's licence and publisher, for its DCAT catalogue and downloads."""
 
 
 PUBLIC_ENDPOINTS = frozenset(
@@ -121,6 +131,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "open_data.index",
         "open_data.hall",
         "open_data.download",
+        "open_data_catalog.catalog",
+        "open_data_catalog.jsonld",
+        "open_data_catalog.turtle",
+        "open_data_sqlite.county",
+        "open_data_sqlite.county_metadata",
+        "open_data_sqlite.hall",
+        "open_data_sqlite.hall_metadata",
         "hub_pages.home",
         "hub_pages.accessibility",
         "releases.file",
@@ -218,6 +235,10 @@ def _add_pages(app: Flask, pages: HubPages) -> None:
     )
     app.register_blueprint(
         open_data_blueprint(request_store, pages.presenter, timezone=pages.timezone)
+    )
+    app.register_blueprint(open_data_catalog_blueprint(request_store, pages.catalogue))
+    app.register_blueprint(
+        open_data_sqlite_blueprint(request_store, pages.catalogue, timezone=pages.timezone)
     )
     app.register_blueprint(_hub_pages())
 

@@ -116,6 +116,8 @@ def queries(
 
 def message_of(answer: Any, sentence: re.Pattern[str]) -> str:
     """What an error answer says: the JSON ``message``, or the page's sentence."""
+    if answer.status_code < 400:
+        return ""  # not an error; and a download may not be text (the SQLite files)
     text = answer.get_data(as_text=True)
     if answer.is_json and text:
         return str(answer.json.get("message", text))
