@@ -154,28 +154,31 @@ def _one(name: str, default: str | None = None) -> str | None:
     return values[0] if values else default
 
 
-def rollups_csv(halls: Iterable[PublishedHall], rollups: Iterable[HourlyRollup]) -> Iterator[str]:
-    """Hourly rollups as CSV: one row per hall, sensor, metric and UTC hour."""
-    site_of = {d: hall.site for hall in halls for d in hall.device_ids}
+def _csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Iterator[str]:
+    """CSV for a spreadsheet (UTF-8 with BOM, CRLF), yielded every 1,000 rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write("\ufeff")
-    writer.writerow(
+    writer.writerow(header)
+    for n, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if n % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def rollups_csv(halls: Iterable[PublishedHall], rollups: Iterable[HourlyRollup]) -> Iterator[str]:
+    """Hourly rollups as CSV: one row per hall, sensor, metric and UTC hour."""
+    site_of = {d: hall.site for hall in halls for d in hall.device_ids}
+    header = (
+        "hall", "device", "sensor", "metric", "unit", "hour_start_utc", "count", "mean", "min",
+        "max",
+    )  # fmt: skip
+    return _csv_lines(
+        header,
         (
-            "hall",
-            "device",
-            "sensor",
-            "metric",
-            "unit",
-            "hour_start_utc",
-            "count",
-            "mean",
-            "min",
-            "max",
-        )
-    )
-    for n, r in enumerate(rollups, 1):
-        writer.writerow(
             (
                 spreadsheet_cell(site_of.get(r.device_id, "")),
                 r.device_id,
@@ -188,25 +191,18 @@ def rollups_csv(halls: Iterable[PublishedHall], rollups: Iterable[HourlyRollup])
                 repr(r.low),
                 repr(r.high),
             )
-        )
-        if n % 1000 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+            for r in rollups
+        ),
+    )
 
 
 def daily_csv(halls: Iterable[PublishedHall], rollups: Iterable[DailyRollup]) -> Iterator[str]:
     """Daily rollups as CSV: one row per hall, sensor, metric and local day."""
     site_of = {d: hall.site for hall in halls for d in hall.device_ids}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
-    writer.writerow(
-        ("hall", "device", "sensor", "metric", "unit", "day", "count", "mean", "min", "max")
-    )
-    for n, r in enumerate(rollups, 1):
-        writer.writerow(
+    header = ("hall", "device", "sensor", "metric", "unit", "day", "count", "mean", "min", "max")
+    return _csv_lines(
+        header,
+        (
             (
                 spreadsheet_cell(site_of.get(r.device_id, "")),
                 r.device_id,
@@ -219,12 +215,9 @@ def daily_csv(halls: Iterable[PublishedHall], rollups: Iterable[DailyRollup]) ->
                 repr(r.low),
                 repr(r.high),
             )
-        )
-        if n % 1000 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+            for r in rollups
+        ),
+    )
 
 
 def daily_senml(rollups: Iterable[DailyRollup], zone: ZoneInfo) -> Iterator[str]:

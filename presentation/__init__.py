@@ -11,7 +11,8 @@ web_local) and the hub (hub_sync, provisioning, hub) both render with it directl
   what the readings mean, in sentences.
 - csv_export, senml_export (on export_rows): the download formats.
 - monthly_report (on report_month, report_figures, report_model) and report_pdf,
-  report_html, report_svg: the monthly hall report, as A4 PDF and as a web page.
+  report_html, report_svg: the monthly hall report, as A4 PDF and as a web page;
+  pdf_text: text as the PDF's built-in fonts show it (the report and the poster).
 - questions: questions in plain English, parsed by a small grammar and answered from
   the rollups (or declined).
 """

@@ -41,6 +41,22 @@ HOUR = timedelta(hours=1)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 """English weekday names by ``date.weekday()``, independent of the machine's locale."""
 
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+"""English month names, January first, independent of the machine's locale."""
+
 PEOPLE_METRICS = ("entries", "footfall")
 """The metrics counting people at the door; a rollup's total is ``mean * count``."""
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from presentation.air_quality import DAQI_LABEL
-from presentation.insight_basics import WEEKDAYS, list_words, round_half_up
+from presentation.insight_basics import MONTH_NAMES, WEEKDAYS, list_words, round_half_up
 from presentation.report_figures import (
     BANDS,
     TOO_COLD_BELOW,
@@ -30,7 +30,7 @@ from presentation.report_figures import (
     particulates,
 )
 from presentation.report_model import Bar, Bars, MonthlyReport, ReadingNotes, Section, Table
-from presentation.report_month import MONTH_NAMES, ReportMonth, hour_start
+from presentation.report_month import ReportMonth, hour_start
 from presentation.rollup import Rollup
 from presentation.words import sound_level
 

@@ -8,21 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from presentation.chart_time import local_midnight
-
-MONTH_NAMES = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+from presentation.insight_basics import MONTH_NAMES
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 

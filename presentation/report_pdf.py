@@ -9,38 +9,19 @@ so they read the same printed in black and white. The words and numbers are thos
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
+from presentation.pdf_text import pdf_text
 from presentation.report_model import Bars, MonthlyReport, Table
 from presentation.report_svg import pattern_of, unit_words
 
 MARGIN_MM = 18.0
 BODY_PT = 10.5
 LINE_MM = 5.2
-
-
-def pdf_text(text: str) -> str:
-    """Text the built-in fonts can show (cp1252): other letters lose their accents or read ?."""
-    out = []
-    for char in text:
-        try:
-            char.encode("cp1252")
-            out.append(char)
-        except UnicodeEncodeError:
-            base = "".join(
-                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-            )
-            try:
-                base.encode("cp1252")
-            except UnicodeEncodeError:
-                base = "?"
-            out.append(base or "?")
-    return "".join(out)
 
 
 def _new_pdf() -> FPDF:

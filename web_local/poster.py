@@ -18,13 +18,13 @@ least 60 mm wide without its quiet zone.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import datetime
 from typing import Literal
 from xml.etree import ElementTree as ET
 
 from fpdf import FPDF
 
+from presentation.pdf_text import pdf_text
 from web_local.poster_layout import (
     MARGIN_MM,
     PAGE_HEIGHT_MM,
@@ -95,7 +95,7 @@ def poster_pdf(
     layout = layout_poster(
         hall_name, url, wifi_name=wifi_name, measure=_pdf_measure(pdf, allowance=False)
     )
-    pdf.set_title(f"{_pdf_text(hall_name)}: the hall's sensor page")
+    pdf.set_title(f"{pdf_text(hall_name)}: the hall's sensor page")
     pdf.set_subject(f"Scan or type {url} on the hall Wi-Fi")
     pdf.set_author("hallsense")
     pdf.set_creator("hallsense edge poster")
@@ -110,7 +110,7 @@ def poster_pdf(
     for line in layout.lines:
         family, style = _PDF_FONTS[line.face]
         pdf.set_font(family, style, line.size_pt)
-        pdf.text((PAGE_WIDTH_MM - line.width_mm) / 2, line.baseline_mm, _pdf_text(line.text))
+        pdf.text((PAGE_WIDTH_MM - line.width_mm) / 2, line.baseline_mm, pdf_text(line.text))
     for x, y, width, height in qr_runs(layout):
         pdf.rect(x, y, width, height, style="F")
     return bytes(pdf.output())
@@ -217,30 +217,10 @@ def _pdf_measure(pdf: FPDF, *, allowance: bool) -> Measure:
     def measure(text: str, face: Face, size_pt: float) -> float:
         family, style = _PDF_FONTS[face]
         pdf.set_font(family, style, size_pt)
-        width = float(pdf.get_string_width(_pdf_text(text)))
+        width = float(pdf.get_string_width(pdf_text(text)))
         return width * _SVG_WIDTH_ALLOWANCE[face] if allowance else width
 
     return measure
-
-
-def _pdf_text(text: str) -> str:
-    """Text the PDF's built-in fonts can show: letters outside cp1252 lose their accents."""
-    out = []
-    for char in text:
-        try:
-            char.encode("cp1252")
-        except UnicodeEncodeError:
-            base = "".join(
-                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
-            )
-            try:
-                base.encode("cp1252")
-            except UnicodeEncodeError:
-                base = "?"
-            out.append(base or "?")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 def _num(value: float) -> str:

@@ -15,23 +15,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from presentation.chart_time import local_midnight
+from presentation.insight_basics import MONTH_NAMES
 from presentation.insight_basics import WEEKDAYS as WEEKDAY_NAMES
 from presentation.questions.lexicon import MONTHS, WEEKDAY_PLURALS, WEEKDAYS
-
-MONTH_NAMES = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
 """Meteorological seasons by their first month: three months each, winter across new year."""
