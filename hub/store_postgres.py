@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
-from hub.store import HubStoreError, HubStoreRefused
+from hub import store_postgres_bulk as bulk
+from hub.store import (
+    FUTURE_TOLERANCE_US,
+    PAST_TOLERANCE_US,
+    DailyRollup,
+    HubStoreError,
+    HubStoreRefused,
+)
+from hub.store_postgres_bulk import PlainRows
 from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, SqlHubStore
-from hub.store_sql_base import Row
+from hub.store_sql_base import DAY_US, Row, signed_epoch
+from hub.store_sql_rollups import EPOCH_DAY, offset_stretches
+from hub_sync.batch_codec import Batch
 
 SCHEMA = [
     "CREATE TABLE hallsense_schema (version INTEGER NOT NULL)",
@@ -51,6 +64,7 @@ REFUSED = (
     psycopg.ProgrammingError,
     psycopg.NotSupportedError,
     OverflowError,
+    struct.error,  # a number out of its column's range, met packing a bulk COPY
 )
 """Errors that say this data can never be stored, rather than that the store is down."""
 
@@ -58,6 +72,36 @@ REFUSED = (
 def _sql(sql: str) -> str:
     # The shared SQL uses SQLite's "?" placeholders; psycopg wants "%s".
     return sql.replace("?", "%s")
+
+
+def daily_sql(stretches: Sequence[tuple[int, int, int]], devices: int, metrics: int) -> str:
+    """One query summing the hourly rollups of ``stretches`` into local days.
+
+    Each hour is moved by the UTC offset of its stretch (a CASE on the hour, the
+    stretches being contiguous), then grouped by device, series id and day: integer keys,
+    so PostgreSQL hashes a few thousand groups in memory, where grouping by the series'
+    names sorted every hour of the range on disk (87,600 for a hall's year). The names
+    are joined to the few thousand days afterwards.
+    """
+    cases = " ".join(
+        f"WHEN h.hour_us < {int(last)} THEN {int(offset)}" for _, last, offset in stretches
+    )
+    day = f"(h.hour_us + CASE {cases} ELSE 0 END) / {DAY_US}"
+    marks = ", ".join("%s" for _ in range(devices))
+    metric_marks = ", ".join("%s" for _ in range(metrics))
+    metric_sql = (
+        f" AND h.series_id IN (SELECT id FROM series WHERE metric IN ({metric_marks}))"  # noqa: S608
+        if metrics
+        else ""
+    )
+    return (
+        "WITH d AS (SELECT h.device_id, h.series_id, "  # noqa: S608 - numbers and marks only
+        f"{day} AS day, SUM(h.n) AS n, SUM(h.total) AS total, MIN(h.low) AS low, "
+        f"MAX(h.high) AS high FROM hourly h WHERE h.device_id IN ({marks}) "
+        f"AND h.hour_us >= %s AND h.hour_us < %s{metric_sql} GROUP BY 1, 2, 3) "
+        "SELECT d.device_id, s.sensor_id, s.metric, s.unit, d.day, d.n, d.total, d.low, "
+        "d.high FROM d JOIN series s ON s.id = d.series_id"
+    )
 
 
 class PostgresHubStore(SqlHubStore):
@@ -72,6 +116,7 @@ class PostgresHubStore(SqlHubStore):
         super().__init__()
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
+        self._plain_table_on: psycopg.Connection[Any] | None = None
         try:
             self._connect()
             self._migrate()
@@ -143,9 +188,69 @@ class PostgresHubStore(SqlHubStore):
         )
         return bool(rows) and not rows[0][0]
 
-    def _insert_readings(self, rows: list[Row]) -> int:
+    def _rows(
+        self,
+        batch: Batch,
+        registered_us: int,
+        received_at_us: int,
+        skip: set[tuple[str, str, str]],
+    ) -> Sequence[Row]:
+        """The batch's rows; plain ones (see :mod:`hub.store_postgres_bulk`) as PlainRows."""
+        readings = batch.readings
+        plain = None
+        if readings and not skip:
+            stamps = [r.ts_us for r in readings]
+            values = [r.value for r in readings]
+            if (
+                registered_us - PAST_TOLERANCE_US <= min(stamps)
+                and max(stamps) <= received_at_us + FUTURE_TOLERANCE_US
+                and min(stamps) >= 0
+                and all(r.censor is None for r in readings)
+                and bulk.plain_values(values)
+            ):
+                try:
+                    series = [self._series[r.sensor_id, r.metric, r.unit] for r in readings]
+                except KeyError:  # a series this connection has not looked up yet
+                    pass
+                else:
+                    columns = ([r.seq for r in readings], series, stamps, values)
+                    plain = (*columns, [r.quality for r in readings])
+        if plain is None:
+            return super()._rows(batch, registered_us, received_at_us, skip)
+        return PlainRows(batch.device_id, signed_epoch(batch.store_epoch), received_at_us, plain)
+
+    def _newest(self, rows: Sequence[Row]) -> dict[int, tuple[int, float | None]] | None:
+        # The server finds them in the plain rows it was given (bulk.LATEST).
+        return None if isinstance(rows, PlainRows) else super()._newest(rows)
+
+    def _update_latest(
+        self, device_id: str, newest: dict[int, tuple[int, float | None]] | None
+    ) -> None:
+        if newest is None:
+            self._run_bulk(bulk.LATEST, device_id)
+        else:
+            super()._update_latest(device_id, newest)
+
+    def _roll_up(self, rows: Sequence[Row]) -> None:
+        # Plain rows reach here only when every one of them is new (none refused, none
+        # received before): then they are exactly what incoming_plain holds.
+        if isinstance(rows, PlainRows):
+            self._run_bulk(bulk.SEQ_HOURS, rows.device_id, rows.epoch)
+            self._run_bulk(bulk.HOURLY, rows.device_id)
+        else:
+            super()._roll_up(rows)
+
+    def _run_bulk(self, sql: str, device_id: str, epoch: int = 0) -> None:
+        try:
+            self._connect().execute(sql, {"device": device_id, "epoch": epoch})
+        except (psycopg.Error, OverflowError) as error:
+            raise self._fail(error) from error
+
+    def _insert_readings(self, rows: Sequence[Row]) -> int:
         # COPY into a temporary table, then one INSERT … ON CONFLICT: PostgreSQL's fastest
         # way to insert many rows while skipping those already there.
+        if isinstance(rows, PlainRows):
+            return self._insert_plain(rows)
         try:
             conn = self._connect()
             conn.execute(
@@ -166,6 +271,59 @@ class PostgresHubStore(SqlHubStore):
         except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
 
+    def daily(
+        self,
+        device_ids: Sequence[str],
+        start_us: int,
+        end_us: int,
+        zone: ZoneInfo,
+        metrics: Sequence[str] = (),
+    ) -> list[DailyRollup]:
+        """The rollups of some devices' local days (in ``zone``) from their hours in range.
+
+        As :meth:`hub.store_sql_rollups.RollupTables.daily`, in one query
+        (:func:`daily_sql`). Ordered by device, sensor, metric and day.
+        """
+        if not device_ids:
+            return []
+        stretches = offset_stretches(start_us, end_us, zone)
+        sql = daily_sql(stretches, len(device_ids), len(metrics))
+        params = (*device_ids, stretches[0][0], end_us, *metrics)
+        try:
+            rows = self._connect().execute(sql, params).fetchall()
+        except (psycopg.Error, OverflowError) as error:
+            raise self._fail(error) from error
+        rows.sort(key=lambda row: row[:5])
+        return [
+            DailyRollup(
+                device,
+                sensor,
+                metric,
+                unit,
+                EPOCH_DAY + timedelta(days=int(day)),
+                int(n),  # PostgreSQL sums BIGINTs as NUMERIC
+                total / int(n),
+                low,
+                high,
+            )
+            for device, sensor, metric, unit, day, n, total, low, high in rows
+        ]
+
+    def _insert_plain(self, rows: PlainRows) -> int:
+        try:
+            conn = self._connect()
+            if self._plain_table_on is not conn:
+                # A temporary table lives as long as its connection, unless the transaction
+                # that made it is rolled back (see _transaction).
+                conn.execute(bulk.CREATE)
+                self._plain_table_on = conn
+            with conn.cursor().copy(bulk.COPY) as copy:
+                copy.write(bulk.copy_data(rows))
+            params = {"device": rows.device_id, "epoch": rows.epoch, "received": rows.received_us}
+            return conn.execute(bulk.INSERT, params).rowcount
+        except (psycopg.Error, OverflowError, struct.error) as error:
+            raise self._fail(error) from error
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         try:
@@ -177,6 +335,7 @@ class PostgresHubStore(SqlHubStore):
             yield
             conn.execute("COMMIT")
         except BaseException as error:
+            self._plain_table_on = None  # made in this transaction, perhaps: made again
             try:
                 if not conn.broken:
                     conn.execute("ROLLBACK")

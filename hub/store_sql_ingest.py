@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from hub.backlog_age import stamp_waiting_since
 from hub.store import (
@@ -84,7 +84,7 @@ class IngestTables(SqlTables):
         """The registered device, or None (the registry's)."""
 
     @abc.abstractmethod
-    def _roll_up(self, rows: list[Row]) -> None:
+    def _roll_up(self, rows: Sequence[Row]) -> None:
         """Add new reading rows to their hours' rollups (the rollups')."""
 
     def _series_id(self, sensor_id: str, metric: str, unit: str) -> int:
@@ -117,8 +117,12 @@ class IngestTables(SqlTables):
                 raise UnknownDevice(f"device {batch.device_id!r} is not registered or is revoked")
             over_quota = self._series_over_quota(batch)
             rows = self._rows(batch, device.added_at_us, received_at_us, over_quota)
-        quota_refused = [r for r in batch.readings if (r.sensor_id, r.metric, r.unit) in over_quota]
-        newest = newest_per_series(rows)
+        quota_refused = (
+            [r for r in batch.readings if (r.sensor_id, r.metric, r.unit) in over_quota]
+            if over_quota
+            else []
+        )
+        newest = self._newest(rows)
         received = seq_runs([r.seq for r in batch.readings])
         epoch = signed_epoch(batch.store_epoch)
         with self._lock, self._transaction():
@@ -166,6 +170,10 @@ class IngestTables(SqlTables):
         return StoreOutcome(
             tuple(acked), tuple(rejected), inserted, len(rows) - inserted, device.rotation_requested
         )
+
+    def _newest(self, rows: Sequence[Row]) -> dict[int, tuple[int, float | None]] | None:
+        """The newest reading of each series among the rows (None: the backend finds it)."""
+        return newest_per_series(rows)
 
     def _series_over_quota(self, batch: Batch) -> set[tuple[str, str, str]]:
         """The batch's series that would take its device past its series quota.
@@ -221,7 +229,7 @@ class IngestTables(SqlTables):
         registered_us: int,
         received_at_us: int,
         skip: set[tuple[str, str, str]],
-    ) -> list[Row]:
+    ) -> Sequence[Row]:
         """The batch as rows of the readings table, implausible times flagged.
 
         Readings on a series in ``skip`` (over the device's quota) make no row.
@@ -269,7 +277,7 @@ class IngestTables(SqlTables):
         rows = self._query("SELECT revoked FROM devices WHERE device_id = ?", (device_id,))
         return bool(rows) and not rows[0][0]
 
-    def _insert_readings(self, rows: list[Row]) -> int:
+    def _insert_readings(self, rows: Sequence[Row]) -> int:
         """Insert reading rows, skipping keys already stored; returns how many were new."""
         return self._run_many(
             "INSERT INTO readings (device_id, store_epoch, seq, series_id, ts_us, "
@@ -309,8 +317,8 @@ class IngestTables(SqlTables):
         ]
 
     def _not_yet_received(
-        self, device_id: str, epoch: int, rows: list[Row], refused: set[int]
-    ) -> list[Row]:
+        self, device_id: str, epoch: int, rows: Sequence[Row], refused: set[int]
+    ) -> Sequence[Row]:
         """The rows no earlier batch brought: resends must not count twice in the rollups.
 
         Read under the device's lock, before this batch's ranges are merged in; the
@@ -354,8 +362,12 @@ class IngestTables(SqlTables):
             [(device_id, epoch, a, b) for a, b in merged],
         )
 
-    def _update_latest(self, device_id: str, newest: dict[int, tuple[int, float | None]]) -> None:
+    def _update_latest(
+        self, device_id: str, newest: dict[int, tuple[int, float | None]] | None
+    ) -> None:
         # A backfilled (older) reading never replaces a newer live one.
+        if newest is None:  # only a backend that defers them (its _newest) gives None
+            raise TypeError("the newest readings were left for the backend to find")
         self._run_many(
             "INSERT INTO latest (device_id, series_id, ts_us, value) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (device_id, series_id) DO UPDATE SET ts_us = excluded.ts_us, "

@@ -71,7 +71,7 @@ def offset_stretches(start_us: int, end_us: int, zone: ZoneInfo) -> list[tuple[i
 class RollupTables(SqlTables):
     """Raw readings by key and time, hourly and daily rollups, gaps and the fleet's state."""
 
-    def _roll_up(self, rows: list[Row]) -> None:
+    def _roll_up(self, rows: Sequence[Row]) -> None:
         """Add rows to their hours' count, sum, lowest and highest, and seq spans."""
         buckets: dict[tuple[str, int, int], list[float]] = {}
         spans: dict[tuple[str, int, int], list[int]] = {}
