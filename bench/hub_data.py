@@ -64,9 +64,10 @@ FLEET = 1000
 REQUESTS = 30
 
 
-def year_batches(end_us: int) -> Iterator[Batch]:
-    """A year of one-minute readings of every series, in batches as a node sends them."""
-    minutes = DAYS * 24 * 60
+def year_batches(end_us: int, days: float = DAYS) -> Iterator[Batch]:
+    """A year (or ``days``) of one-minute readings of every series, in batches as a node sends
+    them."""
+    minutes = int(days * 24 * 60)
     start = end_us - minutes * 60_000_000
     seq = 0
     readings: list[WireReading] = []
@@ -85,12 +86,12 @@ def year_batches(end_us: int) -> Iterator[Batch]:
         yield Batch("askrigg", 1, tuple(readings))
 
 
-def fill(store: SqlHubStore, end_us: int) -> tuple[int, float]:
-    """Store the year; returns how many readings and the seconds it took."""
+def fill(store: SqlHubStore, end_us: int, days: float = DAYS) -> tuple[int, float]:
+    """Store the year (or ``days``); returns how many readings and the seconds it took."""
     store.add_device("askrigg", "Askrigg Village Hall")
     started = time.monotonic()
     count = 0
-    for batch in year_batches(end_us):
+    for batch in year_batches(end_us, days):
         store.store_batch(batch, end_us)
         count += len(batch.readings)
     return count, time.monotonic() - started
@@ -151,7 +152,12 @@ def fill_fleet(store: SqlHubStore, now_us: int, nodes: int = FLEET) -> None:
 
 
 def measure(
-    label: str, store: SqlHubStore, open_store: Callable[[], Any], now: datetime
+    label: str,
+    store: SqlHubStore,
+    open_store: Callable[[], Any],
+    now: datetime,
+    fleet: int = FLEET,
+    requests: int = REQUESTS,
 ) -> list[tuple[str, str, float, float, int]]:
     logins = Logins(lambda: store)
     team = logins.create_account("bench-team", "a long benchmark passphrase", "team")
@@ -184,9 +190,9 @@ def measure(
                 "day of raw readings as CSV",
                 f"{api}/readings?format=csv&from={yesterday}&to={yesterday}",
             ),
-            (f"fleet page, {FLEET:,} nodes", "/fleet"),
-            (f"fleet page, {FLEET:,} nodes, needing attention", "/fleet?attention=1"),
-            (f"/metrics, {FLEET:,} nodes", "/metrics"),
+            (f"fleet page, {fleet:,} nodes", "/fleet"),
+            (f"fleet page, {fleet:,} nodes, needing attention", "/fleet?attention=1"),
+            (f"/metrics, {fleet:,} nodes", "/metrics"),
         ]
         rows = []
         with served(app) as base:
@@ -194,7 +200,7 @@ def measure(
                 timed(base + path, headers)  # warm-up
                 times = []
                 size = 0
-                for _ in range(REQUESTS):
+                for _ in range(requests):
                     ms, size = timed(base + path, headers)
                     times.append(ms)
                 rows.append((label, name, statistics.median(times), p95(times), size))
@@ -220,28 +226,36 @@ def measure(
     return rows
 
 
-def main() -> None:
+def main(
+    days: float = DAYS,
+    fleet: int = FLEET,
+    requests: int = REQUESTS,
+    now: datetime | None = None,
+) -> None:
+    """Fill both backends with ``days`` of data up to ``now`` (this hour), time, print."""
     from tests.support.postgres import PostgresCluster
 
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    now = now or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     end_us = int(now.timestamp() * 1e6)
     results = []
     with tempfile.TemporaryDirectory(prefix="hallsense-bench-hub-") as scratch:
         path = Path(scratch) / "hub.db"
         sqlite = SqliteHubStore(path)
-        count, seconds = fill(sqlite, end_us)
-        fill_fleet(sqlite, end_us)
+        count, seconds = fill(sqlite, end_us, days)
+        fill_fleet(sqlite, end_us, fleet)
         print(f"SQLite: stored {count:,} readings in {seconds:.0f} s")
-        results += measure("SQLite", sqlite, lambda: SqliteHubStore(path), now)
+        results += measure("SQLite", sqlite, lambda: SqliteHubStore(path), now, fleet, requests)
         sqlite.close()
     cluster = PostgresCluster().start()
     try:
         url = cluster.new_database()
         postgres = PostgresHubStore(url)
-        count, seconds = fill(postgres, end_us)
-        fill_fleet(postgres, end_us)
+        count, seconds = fill(postgres, end_us, days)
+        fill_fleet(postgres, end_us, fleet)
         print(f"PostgreSQL: stored {count:,} readings in {seconds:.0f} s")
-        results += measure("PostgreSQL", postgres, lambda: PostgresHubStore(url), now)
+        results += measure(
+            "PostgreSQL", postgres, lambda: PostgresHubStore(url), now, fleet, requests
+        )
         postgres.close()
     finally:
         cluster.destroy()
