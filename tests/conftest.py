@@ -25,7 +25,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         browser = BROWSER_FIXTURES & set(getattr(item, "fixturenames", ()))
         if browser or any(part in where for part in SLOW):
             item.add_marker(pytest.mark.slow)
-    items.sort(key=run_first)
+    # Whole modules move, each keeping its own order: pytest has already ordered a
+    # module's tests so that each module-scoped fixture is set up once per parameter.
+    group: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group[module] = min(group.get(module, 2), run_first(item))
+    items.sort(key=lambda item: group[item.nodeid.split("::", 1)[0]])
 
 
 def run_first(item: pytest.Item) -> int:
