@@ -124,6 +124,7 @@ def _hub() -> click.Command:
         cli_hub,
         cli_hub_accounts,
         cli_hub_ha,
+        cli_hub_report,
         cli_hub_rollout,
         cli_hub_web,
     )
@@ -142,6 +143,7 @@ def _hub() -> click.Command:
     hub.add_command(cli_hub.add_device)
     hub.add_command(cli_hub.set_config)
     hub.add_command(cli_hub.status)
+    hub.add_command(cli_hub_report.report)
     hub.add_command(cli_hub_web.web)
     hub.add_command(cli_hub_ha.home_assistant)
     hub.add_command(account)

@@ -99,6 +99,19 @@ def hub_env(tmp: Path, **settings: object) -> str:
     return str(write_env(tmp / "hub.env", **values))
 
 
+def hub_with_hall(tmp: Path) -> str:
+    """A hub's settings over a store where 'askrigg' is registered, with no readings."""
+    from hub.store_sqlite import SqliteHubStore
+
+    env = hub_env(tmp)
+    store = SqliteHubStore(tmp / "hub.db")
+    try:
+        store.add_device("askrigg", "Askrigg Village Hall")
+    finally:
+        store.close()
+    return env
+
+
 def provisioned(tmp: Path) -> str:
     init_state(
         tmp / "state",
@@ -425,6 +438,29 @@ CASES: dict[tuple[str, str], Build] = {
     ),
     ("hallsense demo", "`--every` is under 0.5 s"): lambda tmp: Setup(["demo", "--every", "0.1"]),
     # --- the hub ---
+    ("hallsense hub report", NO_SETTINGS): no_settings("hub", "report", "--month", "2026-11"),
+    (
+        "hallsense hub report",
+        "`--month` is not a month written YYYY-MM (or its month is not 01 to 12)",
+    ): lambda tmp: Setup(["hub", "report", "--env", hub_env(tmp), "--month", "2026-13"]),
+    ("hallsense hub report", "the month has not ended yet (this month or a later one)"): (
+        lambda tmp: Setup(["hub", "report", "--env", hub_env(tmp), "--month", "2999-01"])
+    ),
+    ("hallsense hub report", "a `--hall` that is not a registered device"): lambda tmp: Setup(
+        ["hub", "report", "--env", hub_env(tmp), "--month", "2026-11", "--hall", "askrigg"]
+    ),
+    ("hallsense hub report", "the hub has no registered halls"): lambda tmp: Setup(
+        ["hub", "report", "--env", hub_env(tmp), "--month", "2026-11"]
+    ),
+    ("hallsense hub report", "no hall has readings in the month"): lambda tmp: Setup(
+        ["hub", "report", "--env", hub_with_hall(tmp), "--month", "2026-11"]
+    ),
+    ("hallsense hub report", "the `--out` directory cannot be made"): lambda tmp: Setup(
+        [
+            *["hub", "report", "--env", hub_with_hall(tmp), "--month", "2026-11"],
+            *["--out", str(tmp / "hub.env" / "reports")],
+        ]
+    ),
     ("hallsense hub run", NO_SETTINGS): no_settings("hub", "run"),
     ("hallsense hub run", "the hub store cannot be opened"): lambda tmp: Setup(
         ["hub", "run", "--env", hub_env(tmp, hub_store="/proc/hallsense-absent/hub.db")]
