@@ -5,12 +5,14 @@
 
 - for devices, always: ``POST /enroll`` and ``POST /rotate`` (provisioning's blueprints),
   and ``/time`` (the hub's clock, for nodes whose network blocks NTP; docs/time.md);
-- for everyone: ``/open-data`` (:mod:`hub.open_data`), its DCAT catalogue
+- for everyone: ``/open-data`` (:mod:`hub.open_data`) with each hall's question box
+  (``/open-data/<hall>/ask``, :mod:`hub.question_routes`), its DCAT catalogue
   (:mod:`hub.open_data_catalog`) and SQLite downloads (:mod:`hub.open_data_sqlite`),
   ``/.well-known/security.txt``,
   ``/accessibility`` and the log-in and set-up pages;
 - behind a login (:mod:`hub.login_web`; every route not in :data:`PUBLIC_ENDPOINTS`):
-  the fleet pages and hall settings (:mod:`hub.fleet_pages`), the data API
+  the fleet pages and hall settings (:mod:`hub.fleet_pages`), the hall's monthly report
+  (:mod:`hub.report_routes`), the data API
   (:mod:`hub.data_api`) and ``/metrics``.
 
 Every response carries :data:`SECURITY_HEADERS`: a Content-Security-Policy that loads
@@ -63,7 +65,9 @@ from hub.open_data_catalog import (
     open_data_catalog_blueprint,
 )
 from hub.open_data_sqlite import open_data_sqlite_blueprint
+from hub.question_routes import hall_questions_blueprint
 from hub.releases_web import releases_blueprint
+from hub.report_routes import report_blueprint
 from hub.well_known import well_known_blueprint
 from hub_sync.hub_time import TIME_PATH, UNIX_MS
 from presentation.vocabulary import metric_words
@@ -131,6 +135,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "open_data.index",
         "open_data.hall",
         "open_data.download",
+        "hall_questions.ask",
         "open_data_catalog.catalog",
         "open_data_catalog.jsonld",
         "open_data_catalog.turtle",
@@ -236,9 +241,15 @@ def _add_pages(app: Flask, pages: HubPages) -> None:
     app.register_blueprint(
         open_data_blueprint(request_store, pages.presenter, timezone=pages.timezone)
     )
+    app.register_blueprint(
+        hall_questions_blueprint(request_store, timezone=pages.timezone, clock=pages.clock)
+    )
     app.register_blueprint(open_data_catalog_blueprint(request_store, pages.catalogue))
     app.register_blueprint(
         open_data_sqlite_blueprint(request_store, pages.catalogue, timezone=pages.timezone)
+    )
+    app.register_blueprint(
+        report_blueprint(request_store, timezone=pages.timezone, clock=pages.clock)
     )
     app.register_blueprint(_hub_pages())
 
