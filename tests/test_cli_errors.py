@@ -3,8 +3,10 @@
 The table under "## Errors, command by command" in docs/cli.md is the contract: each row
 names a command, when it fails and its exit status. CASES below says how to make each
 row happen; the tests check that the two agree both ways, that every command of the CLI
-has at least one row, and then run each row as `python -m hallsense …` in a fresh
-process with no HALLSENSE_* variables, as a user would meet it.
+has at least one row, and then run each row as `hallsense …` in a process of its own
+with no HALLSENSE_* variables, as a user would meet it. The processes are forked from
+one that imported the CLI once (tests/support/cli_forks.py): a fresh interpreter cost
+each case half a second before the command began.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ from __future__ import annotations
 import os
 import re
 import socket
-import subprocess
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +28,7 @@ from edge.store import EdgeStore
 from provisioning.state import init_state
 from sensors.reading import Reading
 from tests.support.broker import free_port
+from tests.support.cli_forks import CliForks
 from tests.support.edge_process import write_env
 from tests.test_docs import COMMANDS
 
@@ -689,27 +690,26 @@ def test_every_command_has_its_errors_documented():
     assert sorted(with_errors - commands) == [], "rows for commands the CLI does not have"
 
 
-@pytest.mark.slow  # a process a case: half a minute on two cores
+@pytest.fixture(scope="module")
+def hallsense_cli() -> Iterator[CliForks]:
+    forks = CliForks()
+    yield forks
+    forks.close()
+
+
 @pytest.mark.parametrize(
     ("command", "when", "code"), ERRORS, ids=[f"{c[10:]}: {w}" for c, w, _ in ERRORS]
 )
-def test_each_documented_error_is_one_line_with_its_exit_code(tmp_path, command, when, code):
+def test_each_documented_error_is_one_line_with_its_exit_code(
+    tmp_path, hallsense_cli, command, when, code
+):
     setup = CASES[(command, when)](tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
     env.update(setup.env)
     with ExitStack() as stack:
         for held in setup.hold:
             stack.enter_context(held)
-        result = subprocess.run(
-            [sys.executable, "-m", "hallsense", *setup.args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            timeout=60,
-            check=False,
-        )
+        result = hallsense_cli.run(setup.args, env=env, cwd=tmp_path, timeout=60)
     lines = result.stderr.splitlines()
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == code, result.stderr
