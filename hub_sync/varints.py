@@ -106,6 +106,11 @@ class Reader:
     def varints(self, count: int) -> list[int]:
         """``count`` varints at once: the hot path of decoding (most are one byte)."""
         data, pos, end = self.data, self.pos, len(self.data)
+        chunk = data[pos : pos + count]
+        if len(chunk) == count and (not chunk or max(chunk) < 0x80):
+            # All one byte each (series indexes, quality flags): read in C, not in a loop.
+            self.pos = pos + count
+            return list(chunk)
         out: list[int] = []
         append = out.append
         for _ in range(count):

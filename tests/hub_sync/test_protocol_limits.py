@@ -21,6 +21,7 @@ from hub_sync.limits import (
 from hub_sync.node_config import decode_config
 from hub_sync.node_status import decode_status, encode_status, status_text
 from hub_sync.untrusted_text import load_json
+from hub_sync.varints import Reader
 from hub_sync.wire_errors import (
     BatchIdentity,
     MalformedPayload,
@@ -285,3 +286,26 @@ def test_a_status_carries_the_update_state_bounded_like_any_text():
         decode_status(payload.replace(b"x" * 500, b"x" * 501))
     with pytest.raises(MalformedPayload, match="update_state has the wrong type"):
         decode_status(b'{"v":1,"state":"online","update_state":3}')
+
+
+@pytest.mark.parametrize(
+    ("data", "count", "expected", "left"),
+    [
+        (b"\x00\x7f\x05", 3, [0, 127, 5], b""),  # one byte each: the fast path
+        (b"\x7f\x80\x01", 2, [127, 128], b""),  # one byte, then two: the loop
+        (b"\x01\x02\x80\x01", 2, [1, 2], b"\x80\x01"),  # the fast path stops at count
+        (b"", 0, [], b""),
+    ],
+)
+def test_varints_read_one_byte_runs_at_once_and_longer_ones_by_the_byte(
+    data, count, expected, left
+):
+    reader = Reader(data)
+    assert reader.varints(count) == expected
+    assert data[reader.pos :] == left
+
+
+@pytest.mark.parametrize(("data", "count"), [(b"\x01\x02", 3), (b"\x01\x80", 2)])
+def test_varints_past_the_end_are_a_truncated_payload(data, count):
+    with pytest.raises(MalformedPayload, match="truncated"):
+        Reader(data).varints(count)
