@@ -117,6 +117,8 @@ class CliForks:
         if self._server.stdin is not None:
             self._server.stdin.close()
         self._server.wait(10)
+        if self._server.stdout is not None:
+            self._server.stdout.close()
         for path in self._outputs.iterdir():
             path.unlink()
         self._outputs.rmdir()
