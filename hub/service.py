@@ -128,6 +128,8 @@ class IngestService:
     ) -> None:
         self.settings = settings
         self.stop_event = threading.Event()
+        self.subscribed = threading.Event()
+        """Set once the broker has granted this connection's subscription to readings."""
         self._open_store = open_store
         self.rollouts_every_s = (
             settings.rollout_check_s if rollouts_every_s is None else rollouts_every_s
@@ -193,7 +195,10 @@ class IngestService:
     def _connected(self, client: MqttClient) -> None:
         self._connection += 1
         group = self.settings.share_group
-        client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/readings")
+        self.subscribed.clear()
+        client.subscribe_nowait(
+            f"$share/{group}/{TOPIC_PREFIX}/+/readings", on_granted=self.subscribed.set
+        )
         # Retain as published: a malformed status the broker keeps is cleared at once.
         client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/status", retain_as_published=True)
 

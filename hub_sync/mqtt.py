@@ -152,6 +152,9 @@ class MqttClient:
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_publish = self._handle_publish
         self._client.on_message = self._handle_message
+        self._client.on_subscribe = self._handle_suback
+        self._asked: dict[int, Callable[[list[ReasonCode]], None]] = {}
+        self._asked_lock = threading.Lock()
         self._started = False
 
     def _jitter_reconnects(self) -> None:
@@ -405,18 +408,14 @@ class MqttClient:
         answered = threading.Event()
         codes: list[ReasonCode] = []
 
-        def on_subscribe(
-            client: paho.Client,
-            userdata: object,
-            mid: int,
-            reason_codes: list[ReasonCode],
-            properties: Properties | None,
-        ) -> None:
+        def on_suback(reason_codes: list[ReasonCode]) -> None:
             codes.extend(reason_codes)
             answered.set()
 
-        self._client.on_subscribe = on_subscribe
-        result, _mid = self._client.subscribe(topic_filter, qos=qos)
+        with self._asked_lock:
+            result, mid = self._client.subscribe(topic_filter, qos=qos)
+            if mid is not None:
+                self._asked[mid] = on_suback
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             raise NotConnected(f"subscribing to {topic_filter} failed: {paho.error_string(result)}")
         if not answered.wait(timeout):
@@ -428,28 +427,47 @@ class MqttClient:
                 )
 
     def subscribe_nowait(
-        self, topic_filter: str, *, qos: int = 1, retain_as_published: bool = False
+        self,
+        topic_filter: str,
+        *,
+        qos: int = 1,
+        retain_as_published: bool = False,
+        on_granted: Callable[[], None] | None = None,
     ) -> None:
         """Ask to subscribe without waiting (safe inside ``on_connect``); refusals are logged.
 
         ``retain_as_published`` keeps a message's retain flag on live delivery too (MQTT 5),
         so a receiver can tell a message the broker will keep from a passing one.
+        ``on_granted`` is called (in paho's thread) once the broker has granted it.
         """
 
-        def on_subscribe(
-            client: paho.Client,
-            userdata: object,
-            mid: int,
-            reason_codes: list[ReasonCode],
-            properties: Properties | None,
-        ) -> None:
-            for code in reason_codes:
-                if code.is_failure:
-                    log.error("the broker refused the subscription to %s: %s", topic_filter, code)
+        def on_suback(reason_codes: list[ReasonCode]) -> None:
+            refused = [code for code in reason_codes if code.is_failure]
+            for code in refused:
+                log.error("the broker refused the subscription to %s: %s", topic_filter, code)
+            if not refused and on_granted is not None:
+                on_granted()
 
-        self._client.on_subscribe = on_subscribe
         options = SubscribeOptions(qos=qos, retainAsPublished=retain_as_published)
-        self._client.subscribe(topic_filter, options=options)
+        with self._asked_lock:
+            _, mid = self._client.subscribe(topic_filter, options=options)
+            if mid is not None:  # None: not connected; asked again at the next connect
+                self._asked[mid] = on_suback
+
+    def _handle_suback(
+        self,
+        client: paho.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # Each SUBACK goes to the SUBSCRIBE of its own packet id: the hub asks for two in a
+        # row (readings, statuses), and one callback for the client answered only the last.
+        with self._asked_lock:
+            answer = self._asked.pop(mid, None)
+        if answer is not None:
+            answer(reason_codes)
 
     def ack(self, message: Message) -> None:
         """Acknowledge a received QoS 1 message to the broker (with ``manual_ack``)."""

@@ -35,6 +35,7 @@ def provisioned(tmp_path):
     result = invoke(
         "init", "--state-dir", state_dir, "--hostname", "localhost", "--ip", "127.0.0.1",
         "--port", port, "--service-port", free_port(), "--broker-user", "root",
+        "--ws-port", "0",  # init's 443 is tests/system/test_port_443_only.py's alone
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "sha256:" in result.output

@@ -71,6 +71,9 @@ def running_hub(tmp_path, broker, **settings):
     thread.start()
     try:
         assert service.client.wait_connected(10)
+        # Subscribed too: a batch published before the SUBACK has no subscriber, and the
+        # broker drops it (a CI run lost one of six bad payloads that way).
+        assert service.subscribed.wait(10)
         yield service
     finally:
         service.stop_event.set()

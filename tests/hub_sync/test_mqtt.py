@@ -136,3 +136,20 @@ def test_an_absent_broker_is_not_connected(broker):
 
 def test_the_password_never_appears_in_a_repr(broker):
     assert PASSWORDS["askrigg"] not in repr(settings_for(broker, "askrigg"))
+
+
+def test_subscriptions_asked_in_a_row_are_each_granted(broker):
+    """The hub asks for readings and statuses back to back; each SUBACK answers its own
+    SUBSCRIBE (one callback for the client used to answer only the last one asked)."""
+    granted: list[str] = []
+    client = MqttClient(settings_for(broker, "askrigg"), client_id="askrigg")
+    try:
+        client.connect()
+        for kind in ("ack", "config"):
+            client.subscribe_nowait(
+                topic("askrigg", kind), on_granted=lambda kind=kind: granted.append(kind)
+            )
+        client.subscribe(topic("askrigg", "status"))  # waits: the SUBACKs before it are in
+        assert sorted(granted) == ["ack", "config"]
+    finally:
+        client.close()
