@@ -12,8 +12,6 @@ import random
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
@@ -26,6 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub_sync.mqtt_types import (
+    BrokerSettings,
     ConnectRefused,
     Delivery,
     Message,
@@ -39,7 +38,6 @@ from hub_sync.transports import (
     FAILS_BEFORE_SWITCH,
     Fallback,
     LinkLog,
-    Route,
     Transport,
     describe_failure,
     describe_route,
@@ -55,26 +53,6 @@ PAHO_LOG = logging.getLogger("hub_sync.mqtt.paho")
 
 NO_MATCHING_SUBSCRIBERS = 0x10
 """A PUBACK reason code that is a success: the broker has the message, nobody listens."""
-
-
-@dataclass(frozen=True)
-class BrokerSettings:
-    """How to reach the broker and who to be there. ``password`` never appears in a repr."""
-
-    host: str
-    port: int
-    username: str
-    password: str = ""
-    ca_file: Path | None = None
-    keepalive_s: int = 30
-    route: Route = field(default_factory=Route)
-
-    def __repr__(self) -> str:
-        return (
-            f"BrokerSettings(host={self.host!r}, port={self.port}, username={self.username!r}, "
-            f"tls={self.ca_file is not None}, transport={self.route.transport!r}, "
-            f"proxy={self.route.proxy!r})"
-        )
 
 
 class MqttClient:

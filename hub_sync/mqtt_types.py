@@ -1,4 +1,7 @@
-"""The MQTT wrapper's own types: its exceptions, a publish's delivery, a received message.
+"""The MQTT wrapper's own types: broker settings, exceptions, deliveries, messages.
+
+How to reach the broker and who to be there, the wrapper's exceptions, a publish's
+delivery and a received message.
 
 Kept apart from ``hub_sync/mqtt.py`` (which re-exports them) so that module stays within
 500 lines; nothing here imports paho.
@@ -8,7 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hub_sync.transports import Route
 
 
 class MqttError(Exception):
@@ -95,3 +101,23 @@ class Delivery:
                 self.reason,
             )
         return self.reason or 0
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """How to reach the broker and who to be there. ``password`` never appears in a repr."""
+
+    host: str
+    port: int
+    username: str
+    password: str = ""
+    ca_file: Path | None = None
+    keepalive_s: int = 30
+    route: Route = field(default_factory=Route)
+
+    def __repr__(self) -> str:
+        return (
+            f"BrokerSettings(host={self.host!r}, port={self.port}, username={self.username!r}, "
+            f"tls={self.ca_file is not None}, transport={self.route.transport!r}, "
+            f"proxy={self.route.proxy!r})"
+        )
