@@ -41,22 +41,9 @@ from presentation.questions import (
     Link,
     answer,
     parse,
+    question_problem,
 )
 from presentation.questions.answer import NAMES
-
-
-def question_problem(question: str) -> str | None:
-    """What is wrong with the ``q`` parameter, in a sentence, or None (as the node says it)."""
-    if not question.strip():
-        return "Please type a question in the box."
-    if len(question) > MAX_QUESTION_CHARS:
-        return (
-            f"That question is {len(question):,} characters long; please keep it to "
-            f"{MAX_QUESTION_CHARS} characters or fewer."
-        )
-    if any(not ch.isprintable() for ch in question):
-        return "That question holds control characters; please type it again in plain words."
-    return None
 
 
 def needed_metrics(intent: Intent) -> tuple[tuple[str, ...], ...]:

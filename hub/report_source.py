@@ -28,7 +28,7 @@ from hub.store import DailyRollup, DeviceState, HourlyRollup, RegisteredDevice, 
 from presentation.monthly_report import build_monthly_report, report_spans
 from presentation.reading_flags import Quality
 from presentation.report_model import MonthlyReport, ReadingNotes
-from presentation.report_month import ReportMonth, month_of
+from presentation.report_month import ReportMonth, not_ended
 from presentation.rollup import Rollup
 
 _PEOPLE = ("entries", "footfall")
@@ -154,15 +154,9 @@ def check_month(
         NoReport: "2026-12 is not over yet: the last complete month is 2026-11", or
             "there are no readings for 2026-08: the first month with readings is 2026-10".
     """
-    current = month_of(now, zone)
-    if month > current:
-        raise NoReport(
-            f"{month.key} is in the future: the last complete month is {current.previous().key}"
-        )
-    if month == current:
-        raise NoReport(
-            f"{month.key} is not over yet: the last complete month is {current.previous().key}"
-        )
+    unfinished = not_ended(month, now, zone)
+    if unfinished is not None:
+        raise NoReport(unfinished)
     found = rollups(store, device_id, *month.bounds(zone))
     if not found:
         first = first_month(store, device_id, zone, now)

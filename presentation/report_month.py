@@ -100,6 +100,16 @@ def last_complete_month(now: datetime, zone: ZoneInfo) -> ReportMonth:
     return month_of(now, zone).previous()
 
 
+def not_ended(month: ReportMonth, now: datetime, zone: ZoneInfo) -> str | None:
+    """Why ``month`` cannot be reported yet (it has not ended in ``zone``), or None."""
+    current = month_of(now, zone)
+    if month > current:
+        return f"{month.key} is in the future: the last complete month is {current.previous().key}"
+    if month == current:
+        return f"{month.key} is not over yet: the last complete month is {current.previous().key}"
+    return None
+
+
 def hour_start(hour_s: int, zone: ZoneInfo) -> datetime:
     """The local start of the hour beginning at POSIX second ``hour_s``."""
     return datetime.fromtimestamp(hour_s, UTC).astimezone(zone)

@@ -12,24 +12,18 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from presentation.questions import EXAMPLES, MAX_QUESTION_CHARS, Declined, Link, answer, parse
+from presentation.questions import (
+    EXAMPLES,
+    MAX_QUESTION_CHARS,
+    Declined,
+    Link,
+    answer,
+    parse,
+    question_problem,
+)
 from web_local.context import current_site, open_store, page_settings
 
 questions = Blueprint("questions", __name__)
-
-
-def question_problem(question: str) -> str | None:
-    """What is wrong with the ``q`` parameter, in a sentence, or None."""
-    if not question.strip():
-        return "Please type a question in the box."
-    if len(question) > MAX_QUESTION_CHARS:
-        return (
-            f"That question is {len(question):,} characters long; please keep it to "
-            f"{MAX_QUESTION_CHARS} characters or fewer."
-        )
-    if any(not ch.isprintable() for ch in question):
-        return "That question holds control characters; please type it again in plain words."
-    return None
 
 
 def link_url(link: Link | None) -> str | None:

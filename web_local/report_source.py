@@ -13,7 +13,7 @@ from edge.store import EdgeStore
 from presentation.monthly_report import build_monthly_report, report_spans
 from presentation.reading_flags import Quality
 from presentation.report_model import MonthlyReport, ReadingNotes
-from presentation.report_month import ReportMonth, month_of
+from presentation.report_month import ReportMonth, month_of, not_ended
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PEOPLE = ("entries", "footfall")
@@ -39,15 +39,9 @@ def check_month(store: EdgeStore, month: ReportMonth, zone: ZoneInfo, now: datet
         NoReport: "2026-12 is not over yet: the last complete month is 2026-11", or
             "there are no readings for 2026-08: the first month with readings is 2026-10".
     """
-    current = month_of(now, zone)
-    if month > current:
-        raise NoReport(
-            f"{month.key} is in the future: the last complete month is {current.previous().key}"
-        )
-    if month == current:
-        raise NoReport(
-            f"{month.key} is not over yet: the last complete month is {current.previous().key}"
-        )
+    unfinished = not_ended(month, now, zone)
+    if unfinished is not None:
+        raise NoReport(unfinished)
     start, end = month.bounds(zone)
     if not store.rollups("day", start, end):
         first = first_month(store, zone)

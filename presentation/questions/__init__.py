@@ -14,7 +14,7 @@ the page that shows them.
 
 from presentation.questions.answer import Answer, Link, answer
 from presentation.questions.intent import EXAMPLES, Declined, Intent
-from presentation.questions.parse import MAX_QUESTION_CHARS, parse
+from presentation.questions.parse import MAX_QUESTION_CHARS, parse, question_problem
 from presentation.questions.series import RollupSource
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "RollupSource",
     "answer",
     "parse",
+    "question_problem",
 ]

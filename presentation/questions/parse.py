@@ -35,6 +35,21 @@ from presentation.questions.periods import Period, find_time
 MAX_QUESTION_CHARS = 200
 """The longest question taken; longer ones are declined (nobody asks in a paragraph)."""
 
+
+def question_problem(question: str) -> str | None:
+    """What is wrong with a question as typed, in a sentence for the page, or None."""
+    if not question.strip():
+        return "Please type a question in the box."
+    if len(question) > MAX_QUESTION_CHARS:
+        return (
+            f"That question is {len(question):,} characters long; please keep it to "
+            f"{MAX_QUESTION_CHARS} characters or fewer."
+        )
+    if any(not ch.isprintable() for ch in question):
+        return "That question holds control characters; please type it again in plain words."
+    return None
+
+
 _COLD = frozenset({"cold", "colder", "coldest", "chilly", "freezing"})
 _WARM = frozenset({"warm", "warmer", "warmest", "hot", "hotter", "hottest"})
 _WARMER = frozenset({"warmer", "hotter", "busier", "noisier", "louder", "stuffier"})
