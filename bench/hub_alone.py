@@ -25,7 +25,7 @@ from pathlib import Path
 from hub.store_factory import open_hub_store
 from hub_sync.acks import decode_ack
 from hub_sync.batch_codec import Batch, WireReading, encode_batch
-from hub_sync.mqtt import BrokerSettings, MqttClient
+from hub_sync.mqtt import NO_MATCHING_SUBSCRIBERS, BrokerSettings, MqttClient
 from hub_sync.mqtt_types import Message
 from hub_sync.topics import topic
 
@@ -91,6 +91,7 @@ def drain_hub_alone(
             acked[0] += sum(last - first + 1 for first, last in ack.acked)
             changed.notify_all()
 
+    where = topic("askrigg", "readings")
     with hub_run(directory, broker_port, location or str(directory / "hub.db")):
         node = MqttClient(
             BrokerSettings("127.0.0.1", broker_port, "askrigg", "node"),
@@ -100,13 +101,21 @@ def drain_hub_alone(
         try:
             node.connect()
             node.subscribe(topic("askrigg", "ack"))
-            time.sleep(1.5)  # the worker connects and subscribes
-            began = time.perf_counter()
-            for n, payload in enumerate(payloads):
+            # The first batch goes once the hub's worker listens (a batch nobody listens to
+            # is dropped by the broker): a fixed pause was too short on a loaded machine.
+            deadline = time.monotonic() + 60
+            while True:
+                began = time.perf_counter()  # from the first batch the hub takes
+                if node.publish(where, payloads[0]).wait(10) != NO_MATCHING_SUBSCRIBERS:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the hub never subscribed to readings")
+                time.sleep(0.05)
+            for n, payload in enumerate(payloads[1:], 1):
                 with changed:
                     if not changed.wait_for(lambda n=n: n - acked[0] // BATCH < WINDOW, 60):
                         raise RuntimeError("the hub stopped acknowledging")
-                node.publish(topic("askrigg", "readings"), payload)
+                node.publish(where, payload)
             with changed:
                 if not changed.wait_for(lambda: acked[0] >= total, 120):
                     raise RuntimeError(f"the hub acknowledged {acked[0]} of {total}")
