@@ -43,7 +43,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from hub.data_api import parse_range, site_slug
 from hub.hall_settings import ConfigSource, hall_settings
-from hub.store import DailyRollup, HourlyRollup, RegisteredDevice
+from hub.store import DailyRollup, DeviceRecords, HourlyRollup, ReadingQueries
 from presentation.export_rows import spreadsheet_cell
 
 MAX_DOWNLOAD_DAYS = 31
@@ -56,29 +56,8 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
            "year": timedelta(days=365)}  # fmt: skip
 
 
-class OpenDataStore(ConfigSource, Protocol):
+class OpenDataStore(ConfigSource, DeviceRecords, ReadingQueries, Protocol):
     """What open data reads of the hub store."""
-
-    def registered(self) -> Sequence[RegisteredDevice]:
-        """Every registered device."""
-        ...
-
-    def hourly(
-        self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
-    ) -> list[HourlyRollup]:
-        """Hourly rollups."""
-        ...
-
-    def daily(
-        self,
-        device_ids: Sequence[str],
-        start_us: int,
-        end_us: int,
-        zone: ZoneInfo,
-        metrics: Sequence[str] = (),
-    ) -> list[DailyRollup]:
-        """Daily rollups of local days."""
-        ...
 
 
 class Presenter(Protocol):

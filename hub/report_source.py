@@ -24,7 +24,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from hub.hall_settings import ConfigSource, hall_settings
-from hub.store import DailyRollup, DeviceState, HourlyRollup, RegisteredDevice, StoredReading
+from hub.store import DeviceRecords, DeviceState, ReadingQueries, RegisteredDevice
 from presentation.monthly_report import build_monthly_report, report_spans
 from presentation.reading_flags import Quality
 from presentation.report_model import MonthlyReport, ReadingNotes
@@ -41,45 +41,8 @@ class NoReport(ValueError):
     """No report can be made for the hall and month asked for; the message says why."""
 
 
-class ReportStore(ConfigSource, Protocol):
+class ReportStore(ConfigSource, DeviceRecords, ReadingQueries, Protocol):
     """What the report reads of the hub store (its public query methods only)."""
-
-    def registered(self) -> Sequence[RegisteredDevice]:
-        """Every registered device."""
-        ...
-
-    def fleet(self) -> Sequence[DeviceState]:
-        """Every device's state."""
-        ...
-
-    def hourly(
-        self, device_ids: Sequence[str], start_us: int, end_us: int, metrics: Sequence[str] = ()
-    ) -> list[HourlyRollup]:
-        """Hourly rollups of hours starting in [start_us, end_us)."""
-        ...
-
-    def daily(
-        self,
-        device_ids: Sequence[str],
-        start_us: int,
-        end_us: int,
-        zone: ZoneInfo,
-        metrics: Sequence[str] = (),
-    ) -> list[DailyRollup]:
-        """Rollups of local days."""
-        ...
-
-    def readings_between(
-        self,
-        device_ids: Sequence[str],
-        start_us: int,
-        end_us: int,
-        metrics: Sequence[str] = (),
-        *,
-        limit: int | None = None,
-    ) -> list[StoredReading]:
-        """Raw readings taken in [start_us, end_us)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
