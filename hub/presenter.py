@@ -23,7 +23,8 @@ DAILY_AFTER = timedelta(days=8)
 """Charts longer than this are drawn from local days, as the hall's page draws them."""
 
 
-def _hourly(rollups: Sequence[HourlyRollup]) -> list[Rollup]:
+def as_rollups(rollups: Sequence[HourlyRollup]) -> list[Rollup]:
+    """The hub's hourly rollups as the presentation's (what the hall's page draws)."""
     return [
         Rollup(
             r.sensor_id,
@@ -61,7 +62,7 @@ class NodePresenter:
 
     def summary(self, rollups: Sequence[HourlyRollup], now: datetime, zone: ZoneInfo) -> list[str]:
         """The last seven days in plain English, as the hall's home page says it."""
-        return weekly_summary(_hourly(rollups), now, zone)
+        return weekly_summary(as_rollups(rollups), now, zone)
 
     def figure(self, metric: str, value: float, unit: str) -> tuple[str, str]:
         """The value as the hall's page writes it, and ventilation advice for CO2."""
@@ -81,7 +82,7 @@ class NodePresenter:
     ) -> tuple[str, str]:
         """The chart and its table, from hours or (for a month or more) local days."""
         daily = end - start > DAILY_AFTER
-        points = _daily(rollups, zone) if daily else _hourly(rollups)
+        points = _daily(rollups, zone) if daily else as_rollups(rollups)
         resolution: Resolution = "day" if daily else "hour"
         svg = line_chart(
             points,

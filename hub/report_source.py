@@ -19,11 +19,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from hub.hall_settings import ConfigSource, hall_settings
+from hub.presenter import as_rollups
 from hub.store import DeviceRecords, DeviceState, ReadingQueries, RegisteredDevice
 from presentation.monthly_report import build_monthly_report, report_spans
 from presentation.reading_flags import Quality
@@ -84,19 +85,7 @@ def hall_view(store: ConfigSource, device: RegisteredDevice) -> HallView:
 
 def rollups(store: ReportStore, device_id: str, start: datetime, end: datetime) -> list[Rollup]:
     """The hall's hourly rollups of hours starting in [start, end), as the presentation's."""
-    return [
-        Rollup(
-            r.sensor_id,
-            r.metric,
-            r.unit,
-            datetime.fromtimestamp(r.hour_us / 1e6, UTC),
-            r.readings,
-            r.low,
-            r.high,
-            r.mean,
-        )
-        for r in store.hourly([device_id], _us(start), _us(end))
-    ]
+    return as_rollups(store.hourly([device_id], _us(start), _us(end)))
 
 
 def first_month(store: ReportStore, device_id: str, zone: ZoneInfo, now: datetime) -> str | None:
