@@ -18,7 +18,7 @@ from tests.support.browser import (
     assert_no_page_errors,
     load,
 )
-from tests.support.hub_question_hall import SLUG, build_both, question_app, with_box_on_hall_page
+from tests.support.hub_question_hall import SLUG, build_both, question_app
 from tests.support.question_hall import NOW
 
 ASK = f"/open-data/{SLUG}/ask"
@@ -32,7 +32,6 @@ def base(tmp_path_factory):
     store = SqliteHubStore(directory / "hub.db")
     build_both(directory / "edge.db", store, first=NOW - timedelta(days=9))
     app = question_app(directory, store)
-    with_box_on_hall_page(app)
     server = wsgi.Server(("127.0.0.1", 0), app, numthreads=2)
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)

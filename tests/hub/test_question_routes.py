@@ -23,7 +23,6 @@ from tests.support.hub_question_hall import (
     build_both,
     publish,
     question_app,
-    with_box_on_hall_page,
 )
 from tests.support.question_hall import NOW, OPENING_HOURS, ZONE
 
@@ -230,7 +229,6 @@ def test_the_box_included_on_the_hall_page_asks_that_hall(hub):
 
 def test_the_hall_page_carries_the_box(hub):
     app = hub[0]
-    with_box_on_hall_page(app)
     page = app.test_client().get(f"/open-data/{SLUG}").get_data(as_text=True)
     assert page.count('<form method="get"') == 1
     assert f'action="{ASK}"' in page

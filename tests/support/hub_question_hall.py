@@ -15,14 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
-from jinja2 import ChoiceLoader, DictLoader
 
-import hub.web
 from edge.store import EdgeStore
 from hub.config_downlink import build_config
-from hub.question_routes import hall_questions_blueprint
 from hub.question_source import to_us
 from hub_sync.batch_codec import Batch, WireReading
 from sensors.simulated import METRIC_NAMES
@@ -34,7 +30,6 @@ FIRST = datetime(2026, 9, 28, tzinfo=UTC)
 DEVICE = "askrigg"
 SITE = "Askrigg Village Hall"
 SLUG = "askrigg-village-hall"
-ENDPOINT = "hall_questions.ask"
 
 
 def publish(store: Any, device: str, site: str, metrics: Sequence[str]) -> None:
@@ -77,35 +72,9 @@ def build_both(
 
 
 def question_app(directory: Path, store: Any) -> Flask:
-    """The hub's real app at the corpus's now, with the question box as public as open data.
-
-    Until ``hub.web`` registers the blueprint and lists it in ``PUBLIC_ENDPOINTS``, this
-    does both, as those lines will (the log-in guard reads the list when the app is made).
-    """
+    """The hub's real app at the corpus's now: the box as hub.web registers it, public."""
 
     def clock() -> float:
         return NOW.timestamp()
 
-    with pytest.MonkeyPatch.context() as patch:
-        if ENDPOINT not in hub.web.PUBLIC_ENDPOINTS:
-            patch.setattr(hub.web, "PUBLIC_ENDPOINTS", hub.web.PUBLIC_ENDPOINTS | {ENDPOINT})
-        app = make_app(directory, store, clock=clock)
-    if "hall_questions" not in app.blueprints:
-        app.register_blueprint(hall_questions_blueprint(lambda: store, clock=clock))
-    return app
-
-
-INCLUDE = '{% include "_hall_question_box.html" %}'
-"""The line that puts the box on the hall's open-data page, after the week's summary."""
-
-
-def with_box_on_hall_page(app: Flask) -> None:
-    """Render ``open_data_hall.html`` with the box, until the template includes it itself."""
-    loader = app.jinja_env.loader
-    assert loader is not None
-    source = loader.get_source(app.jinja_env, "open_data_hall.html")[0]
-    if INCLUDE in source:
-        return
-    at = source.index("</ul>", source.index('class="summary"')) + len("</ul>")
-    changed = source[:at] + "\n" + INCLUDE + source[at:]
-    app.jinja_env.loader = ChoiceLoader([DictLoader({"open_data_hall.html": changed}), loader])
+    return make_app(directory, store, clock=clock)
