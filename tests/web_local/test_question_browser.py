@@ -16,14 +16,11 @@ from tests.support.browser import (
 )
 from tests.web_local.conftest import make_app
 from tests.web_local.test_browser import stop_waitress
-from web_local.question_routes import questions
 
 
 @pytest.fixture(scope="module")
 def site(hall_db):
     app = make_app(hall_db, opening_hours="Mon to Sat, 9:00 to 22:00")
-    if "questions" not in app.blueprints:  # until web_local.app registers it itself
-        app.register_blueprint(questions)
     server = create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

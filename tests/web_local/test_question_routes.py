@@ -9,14 +9,11 @@ from hypothesis import strategies as st
 
 from presentation.questions import MAX_QUESTION_CHARS
 from tests.web_local.conftest import make_app
-from web_local.question_routes import questions
 
 
 @pytest.fixture
 def ask(hall_db):
     app = make_app(hall_db, opening_hours="Mon to Sat, 9:00 to 22:00")
-    if "questions" not in app.blueprints:  # until web_local.app registers it itself
-        app.register_blueprint(questions)
     return app.test_client()
 
 
@@ -72,8 +69,6 @@ def test_a_question_at_the_length_limit_is_taken(ask):
 
 def test_the_box_renders_on_its_own_for_the_home_page_to_include(hall_db):
     app = make_app(hall_db)
-    if "questions" not in app.blueprints:  # until web_local.app registers it itself
-        app.register_blueprint(questions)
     with app.test_request_context("/"):
         box = render_template_string('{% include "_question_box.html" %}')
     assert 'action="/ask"' in box
