@@ -12,7 +12,7 @@ from typing import Literal, Protocol
 
 from hub.quotas import QUOTA_READINGS, DeviceQuotas, RefusalTally
 from hub.store import HubStore, HubStoreError, HubStoreRefused, UnknownDevice
-from hub_sync.acks import Ack, Rejection, encode_ack, reads_binary, seq_runs, split_ack
+from hub_sync.acks import Ack, Rejection, encode_ack, reads_binary, split_ack
 from hub_sync.batch_codec import decode_batch, peek_batch
 from hub_sync.mqtt import MqttError
 from hub_sync.node_status import decode_status
@@ -210,9 +210,7 @@ class IngestWorker:
             batch = decode_batch(payload)
         except ProtocolError as error:
             return self._reject(device_id, refusal_reason(error), str(error), error.identity)
-        identity = BatchIdentity(
-            batch.device_id, batch.store_epoch, tuple(seq_runs([r.seq for r in batch.readings]))
-        )
+        identity = BatchIdentity(batch.device_id, batch.store_epoch, batch.columns().runs)
         if batch.device_id != device_id:
             detail = f"payload says device {batch.device_id!r} but came on {device_id!r}'s topic"
             return self._reject(device_id, SPOOFED, detail, identity)

@@ -196,25 +196,26 @@ class PostgresHubStore(SqlHubStore):
         skip: set[tuple[str, str, str]],
     ) -> Sequence[Row]:
         """The batch's rows; plain ones (see :mod:`hub.store_postgres_bulk`) as PlainRows."""
-        readings = batch.readings
+        c = batch.columns()
         plain = None
-        if readings and not skip:
-            stamps = [r.ts_us for r in readings]
-            values = [r.value for r in readings]
+        if c.seqs and not skip and c.censors is None:
+            stamps, values = c.stamps, c.values
             if (
-                registered_us - PAST_TOLERANCE_US <= min(stamps)
+                max(registered_us - PAST_TOLERANCE_US, 0) <= min(stamps)
                 and max(stamps) <= received_at_us + FUTURE_TOLERANCE_US
-                and min(stamps) >= 0
-                and all(r.censor is None for r in readings)
                 and bulk.plain_values(values)
             ):
                 try:
-                    series = [self._series[r.sensor_id, r.metric, r.unit] for r in readings]
+                    ids = [self._series[key] for key in c.series]
                 except KeyError:  # a series this connection has not looked up yet
                     pass
                 else:
-                    columns = ([r.seq for r in readings], series, stamps, values)
-                    plain = (*columns, [r.quality for r in readings])
+                    series = (
+                        [ids[0]] * len(c.seqs)
+                        if len(ids) == 1
+                        else list(map(ids.__getitem__, c.index))
+                    )
+                    plain = (c.seqs, series, stamps, values, c.qualities)
         if plain is None:
             return super()._rows(batch, registered_us, received_at_us, skip)
         return PlainRows(batch.device_id, signed_epoch(batch.store_epoch), received_at_us, plain)

@@ -87,7 +87,7 @@ class PlainRows(Sequence[Row]):
         device_id: str,
         epoch: int,
         received_us: int,
-        columns: tuple[list[int], list[int], list[int], list[float], list[int]],
+        columns: tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[float], Sequence[int]],
     ) -> None:
         self.device_id = device_id
         self.epoch = epoch

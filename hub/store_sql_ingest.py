@@ -30,6 +30,7 @@ from hub.store import (
 from hub.store_sql_base import NOT_LATEST, Row, SqlTables, signed_epoch
 from hub_sync.acks import Rejection, merge_ranges, seq_runs
 from hub_sync.batch_codec import Batch
+from hub_sync.batch_types import SeriesKey
 
 
 def value_columns(value: float) -> tuple[float | None, bytes | None]:
@@ -115,15 +116,20 @@ class IngestTables(SqlTables):
             device = self.device(batch.device_id)
             if device is None or device.revoked:
                 raise UnknownDevice(f"device {batch.device_id!r} is not registered or is revoked")
-            over_quota = self._series_over_quota(batch)
+            columns = batch.columns()
+            over_quota = self._series_over_quota(batch.device_id, columns.series)
             rows = self._rows(batch, device.added_at_us, received_at_us, over_quota)
         quota_refused = (
-            [r for r in batch.readings if (r.sensor_id, r.metric, r.unit) in over_quota]
+            [
+                seq
+                for seq, i in zip(columns.seqs, columns.index, strict=True)
+                if columns.series[i] in over_quota
+            ]
             if over_quota
             else []
         )
         newest = self._newest(rows)
-        received = seq_runs([r.seq for r in batch.readings])
+        received = list(columns.runs)
         epoch = signed_epoch(batch.store_epoch)
         with self._lock, self._transaction():
             inserted = self._insert_readings(rows)
@@ -142,13 +148,15 @@ class IngestTables(SqlTables):
                 )
                 rejected += [
                     Rejection(first, last, f"{QUOTA_SERIES} ({self.series_quota})")
-                    for first, last in seq_runs([r.seq for r in quota_refused])
+                    for first, last in seq_runs(quota_refused)
                 ]
-                refused.update(r.seq for r in quota_refused)
+                refused.update(quota_refused)
                 self._count_refused(
                     batch.device_id, QUOTA_SERIES, detail, received_at_us, len(quota_refused)
                 )
-            new_rows = self._not_yet_received(batch.device_id, epoch, rows, refused)
+            new_rows = self._not_yet_received(
+                batch.device_id, epoch, rows, refused, min(columns.seqs), max(columns.seqs)
+            )
             self._roll_up(new_rows)
             self._record_received(batch.device_id, epoch, received)
             self._update_latest(batch.device_id, newest)
@@ -162,11 +170,7 @@ class IngestTables(SqlTables):
                     "last_seq, reason, at_us) VALUES (?, ?, ?, ?, ?, ?)",
                     (batch.device_id, epoch, rej.first, rej.last, rej.reason, received_at_us),
                 )
-        acked = (
-            seq_runs([r.seq for r in batch.readings if r.seq not in refused])
-            if refused
-            else received
-        )
+        acked = seq_runs([s for s in columns.seqs if s not in refused]) if refused else received
         return StoreOutcome(
             tuple(acked), tuple(rejected), inserted, len(rows) - inserted, device.rotation_requested
         )
@@ -175,29 +179,30 @@ class IngestTables(SqlTables):
         """The newest reading of each series among the rows (None: the backend finds it)."""
         return newest_per_series(rows)
 
-    def _series_over_quota(self, batch: Batch) -> set[tuple[str, str, str]]:
-        """The batch's series that would take its device past its series quota.
+    def _series_over_quota(
+        self, device_id: str, keys: Sequence[SeriesKey]
+    ) -> set[tuple[str, str, str]]:
+        """The batch's series (``keys``) that would take its device past its series quota.
 
         The series the device may use are noted before the batch is stored (a batch that
         then fails leaves its series counted, which only errs towards the quota). Counted
         again from the database, under the device's lock, whenever a batch brings a series
         this connection has not seen for the device.
         """
-        keys = list(dict.fromkeys((r.sensor_id, r.metric, r.unit) for r in batch.readings))
-        known = self._device_series.get(batch.device_id)
+        known = self._device_series.get(device_id)
         if known is not None and all(key in known for key in keys):
             return set()
         try:
             # One connection at a time counts and grants a device's series: two writers
             # reading the same count could otherwise each grant the last places.
             with self._transaction():
-                self._lock_device(batch.device_id)
+                self._lock_device(device_id)
                 known = {
                     (sensor, metric, unit)
                     for sensor, metric, unit in self._query(
                         "SELECT s.sensor_id, s.metric, s.unit FROM device_series d "
                         "JOIN series s ON s.id = d.series_id WHERE d.device_id = ?",
-                        (batch.device_id,),
+                        (device_id,),
                     )
                 }
                 room = self.series_quota - len(known)
@@ -212,15 +217,15 @@ class IngestTables(SqlTables):
                     self._run(
                         "INSERT INTO device_series (device_id, series_id) VALUES (?, ?) "
                         "ON CONFLICT DO NOTHING",
-                        (batch.device_id, self._series_id(*key)),
+                        (device_id, self._series_id(*key)),
                     )
                     known.add(key)
         except BaseException:
             # Series ids made in a transaction that was rolled back must not be reused.
             self._series.clear()
-            self._device_series.pop(batch.device_id, None)
+            self._device_series.pop(device_id, None)
             raise
-        self._device_series[batch.device_id] = known
+        self._device_series[device_id] = known
         return over
 
     def _rows(
@@ -238,33 +243,24 @@ class IngestTables(SqlTables):
         epoch = signed_epoch(batch.store_epoch)
         earliest = registered_us - PAST_TOLERANCE_US
         latest = received_at_us + FUTURE_TOLERANCE_US
-        series_ids = self._series
+        c = batch.columns()
+        # Each series' id once (None: over the quota, so its readings make no row).
+        ids = [None if skip and key in skip else self._series_id(*key) for key in c.series]
+        censors = c.censors if c.censors is not None else [None] * len(c.seqs)
         rows: list[Row] = []
         append = rows.append
-        for r in batch.readings:
-            value, bits = value_columns(r.value)
-            quality = r.quality
-            # A day ahead of the hub, or a year before the device was registered.
-            if not earliest <= r.ts_us <= latest:
-                quality |= IMPLAUSIBLE_TIME
-            series = series_ids.get((r.sensor_id, r.metric, r.unit))
+        for seq, i, ts_us, value, quality, censor in zip(
+            c.seqs, c.index, c.stamps, c.values, c.qualities, censors, strict=True
+        ):
+            series = ids[i]
             if series is None:
-                if skip and (r.sensor_id, r.metric, r.unit) in skip:
-                    continue
-                series = self._series_id(r.sensor_id, r.metric, r.unit)
+                continue
+            value, bits = value_columns(value)
+            # A day ahead of the hub, or a year before the device was registered.
+            if not earliest <= ts_us <= latest:
+                quality |= IMPLAUSIBLE_TIME
             append(
-                (
-                    device_id,
-                    epoch,
-                    r.seq,
-                    series,
-                    r.ts_us,
-                    value,
-                    bits,
-                    quality,
-                    r.censor,
-                    received_at_us,
-                )
+                (device_id, epoch, seq, series, ts_us, value, bits, quality, censor, received_at_us)
             )
         return rows
 
@@ -317,21 +313,26 @@ class IngestTables(SqlTables):
         ]
 
     def _not_yet_received(
-        self, device_id: str, epoch: int, rows: Sequence[Row], refused: set[int]
+        self,
+        device_id: str,
+        epoch: int,
+        rows: Sequence[Row],
+        refused: set[int],
+        low: int,
+        high: int,
     ) -> Sequence[Row]:
         """The rows no earlier batch brought: resends must not count twice in the rollups.
 
         Read under the device's lock, before this batch's ranges are merged in; the
         received ranges outlive raw retention, so a reading pruned and sent again still
-        counts once.
+        counts once. ``low`` and ``high`` bound the batch's sequence numbers.
         """
         if not rows:
             return rows
-        seqs = [row[2] for row in rows]
         ranges = self._query(
             "SELECT first_seq, last_seq FROM received WHERE device_id = ? AND store_epoch = ? "
             "AND last_seq >= ? AND first_seq <= ? ORDER BY first_seq",
-            (device_id, epoch, min(seqs), max(seqs)),
+            (device_id, epoch, low, high),
         )
         if not ranges and not refused:
             return rows

@@ -1,4 +1,8 @@
-"""The readings batch: its types, and its compact binary codec (format version 1)."""
+"""The readings batch's compact binary codec (format version 1).
+
+The batch's types live in :mod:`hub_sync.batch_types`; they are named here too, where
+both ends have always imported them from.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import math
 import struct
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import accumulate, pairwise
+from typing import TypeVar
 
 from hub_sync.acks import seq_runs
+from hub_sync.batch_types import Batch as Batch
+from hub_sync.batch_types import BatchColumns, ColumnReadings
+from hub_sync.batch_types import WireReading as WireReading
 from hub_sync.limits import (
     FORMAT_VERSION,
     INT64_MAX,
@@ -38,28 +45,7 @@ VALUES_FLOAT64 = 1
 SEQ_CONTIGUOUS = 0
 SEQ_LISTED = 1
 
-
-@dataclass(frozen=True, slots=True)
-class WireReading:
-    """One reading as it travels: its sequence number and everything the node stored."""
-
-    seq: int
-    sensor_id: str
-    metric: str
-    unit: str
-    ts_us: int
-    value: float
-    quality: int = 0
-    censor: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """Readings of one device and one store epoch, in sequence order."""
-
-    device_id: str
-    store_epoch: int
-    readings: Sequence[WireReading] = field(default_factory=tuple)
+T = TypeVar("T")
 
 
 def _same_bits(a: float, b: float) -> bool:
@@ -263,21 +249,23 @@ def decode_batch(payload: bytes) -> Batch:
     r = Reader(body)
     device_id, store_epoch, count, mode, first = _head(r)
     if mode == SEQ_CONTIGUOUS:
-        seqs = list(range(first, first + count))
+        seqs: Sequence[int] = range(first, first + count)
     elif mode == SEQ_LISTED:
-        seqs = [first]
+        listed = [first]
         for _ in range(count - 1):
             step = r.varint()
             if step < 1:
                 raise MalformedPayload("sequence numbers must strictly increase")
-            seqs.append(seqs[-1] + step)
+            listed.append(listed[-1] + step)
+        seqs = listed
     else:
         raise MalformedPayload(f"unknown sequence mode {mode}")
     if seqs[-1] >= 2**63:
         raise MalformedPayload("a sequence number is beyond 2^63 - 1")
-    identity = BatchIdentity(device_id, store_epoch, tuple(seq_runs(seqs)))
+    runs = tuple(seq_runs(seqs))
+    identity = BatchIdentity(device_id, store_epoch, runs)
     try:
-        readings = _decode_readings(r, count, seqs)
+        columns = _decode_columns(r, count, seqs, runs)
     except ProtocolError as error:
         error.identity = identity
         raise
@@ -285,15 +273,17 @@ def decode_batch(payload: bytes) -> Batch:
         trailing = MalformedPayload(f"{len(body) - r.pos} unexpected bytes after the batch")
         trailing.identity = identity
         raise trailing
-    return Batch(device_id, store_epoch, readings)
+    return Batch(device_id, store_epoch, ColumnReadings(columns))
 
 
-def _decode_readings(r: Reader, count: int, seqs: list[int]) -> tuple[WireReading, ...]:
+def _decode_columns(
+    r: Reader, count: int, seqs: Sequence[int], runs: tuple[tuple[int, int], ...]
+) -> BatchColumns:
     """The rest of a batch's body, after its sequence numbers."""
     n_series = r.varint()
     if not 1 <= n_series <= count:
         raise MalformedPayload(f"{n_series} series for {count} readings")
-    series = [(r.text(), r.text(), r.text()) for _ in range(n_series)]
+    series = tuple((r.text(), r.text(), r.text()) for _ in range(n_series))
     if len(set(series)) != n_series:
         raise MalformedPayload("a series is listed twice")
     if not all(sensor_id and metric for sensor_id, metric, _ in series):
@@ -329,7 +319,7 @@ def _decode_readings(r: Reader, count: int, seqs: list[int]) -> tuple[WireReadin
     qualities = r.varints(count)
     if max(qualities) > MAX_QUALITY:
         raise MalformedPayload(f"quality flags {max(qualities)}; at most {MAX_QUALITY}")
-    censors: list[str | None] = [None] * count
+    censors: list[str | None] | None = None
     position = 0
     for _ in range(r.varint()):
         position += r.varint()
@@ -338,24 +328,24 @@ def _decode_readings(r: Reader, count: int, seqs: list[int]) -> tuple[WireReadin
         mark = r.take(1).decode("ascii", errors="replace")
         if mark not in ("<", ">"):
             raise MalformedPayload(f"censor must be '<' or '>', got {mark!r}")
+        if censors is None:
+            censors = [None] * count
         censors[position] = mark
-    cursors = [0] * n_series
-    readings = []
-    for k in range(count):
-        i = index[k]
-        j = cursors[i]
-        cursors[i] += 1
-        sensor_id, metric, unit = series[i]
-        readings.append(
-            WireReading(
-                seqs[k],
-                sensor_id,
-                metric,
-                unit,
-                stamps[i][j],
-                values[i][j],
-                qualities[k],
-                censors[k],
-            )
-        )
-    return tuple(readings)
+    return BatchColumns(
+        seqs,
+        series,
+        index,
+        _in_batch_order(stamps, index),
+        _in_batch_order(values, index),
+        qualities,
+        censors,
+        runs,
+    )
+
+
+def _in_batch_order(per_series: list[list[T]], index: Sequence[int]) -> list[T]:
+    """Per-series columns (each in its readings' order) as one column in batch order."""
+    if len(per_series) == 1:
+        return per_series[0]
+    taken = [iter(column).__next__ for column in per_series]
+    return [taken[i]() for i in index]

@@ -245,3 +245,43 @@ def test_a_reading_at_the_very_start_of_64_bit_time_is_stored_flagged(hub):
     assert outcome.acked == ((1, 2),)
     assert [r.ts_us for _, r in hub.readings("askrigg")] == [-(2**63)] * 2
     assert all(r.quality & IMPLAUSIBLE_TIME for _, r in hub.readings("askrigg"))
+
+
+def test_a_series_another_device_uses_is_still_refused_past_this_device_s_quota(hub):
+    # The series' id is known to the store (Cowling uses it); Askrigg may use one series.
+    hub.add_device("cowling", "Cowling Village Hall")
+    hub.store_batch(batch([1], sensor="shared", device="cowling"), NOW_US)
+    hub.series_quota = 1
+    mixed = Batch(
+        "askrigg",
+        EPOCH,
+        (
+            WireReading(1, "own", "temperature", "°C", NOW_US - 10, 20.0),
+            WireReading(2, "shared", "temperature", "°C", NOW_US - 9, 21.0),
+            WireReading(3, "own", "temperature", "°C", NOW_US - 8, 22.0),
+        ),
+    )
+    outcome = hub.store_batch(mixed, NOW_US)
+    assert outcome.acked == ((1, 1), (3, 3))
+    assert [(r.first, r.last) for r in outcome.rejected] == [(2, 2)]
+    assert [(r.seq, r.sensor_id) for _, r in hub.readings("askrigg")] == [(1, "own"), (3, "own")]
+
+
+def test_a_decoded_batch_is_stored_as_the_batch_it_was_made_from(hub, tmp_path):
+    # The hub stores decoded batches from their columns; a batch made of readings (as
+    # tests and the Home Assistant bridge make them) must come out the same.
+    from hub_sync.batch_codec import decode_batch, encode_batch
+
+    readings = (
+        *(
+            WireReading(s, f"s{s % 3}", "co2", "ppm", NOW_US - 1000 + s, 400.0 + s, s % 2, None)
+            for s in (1, 2, 3, 5, 8, 9, 10)
+        ),
+        WireReading(11, "s0", "people", "", NOW_US - 900, 2.0, 0, "<"),
+    )
+    decoded = decode_batch(encode_batch(Batch("askrigg", EPOCH, readings)))
+    hub.store_batch(decoded, NOW_US)
+    hub.add_device("cowling", "Cowling Village Hall")
+    hub.store_batch(Batch("cowling", EPOCH, readings), NOW_US)
+    assert [r for _, r in hub.readings("askrigg")] == [r for _, r in hub.readings("cowling")]
+    assert [r.censor for _, r in hub.readings("askrigg")][-1] == "<"
