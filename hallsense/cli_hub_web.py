@@ -45,6 +45,7 @@ from hub.exports import hub_exporters
 from hub.logins import Logins
 from hub.open_data_catalog import CatalogueSettings
 from hub.presenter import NodePresenter
+from hub.report_sender import ReportSender, mail_server
 from hub.service import alert_notifiers, broker_settings
 from hub.settings import HubSettings
 from hub.store import Device, DeviceState, HubStoreError
@@ -137,6 +138,7 @@ def hub_pages(settings: HubSettings) -> HubPages:
         timezone=settings.timezone,
         attention=attention_rules(settings),
         catalogue=CatalogueSettings.from_settings(settings),
+        report_mail=mail_server(settings) is not None,
     )
 
 
@@ -184,6 +186,30 @@ def watch_fleet(
     )
     thread.start()
     return thread
+
+
+def send_reports(settings: HubSettings, hub_url: str, stop: threading.Event) -> bool:
+    """Mail the monthly reports to the accounts that want them, in a thread until ``stop``.
+
+    False when no mail server is set (nothing is started).
+    """
+    server = mail_server(settings)
+    if server is None:
+        return False
+    sender = ReportSender(
+        lambda: open_hub_store(settings.hub_store),
+        server,
+        settings.alert_email_from,
+        hub_url=settings.hub_url or hub_url,
+        timezone=settings.timezone,
+    )
+    threading.Thread(
+        target=sender.run,
+        args=(stop, settings.report_mail_check_s),
+        name="report-mail",
+        daemon=True,
+    ).start()
+    return True
 
 
 def first_start_code(settings: HubSettings) -> str | None:
@@ -367,6 +393,9 @@ def web(
         if monitor is not None:
             watch_fleet(settings, monitor, stop)
             click.echo("alerts go to " + ", ".join(n.name for n in monitor.notifiers), err=True)
+        own_url = f"https://{broker_host}" + ("" if plain_http_behind_proxy else f":{port}")
+        if send_reports(settings, own_url, stop):
+            click.echo(f"monthly reports are mailed from {settings.alert_email_from}", err=True)
         if setup_code is not None:
             click.echo(
                 f"no account yet: make the first one at {scheme}://{shown}:{port}/setup "

@@ -3,6 +3,8 @@
 - :class:`EmailNotifier`: one plain-text mail per notice through the council's mail
   server, with STARTTLS (port 587, the default), implicit TLS (465) or, for a lab only,
   plain SMTP; a user name and password when the server wants them.
+- :class:`MailServer`: the SMTP connection itself, which the monthly report e-mails
+  (:mod:`hub.report_sender`) share with the alerts.
 - :class:`WebhookNotifier`: an HTTPS POST of the notice as JSON; with a secret, the
   header ``X-Hallsense-Signature: sha256=<hex>`` is the HMAC-SHA256 of the body under it,
   so the receiver can tell the hub sent it. Any answer but 2xx counts as not delivered.
@@ -57,6 +59,24 @@ class EmailNotifier:
         message["From"] = self.sender
         message["To"] = ", ".join(self.recipients)
         message.set_content(notice.text)
+        MailServer(
+            self.host, self.port, self.security, self.username, self.password, self.ca_file
+        ).send(message)
+
+
+@dataclass(frozen=True)
+class MailServer:
+    """The council's SMTP server, as the alert settings give it; other mail goes through it too."""
+
+    host: str
+    port: int
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ca_file: str | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message; raises OSError (smtplib's errors are OSErrors) if it cannot."""
         context = ssl.create_default_context(cafile=self.ca_file)
         client: smtplib.SMTP
         if self.security == "tls":

@@ -135,7 +135,23 @@ class HubSettings:
         min=1,
         max=3600,
     )
-    alert_smtp_host: str = _setting("", "Mail server for alert emails (unset: no email).")
+    report_mail_check_s: float = _setting(
+        600.0,
+        "How often `hub web` checks whether monthly report e-mails are due (sent through the "
+        "alerts' mail server).",
+        "s",
+        min=1,
+        max=86400,
+    )
+    hub_url: str = _setting(
+        "",
+        "The hub web's address as people reach it (https://host[:port]), for the link in "
+        "report e-mails (unset: https://, `hub web`'s --broker-host name and its port).",
+        "URI",
+    )
+    alert_smtp_host: str = _setting(
+        "", "Mail server for alert emails and monthly report e-mails (unset: no email)."
+    )
     alert_smtp_port: int = _setting(587, "Its port.", "port", min=1, max=65535)
     alert_smtp_security: Literal["starttls", "tls", "none"] = _setting(
         "starttls", "STARTTLS (587), implicit TLS (465), or none for a lab."
@@ -150,7 +166,9 @@ class HubSettings:
             "secret": True,
         },
     )
-    alert_email_from: str = _setting("", "The alert emails' sender address.")
+    alert_email_from: str = _setting(
+        "", "The sender address of alert emails and monthly report e-mails."
+    )
     alert_email_to: str = _setting("", "Who gets alert emails: addresses, comma-separated.")
     alert_webhook_url: str = _setting("", "URL alerts are POSTed to as JSON (unset: none).")
     alert_webhook_secret: str = field(
@@ -201,6 +219,7 @@ class HubSettings:
             ("open_data_licence", web),
             ("open_data_publisher_url", web),
             ("open_data_contact", ("mailto:", *web)),
+            ("hub_url", web),
         ):
             value = getattr(self, name)
             if value and (not value.startswith(schemes) or any(c.isspace() for c in value)):

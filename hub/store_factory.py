@@ -8,6 +8,7 @@ from typing import Protocol
 from hub.config_downlink import ConfigRecord
 from hub.hall_settings import ConfigSource
 from hub.login_store import LoginStore
+from hub.report_mail import ReportMailRecords
 from hub.store import DeviceRecords, HubStore, ReadingQueries, RolloutRecords
 from provisioning.registry import DeviceRegistry
 
@@ -21,6 +22,7 @@ class HubStoreConnection(
     ConfigRecord,
     LoginStore,
     RolloutRecords,
+    ReportMailRecords,
     Protocol,
 ):
     """One connection to the hub store with every concern's interface.
@@ -28,7 +30,8 @@ class HubStoreConnection(
     For the composition root, which hands each part of the hub the one it uses:
     ingestion :class:`~hub.store.HubStore`, provisioning
     :class:`~provisioning.registry.DeviceRegistry`, the logins
-    :class:`~hub.login_store.LoginStore`, the pages and the API the readers.
+    :class:`~hub.login_store.LoginStore`, the report e-mails
+    :class:`~hub.report_mail.ReportMailRecords`, the pages and the API the readers.
     """
 
 

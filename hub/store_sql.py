@@ -12,6 +12,7 @@ from hub.store_sql_configs import ConfigTables
 from hub.store_sql_ingest import IngestTables
 from hub.store_sql_logins import LOGIN_MIGRATION_5, LOGIN_SCHEMA, LoginTables
 from hub.store_sql_registry import RegistryTables
+from hub.store_sql_report_mail import REPORT_MAIL_SCHEMA, ReportMailTables
 from hub.store_sql_rollouts import ROLLOUT_SCHEMA, RolloutTables
 from hub.store_sql_rollups import RollupTables
 
@@ -85,6 +86,7 @@ MIGRATIONS: dict[int, list[str]] = {
     4: LOGIN_SCHEMA,
     5: [*MIGRATION_5, *LOGIN_MIGRATION_5],
     6: ROLLOUT_SCHEMA,
+    7: REPORT_MAIL_SCHEMA,
 }
 """Each schema version's statements after version 1's tables, the same on both backends;
 a store at version v runs every list of a higher version, in order, in one transaction."""
@@ -92,10 +94,17 @@ SCHEMA_VERSION = max(MIGRATIONS)
 
 
 class SqlHubStore(
-    RegistryTables, RollupTables, IngestTables, ConfigTables, LoginTables, RolloutTables
+    RegistryTables,
+    RollupTables,
+    IngestTables,
+    ConfigTables,
+    LoginTables,
+    RolloutTables,
+    ReportMailTables,
 ):
     """Every concern's SQL over one connection, in any SQL database.
 
-    The registry, ingestion, readings and rollups, configs, logins and staged rollouts; a backend
-    subclass supplies the connection (:class:`hub.store_sql_base.SqlTables`).
+    The registry, ingestion, readings and rollups, configs, logins, staged rollouts and
+    monthly report e-mails; a backend subclass supplies the connection
+    (:class:`hub.store_sql_base.SqlTables`).
     """

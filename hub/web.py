@@ -12,7 +12,8 @@
   ``/accessibility`` and the log-in and set-up pages;
 - behind a login (:mod:`hub.login_web`; every route not in :data:`PUBLIC_ENDPOINTS`):
   the fleet pages and hall settings (:mod:`hub.fleet_pages`), the hall's monthly report
-  (:mod:`hub.report_routes`), the data API
+  (:mod:`hub.report_routes`) and the account's report e-mails (:mod:`hub.report_mail_web`),
+  the data API
   (:mod:`hub.data_api`) and ``/metrics``.
 
 Every response carries :data:`SECURITY_HEADERS`: a Content-Security-Policy that loads
@@ -67,6 +68,7 @@ from hub.open_data_catalog import (
 from hub.open_data_sqlite import open_data_sqlite_blueprint
 from hub.question_routes import hall_questions_blueprint
 from hub.releases_web import releases_blueprint
+from hub.report_mail_web import report_mail_blueprint
 from hub.report_routes import report_blueprint
 from hub.well_known import well_known_blueprint
 from hub_sync.hub_time import TIME_PATH, UNIX_MS
@@ -124,6 +126,8 @@ class HubPages:
     """The thresholds of the fleet's "needs attention" rules."""
     catalogue: CatalogueSettings = DEFAULT_CATALOGUE
     """The open data's licence and publisher, for its DCAT catalogue and downloads."""
+    report_mail: bool = False
+    """The hub has a mail server to send monthly report e-mails (:mod:`hub.report_sender`)."""
 
 
 PUBLIC_ENDPOINTS = frozenset(
@@ -250,6 +254,11 @@ def _add_pages(app: Flask, pages: HubPages) -> None:
     )
     app.register_blueprint(
         report_blueprint(request_store, timezone=pages.timezone, clock=pages.clock)
+    )
+    app.register_blueprint(
+        report_mail_blueprint(
+            request_store, mail=pages.report_mail, clock=pages.clock, timezone=pages.timezone
+        )
     )
     app.register_blueprint(_hub_pages())
 

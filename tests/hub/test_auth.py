@@ -50,6 +50,8 @@ def build_app(store, clock, *, secure_cookies: bool, changes: list) -> Flask:
     hub_pages.add_url_rule("/accessibility", "accessibility", lambda: page("Accessibility"))
     fleet = Blueprint("fleet", __name__)
     fleet.add_url_rule("/fleet", "fleet", lambda: page("Fleet"))
+    report_mail = Blueprint("report_mail", __name__)
+    report_mail.add_url_rule("/account/reports", "subscription", lambda: page("Report e-mails"))
 
     demo = Blueprint("demo", __name__)
 
@@ -87,7 +89,7 @@ def build_app(store, clock, *, secure_cookies: bool, changes: list) -> Flask:
             changes.append(("api", request.method, current_account().username))
         return jsonify(things=[], who=current_account().username)
 
-    for blueprint in (open_data, hub_pages, fleet, demo):
+    for blueprint in (open_data, hub_pages, fleet, report_mail, demo):
         app.register_blueprint(blueprint)
     install_login(
         app,

@@ -51,6 +51,7 @@ def make_app(
     secure_cookies: bool = False,
     security_contact: str = "",
     releases_dir: Path | None = None,
+    report_mail: bool = False,
 ) -> Flask:
     pages = HubPages(
         open_store=lambda: Kept(store),
@@ -59,6 +60,7 @@ def make_app(
         send_config=send or (lambda device_id, payload, actor: None),
         secure_cookies=secure_cookies,
         clock=clock,
+        report_mail=report_mail,
     )
     return create_hub_web(
         TokenStore(tmp_path / "enrolment"),
