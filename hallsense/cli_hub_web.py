@@ -38,6 +38,7 @@ from cryptography import x509
 from hallsense.cli_options import env_option, state_dir_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
+from hub.alert_state import StoredAlertState
 from hub.alerting import AlertMonitor
 from hub.attention import AttentionRules
 from hub.config_downlink import send_config
@@ -58,6 +59,7 @@ from provisioning.enrolment_policy import (
     enrolment_tokens,
     issue_credentials_for,
 )
+from provisioning.failure_limit import SharedFailureLimiter
 from provisioning.release_freshness import keep_fresh
 from provisioning.state import ProvisioningState, StateError, load_state, state_dir_from
 
@@ -76,7 +78,7 @@ ALERT_STATE = "alerts.json"
 
 
 class StoreRegistry:
-    """The hub store's device registry, opened for each question and closed again.
+    """The hub store's device registry and failure counts, opened for each question.
 
     Enrolments are rare; a connection per enrolment is never stale (a restarted
     PostgreSQL, a replaced SQLite file) and never shared between the server's threads.
@@ -106,6 +108,22 @@ class StoreRegistry:
         store = open_hub_store(self.location)
         try:
             store.finish_rotation(device_id, actor=actor)
+        finally:
+            store.close()
+
+    def add_failure(self, kind: str, key: str, at_us: int, forget_before_us: int) -> None:
+        """Count a failed enrolment or rotation, for every ``hub web`` process to see."""
+        store = open_hub_store(self.location)
+        try:
+            store.add_failure(kind, key, at_us, forget_before_us)
+        finally:
+            store.close()
+
+    def failures_since(self, kind: str, key: str, since_us: int, limit: int) -> list[int]:
+        """A client's latest failed enrolments or rotations, newest first."""
+        store = open_hub_store(self.location)
+        try:
+            return store.failures_since(kind, key, since_us, limit)
         finally:
             store.close()
 
@@ -152,14 +170,20 @@ def attention_rules(settings: HubSettings) -> AttentionRules:
 def alert_monitor(settings: HubSettings, state_dir: Path) -> AlertMonitor | None:
     """The alerts the settings ask for (email, webhook, or both), or None for none.
 
+    Their state is in the hub store, shared by every ``hub web`` process; the file an
+    older hub kept in ``state_dir`` is taken over on the first round.
+
     Raises:
         ValueError: naming the alert setting that is wrong.
     """
     notifiers = alert_notifiers(settings)
     if not notifiers:
         return None
+    state = StoredAlertState(
+        lambda: open_hub_store(settings.hub_store), earlier_file=state_dir / ALERT_STATE
+    )
     return AlertMonitor(
-        state_dir / ALERT_STATE,
+        state,
         notifiers,
         after_s=settings.alert_after_s,
         rules=attention_rules(settings),
@@ -345,6 +369,7 @@ def web(
         app = create_hub_web(
             enrolment_tokens(state),
             issue,
+            limiter=SharedFailureLimiter(lambda: registry, "enrolment"),
             rotation=rotation,
             security_contact=settings.security_contact,
             pages=hub_pages(settings),

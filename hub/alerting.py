@@ -7,10 +7,11 @@ unsynchronised clock; not "never connected", see :data:`NOT_ALERTED`) for longer
 recovery notice goes out. The offline rule already waits its own threshold before it
 calls a node offline, so ``after_s`` comes on top of that.
 
-Nothing is lost and nothing is sent twice across a restart: the open incidents and the
-notices not yet delivered live in a JSON file (written atomically, mode 0600). A notice
-that cannot be delivered (mail server down, webhook answering 500) stays in that file and
-is tried again at the next check, by the notifier that failed only.
+Nothing is lost and nothing is sent twice across a restart, nor by several ``hub web``
+processes watching one fleet: the open incidents and the notices not yet delivered live
+in the hub store (or a JSON file: :mod:`hub.alert_state`). A notice that cannot be
+delivered (mail server down, webhook answering 500) stays there and is tried again at the
+next check, by the notifier that failed only.
 
 A staged rollout that stops by itself (:mod:`hub.rollouts`) is told once too, by the same
 notifiers, as a :func:`rollout_notice`: the ingestion worker acting on rollouts keeps it in
@@ -19,16 +20,14 @@ the hub store until every notifier has taken it (:mod:`hub.rollout_keeper`).
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from hub.alert_state import AlertState, FileAlertState
 from hub.attention import DEFAULT_RULES, AttentionRules, concerns
 from hub.store import DeviceState
 
@@ -105,7 +104,7 @@ class AlertMonitor:
 
     def __init__(
         self,
-        state_file: Path,
+        state: Path | AlertState,
         notifiers: Sequence[Notifier],
         *,
         after_s: float = 600.0,
@@ -114,29 +113,16 @@ class AlertMonitor:
         if not notifiers:
             raise ValueError("alerts need at least one notifier (email or webhook)")
         self.rules = rules
-        self.state_file = state_file
+        self.state = FileAlertState(state) if isinstance(state, Path) else state
         self.notifiers = list(notifiers)
         self.after_us = int(after_s * 1_000_000)
         self._state = self._load()
 
     def _load(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.state_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {"seen": {}, "open": {}, "outbox": []}
-        except (OSError, ValueError) as error:
-            raise ValueError(f"the alert state {self.state_file} is unreadable: {error}") from None
-        return {"seen": {}, "open": {}, "outbox": [], **data}
+        return {"seen": {}, "open": {}, "outbox": [], **self.state.load()}
 
     def _save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.state_file.with_name(f".{self.state_file.name}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(self._state, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.state_file)
+        self.state.save(self._state)
 
     def check(self, fleet: Sequence[DeviceState], now_us: int) -> list[Notice]:
         """Open and close incidents for this snapshot; returns the notices it queued."""
@@ -194,21 +180,18 @@ class AlertMonitor:
         return failed
 
     def round(self, fleet: Sequence[DeviceState], now_us: int) -> None:
-        """One check and delivery, under a lock on the state file.
+        """One check and delivery, by whichever process holds the state (:mod:`hub.alert_state`).
 
-        Several ``hub web`` processes may share the state (one for the nodes, one behind a
-        proxy): the lock and a fresh read of the state make each incident alert once.
+        Several ``hub web`` processes may watch one fleet: each round starts from a fresh
+        read of the state, so each incident alerts once; a process that finds another
+        acting skips its round.
         """
-        lock_path = self.state_file.with_name(f"{self.state_file.name}.lock")
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with self.state.held() as mine:
+            if not mine:
+                return
             self._state = self._load()
             self.check(fleet, now_us)
             self.deliver()
-        finally:
-            os.close(fd)
 
     def run(
         self,

@@ -13,8 +13,9 @@ Decisions (issue #6, NCSC password guidance, OWASP session management):
   12 characters, at most 256, not one of the commonest passwords, not the user name; no
   composition rules (NCSC).
 - **Login throttling**: five failures in 15 minutes for one user name, or 20 from one
-  address, make further attempts wait (counted in each ``hub web`` process's memory: a
-  restart forgets them, which a scrypt hash per guess makes harmless); an unknown user
+  address, make further attempts wait (``hub web`` counts them in the hub store, so that
+  several processes hold a guesser back together:
+  :class:`provisioning.failure_limit.SharedFailureLimiter`); an unknown user
   and a wrong password get the same answer and take the same time (a dummy hash is
   checked for unknown users). Every failed attempt counts (issue #14), not only a wrong
   password: a missing field, a name or password longer than any account's, a NUL or

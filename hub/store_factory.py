@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from hub.alert_state import AlertStateStore
 from hub.config_downlink import ConfigRecord
 from hub.hall_settings import ConfigSource
 from hub.login_store import LoginStore
 from hub.report_mail import ReportMailRecords
 from hub.store import DeviceRecords, HubStore, ReadingQueries, RolloutRecords
+from provisioning.failure_limit import FailureCounts
 from provisioning.registry import DeviceRegistry
 
 
@@ -23,6 +25,8 @@ class HubStoreConnection(
     LoginStore,
     RolloutRecords,
     ReportMailRecords,
+    FailureCounts,
+    AlertStateStore,
     Protocol,
 ):
     """One connection to the hub store with every concern's interface.
@@ -31,7 +35,9 @@ class HubStoreConnection(
     ingestion :class:`~hub.store.HubStore`, provisioning
     :class:`~provisioning.registry.DeviceRegistry`, the logins
     :class:`~hub.login_store.LoginStore`, the report e-mails
-    :class:`~hub.report_mail.ReportMailRecords`, the pages and the API the readers.
+    :class:`~hub.report_mail.ReportMailRecords`, the web's shared failure counts
+    :class:`~provisioning.failure_limit.FailureCounts` and alert state
+    :class:`~hub.alert_state.AlertStateStore`, the pages and the API the readers.
     """
 
 

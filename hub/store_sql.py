@@ -15,6 +15,7 @@ from hub.store_sql_registry import RegistryTables
 from hub.store_sql_report_mail import REPORT_MAIL_SCHEMA, ReportMailTables
 from hub.store_sql_rollouts import ROLLOUT_SCHEMA, RolloutTables
 from hub.store_sql_rollups import RollupTables
+from hub.store_sql_web_state import WEB_STATE_SCHEMA, WebStateTables
 
 MIGRATION_2 = [
     # Provisioning: where a device is, when it was revoked, and who did what to it when.
@@ -87,6 +88,7 @@ MIGRATIONS: dict[int, list[str]] = {
     5: [*MIGRATION_5, *LOGIN_MIGRATION_5],
     6: ROLLOUT_SCHEMA,
     7: REPORT_MAIL_SCHEMA,
+    8: WEB_STATE_SCHEMA,
 }
 """Each schema version's statements after version 1's tables, the same on both backends;
 a store at version v runs every list of a higher version, in order, in one transaction."""
@@ -101,10 +103,11 @@ class SqlHubStore(
     LoginTables,
     RolloutTables,
     ReportMailTables,
+    WebStateTables,
 ):
     """Every concern's SQL over one connection, in any SQL database.
 
-    The registry, ingestion, readings and rollups, configs, logins, staged rollouts and
-    monthly report e-mails; a backend subclass supplies the connection
-    (:class:`hub.store_sql_base.SqlTables`).
+    The registry, ingestion, readings and rollups, configs, logins, staged rollouts,
+    monthly report e-mails and what the web processes share; a backend subclass supplies
+    the connection (:class:`hub.store_sql_base.SqlTables`).
     """

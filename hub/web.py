@@ -75,7 +75,7 @@ from hub_sync.hub_time import TIME_PATH, UNIX_MS
 from presentation.vocabulary import metric_words
 from provisioning.enrolment import IssueCredentials, enrolment_blueprint
 from provisioning.enrolment_tokens import TokenStore
-from provisioning.failure_limit import FailureLimiter
+from provisioning.failure_limit import FailureLimiter, SharedFailureLimiter
 from provisioning.rotation import CredentialRotation, rotation_blueprint
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,14 @@ def _add_pages(app: Flask, pages: HubPages) -> None:
             store.close()
 
     app.config["HUB_PAGES"] = True
-    logins = Logins(request_store, clock=pages.clock)
+    logins = Logins(
+        request_store,
+        clock=pages.clock,
+        per_user=SharedFailureLimiter(request_store, "log-in name", 5, 15 * 60, clock=pages.clock),
+        per_address=SharedFailureLimiter(
+            request_store, "log-in address", 20, 15 * 60, clock=pages.clock
+        ),
+    )
     logins.ready()
     app.extensions["hallsense_logins"] = logins
     install_login(app, logins, public=PUBLIC_ENDPOINTS, secure_cookies=pages.secure_cookies)

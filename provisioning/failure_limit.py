@@ -5,19 +5,24 @@ client (429, or a wait) once it has failed too often within a window. Clients ar
 bucketed by address: IPv4 as is, IPv6 by its /64 network, so one host cannot dodge the
 limit by walking its own network's addresses.
 
-The limiter lives in the process's memory: each ``hub web`` process limits on its own,
-and behind a reverse proxy the app must take the client address from the proxy
-(werkzeug's ``ProxyFix``), or every client shares the proxy's budget.
+:class:`FailureLimiter` lives in the process's memory (a test, a single process);
+:class:`SharedFailureLimiter` keeps the counts in the hub store, so that every ``hub web``
+process (several behind one proxy, on one machine or several) limits a client together,
+which is what ``hub web`` uses. Behind a reverse proxy the app must take the client
+address from the proxy (werkzeug's ``ProxyFix``), or every client shares the proxy's
+budget.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Protocol
 
 from provisioning.log_limit import LogLimiter
 
@@ -118,4 +123,69 @@ class FailureLimiter:
             )
         return limiter.log(
             client_key(client), logging.WARNING, "%s from %s refused: %s", what, client, code
+        )
+
+
+class FailureCounts(Protocol):
+    """Failed attempts as the hub store keeps them, shared by every ``hub web`` process."""
+
+    def add_failure(self, kind: str, key: str, at_us: int, forget_before_us: int) -> None:
+        """Count one failure of ``key``, forgetting its failures at or before the second time."""
+        ...
+
+    def failures_since(self, kind: str, key: str, since_us: int, limit: int) -> list[int]:
+        """The times of ``key``'s latest failures after ``since_us``, newest first (``limit``)."""
+        ...
+
+
+def stored_key(client: str) -> str:
+    """What the store keeps of a client: the SHA-256 of its bucket, never the text itself.
+
+    A log-in name that failed may be a password typed in the wrong box, and may hold any
+    character (a NUL, which PostgreSQL's text refuses); its digest is neither.
+    """
+    return hashlib.sha256(client_key(client).encode("utf-8", "backslashreplace")).hexdigest()
+
+
+class SharedFailureLimiter(FailureLimiter):
+    """A :class:`FailureLimiter` whose counts live in the hub store, not in this process.
+
+    Several ``hub web`` processes behind one proxy (or on several machines) then refuse a
+    client together: five wrong passwords spread over two processes are still five. Times
+    are wall-clock (every process must agree on them), in the store's microseconds.
+    ``counts()`` gives a store connection to use now; ``kind`` keeps the limiters that
+    share it apart (log-ins by name, by address, enrolment). The log-quietening stays in
+    each process: it only saves log lines.
+    """
+
+    def __init__(
+        self,
+        counts: Callable[[], FailureCounts],
+        kind: str,
+        max_failures: int = 5,
+        window_s: float = 60.0,
+        *,
+        clock: Clock = time.time,
+        log_interval_s: float = 60.0,
+    ) -> None:
+        super().__init__(max_failures, window_s, clock=clock, log_interval_s=log_interval_s)
+        self.counts = counts
+        self.kind = kind
+
+    def retry_after(self, client: str) -> float | None:
+        """Seconds until ``client`` may try again, or None if it may try now."""
+        now = self._clock()
+        window_us = int(self.window_s * 1_000_000)
+        recent = self.counts().failures_since(
+            self.kind, stored_key(client), int(now * 1_000_000) - window_us, self.max_failures
+        )
+        if len(recent) < self.max_failures:
+            return None
+        return (recent[-1] + window_us) / 1_000_000 - now
+
+    def failed(self, client: str) -> None:
+        """Count one failed attempt of ``client``."""
+        now_us = int(self._clock() * 1_000_000)
+        self.counts().add_failure(
+            self.kind, stored_key(client), now_us, now_us - int(self.window_s * 1_000_000)
         )

@@ -153,16 +153,17 @@ def test_hub_web_builds_the_alerts_its_settings_ask_for(tmp_path, webhook):
     from hub.settings import HubSettings
 
     url, receiver = webhook
-    assert alert_monitor(HubSettings(hub_store="x.db"), tmp_path) is None
+    hub_store = str(tmp_path / "hub.db")
+    assert alert_monitor(HubSettings(hub_store=hub_store), tmp_path) is None
     monitor = alert_monitor(
-        HubSettings(hub_store="x.db", alert_webhook_url=url, alert_after_s=0), tmp_path
+        HubSettings(hub_store=hub_store, alert_webhook_url=url, alert_after_s=0), tmp_path
     )
     assert [n.name for n in monitor.notifiers] == ["webhook"]
     monitor.check([node(False, T0)], T0 + 20 * MINUTE)
     monitor.deliver()
     assert len(receiver.received) == 1
     with pytest.raises(ValueError, match="EMAIL_FROM"):
-        alert_monitor(HubSettings(hub_store="x.db", alert_smtp_host="mail.example"), tmp_path)
+        alert_monitor(HubSettings(hub_store=hub_store, alert_smtp_host="mail.example"), tmp_path)
 
 
 def test_two_hub_web_processes_sharing_the_state_alert_once(tmp_path, webhook):
