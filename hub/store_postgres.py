@@ -18,6 +18,7 @@ from hub.store import (
     DailyRollup,
     HubStoreError,
     HubStoreRefused,
+    StoreOutcome,
 )
 from hub.store_postgres_bulk import PlainRows
 from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, SqlHubStore
@@ -104,6 +105,10 @@ def daily_sql(stretches: Sequence[tuple[int, int, int]], devices: int, metrics: 
     )
 
 
+class _StoredMeanwhile(Exception):
+    """A batch thought fresh met a copy of itself another writer had just stored."""
+
+
 class PostgresHubStore(SqlHubStore):
     """The hub store in a PostgreSQL database, given a ``postgresql://`` URL.
 
@@ -117,6 +122,7 @@ class PostgresHubStore(SqlHubStore):
         self.url = url
         self._conn: psycopg.Connection[Any] | None = None
         self._plain_table_on: psycopg.Connection[Any] | None = None
+        self._fresh_inserts = True
         try:
             self._connect()
             self._migrate()
@@ -310,6 +316,22 @@ class PostgresHubStore(SqlHubStore):
             for device, sensor, metric, unit, day, n, total, low, high in rows
         ]
 
+    def store_batch(self, batch: Batch, received_at_us: int) -> StoreOutcome:
+        """Store a batch idempotently and commit (see hub.store.HubStore).
+
+        A batch no earlier one brought goes in without ON CONFLICT (:data:`bulk.INSERT_NEW`);
+        if another writer stored a copy of it meanwhile, the transaction is rolled back and
+        the batch stored again the safe way.
+        """
+        try:
+            return super().store_batch(batch, received_at_us)
+        except _StoredMeanwhile:
+            self._fresh_inserts = False
+            try:
+                return super().store_batch(batch, received_at_us)
+            finally:
+                self._fresh_inserts = True
+
     def _insert_plain(self, rows: PlainRows) -> int:
         try:
             conn = self._connect()
@@ -321,6 +343,17 @@ class PostgresHubStore(SqlHubStore):
             with conn.cursor().copy(bulk.COPY) as copy:
                 copy.write(bulk.copy_data(rows))
             params = {"device": rows.device_id, "epoch": rows.epoch, "received": rows.received_us}
+            seqs = rows.columns[0]
+            if (
+                self._fresh_inserts
+                and not conn.execute(
+                    bulk.RECEIVED_BEFORE, (rows.device_id, rows.epoch, min(seqs), max(seqs))
+                ).fetchall()
+            ):
+                try:
+                    return conn.execute(bulk.INSERT_NEW, params).rowcount
+                except psycopg.errors.UniqueViolation:
+                    raise _StoredMeanwhile from None  # rolled back by _transaction
             return conn.execute(bulk.INSERT, params).rowcount
         except (psycopg.Error, OverflowError, struct.error) as error:
             raise self._fail(error) from error

@@ -33,6 +33,15 @@ INSERT = (
     "series_id, ts_us, value, NULL, quality, NULL, %(received)s::bigint FROM incoming_plain "
     "ON CONFLICT DO NOTHING"
 )
+INSERT_NEW = INSERT.removesuffix(" ON CONFLICT DO NOTHING")
+"""INSERT without ON CONFLICT, for a batch no earlier one has brought: PostgreSQL's
+speculative insertion doubles the cost of an insert (3.9 against 1.8 µs a row measured
+here), and a fresh batch cannot conflict, except with a copy of itself that another writer
+is storing at that moment, whose unique violation sends the batch the safe way again."""
+RECEIVED_BEFORE = (
+    "SELECT 1 FROM received WHERE device_id = %s AND store_epoch = %s AND last_seq >= %s "
+    "AND first_seq <= %s LIMIT 1"
+)
 # The same upserts as the shared SQL's, in the same key order (two writers of one device
 # never meet here: both hold its row's lock). Times of plain rows are never negative, so
 # "%" ("%%" among psycopg's parameters) is the floor hub.store_sql_rollups.hour_of takes.
