@@ -421,6 +421,12 @@ def web(
         own_url = f"https://{broker_host}" + ("" if plain_http_behind_proxy else f":{port}")
         if send_reports(settings, own_url, stop):
             click.echo(f"monthly reports are mailed from {settings.alert_email_from}", err=True)
+            if not settings.alert_email_to.strip():
+                click.echo(
+                    "alerts are not e-mailed: HALLSENSE_ALERT_EMAIL_TO is empty (the mail "
+                    "server sends the monthly report e-mails only)",
+                    err=True,
+                )
         if setup_code is not None:
             click.echo(
                 f"no account yet: make the first one at {scheme}://{shown}:{port}/setup "

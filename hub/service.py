@@ -42,12 +42,19 @@ class ServiceStore(HubStore, KeeperStore, Protocol):
 def alert_notifiers(settings: HubSettings) -> list[Notifier]:
     """The notifiers the alert settings ask for (email, webhook, both or none).
 
+    A mail server without ``HALLSENSE_ALERT_EMAIL_TO`` e-mails no alert: it is there for
+    the clerks' monthly report e-mails only (:mod:`hub.report_sender`).
+
     Raises:
         ValueError: naming the alert setting that is wrong.
     """
     notifiers: list[Notifier] = []
-    if settings.alert_smtp_host:
-        recipients = tuple(a.strip() for a in settings.alert_email_to.split(",") if a.strip())
+    recipients = tuple(a.strip() for a in settings.alert_email_to.split(",") if a.strip())
+    if settings.alert_smtp_host and not settings.alert_email_from:
+        raise ValueError(
+            "mail from the hub needs HALLSENSE_ALERT_EMAIL_FROM beside HALLSENSE_ALERT_SMTP_HOST"
+        )
+    if settings.alert_smtp_host and recipients:  # without them, the server mails reports only
         notifiers.append(
             EmailNotifier(
                 settings.alert_smtp_host,

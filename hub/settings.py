@@ -169,7 +169,11 @@ class HubSettings:
     alert_email_from: str = _setting(
         "", "The sender address of alert emails and monthly report e-mails."
     )
-    alert_email_to: str = _setting("", "Who gets alert emails: addresses, comma-separated.")
+    alert_email_to: str = _setting(
+        "",
+        "Who gets alert emails: addresses, comma-separated (unset: no alert is e-mailed; the "
+        "mail server then sends the monthly report e-mails only).",
+    )
     alert_webhook_url: str = _setting("", "URL alerts are POSTed to as JSON (unset: none).")
     alert_webhook_secret: str = field(
         default="",

@@ -9,6 +9,7 @@ import hmac
 import json
 import stat
 import threading
+from dataclasses import replace
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -164,6 +165,15 @@ def test_hub_web_builds_the_alerts_its_settings_ask_for(tmp_path, webhook):
     assert len(receiver.received) == 1
     with pytest.raises(ValueError, match="EMAIL_FROM"):
         alert_monitor(HubSettings(hub_store=hub_store, alert_smtp_host="mail.example"), tmp_path)
+    # A mail server for the monthly reports only: no alert is e-mailed, none is refused.
+    reports_only = HubSettings(
+        hub_store=hub_store, alert_smtp_host="mail.example", alert_email_from="hub@x.example"
+    )
+    assert alert_monitor(reports_only, tmp_path) is None
+    with_webhook = replace(reports_only, alert_webhook_url=url)
+    assert [n.name for n in alert_monitor(with_webhook, tmp_path).notifiers] == ["webhook"]
+    both = replace(with_webhook, alert_email_to="iot@x.example")
+    assert [n.name for n in alert_monitor(both, tmp_path).notifiers] == ["email", "webhook"]
 
 
 def test_two_hub_web_processes_sharing_the_state_alert_once(tmp_path, webhook):
