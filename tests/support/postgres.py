@@ -68,9 +68,12 @@ class PostgresCluster:
             capture_output=True,
         )
         self.counter = 0
+        self.settings: dict[str, str] = {}
+        """More server settings for :meth:`start` (``-c name=value``)."""
 
     def start(self) -> PostgresCluster:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         subprocess.run(
             _as_postgres(
                 _binary("pg_ctl"),
@@ -91,6 +94,37 @@ class PostgresCluster:
     def stop(self, mode: str = "fast") -> None:
         subprocess.run(
             _as_postgres(_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"),
+            capture_output=True,
+        )
+
+    def standby(self, name: str) -> PostgresCluster:
+        """A streaming replica of this (running) cluster, started: ``pg_basebackup -R``,
+        connecting as application ``name`` (for ``synchronous_standby_names``)."""
+        replica = object.__new__(PostgresCluster)
+        replica.directory = Path(tempfile.mkdtemp(prefix="hallsense-pg-standby-"))
+        replica.data = replica.directory / "data"
+        replica.port = free_port()
+        replica.log = replica.directory / "server.log"
+        replica.counter = 0
+        replica.settings = {}
+        if os.geteuid() == 0:
+            shutil.chown(replica.directory, "postgres", "postgres")
+        primary = f"host=127.0.0.1 port={self.port} user=postgres application_name={name}"
+        subprocess.run(
+            _as_postgres(
+                _binary("pg_basebackup"), "-D", str(replica.data), "-d", primary, "-R",
+                "--checkpoint=fast", "--no-sync",
+            ),
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        return replica.start()
+
+    def promote(self) -> None:
+        """Make this standby the primary (``pg_ctl promote``, waiting until it is)."""
+        subprocess.run(
+            _as_postgres(_binary("pg_ctl"), "-D", str(self.data), "-w", "promote"),
+            check=True,
             capture_output=True,
         )
 

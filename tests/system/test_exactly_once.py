@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from hub.store_sqlite import SqliteHubStore
+from hub.store_factory import open_hub_store
 from provisioning.broker_config import HUB_ACCOUNT
 from sensors.counter import read_tally
 from tests.support.broker import Broker
@@ -16,26 +16,34 @@ PASSWORDS = {HUB_ACCOUNT: "hub-pw-for-tests", "askrigg": "askrigg-pw-for-tests"}
 
 
 def start_stack(
-    tmp_path, *, broker_options=None, hub_options=None, edge_options=None, node_host=None
+    tmp_path,
+    *,
+    broker_options=None,
+    hub_options=None,
+    edge_options=None,
+    node_host=None,
+    hub_store=None,
 ):
     """A real broker, `hallsense hub run` and `hallsense edge run` with the counter driver.
 
     With ``node_host`` (tests.support.netns) the node runs in its own network namespace
-    and reaches the broker over that host's lossy link.
+    and reaches the broker over that host's lossy link. ``hub_store`` is the hub store's
+    location (a SQLite file in ``tmp_path`` unless given: a PostgreSQL URL, say).
     """
+    hub_store = str(hub_store or tmp_path / "hub.db")
     address = node_host.hub_address if node_host else "127.0.0.1"
     broker = Broker(
         tmp_path / "broker", PASSWORDS, bind_address=address, **(broker_options or {})
     ).start()
     hub_env = write_env(
         tmp_path / "hub.env",
-        hub_store=tmp_path / "hub.db",
+        hub_store=hub_store,
         broker_host=address,
         broker_port=broker.port,
         broker_password=PASSWORDS[HUB_ACCOUNT],
         **{"session_expiry_s": 5, **(hub_options or {})},
     )
-    store = SqliteHubStore(tmp_path / "hub.db")
+    store = open_hub_store(hub_store)
     store.add_device("askrigg", "Askrigg Village Hall")
     store.close()
     tally = tmp_path / "tally.txt"
@@ -62,7 +70,7 @@ def start_stack(
     edge = EdgeProcess(edge_env, tmp_path / "edge.log").start(
         prefix=tuple(node_host.command()) if node_host else ()
     )
-    return broker, hub, edge, tally, tmp_path / "hub.db", hub_env
+    return broker, hub, edge, tally, hub_store, hub_env
 
 
 def stop_stack(parts):
@@ -90,8 +98,8 @@ def stop_producing_and_drain(edge):
     edge.start()
 
 
-def hub_values(path):
-    store = SqliteHubStore(path)
+def hub_values(location):
+    store = open_hub_store(str(location))
     try:
         return [int(r.value) for _, r in store.readings("askrigg")]
     finally:
