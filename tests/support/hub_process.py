@@ -22,15 +22,14 @@ class HubProcess:
     STARTED = "ingestion worker "
     """The start of the line `hub run` logs (at INFO) once it takes messages."""
 
-    def start(self) -> HubProcess:
+    def start(self, prefix: tuple[str, ...] = ()) -> HubProcess:
+        """Start it (after ``prefix``, e.g. `ip netns exec NS` to run on another machine)."""
         self._started_before = self._started_lines()
         env = {k: v for k, v in os.environ.items() if not k.startswith("HALLSENSE_")}
         with self.log_path.open("ab") as log:
+            command = [*prefix, sys.executable, "-m", "hallsense", "hub", "run"]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hallsense", "hub", "run", "--env", str(self.env_file)],
-                stdout=log,
-                stderr=log,
-                env=env,
+                [*command, "--env", str(self.env_file)], stdout=log, stderr=log, env=env
             )
         return self
 

@@ -1,4 +1,5 @@
-"""A node host of its own: a network namespace behind a rate-limited, lossy veth link."""
+"""Other machines on this one: network namespaces joined by veth links, one of them lossy and
+rate-limited (a node's poor link), and a way to cut a machine off as if it had died."""
 
 from __future__ import annotations
 
@@ -27,13 +28,9 @@ class NodeHost:
 
 
 @contextmanager
-def lossy_node_host(*, rate: str = "256kbit", drop: float = 0.05) -> Iterator[NodeHost]:
-    """A namespace whose only link to this host is a veth pair with ``tbf`` shaping its
-    uplink to ``rate`` and iptables dropping a random ``drop`` share of its packets.
-
-    Needs root, iproute2 and iptables (scripts/setup installs them). The addresses are
-    the project's own, inside this machine.
-    """
+def _namespace_host() -> Iterator[tuple[NodeHost, list[str], str]]:
+    """A namespace joined to this host by a veth pair: (host, the command prefix inside it,
+    the namespace's end of the pair)."""
     tag = random.randrange(1 << 16)
     name, host_if, node_if = f"hs{tag}", f"hsh{tag}", f"hsn{tag}"
     octet = tag % 250 + 1
@@ -48,37 +45,44 @@ def lossy_node_host(*, rate: str = "256kbit", drop: float = 0.05) -> Iterator[No
         _run(*inside, "ip", "addr", "add", f"{node_address}/30", "dev", node_if)
         _run(*inside, "ip", "link", "set", node_if, "up")
         _run(*inside, "ip", "link", "set", "lo", "up")
-        _run(
-            *inside,
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            node_if,
-            "root",
-            "tbf",
-            "rate",
-            rate,
-            "burst",
-            "16kbit",
-            "latency",
-            "500ms",
-        )
-        _run(
-            *inside,
-            "iptables",
-            "-A",
-            "OUTPUT",
-            "-m",
-            "statistic",
-            "--mode",
-            "random",
-            "--probability",
-            str(drop),
-            "-j",
-            "DROP",
-        )
-        yield NodeHost(name, hub_address, node_address)
+        yield NodeHost(name, hub_address, node_address), inside, node_if
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
         subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+
+
+@contextmanager
+def machine() -> Iterator[NodeHost]:
+    """Another machine on this host's network: a namespace whose only link is a veth pair.
+
+    What runs there reaches this host at ``hub_address``; :func:`cut` takes the machine
+    off the network, as a machine that dies does (nothing tells the other end).
+    """
+    with _namespace_host() as (host, _, _):
+        yield host
+
+
+def cut(host: NodeHost) -> None:
+    """Take the machine's link down: its connections go silent, with no FIN or RST."""
+    _run("ip", "netns", "exec", host.name, "iptables", "-A", "OUTPUT", "-j", "DROP")
+    _run("ip", "netns", "exec", host.name, "iptables", "-A", "INPUT", "-j", "DROP")
+
+
+@contextmanager
+def lossy_node_host(*, rate: str = "256kbit", drop: float = 0.05) -> Iterator[NodeHost]:
+    """A namespace whose only link to this host is a veth pair with ``tbf`` shaping its
+    uplink to ``rate`` and iptables dropping a random ``drop`` share of its packets.
+
+    Needs root, iproute2 and iptables (scripts/setup installs them). The addresses are
+    the project's own, inside this machine.
+    """
+    with _namespace_host() as (host, inside, node_if):
+        _run(
+            *inside, "tc", "qdisc", "add", "dev", node_if, "root", "tbf", "rate", rate,
+            "burst", "16kbit", "latency", "500ms",
+        )  # fmt: skip
+        _run(
+            *inside, "iptables", "-A", "OUTPUT", "-m", "statistic", "--mode", "random",
+            "--probability", str(drop), "-j", "DROP",
+        )  # fmt: skip
+        yield host
