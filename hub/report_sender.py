@@ -15,8 +15,10 @@ sends a backlog of older months.
 Once across restarts and processes: the hub store keeps each mail
 (:mod:`hub.store_sql_report_mail`). A sender *claims* it for ``claim_s``, sends, and
 *marks* it sent; two senders never both hold a claim, and a mail marked sent is never
-claimed again. A mail the server refused or could not take (SMTP down) is released and
-tried again at the next round, never lost. The one window left is a sender that dies
+claimed again. A mail the server could not take (SMTP down, a 4xx) is released and tried
+again at the next round, never lost; one it refused for good (a 5xx: a mistyped
+address) waits a day, or until the account's address changes, rather than being tried
+and logged every round. The one window left is a sender that dies
 after the mail server took the mail and before the mark (milliseconds): its claim
 expires and the mail goes again, with the same Message-ID.
 
@@ -33,6 +35,7 @@ it no report is mailed, and the subscription page says so.
 from __future__ import annotations
 
 import logging
+import smtplib
 import threading
 import time
 import uuid
@@ -76,6 +79,19 @@ def mail_server(settings: HubSettings) -> MailServer | None:
         settings.alert_smtp_username,
         settings.alert_smtp_password,
     )
+
+
+RETRY_REFUSED_S = 86_400.0
+"""How long a mail the server refused for good (a 5xx: no such mailbox, a mistyped
+address) waits before it is tried again, unless the account's address changes first."""
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """Whether the mail server refused the mail permanently (SMTP 5xx), not for now."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    return isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
 
 
 @dataclass(frozen=True)
@@ -205,14 +221,17 @@ class ReportSender:
         try:
             self.server.send(message)
         except (OSError, ValueError) as error:
+            for_good = refused_for_good(error)
             log.warning(
-                "the %s report of %s for %s was not sent, will retry: %s",
+                "the %s report of %s for %s was not sent, will retry %s: %s",
                 month.key,
                 device_id,
                 username,
+                "in a day or when the address changes" if for_good else "at the next check",
                 error,
             )
-            store.release_report_mail(*key, self.holder, str(error), int(self.clock() * 1e6))
+            retry_at = self.clock() + (RETRY_REFUSED_S if for_good else 0)
+            store.release_report_mail(*key, self.holder, str(error), int(retry_at * 1e6))
             return False
         store.mark_report_mail_sent(*key, self.holder, address, int(self.clock() * 1e6))
         log.info("sent the %s report of %s to %s", month.key, device_id, username)

@@ -47,6 +47,14 @@ class ReportMailTables(SqlTables):
     def set_report_subscription(self, username: str, email: str, monthly: bool, at_us: int) -> None:
         """Keep an account's report address and whether it wants the monthly reports."""
         with self._lock, self._transaction():
+            # Mails waiting after a failure (no sender holds them) are tried at once with a
+            # new address: the old one may have been what the server refused.
+            self._run(
+                "UPDATE report_mails SET until_us = 0 WHERE username = ? AND holder = '' "
+                "AND sent_at_us IS NULL AND NOT EXISTS (SELECT 1 FROM report_subscriptions "
+                "WHERE username = ? AND email = ?)",
+                (username, username, email),
+            )
             if self._run(
                 "UPDATE report_subscriptions SET email = ?, monthly = ?, changed_us = ? "
                 "WHERE username = ?",
@@ -119,10 +127,11 @@ class ReportMailTables(SqlTables):
     def release_report_mail(
         self, username: str, device_id: str, month: str, holder: str, error: str, at_us: int
     ) -> None:
-        """Give a claim up after a failed attempt (saying why), so a later round retries."""
+        """Give a claim up after a failed attempt (saying why), to be retried from ``at_us``."""
         with self._lock, self._transaction():
             self._run(
-                "UPDATE report_mails SET until_us = ?, error = ?, attempts = attempts + 1 "
+                "UPDATE report_mails SET holder = '', until_us = ?, error = ?, "
+                "attempts = attempts + 1 "
                 "WHERE username = ? AND device_id = ? AND month = ? AND holder = ? "
                 "AND sent_at_us IS NULL",
                 (at_us, error[:MAX_ERROR], username, device_id, month, holder),

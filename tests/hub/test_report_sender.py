@@ -231,6 +231,57 @@ def test_a_mail_server_that_is_down_gets_the_mail_later_exactly_once(store, hub_
     assert mails(inbox) == [("clerk@askrigg.example", "hall-report-2026-11-askrigg.pdf")]
 
 
+class RefusesTypos(Inbox):
+    """A mail server that has no mailbox for an address with "typo" in it (550)."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "typo" in address:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_an_address_refused_for_good_waits_a_day_or_a_new_address(store, hub_db, caplog):
+    inbox = RefusesTypos()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        subscribe(store, "clerk-askrigg", "clerk@typo.askrigg.example")
+        clock = Clock(DEC_7)
+        first = sender_for(hub_db, controller.port, clock).round()
+        assert (first.sent, first.failed) == (0, 1)
+        assert "in a day or when the address changes" in caplog.text
+        (waiting,) = store.report_mail_log()
+        assert "550" in waiting.error  # what the page shows the clerk
+        clock.now += 600  # the next check, and the one before a day is up: not tried
+        assert sender_for(hub_db, controller.port, clock).round().failed == 0
+        clock.now = DEC_7 + 86_400 - 1
+        assert sender_for(hub_db, controller.port, clock).round().failed == 0
+        clock.now = DEC_7 + 86_400  # a day on: tried again (the server may have a mailbox now)
+        assert sender_for(hub_db, controller.port, clock).round().failed == 1
+        clock.now += 600
+        store.set_report_subscription("clerk-askrigg", "clerk@askrigg.example", True, 3)
+        assert sender_for(hub_db, controller.port, clock).round().sent == 1  # at once
+    finally:
+        controller.stop()
+    assert mails(inbox) == [("clerk@askrigg.example", "hall-report-2026-11-askrigg.pdf")]
+
+
+def test_a_mail_server_busy_for_now_is_tried_at_the_next_check():
+    import smtplib
+
+    from hub.report_sender import refused_for_good
+
+    assert not refused_for_good(smtplib.SMTPRecipientsRefused({"a@x": (450, b"busy")}))
+    assert refused_for_good(smtplib.SMTPRecipientsRefused({"a@x": (550, b"no such user")}))
+    assert not refused_for_good(
+        smtplib.SMTPRecipientsRefused({"a@x": (550, b""), "b@x": (451, b"")})
+    )
+    assert refused_for_good(smtplib.SMTPDataError(554, b"rejected"))
+    assert not refused_for_good(smtplib.SMTPDataError(421, b"closing"))
+    assert not refused_for_good(ConnectionRefusedError())
+
+
 def test_unsubscribing_stops_the_next_months_mail(store, hub_db, smtp):
     controller, inbox = smtp
     subscribe(store, "clerk-reeth", "clerk@reeth.example")
