@@ -15,6 +15,7 @@ the mail server and why.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -80,14 +81,16 @@ def report_mail_blueprint(
             "saved": not error and request.args.get("saved") == "yes",
             "halls": _halls(store(), account.halls) if not account.is_team else None,
             "no_mail": NO_MAIL,
-            "sent": _sent(store(), account.username, zone),
+            "sent": _sent(store(), account.username, zone, subscribed=monthly),
         }
         return render_template("report_mail.html", **values), 400 if error else 200
 
     return blueprint
 
 
-def _sent(store: SubscriptionStore, username: str, zone: ZoneInfo) -> list[str]:
+def _sent(
+    store: SubscriptionStore, username: str, zone: ZoneInfo, *, subscribed: bool
+) -> list[str]:
     """The account's latest report mails in words, newest month first."""
     sites = {d.device_id: d.site for d in store.registered()}
     lines = []
@@ -96,6 +99,14 @@ def _sent(store: SubscriptionStore, username: str, zone: ZoneInfo) -> list[str]:
         if mail.sent_at_us is not None:
             when = datetime.fromtimestamp(mail.sent_at_us / 1e6, zone)
             lines.append(f"{what}: sent {when.day} {when:%B %Y, %H:%M}")
+        elif not subscribed:
+            lines.append(f"{what}: not sent (you no longer get the monthly reports)")
+        elif REFUSED_FOR_GOOD.search(mail.error):
+            lines.append(
+                f"{what}: not sent, the mail server refused the address (it said: "
+                f"{mail.error[:200]}). Check it above: the hub tries again as soon as you "
+                "change it, or in a day"
+            )
         elif mail.error:
             lines.append(
                 f"{what}: not sent yet, the hub tries again every few minutes (the mail "
@@ -104,6 +115,10 @@ def _sent(store: SubscriptionStore, username: str, zone: ZoneInfo) -> list[str]:
         else:
             lines.append(f"{what}: being sent")
     return lines
+
+
+REFUSED_FOR_GOOD = re.compile(r"(?<![\d.])5\d\d(?![\d.])")
+"""An SMTP 5xx code in what the mail server said: refused for good, not for now."""
 
 
 def _halls(store: DeviceRecords, device_ids: tuple[str, ...]) -> list[str]:

@@ -179,6 +179,7 @@ def test_anyone_not_logged_in_is_sent_to_log_in(tmp_path, store):
 
 
 def test_the_page_lists_the_reports_sent_and_those_waiting_for_the_mail_server(clerk, store):
+    store.set_report_subscription("clerk-askrigg", "c@a.example", True, 1)
     sent_at = int(datetime(2026, 12, 1, 6, 5, tzinfo=UTC).timestamp() * 1e6)
     assert store.claim_report_mail("clerk-askrigg", "askrigg", "2026-10", "s", 1, 0)
     store.mark_report_mail_sent("clerk-askrigg", "askrigg", "2026-10", "s", "c@a.example", sent_at)
@@ -194,3 +195,24 @@ def test_the_page_lists_the_reports_sent_and_those_waiting_for_the_mail_server(c
         "October 2026, Askrigg Village Hall: sent 1 December 2026, 06:05",
     ]
     assert "Reeth" not in page
+
+
+def test_a_mail_refused_for_good_asks_for_the_address_and_one_unsubscribed_says_so(clerk, store):
+    store.set_report_subscription("clerk-askrigg", "c@typo.example", True, 1)
+    assert store.claim_report_mail("clerk-askrigg", "askrigg", "2026-11", "s", 1, 0)
+    refusal = "{'c@typo.example': (550, b'5.1.1 No such mailbox')}"
+    store.release_report_mail("clerk-askrigg", "askrigg", "2026-11", "s", refusal, 1)
+
+    def line() -> str:
+        page = clerk.get("/account/reports").text
+        (found,) = re.findall(r"<li>(November 2026, .*?)</li>", page, re.S)
+        return " ".join(found.split())
+
+    assert line().startswith(
+        "November 2026, Askrigg Village Hall: not sent, the mail server refused the address"
+    )
+    assert "Check it above: the hub tries again as soon as you change it, or in a day" in line()
+    store.set_report_subscription("clerk-askrigg", "c@typo.example", False, 2)
+    assert line() == (
+        "November 2026, Askrigg Village Hall: not sent (you no longer get the monthly reports)"
+    )
