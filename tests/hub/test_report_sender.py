@@ -96,6 +96,23 @@ def sender_for(hub_db, port, clock, holder=""):
     )
 
 
+def rounds_at_once(senders):
+    """A round of each sender, all started at the same moment in threads of their own."""
+    start = threading.Barrier(len(senders))
+    results = []
+
+    def run(sender):
+        start.wait()
+        results.append(sender.round())
+
+    threads = [threading.Thread(target=run, args=(sender,)) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
 def subscribe(store, username, email):
     store.set_report_subscription(username, email, True, 1)
 
@@ -188,18 +205,7 @@ def test_two_senders_at_once_send_each_mail_once(store, hub_db, smtp):
     subscribe(store, "clerk-askrigg", "clerk@askrigg.example")
     subscribe(store, "clerk-reeth", "clerk@reeth.example")
     senders = [sender_for(hub_db, controller.port, Clock(DEC_7), f"web-{n}") for n in (1, 2)]
-    start = threading.Barrier(2)
-    results = []
-
-    def run(sender):
-        start.wait()
-        results.append(sender.round())
-
-    threads = [threading.Thread(target=run, args=(sender,)) for sender in senders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    results = rounds_at_once(senders)
     assert sum(r.sent for r in results) == 2
     assert sorted(mails(inbox)) == [
         ("clerk@askrigg.example", "hall-report-2026-11-askrigg.pdf"),
@@ -358,18 +364,7 @@ def test_two_senders_on_postgresql_send_each_mail_once(pg_cluster, filled, smtp)
             )
             for _ in range(2)
         ]
-        start = threading.Barrier(2)
-        results = []
-
-        def run(sender):
-            start.wait()
-            results.append(sender.round())
-
-        threads = [threading.Thread(target=run, args=(sender,)) for sender in senders]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+        results = rounds_at_once(senders)
         assert sum(r.sent for r in results) == 1
         assert senders[0].round().sent == 0  # and after a restart, none again
         assert mails(inbox) == [("clerk@askrigg.example", "hall-report-2026-11-askrigg.pdf")]

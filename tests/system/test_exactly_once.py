@@ -47,30 +47,36 @@ def start_stack(
     store.add_device("askrigg", "Askrigg Village Hall")
     store.close()
     tally = tmp_path / "tally.txt"
-    edge_env = write_env(
-        tmp_path / "edge.env",
-        data_dir=tmp_path / "node",
-        drivers="counter",
-        counter_interval_s=0.01,
-        counter_tally_path=tally,
-        commit_interval_s=0.2,
-        clock_check="trust",
-        device_id="askrigg",
-        broker_host=address,
-        broker_port=broker.port,
-        broker_password=PASSWORDS["askrigg"],
-        **{
-            "uplink_batch_readings": 200,
-            "uplink_resend_s": 3,
-            "uplink_start_jitter_s": 0,
-            **(edge_options or {}),
-        },
-    )
+    edge_env = counter_node_env(tmp_path, address, broker.port, **(edge_options or {}))
     hub = HubProcess(hub_env, tmp_path / "hub.log").start()
     edge = EdgeProcess(edge_env, tmp_path / "edge.log").start(
         prefix=tuple(node_host.command()) if node_host else ()
     )
     return broker, hub, edge, tally, hub_store, hub_env
+
+
+def counter_node_env(tmp_path, broker_host, broker_port, **settings):
+    """The settings of a node whose counter driver counts fast into ``tmp_path/tally.txt``
+    and sends small batches, resending after 3 s: a test's count of what was produced."""
+    return write_env(
+        tmp_path / "edge.env",
+        data_dir=tmp_path / "node",
+        drivers="counter",
+        counter_interval_s=0.01,
+        counter_tally_path=tmp_path / "tally.txt",
+        commit_interval_s=0.2,
+        clock_check="trust",
+        device_id="askrigg",
+        broker_host=broker_host,
+        broker_port=broker_port,
+        broker_password=PASSWORDS["askrigg"],
+        **{
+            "uplink_batch_readings": 200,
+            "uplink_resend_s": 3,
+            "uplink_start_jitter_s": 0,
+            **settings,
+        },
+    )
 
 
 def stop_stack(parts):

@@ -20,6 +20,7 @@ from tests.support.postgres import PostgresCluster
 from tests.system.test_exactly_once import (
     PASSWORDS,
     assert_exactly_once,
+    counter_node_env,
     hub_values,
     stop_producing_and_drain,
 )
@@ -59,23 +60,7 @@ def test_a_worker_s_machine_lost_mid_stream_loses_and_duplicates_nothing(tmp_pat
                 worker.start(prefix=tuple(host.command())).wait_started()
             tally = tmp_path / "tally.txt"
             edge = EdgeProcess(
-                write_env(
-                    tmp_path / "edge.env",
-                    data_dir=tmp_path / "node",
-                    drivers="counter",
-                    counter_interval_s=0.01,
-                    counter_tally_path=tally,
-                    commit_interval_s=0.2,
-                    clock_check="trust",
-                    device_id="askrigg",
-                    broker_host="127.0.0.1",
-                    broker_port=broker.port,
-                    broker_password=PASSWORDS["askrigg"],
-                    uplink_batch_readings=200,
-                    uplink_resend_s=3,
-                    uplink_start_jitter_s=0,
-                ),
-                tmp_path / "edge.log",
+                counter_node_env(tmp_path, "127.0.0.1", broker.port), tmp_path / "edge.log"
             ).start()
             url = database.url()
             wait_for(lambda: len(hub_values(url)) > 300, 30, f"nothing arrived:\n{edge.log()}")
