@@ -119,6 +119,14 @@ class StoreRegistry:
         finally:
             store.close()
 
+    def forget_failures(self, kind: str, before_us: int) -> int:
+        """Forget the failed enrolments and rotations out of their window."""
+        store = open_hub_store(self.location)
+        try:
+            return store.forget_failures(kind, before_us)
+        finally:
+            store.close()
+
     def failures_since(self, kind: str, key: str, since_us: int, limit: int) -> list[int]:
         """A client's latest failed enrolments or rotations, newest first."""
         store = open_hub_store(self.location)

@@ -71,10 +71,12 @@ class WebStateTables(SqlTables):
                 )
             ]
 
-    def forget_failures(self, before_us: int) -> int:
-        """Forget every failure at or before ``before_us`` (older than any window)."""
+    def forget_failures(self, kind: str, before_us: int) -> int:
+        """Forget every failure of ``kind`` at or before ``before_us`` (out of its window)."""
         with self._lock, self._transaction():
-            return self._run("DELETE FROM failures WHERE at_us <= ?", (before_us,))
+            return self._run(
+                "DELETE FROM failures WHERE kind = ? AND at_us <= ?", (kind, before_us)
+            )
 
     def alert_state(self) -> str:
         """The alert monitor's state as JSON ("" before its first round)."""

@@ -133,9 +133,17 @@ class FailureCounts(Protocol):
         """Count one failure of ``key``, forgetting its failures at or before the second time."""
         ...
 
+    def forget_failures(self, kind: str, before_us: int) -> int:
+        """Forget every failure of ``kind`` at or before ``before_us``; returns how many."""
+        ...
+
     def failures_since(self, kind: str, key: str, since_us: int, limit: int) -> list[int]:
         """The times of ``key``'s latest failures after ``since_us``, newest first (``limit``)."""
         ...
+
+
+FORGET_EVERY = 100
+"""How many failures a :class:`SharedFailureLimiter` counts between sweeps of old ones."""
 
 
 def stored_key(client: str) -> str:
@@ -171,6 +179,7 @@ class SharedFailureLimiter(FailureLimiter):
         super().__init__(max_failures, window_s, clock=clock, log_interval_s=log_interval_s)
         self.counts = counts
         self.kind = kind
+        self._counted = 0
 
     def retry_after(self, client: str) -> float | None:
         """Seconds until ``client`` may try again, or None if it may try now."""
@@ -184,8 +193,16 @@ class SharedFailureLimiter(FailureLimiter):
         return (recent[-1] + window_us) / 1_000_000 - now
 
     def failed(self, client: str) -> None:
-        """Count one failed attempt of ``client``."""
+        """Count one failed attempt of ``client``.
+
+        Every :data:`FORGET_EVERY` failures this process counts, the store also forgets
+        every client's failures that have left the window, so the table holds only what
+        can still hold someone back, however many addresses have tried.
+        """
         now_us = int(self._clock() * 1_000_000)
-        self.counts().add_failure(
-            self.kind, stored_key(client), now_us, now_us - int(self.window_s * 1_000_000)
-        )
+        forget_before = now_us - int(self.window_s * 1_000_000)
+        counts = self.counts()
+        counts.add_failure(self.kind, stored_key(client), now_us, forget_before)
+        self._counted += 1
+        if self._counted % FORGET_EVERY == 0:
+            counts.forget_failures(self.kind, forget_before)

@@ -15,7 +15,7 @@ from hub.notifiers import WebhookNotifier
 from hub.store_postgres import PostgresHubStore
 from hub.store_sql_web_state import MAX_FAILURES_KEPT
 from hub.store_sqlite import SqliteHubStore
-from provisioning.failure_limit import SharedFailureLimiter
+from provisioning.failure_limit import FORGET_EVERY, SharedFailureLimiter, stored_key
 from tests.hub.test_alerting import MINUTE, T0, node, webhook  # noqa: F401 (a fixture)
 
 NOW = 1_795_000_000.0
@@ -88,7 +88,22 @@ def test_a_client_failing_in_a_loop_costs_a_bounded_table(two):
     (count,) = first._query("SELECT COUNT(*) FROM failures")[0]
     assert count == MAX_FAILURES_KEPT
     assert limiter.retry_after("198.51.100.9") is not None
-    assert first.forget_failures(int(clock.now * 1e6)) == MAX_FAILURES_KEPT
+    assert first.forget_failures("log-in name", int(clock.now * 1e6)) == 0  # another kind
+    assert first.forget_failures("enrolment", int(clock.now * 1e6)) == MAX_FAILURES_KEPT
+
+
+def test_many_clients_failing_once_each_are_swept_once_out_of_the_window(two):
+    first, _ = two
+    clock = Clock()
+    limiter = SharedFailureLimiter(lambda: first, "log-in address", 20, 900, clock=clock)
+    for n in range(FORGET_EVERY - 1):  # a crowd of addresses, once each, over 99 s
+        limiter.failed(f"198.51.100.{n}")
+        clock.now += 1
+    clock.now += 900  # all of them out of the window, none failing again
+    (count,) = first._query("SELECT COUNT(*) FROM failures")[0]
+    assert count == FORGET_EVERY - 1
+    limiter.failed("203.0.113.1")  # the hundredth failure sweeps
+    assert first._query("SELECT client FROM failures") == [(stored_key("203.0.113.1"),)]
 
 
 def test_one_lease_holder_at_a_time_and_a_dead_one_s_lease_runs_out(two):
