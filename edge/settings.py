@@ -183,6 +183,11 @@ class EdgeSettings:
         "", "The hub's MQTT broker; empty keeps every reading on the node only."
     )
     broker_port: int = _setting(8883, "The broker's port.", "port", min=1, max=65535)
+    other_brokers: str = _setting(
+        "",
+        "Further brokers of the hub, host[:port] comma-separated (the port defaults to "
+        "HALLSENSE_BROKER_PORT): the node moves to the next after six failed attempts.",
+    )
     broker_username: str = _setting("", "The broker account (default: the device id).")
     broker_password: str = field(
         default="",

@@ -15,8 +15,8 @@ import click
 from hallsense.cli_options import current_actor, env_option, json_option
 from hallsense.logs import configure_logging
 from hallsense.settings import SettingsError, load_settings
-from hub.config_downlink import build_config, next_revision, send_config
-from hub.service import IngestService, broker_settings
+from hub.config_downlink import build_config, next_revision, send_config_everywhere
+from hub.service import IngestService, every_broker_settings
 from hub.settings import HubSettings
 from hub.store import DeviceState, HubStoreError, ReadingQueries
 from hub.store_factory import HubStoreConnection, open_hub_store
@@ -75,7 +75,7 @@ def run(env_file: Path | None) -> None:
     configure_logging(settings.log_level)
     try:
         service = IngestService(settings, lambda: open_hub_store(settings.hub_store))
-    except HubStoreError as error:
+    except (HubStoreError, ValueError) as error:
         raise click.ClickException(str(error)) from error
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -193,15 +193,17 @@ def set_config(
     settings = _settings(env_file)
     with opened_store(settings) as store:
         try:
-            send_config(
-                broker_settings(settings),
+            missed = send_config_everywhere(
+                every_broker_settings(settings),
                 device_id,
                 payload,
                 record=store,
                 actor=current_actor(),
             )
-        except MqttError as error:
+        except (MqttError, ValueError) as error:
             raise click.ClickException(f"could not send the config: {error}") from error
+        for where in missed:
+            click.echo(f"warning: the broker at {where} did not get it", err=True)
     sent = [f"{k}={v:g} s" for k, v in pairs.items()] + [f"page {k}" for k in page]
     click.echo(f"sent config to {device_id}: " + ", ".join(sent))
 

@@ -22,6 +22,7 @@ under way finish (up to a few seconds).
 from __future__ import annotations
 
 import ipaddress
+import logging
 import signal
 import ssl
 import threading
@@ -41,13 +42,13 @@ from hallsense.settings import SettingsError, load_settings
 from hub.alert_state import StoredAlertState
 from hub.alerting import AlertMonitor
 from hub.attention import AttentionRules
-from hub.config_downlink import send_config
+from hub.config_downlink import send_config_everywhere
 from hub.exports import hub_exporters
 from hub.logins import Logins
 from hub.open_data_catalog import CatalogueSettings
 from hub.presenter import NodePresenter
 from hub.report_sender import ReportSender, mail_server
-from hub.service import alert_notifiers, broker_settings
+from hub.service import alert_notifiers, every_broker_settings
 from hub.settings import HubSettings
 from hub.store import Device, DeviceState, HubStoreError
 from hub.store_factory import open_hub_store
@@ -72,6 +73,8 @@ LISTEN_BACKLOG = 128
 """Connections waiting to be accepted. cheroot's default of 5, with its TLS handshakes made
 one at a time, turned away nodes when a fleet asked for a release at once (bench update)."""
 SERVER_NAME = "hallsense"
+log = logging.getLogger(__name__)
+
 ALERT_STATE = "alerts.json"
 """Under the provisioning state directory: open incidents and undelivered alerts."""
 """The ``Server`` header cheroot sends: no software name or version."""
@@ -137,23 +140,23 @@ class StoreRegistry:
 
 
 def hub_pages(settings: HubSettings) -> HubPages:
-    """The hub's pages over the settings' hub store and broker (the config downlink)."""
-    broker = broker_settings(settings)
+    """The hub's pages over the settings' hub store and brokers (the config downlink).
+
+    A config goes to every broker (``HALLSENSE_OTHER_BROKERS`` too), retained for the node
+    on whichever it is; it is recorded once one broker has it.
+    """
+    brokers = every_broker_settings(settings)
 
     def send(device_id: str, payload: bytes, actor: str) -> None:
         store = open_hub_store(settings.hub_store)
         try:
-            send_config(
-                broker,
-                device_id,
-                payload,
-                record=store,
-                actor=actor,
-            )
+            missed = send_config_everywhere(brokers, device_id, payload, record=store, actor=actor)
         except MqttError as error:
             raise ConnectionError(str(error)) from error
         finally:
             store.close()
+        for where in missed:
+            log.warning("the config of %s did not reach the broker at %s", device_id, where)
 
     return HubPages(
         open_store=lambda: open_hub_store(settings.hub_store),

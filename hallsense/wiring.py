@@ -24,6 +24,7 @@ from edge.update_files import read_update_state, write_release_allowed
 from hallsense import __version__
 from hallsense.settings import SettingsError, load_settings
 from hallsense.wiring_enrol import EnrollingUplink, credential_keeper, hub_proxies, hub_proxy
+from hub_sync.brokers import parse_brokers
 from hub_sync.hub_time import hub_time_source
 from hub_sync.metering import LinkMeter, MeteringSettings, parse_window
 from hub_sync.mqtt import BrokerSettings
@@ -121,6 +122,10 @@ def build_uplink(
     except ProtocolError as error:
         raise SettingsError("the node's settings", [f"HALLSENSE_DEVICE_ID: {error}"]) from error
     link = node_link(settings)
+    try:
+        others = parse_brokers(settings.other_brokers, settings.broker_port)
+    except ValueError as error:
+        raise SettingsError("the node's settings", [f"HALLSENSE_OTHER_BROKERS: {error}"]) from error
     broker = BrokerSettings(
         settings.broker_host,
         settings.broker_port,
@@ -134,6 +139,7 @@ def build_uplink(
             hub_proxy(settings, settings.broker_host),
         ),
         keepalive_s=link.keepalive_s,
+        others=others,
     )
     clock = edge_clock(settings)
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from hub_sync.mqtt import BrokerSettings, MqttClient
+from hub_sync.mqtt import BrokerSettings, MqttClient, MqttError
 from hub_sync.node_config import NodeConfig, decode_config, encode_config
 from hub_sync.topics import check_device_id, topic
 
@@ -98,8 +98,55 @@ def send_config(
         client.close()
 
 
+def send_config_everywhere(
+    brokers: Sequence[BrokerSettings],
+    device_id: str,
+    payload: bytes,
+    *,
+    record: ConfigRecord | None = None,
+    actor: str = "hallsense",
+) -> list[str]:
+    """Send a node's config to every broker (the node may be on any); record it once.
+
+    It is recorded once one broker has it; returns the brokers it did not reach, in
+    words, for the log.
+
+    Raises:
+        DeviceIdError, ProtocolError: as :func:`send_config`.
+        MqttError: no broker took it (the first one's error).
+    """
+    missed: list[str] = []
+    errors: list[MqttError] = []
+    for broker in brokers:
+        try:
+            send_config(broker, device_id, payload, actor=actor)
+        except MqttError as error:
+            errors.append(error)
+            missed.append(f"{broker.host}:{broker.port} ({error})")
+    if len(errors) == len(brokers):
+        raise errors[0]
+    if record is not None:
+        revision = decode_config(payload).revision
+        record.save_config(device_id, revision, payload.decode("utf-8"), actor=actor)
+    return missed
+
+
+class Settles(Protocol):
+    """A message sent: its broker's answer, waited for."""
+
+    def wait(self, timeout: float) -> int: ...  # noqa: D102
+
+
+class ConfigPublisher(Protocol):
+    """What sends a config: an MQTT client, or every broker's (:mod:`hub.every_broker`)."""
+
+    def publish(  # noqa: D102
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> Settles: ...
+
+
 def publish_config(
-    client: MqttClient,
+    client: ConfigPublisher,
     device_id: str,
     payload: bytes,
     *,

@@ -32,11 +32,11 @@ from dataclasses import asdict
 from typing import Protocol
 
 from hub.alerting import Notice, Notifier, rollout_notice
-from hub.config_downlink import ConfigRecord, publish_config, with_release
+from hub.config_downlink import ConfigPublisher, ConfigRecord, publish_config, with_release
 from hub.hall_settings import ConfigSource
 from hub.rollouts import Node, alert_words, fleet_nodes, holds, next_step, targets
 from hub.store import DeviceState, HubStoreError, RegisteredDevice, Rollout, RolloutRecords
-from hub_sync.mqtt import MqttClient, MqttError
+from hub_sync.mqtt import MqttError
 from hub_sync.wire_errors import ProtocolError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class RolloutKeeper:
     def __init__(
         self,
         store: KeeperStore,
-        client: MqttClient,
+        client: ConfigPublisher,
         notifiers: Sequence[Notifier] = (),
         *,
         holder: str = "",

@@ -7,21 +7,25 @@ own; one worker at a time acts, by a lease in the hub store).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from hub.alerting import Notifier
+from hub.every_broker import EveryBroker
 from hub.ingest import AckFormats, IngestCounters, IngestWorker
 from hub.notifiers import EmailNotifier, WebhookNotifier
 from hub.quotas import DeviceQuotas, RefusalTally
 from hub.rollout_keeper import KeeperStore, RolloutKeeper
 from hub.settings import HubSettings
 from hub.store import HubStore, HubStoreError
+from hub_sync.brokers import parse_brokers
 from hub_sync.mqtt import BrokerSettings, Message, MqttClient
 from hub_sync.topics import TOPIC_PREFIX
 from provisioning.log_limit import LogLimiter
@@ -80,6 +84,20 @@ def broker_settings(settings: HubSettings) -> BrokerSettings:
         settings.broker_password,
         settings.broker_ca_file,
     )
+
+
+def every_broker_settings(settings: HubSettings) -> list[BrokerSettings]:
+    """How the workers reach each broker: the broker, then ``HALLSENSE_OTHER_BROKERS``.
+
+    Raises:
+        ValueError: naming the setting, when one of the others is not host[:port].
+    """
+    first = broker_settings(settings)
+    try:
+        others = parse_brokers(settings.other_brokers, settings.broker_port)
+    except ValueError as error:
+        raise ValueError(f"HALLSENSE_OTHER_BROKERS: {error}") from None
+    return [first, *(replace(first, host=host, port=port) for host, port in others)]
 
 
 class InOrderAcks:
@@ -141,15 +159,23 @@ class IngestService:
         self.rollouts_every_s = (
             settings.rollout_check_s if rollouts_every_s is None else rollouts_every_s
         )
-        self.client = MqttClient(
-            broker_settings(settings),
-            # "_" cannot start a device id, so no device can take a worker's session.
-            client_id=f"_hub-{settings.worker_id}",
-            on_message=self._on_message,
-            on_connect=self._connected,
-            session_expiry_s=settings.session_expiry_s,
-            manual_ack=True,
-        )
+        # One connection per broker, each with its own session and its own order of acks.
+        self.clients = [
+            MqttClient(
+                broker,
+                # "_" cannot start a device id, so no device can take a worker's session.
+                client_id=f"_hub-{settings.worker_id}",
+                on_message=functools.partial(self._on_message, n),
+                on_connect=functools.partial(self._connected, n),
+                session_expiry_s=settings.session_expiry_s,
+                manual_ack=True,
+            )
+            for n, broker in enumerate(every_broker_settings(settings))
+        ]
+        self.client = self.clients[0]
+        self._granted = [False] * len(self.clients)
+        # What the hub sends the nodes (acks, configs) goes on every broker.
+        publisher = self.client if len(self.clients) == 1 else EveryBroker(self.clients)
         # One connection per writer, and one more for status messages.
         self.stores: list[HubStore] = [open_store() for _ in range(settings.writers + 1)]
         self.store = self.stores[0]
@@ -169,7 +195,7 @@ class IngestService:
         self.workers = [
             IngestWorker(
                 store,
-                self.client,
+                publisher,
                 fault_point=settings.fault_point,
                 quotas=self.quotas,
                 log_limit=log_limit,
@@ -179,11 +205,15 @@ class IngestService:
             for store in self.stores
         ]
         self.status_worker = self.workers[-1]
-        self._acks = InOrderAcks(self._ack_to_broker)
-        self._connection = 0
+        self.publisher = publisher
+        self._acks = [
+            InOrderAcks(functools.partial(self._ack_to_broker, client)) for client in self.clients
+        ]
+        self._connection = [0] * len(self.clients)
+        self._status_lock = threading.Lock()
         # Bounded: a full queue holds the MQTT client's thread, so the broker's window does
         # the rest.
-        self._queue: queue.Queue[tuple[int, int, Message] | None] = queue.Queue(
+        self._queue: queue.Queue[tuple[int, int, int, Message] | None] = queue.Queue(
             maxsize=2 * settings.writers
         )
         self._threads = [
@@ -191,42 +221,52 @@ class IngestService:
             for n, worker in enumerate(self.workers[:-1], 1)
         ]
 
-    def _ack_to_broker(self, message: Message) -> None:
+    def _ack_to_broker(self, client: MqttClient, message: Message) -> None:
         try:
-            self.client.ack(message)
+            client.ack(message)
         except OSError as error:
             # The connection went (or is being closed at a stop): the broker sends the
             # message again on the next one, and the store takes it idempotently.
             log.debug("could not acknowledge a message to the broker: %s", error)
 
-    def _connected(self, client: MqttClient) -> None:
-        self._connection += 1
+    def _connected(self, n: int, client: MqttClient) -> None:
+        self._connection[n] += 1
         group = self.settings.share_group
+        self._granted[n] = False
         self.subscribed.clear()
-        client.subscribe_nowait(
-            f"$share/{group}/{TOPIC_PREFIX}/+/readings", on_granted=self.subscribed.set
-        )
+
+        def granted() -> None:
+            self._granted[n] = True
+            if all(self._granted):
+                self.subscribed.set()
+
+        client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/readings", on_granted=granted)
         # Retain as published: a malformed status the broker keeps is cleared at once.
         client.subscribe_nowait(f"$share/{group}/{TOPIC_PREFIX}/+/status", retain_as_published=True)
 
-    def _on_message(self, message: Message) -> None:
-        ticket = self._acks.ticket()
+    def _on_message(self, n: int, message: Message) -> None:
+        ticket = self._acks[n].ticket()
         if message.topic.endswith("/status"):
             # Birth, heartbeat and will must land in the order they came: an "offline"
             # overtaken by the "online" before it would show a gone node as up. They are
-            # one small UPDATE each, so the MQTT client's thread handles them itself, in order.
-            self._handle(self.status_worker, ticket, self._connection, message)
+            # one small UPDATE each, so the MQTT client's thread handles them itself, in
+            # order (one broker's thread at a time: they share the status connection).
+            with self._status_lock:
+                self._handle(self.status_worker, n, ticket, self._connection[n], message)
             return
-        self._queue.put((ticket, self._connection, message))
+        self._queue.put((n, ticket, self._connection[n], message))
 
-    def _handle(self, worker: IngestWorker, ticket: int, connection: int, message: Message) -> None:
+    def _handle(
+        self, worker: IngestWorker, n: int, ticket: int, connection: int, message: Message
+    ) -> None:
         # Every ticket is finished, whatever happens: one left open would hold back the
         # broker acks of every message after it, and the broker's window would close.
         outcome: str = ""
         try:
             outcome = worker.handle(message)  # never raises for any message
         finally:
-            self._acks.finish(ticket, message if connection == self._connection else None)
+            current = connection == self._connection[n]
+            self._acks[n].finish(ticket, message if current else None)
         if outcome == "store-unavailable":
             time.sleep(STORE_RETRY_PAUSE_S)
 
@@ -276,7 +316,7 @@ class IngestService:
         except ValueError as error:
             log.error("rollout alerts cannot be sent: %s", error)
             notifiers = []
-        while not self.client.wait_connected(1.0):
+        while not self.publisher.wait_connected(1.0):
             if self.stop_event.is_set():
                 return
         try:
@@ -286,7 +326,7 @@ class IngestService:
             return
         keeper = RolloutKeeper(
             store,
-            self.client,
+            self.publisher,
             notifiers,
             holder=f"{self.settings.worker_id}-{os.getpid()}-{id(self):x}",
             lease_s=max(60.0, 4 * self.rollouts_every_s),
@@ -314,7 +354,8 @@ class IngestService:
         """Connect (retrying while the broker is away) and handle messages until stopped."""
         for thread in self._threads:
             thread.start()
-        self.client.start_background()
+        for client in self.clients:
+            client.start_background()
         rollouts = threading.Thread(target=self.keep_rollouts, name="hub-rollouts", daemon=True)
         rollouts.start()
         log.info(
@@ -332,7 +373,8 @@ class IngestService:
         finally:
             self.stop_event.set()
             rollouts.join(30)  # a round under way may wait on the broker's answers
-            self.client.close()
+            for client in self.clients:
+                client.close()
             for _ in self._threads:
                 self._queue.put(None)
             for thread in self._threads:

@@ -27,6 +27,11 @@ class HubSettings:
     )
     broker_host: str = _setting("127.0.0.1", "The MQTT broker's host name.")
     broker_port: int = _setting(8883, "The MQTT broker's port.", "port", min=1, max=65535)
+    other_brokers: str = _setting(
+        "",
+        "Further brokers, host[:port] comma-separated (the port defaults to "
+        "HALLSENSE_BROKER_PORT): each worker subscribes on every broker.",
+    )
     broker_username: str = _setting("_hub", "The ingestion workers' broker account.")
     broker_password: str = field(
         default="",

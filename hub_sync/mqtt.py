@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from hub_sync.brokers import MOVES_AFTER, BrokerRotation
 from hub_sync.mqtt_types import (
     BrokerSettings,
     ConnectRefused,
@@ -97,6 +98,10 @@ class MqttClient:
         self._connack_event = threading.Event()
         self._link = LinkLog(client_id, log)
         self._fallback = Fallback(broker.route, log=self._link.switched)
+        self._brokers = BrokerRotation(
+            ((broker.host, broker.port), *broker.others),
+            log=lambda words: log.info("%s: %s", client_id, words),
+        )
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -169,6 +174,7 @@ class MqttClient:
                     log.exception("on_refused hook of %s failed", self.client_id)
             return
         self._fallback.connected()
+        self._brokers.connected()
         self._link.connected(self._where())
         self._connected.set()
         if self._on_connect_hook is not None:
@@ -196,13 +202,13 @@ class MqttClient:
         error = sys.exception()
         self._link.failed(self._where(), self._reason(error))
         self._use(self._fallback.failed(silent=isinstance(error, TimeoutError)))
+        self._use(None, self._brokers.failed())
 
     # --- the route (paho's thread, or before the loop starts) ---
 
     def _where(self) -> str:
         return describe_route(
-            self.broker.host,
-            self.broker.port,
+            *self._brokers.current,
             self.broker.ca_file is not None,
             self.broker.route,
             self._fallback.current,
@@ -211,15 +217,15 @@ class MqttClient:
     def _reason(self, error: BaseException | None) -> str:
         return describe_failure(error, self.broker.route.proxy)
 
-    def _use(self, transport: Transport | None) -> None:
-        """Reconnect over ``transport`` from the next attempt on (None: as before)."""
-        if transport is None:
+    def _use(self, transport: Transport | None, broker: tuple[str, int] | None = None) -> None:
+        """Reconnect over ``transport`` or to ``broker`` from the next attempt (None: as was)."""
+        if transport is None and broker is None:
             return
-        # paho's transport and port setters refuse while its loop is between attempts,
-        # though no socket is open then; its reconnect reads these two fields.
-        self._client._transport = _paho_transport(transport)
-        ws = transport == "websockets"
-        self._client._port = self.broker.route.ws_port if ws else self.broker.port
+        # paho's transport, host and port setters refuse while its loop is between
+        # attempts, though no socket is open then; its reconnect reads these fields.
+        self._client._transport = _paho_transport(self._fallback.current)
+        self._client._host = self._brokers.current[0]
+        self._client._port = self._port()
 
     def _handle_publish(
         self,
@@ -287,11 +293,13 @@ class MqttClient:
             clean_start = False
         self._connack_event.clear()
         attempts = 2 * FAILS_BEFORE_SWITCH if self._fallback.automatic else 1
+        if self.broker.others:
+            attempts = MOVES_AFTER * len(self._brokers.addresses)
         for attempt in range(attempts):
             try:
                 self._client.connect(
-                    self.broker.host,
-                    self._client.port if attempt else self._port(),
+                    self._brokers.current[0],
+                    self._port(),
                     keepalive=self.broker.keepalive_s,
                     clean_start=clean_start,
                     properties=properties,
@@ -300,6 +308,7 @@ class MqttClient:
             except OSError as error:
                 where = self._where()
                 self._use(self._fallback.failed(silent=isinstance(error, TimeoutError)))
+                self._use(None, self._brokers.failed())
                 if attempt + 1 == attempts:
                     raise NotConnected(f"cannot reach {where}: {self._reason(error)}") from error
         if not self._started:
@@ -328,7 +337,7 @@ class MqttClient:
             properties.SessionExpiryInterval = self.session_expiry_s
             clean_start = False
         self._client.connect_async(
-            self.broker.host,
+            self._brokers.current[0],
             self._port(),
             keepalive=self.broker.keepalive_s,
             clean_start=clean_start,
@@ -340,7 +349,7 @@ class MqttClient:
 
     def _port(self) -> int:
         ws = self._fallback.current == "websockets"
-        return self.broker.route.ws_port if ws else self.broker.port
+        return self.broker.route.ws_port if ws else self._brokers.current[1]
 
     @property
     def transport(self) -> Transport:

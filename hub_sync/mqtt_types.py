@@ -114,10 +114,12 @@ class BrokerSettings:
     ca_file: Path | None = None
     keepalive_s: int = 30
     route: Route = field(default_factory=Route)
+    others: tuple[tuple[str, int], ...] = ()
+    """Further brokers (host, port), tried in turn (:mod:`hub_sync.brokers`)."""
 
     def __repr__(self) -> str:
         return (
             f"BrokerSettings(host={self.host!r}, port={self.port}, username={self.username!r}, "
             f"tls={self.ca_file is not None}, transport={self.route.transport!r}, "
-            f"proxy={self.route.proxy!r})"
+            f"proxy={self.route.proxy!r}, others={self.others!r})"
         )
