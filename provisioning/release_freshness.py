@@ -34,23 +34,26 @@ def refresh_if_due(
     """
     repository = ReleaseRepository(repo_dir, now=now)
     try:
-        expires = repository.load("timestamp").signed.expires
-        if expires - now() > EXPIRY["timestamp"] - REFRESH_AFTER:
-            return False
-        retired = retired_online_keys(repository, keys_dir)
-        if retired:
-            # Signing with it would make every node refuse the repository: better to let
-            # the timestamp age (a week's margin) and say loudly what to do.
-            log.error(
-                "not re-signing the release repository %s: the hub's %s no longer named by "
-                "its root; copy the new online key(s) from the council's keys after the "
-                "rotation into %s",
-                repo_dir,
-                retired,
-                keys_dir,
-            )
-            return False
-        repository.refresh(keys_dir)
+        # Checked and re-signed under one hold: another hub web doing the same meanwhile
+        # finds it fresh rather than signing the same version again.
+        with repository.writing():
+            expires = repository.load("timestamp").signed.expires
+            if expires - now() > EXPIRY["timestamp"] - REFRESH_AFTER:
+                return False
+            retired = retired_online_keys(repository, keys_dir)
+            if retired:
+                # Signing with it would make every node refuse the repository: better to
+                # let the timestamp age (a week's margin) and say loudly what to do.
+                log.error(
+                    "not re-signing the release repository %s: the hub's %s no longer named "
+                    "by its root; copy the new online key(s) from the council's keys after "
+                    "the rotation into %s",
+                    repo_dir,
+                    retired,
+                    keys_dir,
+                )
+                return False
+            repository.refresh(keys_dir)
     except (ReleaseError, ReleaseKeyError, OSError, ValueError) as error:
         log.error("could not re-sign the release repository %s: %s", repo_dir, error)
         return False

@@ -18,9 +18,13 @@ replaces a role's keys with a new root version (:mod:`provisioning.release_rotat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import fcntl
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from securesystemslib.signer import Signer
 from tuf.api.metadata import (
@@ -60,6 +64,21 @@ class ReleaseError(ValueError):
 
 
 _PRETTY = JSONSerializer(compact=False)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_writer(
+    method: Callable[Concatenate[ReleaseRepository, P], R],
+) -> Callable[Concatenate[ReleaseRepository, P], R]:
+    """The method holds the repository (:meth:`ReleaseRepository.writing`) while it runs."""
+
+    def held(self: ReleaseRepository, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.writing():
+            return method(self, *args, **kwargs)
+
+    held.__name__, held.__doc__ = method.__name__, method.__doc__
+    return held
 
 
 class ReleaseRepository:
@@ -70,6 +89,35 @@ class ReleaseRepository:
         self.metadata_dir = repo_dir / "metadata"
         self.targets_dir = repo_dir / "targets"
         self.now = now or (lambda: datetime.now(UTC))
+        self._held = False
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the repository against every other writer until the block ends.
+
+        Publishing, re-signing and rotating read the versions there and write the next
+        ones: two at once (the daily re-signing of each ``hub web`` process, or a
+        ``provision release publish`` meanwhile) could each write the same version. An
+        exclusive ``flock`` on the repository's directory (no file of its own, so nothing
+        more is served) keeps them one at a time on its machine; within this object the
+        hold is re-entrant.
+        """
+        if self._held:
+            yield
+            return
+        try:
+            fd = os.open(self.repo_dir, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ReleaseError(f"{self.repo_dir} is not a release repository") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._held = True
+            try:
+                yield
+            finally:
+                self._held = False
+        finally:
+            os.close(fd)
 
     # --- reading what is there ---
 
@@ -164,10 +212,12 @@ class ReleaseRepository:
         timestamp.signed.expires = self._expires("timestamp")
         self._write("timestamp", timestamp, load_signers(keys_dir, "timestamp"))
 
+    @_one_writer
     def refresh(self, keys_dir: Path) -> None:
         """Re-sign snapshot and timestamp with the online keys: fresh for another week."""
         self._sign_freshness(keys_dir, targets_version=self.load("targets").signed.version)
 
+    @_one_writer
     def rotate(
         self,
         keys_dir: Path,
@@ -214,6 +264,7 @@ class ReleaseRepository:
             self.refresh(keys_dir)
         return rotation
 
+    @_one_writer
     def publish(
         self,
         files: Sequence[Path],

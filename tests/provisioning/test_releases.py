@@ -307,3 +307,42 @@ def test_the_hub_re_signs_a_day_old_timestamp_with_its_online_keys_only(
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
+
+
+def test_two_hub_webs_re_signing_at_once_sign_one_new_version(tmp_path, served, keys):
+    """Each `hub web` re-signs on its own hourly check; the one that finds the repository
+    held waits, then finds it fresh, and a publish meanwhile is never lost either."""
+    from provisioning.release_freshness import refresh_if_due
+
+    repo_dir, _ = served
+    six_and_a_half_days_ago = datetime.now(UTC) - timedelta(days=6, hours=12)
+    ReleaseRepository(repo_dir, now=lambda: six_and_a_half_days_ago).create(keys)
+    online = online_keys(tmp_path, keys)
+    before = ReleaseRepository(repo_dir).load("timestamp").signed.version
+    start = threading.Barrier(3)
+    outcomes: list[object] = []
+
+    def re_sign() -> None:
+        start.wait()
+        outcomes.append(refresh_if_due(repo_dir, online))
+
+    def publish() -> None:
+        start.wait()
+        outcomes.append(
+            ReleaseRepository(repo_dir).publish(
+                [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
+            )
+        )
+
+    threads = [threading.Thread(target=f) for f in (re_sign, re_sign, publish)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(o for o in outcomes if isinstance(o, bool)) == [False, True]
+    after = ReleaseRepository(repo_dir)
+    assert after.load("timestamp").signed.version == before + 2  # one re-signing, one publish
+    snapshot = after.load("snapshot").signed
+    assert after.load("timestamp").signed.snapshot_meta.version == snapshot.version
+    assert snapshot.meta["targets.json"].version == after.load("targets").signed.version
+    assert after.manifest("aarch64").version == "1.1.0"
