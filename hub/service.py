@@ -1,5 +1,9 @@
 """The ingestion worker process: a shared MQTT subscription feeding an IngestWorker.
 
+With ``HALLSENSE_OTHER_BROKERS`` the worker holds the subscription on every broker, each
+connection acknowledging its own messages in order, and sends what the nodes need (acks,
+configs) on every one (:mod:`hub.every_broker`).
+
 Beside ingestion, each worker keeps the staged rollouts of releases going
 (:class:`hub.rollout_keeper.RolloutKeeper`, in a thread with a store connection of its
 own; one worker at a time acts, by a lease in the hub store).
