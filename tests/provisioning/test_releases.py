@@ -311,37 +311,51 @@ def test_the_hub_re_signs_a_day_old_timestamp_with_its_online_keys_only(
 
 def test_two_hub_webs_re_signing_at_once_sign_one_new_version(tmp_path, served, keys):
     """Each `hub web` re-signs on its own hourly check; the one that finds the repository
-    held waits, then finds it fresh, and a publish meanwhile is never lost either."""
+    held waits, then finds it fresh; and a publish meanwhile is never lost either."""
     from provisioning.release_freshness import refresh_if_due
 
     repo_dir, _ = served
     six_and_a_half_days_ago = datetime.now(UTC) - timedelta(days=6, hours=12)
     ReleaseRepository(repo_dir, now=lambda: six_and_a_half_days_ago).create(keys)
     online = online_keys(tmp_path, keys)
-    before = ReleaseRepository(repo_dir).load("timestamp").signed.version
-    start = threading.Barrier(3)
-    outcomes: list[object] = []
 
-    def re_sign() -> None:
-        start.wait()
-        outcomes.append(refresh_if_due(repo_dir, online))
+    def version() -> int:
+        return int(ReleaseRepository(repo_dir).load("timestamp").signed.version)
 
-    def publish() -> None:
-        start.wait()
-        outcomes.append(
-            ReleaseRepository(repo_dir).publish(
-                [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
-            )
-        )
+    def at_once(*jobs):
+        start = threading.Barrier(len(jobs))
+        outcomes: list[object] = []
 
-    threads = [threading.Thread(target=f) for f in (re_sign, re_sign, publish)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert sorted(o for o in outcomes if isinstance(o, bool)) == [False, True]
+        def run(job) -> None:
+            start.wait()
+            outcomes.append(job())
+
+        threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        return outcomes
+
+    before = version()
+    outcomes = at_once(
+        lambda: refresh_if_due(repo_dir, online), lambda: refresh_if_due(repo_dir, online)
+    )
+    assert sorted(outcomes) == [False, True]  # both were due: one signed, one found it fresh
+    assert version() == before + 1
+
+    # A day on, a re-signing and a publish at once: each that wrote took its own version.
+    tomorrow = datetime.now(UTC) + timedelta(days=1, minutes=1)
+    before = version()
+    outcomes = at_once(
+        lambda: refresh_if_due(repo_dir, online, now=lambda: tomorrow),
+        lambda: ReleaseRepository(repo_dir).publish(
+            [wheel(tmp_path)], version="1.1.0", architecture="aarch64", schema=1, keys_dir=keys
+        ),
+    )
+    re_signed = sum(o is True for o in outcomes)  # not if the publish came first: fresh
     after = ReleaseRepository(repo_dir)
-    assert after.load("timestamp").signed.version == before + 2  # one re-signing, one publish
+    assert version() == before + 1 + re_signed
     snapshot = after.load("snapshot").signed
     assert after.load("timestamp").signed.snapshot_meta.version == snapshot.version
     assert snapshot.meta["targets.json"].version == after.load("targets").signed.version
