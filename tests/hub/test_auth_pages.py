@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cheroot import wsgi
@@ -33,8 +34,9 @@ new_page = browser.new_page
 
 
 @contextmanager
-def serving(directory: Path, store: SqliteHubStore) -> Iterator[str]:
-    server = wsgi.Server(("127.0.0.1", 0), make_app(directory, store), numthreads=4)
+def serving(directory: Path, store: SqliteHubStore, **options: Any) -> Iterator[str]:
+    """The hub's app (``make_app(directory, store, **options)``) served for a browser."""
+    server = wsgi.Server(("127.0.0.1", 0), make_app(directory, store, **options), numthreads=4)
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()

@@ -5,17 +5,11 @@ with JavaScript off."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import pytest
-from cheroot import wsgi
 
 from hub.store_sqlite import SqliteHubStore
-from tests.hub.test_auth_pages import check_accessible, heading, submit
-from tests.hub.web_support import PASSWORD, account, make_app
+from tests.hub.test_auth_pages import check_accessible, heading, serving, submit
+from tests.hub.web_support import PASSWORD, account
 from tests.support import browser
 from tests.support.browser import assert_no_page_errors, load, screenshot
 
@@ -23,20 +17,6 @@ from tests.support.browser import assert_no_page_errors, load, screenshot
 chromium_session = browser.chromium_session
 chromium_browser = browser.chromium_browser
 new_page = browser.new_page
-
-
-@contextmanager
-def serving(directory: Path, store: SqliteHubStore, *, report_mail: bool) -> Iterator[str]:
-    app = make_app(directory, store, report_mail=report_mail)
-    server = wsgi.Server(("127.0.0.1", 0), app, numthreads=4)
-    server.prepare()
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.bind_addr[1]}"
-    finally:
-        server.stop()
-        thread.join(10)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from hub.store_postgres import PostgresHubStore
 from hub.store_sqlite import SqliteHubStore
 from tests.hub import test_alerting
 from tests.hub.web_support import PASSWORD, account, make_app
+from tests.support.at_once import at_once
 from tests.support.broker import free_port
 from tests.support.hub_report_hall import deliver
 from tests.support.report_hall import HALL, troubled_hall
@@ -94,23 +95,6 @@ def sender_for(hub_db, port, clock, holder=""):
         holder=holder,
         clock=clock,
     )
-
-
-def rounds_at_once(senders):
-    """A round of each sender, all started at the same moment in threads of their own."""
-    start = threading.Barrier(len(senders))
-    results = []
-
-    def run(sender):
-        start.wait()
-        results.append(sender.round())
-
-    threads = [threading.Thread(target=run, args=(sender,)) for sender in senders]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return results
 
 
 def subscribe(store, username, email):
@@ -205,7 +189,7 @@ def test_two_senders_at_once_send_each_mail_once(store, hub_db, smtp):
     subscribe(store, "clerk-askrigg", "clerk@askrigg.example")
     subscribe(store, "clerk-reeth", "clerk@reeth.example")
     senders = [sender_for(hub_db, controller.port, Clock(DEC_7), f"web-{n}") for n in (1, 2)]
-    results = rounds_at_once(senders)
+    results = at_once(*(sender.round for sender in senders))
     assert sum(r.sent for r in results) == 2
     assert sorted(mails(inbox)) == [
         ("clerk@askrigg.example", "hall-report-2026-11-askrigg.pdf"),
@@ -364,7 +348,7 @@ def test_two_senders_on_postgresql_send_each_mail_once(pg_cluster, filled, smtp)
             )
             for _ in range(2)
         ]
-        results = rounds_at_once(senders)
+        results = at_once(*(sender.round for sender in senders))
         assert sum(r.sent for r in results) == 1
         assert senders[0].round().sent == 0  # and after a restart, none again
         assert mails(inbox) == [("clerk@askrigg.example", "hall-report-2026-11-askrigg.pdf")]

@@ -23,6 +23,7 @@ from provisioning.release_keys import (
 )
 from provisioning.release_repository import ReleaseError, ReleaseRepository
 from provisioning.release_wheel import ReleaseWheelError, migrations_schema, release_schema
+from tests.support.at_once import at_once
 
 WHEEL = b"PK\x03\x04 a wheel of hallsense 1.1.0 for aarch64" * 100
 
@@ -321,21 +322,6 @@ def test_two_hub_webs_re_signing_at_once_sign_one_new_version(tmp_path, served, 
 
     def version() -> int:
         return int(ReleaseRepository(repo_dir).load("timestamp").signed.version)
-
-    def at_once(*jobs):
-        start = threading.Barrier(len(jobs))
-        outcomes: list[object] = []
-
-        def run(job) -> None:
-            start.wait()
-            outcomes.append(job())
-
-        threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        return outcomes
 
     before = version()
     outcomes = at_once(
