@@ -183,7 +183,7 @@ def _replaced_root_key(
     """The keyid ``replace`` names (a key's number or its keyid), and its file if held."""
     keyids = old.roles["root"].keyids
     files = {signer.public_key.keyid: path for path, signer in held.items()}
-    if replace.isdigit():
+    if replace.isdigit() and len(replace) < 8:  # eight characters or more: a keyid
         path = key_path(keys_dir, "root", int(replace))
         signer = held.get(path)
         if signer is None:

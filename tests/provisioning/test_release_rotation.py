@@ -313,3 +313,18 @@ def test_the_council_rotates_with_the_cli(tmp_path, served, repo, keys):
     )  # fmt: skip
     assert result.exit_code == 1
     assert "a targets rotation replaces its key" in result.output
+
+
+def test_a_keyid_that_begins_with_eight_digits_is_a_keyid_not_a_key_number(tmp_path):
+    """One keyid in forty begins with eight decimal digits; it still names its key."""
+    from securesystemslib.signer import SSlibKey
+    from tuf.api.metadata import Root
+
+    from provisioning.release_rotation import _replaced_root_key
+
+    keyid = "10491922" + "ab" * 28
+    root = Root()
+    root.add_key(SSlibKey(keyid, "ed25519", "ed25519", {"public": "00" * 32}), "root")
+    assert _replaced_root_key("10491922", root, {}, tmp_path) == (keyid, None)
+    with pytest.raises(RotationError, match=r"holds no root-2\.pem to replace"):
+        _replaced_root_key("2", root, {}, tmp_path)
