@@ -9,30 +9,16 @@ from pathlib import Path
 import click
 
 from hallsense.cli_edge import _status_settings, cannot_write, user_errors
-from hallsense.cli_options import env_option
+from hallsense.cli_options import env_option, report_options
 from hallsense.wiring import open_edge_store
 from hallsense.wiring_web import downlink_page_settings_path, page_settings_from
-from presentation.report_month import BadMonth, parse_month
+from presentation.report_month import ReportMonth
 from web_local.site import resolve_page_settings
 
 
 @click.command()
 @env_option
-@click.option(
-    "--month",
-    "month_text",
-    required=True,
-    metavar="YYYY-MM",
-    help="The month to report on, e.g. 2026-11; it must have ended.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["pdf", "html"]),
-    default="pdf",
-    show_default=True,
-    help="PDF to print; HTML to read on screen, with a screen reader, or print from a browser.",
-)
+@report_options
 @click.option(
     "--out",
     "output",
@@ -42,7 +28,7 @@ from web_local.site import resolve_page_settings
     "[default: hall-report-YYYY-MM.pdf or .html].",
 )
 @user_errors
-def report(env_file: Path | None, month_text: str, fmt: str, output: Path | None) -> None:
+def report(env_file: Path | None, month: ReportMonth, fmt: str, output: Path | None) -> None:
     """Make the monthly hall report for a parish or committee meeting.
 
     How busy the hall was, comfort, fresh air, air pollution, noise, how complete the
@@ -59,10 +45,6 @@ def report(env_file: Path | None, month_text: str, fmt: str, output: Path | None
     from presentation.report_pdf import report_pdf
     from web_local.report_source import NoReport, monthly_report
 
-    try:
-        month = parse_month(month_text)
-    except BadMonth as error:
-        raise click.BadParameter(str(error), param_hint="'--month'") from error
     settings = _status_settings(env_file)
     page = resolve_page_settings(
         page_settings_from(settings), downlink_page_settings_path(settings)

@@ -9,26 +9,13 @@ from zoneinfo import ZoneInfo
 import click
 
 from hallsense.cli_hub import _settings, opened_store
-from hallsense.cli_options import env_option
-from presentation.report_month import BadMonth, ReportMonth, month_of, parse_month
-
-
-def _month(ctx: click.Context, param: click.Parameter, value: str) -> ReportMonth:
-    try:
-        return parse_month(value)
-    except BadMonth as error:
-        raise click.BadParameter(str(error), ctx=ctx, param=param) from error
+from hallsense.cli_options import env_option, report_options
+from presentation.report_month import ReportMonth, month_of
 
 
 @click.command()
 @env_option
-@click.option(
-    "--month",
-    required=True,
-    metavar="YYYY-MM",
-    callback=_month,
-    help="The month to report on, e.g. 2026-11; it must have ended.",
-)
+@report_options
 @click.option(
     "--hall",
     "hall_ids",
@@ -42,14 +29,6 @@ def _month(ctx: click.Context, param: click.Parameter, value: str) -> ReportMont
     type=click.Path(file_okay=False, path_type=Path),
     default=Path(),
     help="The directory to write into, made if it is not there [default: the current one].",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["pdf", "html"]),
-    default="pdf",
-    show_default=True,
-    help="PDF to print; HTML to read on screen, with a screen reader, or print from a browser.",
 )
 def report(
     env_file: Path | None,

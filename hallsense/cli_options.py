@@ -54,6 +54,38 @@ def state_dir_option(command: F) -> F:
     )(command)
 
 
+def _month(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    # Imported here: the commands that take no month need not load the report's months.
+    from presentation.report_month import BadMonth, parse_month
+
+    try:
+        return parse_month(value)
+    except BadMonth as error:
+        raise click.BadParameter(str(error), ctx=ctx, param=param) from error
+
+
+def report_options(command: F) -> F:
+    """The monthly hall report's ``--month YYYY-MM`` and ``--format pdf|html``.
+
+    On the node and at the hub alike; the month reaches the command as a ``ReportMonth``.
+    """
+    command = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["pdf", "html"]),
+        default="pdf",
+        show_default=True,
+        help="PDF to print; HTML to read on screen, with a screen reader, or print from a browser.",
+    )(command)
+    return click.option(
+        "--month",
+        required=True,
+        metavar="YYYY-MM",
+        callback=_month,
+        help="The month to report on, e.g. 2026-11; it must have ended.",
+    )(command)
+
+
 def current_actor() -> str:
     """Who is running the command, for the registry's audit trail."""
     return os.environ.get("SUDO_USER") or getpass.getuser()
