@@ -29,17 +29,14 @@ from hub.store import DeviceRecords, DeviceState, ReadingQueries, RegisteredDevi
 from presentation.monthly_report import build_monthly_report, report_spans
 from presentation.reading_flags import Quality
 from presentation.report_model import MonthlyReport, ReadingNotes
-from presentation.report_month import ReportMonth, not_ended
+from presentation.report_month import NoReport as NoReport
+from presentation.report_month import ReportMonth, no_readings, not_ended
 from presentation.rollup import Rollup
 
 _PEOPLE = ("entries", "footfall")
 _UNCERTAIN = Quality.CLOCK_UNSYNCED | Quality.CLOCK_UNCORRECTABLE
 _NODE_FOOTNOTE = "the hourly summaries the hall's page uses"
 _HUB_FOOTNOTE = "the hub's hourly summaries of the hall's readings (as the hall's page makes them)"
-
-
-class NoReport(ValueError):
-    """No report can be made for the hall and month asked for; the message says why."""
 
 
 class ReportStore(ConfigSource, DeviceRecords, ReadingQueries, Protocol):
@@ -112,12 +109,7 @@ def check_month(
     found = rollups(store, device_id, *month.bounds(zone))
     if not found:
         first = first_month(store, device_id, zone, now)
-        where = (
-            f"the first month with readings is {first}"
-            if first is not None
-            else "the hub has no readings from this hall yet"
-        )
-        raise NoReport(f"there are no readings for {month.key}: {where}")
+        raise no_readings(month, first, "the hub has no readings from this hall yet")
     return found
 
 

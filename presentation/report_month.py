@@ -100,6 +100,20 @@ def last_complete_month(now: datetime, zone: ZoneInfo) -> ReportMonth:
     return month_of(now, zone).previous()
 
 
+class NoReport(ValueError):
+    """No report can be made for the month asked for; the message says why, in one line."""
+
+
+def no_readings(month: ReportMonth, first: str | None, none_yet: str) -> NoReport:
+    """The refusal of a month without readings, naming the first month with some.
+
+    ``none_yet`` says there are none at all ("the node has no readings yet"):
+    "there are no readings for 2026-08: the first month with readings is 2026-10".
+    """
+    where = f"the first month with readings is {first}" if first is not None else none_yet
+    return NoReport(f"there are no readings for {month.key}: {where}")
+
+
 def not_ended(month: ReportMonth, now: datetime, zone: ZoneInfo) -> str | None:
     """Why ``month`` cannot be reported yet (it has not ended in ``zone``), or None."""
     current = month_of(now, zone)

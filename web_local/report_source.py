@@ -13,15 +13,12 @@ from edge.store import EdgeStore
 from presentation.monthly_report import build_monthly_report, report_spans
 from presentation.reading_flags import Quality
 from presentation.report_model import MonthlyReport, ReadingNotes
-from presentation.report_month import ReportMonth, month_of, not_ended
+from presentation.report_month import NoReport as NoReport
+from presentation.report_month import ReportMonth, month_of, no_readings, not_ended
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PEOPLE = ("entries", "footfall")
 _UNCERTAIN = Quality.CLOCK_UNSYNCED | Quality.CLOCK_UNCORRECTABLE
-
-
-class NoReport(ValueError):
-    """No report can be made for the month asked for; the message says why, in one line."""
 
 
 def first_month(store: EdgeStore, zone: ZoneInfo) -> ReportMonth | None:
@@ -42,15 +39,11 @@ def check_month(store: EdgeStore, month: ReportMonth, zone: ZoneInfo, now: datet
     unfinished = not_ended(month, now, zone)
     if unfinished is not None:
         raise NoReport(unfinished)
-    start, end = month.bounds(zone)
-    if not store.rollups("day", start, end):
+    if not store.rollups("day", *month.bounds(zone)):
         first = first_month(store, zone)
-        where = (
-            f"the first month with readings is {first.key}"
-            if first is not None
-            else "the node has no readings yet"
+        raise no_readings(
+            month, None if first is None else first.key, "the node has no readings yet"
         )
-        raise NoReport(f"there are no readings for {month.key}: {where}")
 
 
 def reading_notes(store: EdgeStore, start: datetime, end: datetime) -> ReadingNotes:
