@@ -193,7 +193,8 @@ class MqttClient:
     ) -> None:
         if self._connected.is_set() and not self._closing:
             self._link.lost(str(reason))
-            self._use(self._fallback.lost())
+            if self._fallback.lost() is not None:
+                self._follow()
         self._connected.clear()
         self._jitter_reconnects()
 
@@ -201,8 +202,7 @@ class MqttClient:
         # paho calls this inside its ``except OSError``: the error is the one in hand.
         error = sys.exception()
         self._link.failed(self._where(), self._reason(error))
-        self._use(self._fallback.failed(silent=isinstance(error, TimeoutError)))
-        self._use(None, self._brokers.failed())
+        self._attempt_failed(error)
 
     # --- the route (paho's thread, or before the loop starts) ---
 
@@ -217,10 +217,14 @@ class MqttClient:
     def _reason(self, error: BaseException | None) -> str:
         return describe_failure(error, self.broker.route.proxy)
 
-    def _use(self, transport: Transport | None, broker: tuple[str, int] | None = None) -> None:
-        """Reconnect over ``transport`` or to ``broker`` from the next attempt (None: as was)."""
-        if transport is None and broker is None:
-            return
+    def _attempt_failed(self, error: BaseException | None) -> None:
+        """An attempt failed: the next may go over the other transport, or to another broker."""
+        switched = self._fallback.failed(silent=isinstance(error, TimeoutError))
+        if self._brokers.failed() is not None or switched is not None:
+            self._follow()
+
+    def _follow(self) -> None:
+        """Make the next attempt over the current transport, to the current broker."""
         # paho's transport, host and port setters refuse while its loop is between
         # attempts, though no socket is open then; its reconnect reads these fields.
         self._client._transport = _paho_transport(self._fallback.current)
@@ -307,8 +311,7 @@ class MqttClient:
                 break
             except OSError as error:
                 where = self._where()
-                self._use(self._fallback.failed(silent=isinstance(error, TimeoutError)))
-                self._use(None, self._brokers.failed())
+                self._attempt_failed(error)
                 if attempt + 1 == attempts:
                     raise NotConnected(f"cannot reach {where}: {self._reason(error)}") from error
         if not self._started:
