@@ -27,7 +27,8 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -51,7 +52,7 @@ from hub.report_sender import ReportSender, mail_server
 from hub.service import alert_notifiers, every_broker_settings
 from hub.settings import HubSettings
 from hub.store import Device, DeviceState, HubStoreError
-from hub.store_factory import open_hub_store
+from hub.store_factory import HubStoreConnection, open_hub_store
 from hub.web import HubPages, create_hub_web
 from hub_sync.mqtt import MqttError
 from provisioning.certificates import load_certificate
@@ -90,6 +91,14 @@ class StoreRegistry:
     def __init__(self, location: str) -> None:
         self.location = location
 
+    @contextmanager
+    def _opened(self) -> Iterator[HubStoreConnection]:
+        store = open_hub_store(self.location)
+        try:
+            yield store
+        finally:
+            store.close()
+
     def check(self) -> None:
         """Open the store once, so that a wrong location fails at start-up.
 
@@ -100,43 +109,28 @@ class StoreRegistry:
 
     def device(self, device_id: str) -> Device | None:
         """The registered device, or None."""
-        store = open_hub_store(self.location)
-        try:
+        with self._opened() as store:
             return store.device(device_id)
-        finally:
-            store.close()
 
     def finish_rotation(self, device_id: str, *, actor: str = "hallsense") -> None:
         """Record that the device's new broker password is in force."""
-        store = open_hub_store(self.location)
-        try:
+        with self._opened() as store:
             store.finish_rotation(device_id, actor=actor)
-        finally:
-            store.close()
 
     def add_failure(self, kind: str, key: str, at_us: int, forget_before_us: int) -> None:
         """Count a failed enrolment or rotation, for every ``hub web`` process to see."""
-        store = open_hub_store(self.location)
-        try:
+        with self._opened() as store:
             store.add_failure(kind, key, at_us, forget_before_us)
-        finally:
-            store.close()
 
     def forget_failures(self, kind: str, before_us: int) -> int:
         """Forget the failed enrolments and rotations out of their window."""
-        store = open_hub_store(self.location)
-        try:
+        with self._opened() as store:
             return store.forget_failures(kind, before_us)
-        finally:
-            store.close()
 
     def failures_since(self, kind: str, key: str, since_us: int, limit: int) -> list[int]:
         """A client's latest failed enrolments or rotations, newest first."""
-        store = open_hub_store(self.location)
-        try:
+        with self._opened() as store:
             return store.failures_since(kind, key, since_us, limit)
-        finally:
-            store.close()
 
 
 def hub_pages(settings: HubSettings) -> HubPages:
