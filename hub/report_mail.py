@@ -102,6 +102,11 @@ def _check_domain(domain: str) -> None:
             )
 
 
+REFUSED_FOR_GOOD = "refused for good: "
+"""How a sender keeps the error of a mail the server refused for good (SMTP 5xx): its
+page says to check the address, and the sender waits a day or for a new address."""
+
+
 class SentMail(NamedTuple):
     """One report mail a sender took on: sent, or waiting to be tried again."""
 
@@ -112,6 +117,16 @@ class SentMail(NamedTuple):
     """When the mail server took it; None while it is not sent."""
     error: str
     """Why the last attempt failed ("" if none did)."""
+
+    @property
+    def refused_for_good(self) -> bool:
+        """Whether the mail server refused it for good (the sender said so as it kept it)."""
+        return self.error.startswith(REFUSED_FOR_GOOD)
+
+    @property
+    def server_said(self) -> str:
+        """What the mail server said, without the sender's own words."""
+        return self.error.removeprefix(REFUSED_FOR_GOOD)
 
 
 class ReportMailRecords(Protocol):

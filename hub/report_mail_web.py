@@ -15,7 +15,6 @@ the mail server and why.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -101,11 +100,11 @@ def _sent(
             lines.append(f"{what}: sent {when.day} {when:%B %Y, %H:%M}")
         elif not subscribed:
             lines.append(f"{what}: not sent (you no longer get the monthly reports)")
-        elif REFUSED_FOR_GOOD.search(mail.error):
+        elif mail.refused_for_good:
             lines.append(
                 f"{what}: not sent, the mail server refused the address (it said: "
-                f"{mail.error[:200]}). Check it above: the hub tries again as soon as you "
-                "change it, or in a day"
+                f"{mail.server_said[:200]}). Check it above: the hub tries again as soon as "
+                "you change it, or in a day"
             )
         elif mail.error:
             lines.append(
@@ -115,10 +114,6 @@ def _sent(
         else:
             lines.append(f"{what}: being sent")
     return lines
-
-
-REFUSED_FOR_GOOD = re.compile(r"(?<![\d.])5\d\d(?![\d.])")
-"""An SMTP 5xx code in what the mail server said: refused for good, not for now."""
 
 
 def _halls(store: DeviceRecords, device_ids: tuple[str, ...]) -> list[str]:

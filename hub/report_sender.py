@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 from hub.login_store import AccountRow
 from hub.logins import Account
 from hub.notifiers import MailServer
-from hub.report_mail import ReportMailRecords, report_message
+from hub.report_mail import REFUSED_FOR_GOOD, ReportMailRecords, report_message
 from hub.report_source import NoReport, ReportStore, hall_view, monthly_report, report_file_name
 from hub.settings import HubSettings
 from hub.store import DeviceState, HubStoreError, RegisteredDevice
@@ -231,7 +231,8 @@ class ReportSender:
                 error,
             )
             retry_at = self.clock() + (RETRY_REFUSED_S if for_good else 0)
-            store.release_report_mail(*key, self.holder, str(error), int(retry_at * 1e6))
+            kept = f"{REFUSED_FOR_GOOD}{error}" if for_good else str(error)
+            store.release_report_mail(*key, self.holder, kept, int(retry_at * 1e6))
             return False
         store.mark_report_mail_sent(*key, self.holder, address, int(self.clock() * 1e6))
         log.info("sent the %s report of %s to %s", month.key, device_id, username)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hub.report_mail import MAX_ADDRESS, BadAddress, check_address
+from hub.report_mail import MAX_ADDRESS, REFUSED_FOR_GOOD, BadAddress, check_address
 from hub.store_sqlite import SqliteHubStore
 from tests.hub.web_support import PASSWORD, account, make_app, token_for
 
@@ -200,7 +200,7 @@ def test_the_page_lists_the_reports_sent_and_those_waiting_for_the_mail_server(c
 def test_a_mail_refused_for_good_asks_for_the_address_and_one_unsubscribed_says_so(clerk, store):
     store.set_report_subscription("clerk-askrigg", "c@typo.example", True, 1)
     assert store.claim_report_mail("clerk-askrigg", "askrigg", "2026-11", "s", 1, 0)
-    refusal = "{'c@typo.example': (550, b'5.1.1 No such mailbox')}"
+    refusal = REFUSED_FOR_GOOD + "{'c@typo.example': (550, b'5.1.1 No such mailbox')}"
     store.release_report_mail("clerk-askrigg", "askrigg", "2026-11", "s", refusal, 1)
 
     def line() -> str:

@@ -243,6 +243,7 @@ def test_an_address_refused_for_good_waits_a_day_or_a_new_address(store, hub_db,
         assert "in a day or when the address changes" in caplog.text
         (waiting,) = store.report_mail_log()
         assert "550" in waiting.error  # what the page shows the clerk
+        assert waiting.refused_for_good  # and the page knows it for a refusal
         clock.now += 600  # the next check, and the one before a day is up: not tried
         assert sender_for(hub_db, controller.port, clock).round().failed == 0
         clock.now = DEC_7 + 86_400 - 1
