@@ -45,13 +45,19 @@ def _as_postgres(*args: str) -> list[str]:
 class PostgresCluster:
     """A PostgreSQL server of its own for the test session: start, stop, fresh databases."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, empty: bool = False) -> None:
+        """A new cluster (initdb); ``empty``: only its place, for a copy of another."""
         self.directory = Path(tempfile.mkdtemp(prefix="hallsense-pg-"))
         self.data = self.directory / "data"
         self.port = free_port()
         self.log = self.directory / "server.log"
+        self.counter = 0
+        self.settings: dict[str, str] = {}
+        """More server settings for :meth:`start` (``-c name=value``)."""
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
+        if empty:
+            return
         subprocess.run(
             # --no-sync: a throwaway cluster need not wait for the disk (5 s, not 1.6).
             _as_postgres(
@@ -67,9 +73,6 @@ class PostgresCluster:
             check=True,
             capture_output=True,
         )
-        self.counter = 0
-        self.settings: dict[str, str] = {}
-        """More server settings for :meth:`start` (``-c name=value``)."""
 
     def start(self) -> PostgresCluster:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
@@ -100,15 +103,7 @@ class PostgresCluster:
     def standby(self, name: str) -> PostgresCluster:
         """A streaming replica of this (running) cluster, started: ``pg_basebackup -R``,
         connecting as application ``name`` (for ``synchronous_standby_names``)."""
-        replica = object.__new__(PostgresCluster)
-        replica.directory = Path(tempfile.mkdtemp(prefix="hallsense-pg-standby-"))
-        replica.data = replica.directory / "data"
-        replica.port = free_port()
-        replica.log = replica.directory / "server.log"
-        replica.counter = 0
-        replica.settings = {}
-        if os.geteuid() == 0:
-            shutil.chown(replica.directory, "postgres", "postgres")
+        replica = PostgresCluster(empty=True)
         primary = f"host=127.0.0.1 port={self.port} user=postgres application_name={name}"
         subprocess.run(
             _as_postgres(
