@@ -27,6 +27,7 @@ from hub_sync.release_contract import ARCHITECTURES
 from hub_sync.topics import check_device_id
 from hub_sync.wire_errors import ProtocolError
 from provisioning.bundle import add_installer, env_file_text, release_root_bytes, write_node_bundle
+from provisioning.device_accounts import device_accounts, remove_device_account
 from provisioning.enrolment_label import label_svg, qr_payload
 from provisioning.enrolment_policy import enrolment_tokens
 from provisioning.install_script import NO_WHEELHOUSE, README, WITH_WHEELHOUSE
@@ -36,11 +37,9 @@ from provisioning.rotation import forget_pending
 from provisioning.state import (
     ProvisioningState,
     StateError,
-    device_accounts,
     init_state,
     load_state,
     reload_broker,
-    remove_device_account,
     state_dir_from,
     write_broker_config,
 )

@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from hub_sync.enrolment_contract import CREDENTIAL_FIELDS, EnrolmentRefused
+from provisioning.device_accounts import add_device_account
 from provisioning.enrolment_tokens import TokenStore
 from provisioning.registry import DeviceLookup, RotationRegistry
 from provisioning.rotation import CredentialRotation
-from provisioning.state import ProvisioningState, add_device_account, reload_broker
+from provisioning.state import ProvisioningState, reload_broker
 
 log = logging.getLogger(__name__)
 

@@ -68,6 +68,7 @@ from hub_sync.rotation_contract import (
     RotationFailed,
 )
 from hub_sync.topics import DEVICE_ID
+from provisioning.device_accounts import device_password_matches, set_device_password_hash
 from provisioning.device_requests import (
     error_answer,
     json_answer,
@@ -78,12 +79,7 @@ from provisioning.device_requests import (
 from provisioning.failure_limit import FailureLimiter
 from provisioning.passwords import mosquitto_hash, new_password, verify, write_private_file
 from provisioning.registry import RegistryDevice, RotationRegistry
-from provisioning.state import (
-    AccountError,
-    ProvisioningState,
-    device_password_matches,
-    set_device_password_hash,
-)
+from provisioning.state import AccountError, ProvisioningState
 
 log = logging.getLogger(__name__)
 

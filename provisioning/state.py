@@ -21,20 +21,17 @@ passes the WebSockets path to that listener on 127.0.0.1, plain (:mod:`.nginx_co
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
 import pwd
 import shutil
 import signal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub_sync.topics import check_device_id
 from provisioning.broker_config import (
     HUB_ACCOUNT,
     READER_ACCOUNT,
@@ -58,9 +55,7 @@ from provisioning.passwords import (
     mosquitto_hash,
     new_password,
     password_file_text,
-    read_password_file,
     replace_private_file,
-    verify,
     write_private_file,
 )
 from provisioning.registry import check_name
@@ -136,7 +131,7 @@ def state_dir_from(option: str | Path | None, environ: Mapping[str, str] = os.en
     return Path(value).expanduser()
 
 
-def _broker_owner(run_as: str) -> Owner | None:
+def broker_owner(run_as: str) -> Owner | None:
     """(uid, gid) for files the broker reads; None when they can stay the caller's."""
     if os.geteuid() != 0:
         return None  # only root can give files away; Mosquitto then runs as the caller
@@ -256,7 +251,7 @@ def init_state(
 
 def _create(state: ProvisioningState, issued_at: datetime) -> None:
     layout, settings = state.layout, state.settings
-    owner = _broker_owner(settings.run_as)
+    owner = broker_owner(settings.run_as)
     layout.root.mkdir(parents=True, exist_ok=True, mode=0o755)
     layout.root.chmod(0o755)  # the broker's user must reach mosquitto/
     _mkdir(layout.ca_dir, 0o700)
@@ -374,7 +369,7 @@ def write_broker_config(state: ProvisioningState) -> Path:
     themselves change only when Mosquitto restarts).
     """
     config = broker_config(state)
-    owner = _broker_owner(state.settings.run_as)
+    owner = broker_owner(state.settings.run_as)
     replace_private_file(config.acl_path, acl_text(), owner=owner, mode=0o640)
     replace_private_file(config.conf_path, mosquitto_conf_text(config), mode=0o644)
     return config.conf_path
@@ -387,93 +382,6 @@ def account_password(state: ProvisioningState, account: str) -> str:
         return path.read_text(encoding="utf-8").strip()
     except FileNotFoundError as error:
         raise AccountError(f"no password kept for {account!r} in {path.parent}") from error
-
-
-@contextlib.contextmanager
-def _locked(state: ProvisioningState) -> Iterator[None]:
-    fd = os.open(state.layout.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def device_accounts(state: ProvisioningState) -> list[str]:
-    """The device accounts in the password file, sorted."""
-    hashed = read_password_file(state.layout.password_path)
-    return sorted(user for user in hashed if not user.startswith("_"))
-
-
-def add_device_account(
-    state: ProvisioningState, device_id: str, password: str | None = None, *, replace: bool = False
-) -> str:
-    """Give ``device_id`` a broker account; returns its password (made here when not given).
-
-    The password file is rewritten atomically; reload the broker for it to count.
-
-    Args:
-        state: the provisioning state.
-        device_id: the device, which is also the account's user name.
-        password: its password; a fresh strong one by default.
-        replace: allow replacing an existing account's password (rotation).
-
-    Raises:
-        DeviceIdError: ``device_id`` is not a valid device id.
-        AccountError: the account exists and ``replace`` is false.
-    """
-    check_device_id(device_id)
-    password = password if password is not None else new_password()
-    with _locked(state):
-        path = state.layout.password_path
-        hashed = read_password_file(path)
-        if device_id in hashed and not replace:
-            raise AccountError(f"device {device_id!r} has a broker account already")
-        hashed[device_id] = mosquitto_hash(password)
-        owner = _broker_owner(state.settings.run_as)
-        replace_private_file(path, password_file_text(hashed), owner=owner)
-    log.info("broker account for %s %s", device_id, "replaced" if replace else "added")
-    return password
-
-
-def remove_device_account(state: ProvisioningState, device_id: str) -> bool:
-    """Remove ``device_id``'s broker account; False if it had none. Reload the broker after."""
-    check_device_id(device_id)
-    with _locked(state):
-        path = state.layout.password_path
-        hashed = read_password_file(path)
-        if hashed.pop(device_id, None) is None:
-            return False
-        owner = _broker_owner(state.settings.run_as)
-        replace_private_file(path, password_file_text(hashed), owner=owner)
-    log.info("broker account for %s removed", device_id)
-    return True
-
-
-def device_password_matches(state: ProvisioningState, device_id: str, password: str) -> bool:
-    """Whether ``password`` is the device's broker password now (False for no account)."""
-    hashed = read_password_file(state.layout.password_path).get(device_id)
-    return hashed is not None and verify(password, hashed)
-
-
-def set_device_password_hash(state: ProvisioningState, device_id: str, hashed: str) -> None:
-    """Put an already hashed password in force for ``device_id`` (rotation's last step).
-
-    Reload the broker after it.
-
-    Raises:
-        AccountError: the device has no broker account (it was revoked meanwhile).
-    """
-    check_device_id(device_id)
-    with _locked(state):
-        path = state.layout.password_path
-        accounts = read_password_file(path)
-        if device_id not in accounts:
-            raise AccountError(f"device {device_id!r} has no broker account")
-        accounts[device_id] = hashed
-        owner = _broker_owner(state.settings.run_as)
-        replace_private_file(path, password_file_text(accounts), owner=owner)
-    log.info("broker account for %s given its rotated password", device_id)
 
 
 def reload_broker(*, pid: int | None = None, pid_file: str | Path | None = None) -> int:

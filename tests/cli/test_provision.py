@@ -15,8 +15,9 @@ from hub.store import UnknownDevice
 from hub.store_sqlite import SqliteHubStore
 from hub_sync.batch_codec import Batch, WireReading
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient
+from provisioning.device_accounts import add_device_account
 from provisioning.enrolment_policy import enrolment_tokens
-from provisioning.state import add_device_account, load_state
+from provisioning.state import load_state
 from tests.support.broker import free_port
 from tests.support.edge_process import write_env
 from tests.support.ports import wait_listening

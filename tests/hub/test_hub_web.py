@@ -30,11 +30,12 @@ from hub_sync.enrolment import enrol
 from hub_sync.enrolment_contract import EnrolmentRefused, TokenUsed
 from hub_sync.enrolment_files import Credentials
 from hub_sync.mqtt import BrokerSettings, ConnectRefused, MqttClient, PublishRefused
+from provisioning.device_accounts import device_accounts
 from provisioning.enrolment_policy import ENROLMENT_DIR, enrolment_tokens, issue_credentials_for
 from provisioning.enrolment_tokens import TokenStore
 from provisioning.failure_limit import FailureLimiter
 from provisioning.passwords import read_password_file, verify
-from provisioning.state import ProvisioningState, device_accounts, init_state
+from provisioning.state import ProvisioningState, init_state
 from tests.support.broker import free_port
 from tests.support.ports import wait_listening
 

@@ -33,10 +33,11 @@ from hub.store_sqlite import SqliteHubStore
 from hub.web import MAX_CONTENT_LENGTH, HubPages, create_hub_web
 from hub_sync.batch_codec import Batch, WireReading
 from hub_sync.node_config import PAGE_LABEL_MAX, PAGE_TEXT_MAX
+from provisioning.device_accounts import add_device_account
 from provisioning.enrolment_tokens import TokenStore
 from provisioning.failure_limit import FailureLimiter
 from provisioning.rotation import CredentialRotation
-from provisioning.state import add_device_account, init_state
+from provisioning.state import init_state
 from tests.hub.web_support import PASSWORD, Kept, account
 from tests.support import web_inputs
 from tests.support.web_inputs import report

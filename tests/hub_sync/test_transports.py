@@ -28,7 +28,8 @@ from hub_sync.transports import (
 )
 from provisioning.broker_config import HUB_ACCOUNT
 from provisioning.certificates import new_ca, write_certificate
-from provisioning.state import account_password, add_device_account, init_state, load_state
+from provisioning.device_accounts import add_device_account
+from provisioning.state import account_password, init_state, load_state
 from tests.support.broker import free_port
 from tests.support.ports import wait_listening
 from tests.support.proxy import TinyProxy

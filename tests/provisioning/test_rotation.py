@@ -23,11 +23,12 @@ from hub_sync.mqtt import ConnectRefused, MqttClient
 from hub_sync.rotation import CredentialKeeper, confirm_new_password
 from hub_sync.rotation_contract import RotationFailed
 from hub_sync.transports import Proxy
+from provisioning.device_accounts import device_password_matches
 from provisioning.enrolment_tokens import TokenStore
 from provisioning.failure_limit import FailureLimiter
 from provisioning.passwords import read_password_file, verify
 from provisioning.rotation import PENDING_DIR, CredentialRotation, forget_pending
-from provisioning.state import device_password_matches, reload_broker
+from provisioning.state import reload_broker
 from tests.provisioning.test_enrolment import TlsServer
 from tests.provisioning.test_state import ProvisionedBroker
 from tests.support.proxy import TinyProxy
@@ -79,7 +80,7 @@ def b(broker: ProvisionedBroker) -> Iterator[ProvisionedBroker]:
     """The module's broker with askrigg's original password put back after each test."""
     yield broker
     broker.close_clients()
-    from provisioning.state import add_device_account
+    from provisioning.device_accounts import add_device_account
 
     add_device_account(broker.state, "askrigg", broker.passwords["askrigg"], replace=True)
     forget_pending(broker.state, "askrigg")

@@ -23,6 +23,12 @@ from hub_sync.mqtt import (
 from hub_sync.wire_errors import DeviceIdError
 from provisioning.broker_config import HUB_ACCOUNT, READER_ACCOUNT
 from provisioning.certificates import new_ca, write_certificate
+from provisioning.device_accounts import (
+    add_device_account,
+    add_device_accounts,
+    device_accounts,
+    remove_device_account,
+)
 from provisioning.passwords import PasswordFileError, read_password_file, verify
 from provisioning.state import (
     ENV_VAR,
@@ -31,12 +37,9 @@ from provisioning.state import (
     StateExists,
     StateMissing,
     account_password,
-    add_device_account,
-    device_accounts,
     init_state,
     load_state,
     reload_broker,
-    remove_device_account,
     state_dir_from,
 )
 from tests.support.broker import free_port
@@ -401,6 +404,41 @@ def test_an_account_is_added_once_unless_replaced(b):
     assert add_device_account(b.state, "dent", replace=True) != "chosen"
     assert b.state.layout.password_path.stat().st_mode & 0o777 == 0o600
     assert remove_device_account(b.state, "dent")
+
+
+def test_many_accounts_are_added_in_one_write_and_work_after_a_reload(b):
+    halls = [f"bulk-{n:04d}" for n in range(300)]
+    made = add_device_accounts(b.state, halls, {"bulk-0007": "chosen"})
+    try:
+        assert sorted(made) == halls
+        assert made["bulk-0007"] == "chosen"
+        assert len(set(made.values())) == len(halls)  # each its own password
+        assert b.state.layout.password_path.stat().st_mode & 0o777 == 0o600
+        reload_broker(pid=b.proc.pid)
+        b.passwords.update(made)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                b.connected("bulk-0299").close()
+                break
+            except ConnectRefused:
+                assert time.monotonic() < deadline, "the reload did not take the new accounts"
+                time.sleep(0.05)
+        b.connected("bulk-0007").close()
+    finally:
+        for hall in halls:
+            remove_device_account(b.state, hall)
+
+
+def test_bulk_accounts_are_all_or_nothing(b):
+    before = b.state.layout.password_path.read_bytes()
+    with pytest.raises(AccountError, match="'askrigg'"):
+        add_device_accounts(b.state, ["fresh-1", "askrigg", "fresh-2"])
+    with pytest.raises(AccountError, match="fresh-1"):
+        add_device_accounts(b.state, ["fresh-1", "fresh-2", "fresh-1"])
+    with pytest.raises(DeviceIdError, match="Bad"):
+        add_device_accounts(b.state, ["fresh-1", "Bad"])
+    assert b.state.layout.password_path.read_bytes() == before
 
 
 @pytest.mark.parametrize("bad", ["_hub", "_reader", "Askrigg", "a/b", "+", "#", "a" * 33, ""])

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pytest
 
 from hub.store_sqlite import SqliteHubStore
-from provisioning.state import add_device_account, load_state, reload_broker
+from provisioning.device_accounts import add_device_account
+from provisioning.state import load_state, reload_broker
 from sensors.counter import read_tally
 from tests.support.broker import free_port
 from tests.support.edge_process import EdgeProcess, wait_for
