@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from hub.alerting import Notifier
@@ -102,6 +102,22 @@ def every_broker_settings(settings: HubSettings) -> list[BrokerSettings]:
     except ValueError as error:
         raise ValueError(f"HALLSENSE_OTHER_BROKERS: {error}") from None
     return [first, *(replace(first, host=host, port=port) for host, port in others)]
+
+
+GROUP_MOST = 32
+"""Messages one writer stores in one commit at most (group commit); also how many wait
+for the writers at most, beyond which the MQTT client's thread waits too. The broker's
+window (``max_inflight_messages``, 20) keeps fewer than this in flight anyway."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A message waiting for a writer: the broker it came from and its place in order."""
+
+    broker: int
+    ticket: int
+    connection: int
+    message: Message
 
 
 class InOrderAcks:
@@ -214,16 +230,20 @@ class IngestService:
             InOrderAcks(functools.partial(self._ack_to_broker, client)) for client in self.clients
         ]
         self._connection = [0] * len(self.clients)
-        self._status_lock = threading.Lock()
         # Bounded: a full queue holds the MQTT client's thread, so the broker's window does
-        # the rest.
-        self._queue: queue.Queue[tuple[int, int, int, Message] | None] = queue.Queue(
-            maxsize=2 * settings.writers
-        )
+        # the rest. Batches go to whichever writer is free; statuses to one writer of
+        # their own, so that each device's land in the order they came.
+        self._queue: queue.Queue[Queued | None] = queue.Queue(maxsize=GROUP_MOST)
+        self._statuses: queue.Queue[Queued | None] = queue.Queue(maxsize=GROUP_MOST)
         self._threads = [
-            threading.Thread(target=self._write, args=(worker,), name=f"hub-writer-{n}")
+            threading.Thread(target=self._write, args=(worker, self._queue), name=f"hub-writer-{n}")
             for n, worker in enumerate(self.workers[:-1], 1)
         ]
+        self._threads.append(
+            threading.Thread(
+                target=self._write, args=(self.status_worker, self._statuses), name="hub-statuses"
+            )
+        )
 
     def _ack_to_broker(self, client: MqttClient, message: Message) -> None:
         try:
@@ -250,34 +270,44 @@ class IngestService:
 
     def _on_message(self, n: int, message: Message) -> None:
         ticket = self._acks[n].ticket()
-        if message.topic.endswith("/status"):
-            # Birth, heartbeat and will must land in the order they came: an "offline"
-            # overtaken by the "online" before it would show a gone node as up. They are
-            # one small UPDATE each, so the MQTT client's thread handles them itself, in
-            # order (one broker's thread at a time: they share the status connection).
-            with self._status_lock:
-                self._handle(self.status_worker, n, ticket, self._connection[n], message)
-            return
-        self._queue.put((n, ticket, self._connection[n], message))
+        # Birth, heartbeat and will must land in the order they came: an "offline"
+        # overtaken by the "online" before it would show a gone node as up. One writer
+        # takes them all, in order, many to a commit.
+        to = self._statuses if message.topic.endswith("/status") else self._queue
+        to.put(Queued(n, ticket, self._connection[n], message))
 
-    def _handle(
-        self, worker: IngestWorker, n: int, ticket: int, connection: int, message: Message
-    ) -> None:
+    def _handle(self, worker: IngestWorker, items: list[Queued]) -> None:
         # Every ticket is finished, whatever happens: one left open would hold back the
         # broker acks of every message after it, and the broker's window would close.
-        outcome: str = ""
+        outcomes: list[str] = []
         try:
-            outcome = worker.handle(message)  # never raises for any message
+            outcomes = list(worker.handle_group([item.message for item in items]))
         finally:
-            current = connection == self._connection[n]
-            self._acks[n].finish(ticket, message if current else None)
-        if outcome == "store-unavailable":
+            for item in items:
+                current = item.connection == self._connection[item.broker]
+                self._acks[item.broker].finish(item.ticket, item.message if current else None)
+        if "store-unavailable" in outcomes:
             time.sleep(STORE_RETRY_PAUSE_S)
 
-    def _write(self, worker: IngestWorker) -> None:
-        while (item := self._queue.get()) is not None:
+    def _write(self, worker: IngestWorker, waiting: queue.Queue[Queued | None]) -> None:
+        stopping = False
+        while not stopping:
+            first = waiting.get()
+            if first is None:
+                return
+            # Group commit: whatever else waits goes in the same commit.
+            items = [first]
+            while len(items) < GROUP_MOST:
+                try:
+                    item = waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                items.append(item)
             try:
-                self._handle(worker, *item)
+                self._handle(worker, items)
             except Exception:
                 # A writer must never die: the queue would fill and hold the MQTT client's thread.
                 log.exception("a writer failed; it goes on with the next message")
@@ -365,7 +395,7 @@ class IngestService:
         log.info(
             "ingestion worker %s started with %d writers",
             self.settings.worker_id,
-            len(self._threads),
+            len(self._threads) - 1,
         )
         next_retention = time.monotonic() + RETENTION_EVERY_S
         try:
@@ -379,8 +409,9 @@ class IngestService:
             rollouts.join(30)  # a round under way may wait on the broker's answers
             for client in self.clients:
                 client.close()
-            for _ in self._threads:
+            for _ in self._threads[:-1]:
                 self._queue.put(None)
+            self._statuses.put(None)
             for thread in self._threads:
                 thread.join()
             self.record_refusals()

@@ -15,6 +15,7 @@ The configs sent to nodes are :class:`hub.hall_settings.ConfigSource` (read) and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple, Protocol
@@ -253,6 +254,10 @@ class HubStore(Protocol):
         self, device_id: str, message_topic: str, payload: bytes, reason: str, at_us: int
     ) -> None:
         """Keep a message that could not be handled, bounded in size, and count it."""
+        ...
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Several writes in one transaction and one commit (see hub.store_sql_base)."""
         ...
 
     def record_status(self, device_id: str, online: bool, status_json: str, at_us: int) -> None:

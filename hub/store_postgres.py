@@ -1,4 +1,11 @@
-"""The hub store on PostgreSQL (psycopg 3), for a county's fleet at scale."""
+"""The hub store on PostgreSQL (psycopg 3), for a county's fleet at scale.
+
+Its readings are partitioned by month (:mod:`hub.store_postgres_partitions`), so the
+database no longer refuses a seq stored before with another time: each batch is inserted
+under its device's row lock, without the seqs the device's received ranges cover. So a
+reading pruned by retention and sent again is not stored again (SQLite, whose key is
+the seq, stores it again; neither counts it again in the rollups).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ from hub.store import (
     StoreOutcome,
 )
 from hub.store_postgres_bulk import PlainRows
-from hub.store_sql import MIGRATIONS, SCHEMA_VERSION, SqlHubStore
+from hub.store_postgres_partitions import ReadingPartitions, month_of
+from hub.store_sql import MIGRATIONS, PARTITIONED_VERSION, SCHEMA_VERSION, SqlHubStore
 from hub.store_sql_base import DAY_US, Row, signed_epoch
 from hub.store_sql_rollups import EPOCH_DAY, offset_stretches
 from hub_sync.batch_codec import Batch
@@ -105,11 +113,19 @@ def daily_sql(stretches: Sequence[tuple[int, int, int]], devices: int, metrics: 
     )
 
 
+MONTH_US = 31 * DAY_US
+
+
 class _StoredMeanwhile(Exception):
-    """A batch thought fresh met a copy of itself another writer had just stored."""
+    """A batch thought fresh met a copy of itself already in the readings.
+
+    Not another batch of the device (the device's lock keeps those out until this one
+    commits, and each records its seqs as received): only rows written without their
+    received ranges, as an operator's hand or a restore might, could do it.
+    """
 
 
-class PostgresHubStore(SqlHubStore):
+class PostgresHubStore(ReadingPartitions, SqlHubStore):
     """The hub store in a PostgreSQL database, given a ``postgresql://`` URL.
 
     A lost connection (the server restarted or was stopped) is reopened on the next
@@ -123,6 +139,7 @@ class PostgresHubStore(SqlHubStore):
         self._conn: psycopg.Connection[Any] | None = None
         self._plain_table_on: psycopg.Connection[Any] | None = None
         self._fresh_inserts = True
+        self._locked: str | None = None  # the device locked in this transaction
         try:
             self._connect()
             self._migrate()
@@ -137,6 +154,7 @@ class PostgresHubStore(SqlHubStore):
     def _connect(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            self._covered = None  # the partitions are read again on the new connection
         return self._conn
 
     def _migrate(self) -> None:
@@ -155,6 +173,8 @@ class PostgresHubStore(SqlHubStore):
             for target in sorted(v for v in MIGRATIONS if v > version):
                 for statement in MIGRATIONS[target]:
                     self._run(statement)
+                if target == PARTITIONED_VERSION:
+                    self._partition_readings()
             if version < SCHEMA_VERSION:
                 self._run("UPDATE hallsense_schema SET version = ?", (SCHEMA_VERSION,))
 
@@ -162,6 +182,13 @@ class PostgresHubStore(SqlHubStore):
         # A value the database cannot hold (a NUL in text, a number out of range) fails
         # the same way however often it is sent: refused, not an outage to wait out.
         kind = HubStoreRefused if isinstance(error, REFUSED) else HubStoreError
+        if isinstance(error, psycopg.errors.CheckViolation) and "partition constraint" in str(
+            error
+        ):
+            # A month was made by another worker while this transaction (a group commit,
+            # holding the table since before) still routed by the partitions it had read:
+            # not the data's fault, and a transaction of its own stores it.
+            kind = HubStoreError
         return kind(f"hub store at {self._where()}: {error}")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -188,11 +215,18 @@ class PostgresHubStore(SqlHubStore):
 
     def _lock_device(self, device_id: str) -> bool:
         # Workers on other connections wait here for this device's batch in flight, so
-        # two batches never merge received ranges from the same stale read.
+        # two batches never merge received ranges from the same stale read. Held until
+        # the transaction ends: asked again in it (the batch's insert took it first), the
+        # answer stands.
+        if self._locked == device_id:
+            return True
         rows = self._query(
             "SELECT revoked FROM devices WHERE device_id = ? FOR UPDATE", (device_id,)
         )
-        return bool(rows) and not rows[0][0]
+        if rows and not rows[0][0]:
+            self._locked = device_id
+            return True
+        return False
 
     def _rows(
         self,
@@ -201,8 +235,13 @@ class PostgresHubStore(SqlHubStore):
         received_at_us: int,
         skip: set[tuple[str, str, str]],
     ) -> Sequence[Row]:
-        """The batch's rows; plain ones (see :mod:`hub.store_postgres_bulk`) as PlainRows."""
+        """The batch's rows; plain ones (see :mod:`hub.store_postgres_bulk`) as PlainRows.
+
+        Made before the batch's transaction, with a partition for each month its
+        plausible readings (:meth:`_cover_batch`) fall in.
+        """
         c = batch.columns()
+        self._cover_batch(c.stamps, registered_us, received_at_us)
         plain = None
         if c.seqs and not skip and c.censors is None:
             stamps, values = c.stamps, c.values
@@ -225,6 +264,30 @@ class PostgresHubStore(SqlHubStore):
         if plain is None:
             return super()._rows(batch, registered_us, received_at_us, skip)
         return PlainRows(batch.device_id, signed_epoch(batch.store_epoch), received_at_us, plain)
+
+    def _cover_batch(self, stamps: Sequence[int], registered_us: int, received_at_us: int) -> None:
+        """Make the partitions of the months a batch's plausible readings fall in.
+
+        Plausible as :meth:`hub.store_sql_ingest.IngestTables._rows` has it: from a year
+        before the device was registered to a day ahead of the hub. The others go to the
+        default partition, unless their month's partition is there anyway.
+        """
+        if not stamps:
+            return
+        earliest = registered_us - PAST_TOLERANCE_US
+        latest = received_at_us + FUTURE_TOLERANCE_US
+        low, high = min(stamps), max(stamps)
+        if not (earliest <= low and high <= latest):
+            plausible: Sequence[int] = [ts for ts in stamps if earliest <= ts <= latest]
+            if not plausible:
+                return
+            low, high = min(plausible), max(plausible)
+        else:
+            plausible = stamps
+        months = None
+        if high - low > 2 * MONTH_US:  # a backfill: only the months it has readings in
+            months = sorted({month_of(ts) for ts in plausible})
+        self._cover(low, high, months)
 
     def _newest(self, rows: Sequence[Row]) -> dict[int, tuple[int, float | None]] | None:
         # The server finds them in the plain rows it was given (bulk.LATEST).
@@ -254,8 +317,15 @@ class PostgresHubStore(SqlHubStore):
             raise self._fail(error) from error
 
     def _insert_readings(self, rows: Sequence[Row]) -> int:
-        # COPY into a temporary table, then one INSERT … ON CONFLICT: PostgreSQL's fastest
-        # way to insert many rows while skipping those already there.
+        # COPY into a temporary table, then one INSERT of the rows whose seqs no received
+        # range covers: the primary key holds ts_us (the partition key), so a seq sent
+        # again with another time would not conflict. Under the device's lock, taken
+        # first: its received ranges cannot change until this transaction ends.
+        if not rows:
+            return 0
+        device_id = rows.device_id if isinstance(rows, PlainRows) else rows[0][0]
+        if not self._lock_device(device_id):
+            return 0  # gone or revoked: the caller refuses the batch
         if isinstance(rows, PlainRows):
             return self._insert_plain(rows)
         try:
@@ -263,6 +333,8 @@ class PostgresHubStore(SqlHubStore):
             conn.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS incoming (LIKE readings) ON COMMIT DELETE ROWS"
             )
+            if self._in_group:  # emptied by each commit; a group holds several batches
+                conn.execute("DELETE FROM incoming")
             # Binary COPY: half the client's formatting and none of the server's float
             # parsing, and every float64 goes over bit for bit.
             with conn.cursor().copy(
@@ -272,9 +344,7 @@ class PostgresHubStore(SqlHubStore):
                 copy.set_types(READING_TYPES)
                 for row in rows:
                     copy.write_row(row)
-            return conn.execute(
-                "INSERT INTO readings SELECT * FROM incoming ON CONFLICT DO NOTHING"
-            ).rowcount
+            return conn.execute(bulk.INSERT_UNSEEN_ROWS).rowcount
         except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
 
@@ -319,9 +389,12 @@ class PostgresHubStore(SqlHubStore):
     def store_batch(self, batch: Batch, received_at_us: int) -> StoreOutcome:
         """Store a batch idempotently and commit (see hub.store.HubStore).
 
-        A batch no earlier one brought goes in without ON CONFLICT (:data:`bulk.INSERT_NEW`);
-        if another writer stored a copy of it meanwhile, the transaction is rolled back and
-        the batch stored again the safe way.
+        A batch no earlier one brought (no received range of the device overlaps its
+        seqs, read under the device's lock) goes in without ON CONFLICT
+        (:data:`bulk.INSERT_NEW`). The lock and the received ranges keep duplicates out,
+        the primary key (which holds ts_us) backs them up for exact copies: if the insert
+        still meets a copy of its rows (see :class:`_StoredMeanwhile`), the transaction is
+        rolled back and the batch stored again the safe way.
         """
         try:
             return super().store_batch(batch, received_at_us)
@@ -340,6 +413,8 @@ class PostgresHubStore(SqlHubStore):
                 # that made it is rolled back (see _transaction).
                 conn.execute(bulk.CREATE)
                 self._plain_table_on = conn
+            elif self._in_group:  # an earlier batch of this transaction's rows are there
+                conn.execute(bulk.EMPTY)
             with conn.cursor().copy(bulk.COPY) as copy:
                 copy.write(bulk.copy_data(rows))
             params = {"device": rows.device_id, "epoch": rows.epoch, "received": rows.received_us}
@@ -354,15 +429,43 @@ class PostgresHubStore(SqlHubStore):
                     return conn.execute(bulk.INSERT_NEW, params).rowcount
                 except psycopg.errors.UniqueViolation:
                     raise _StoredMeanwhile from None  # rolled back by _transaction
-            return conn.execute(bulk.INSERT, params).rowcount
+            return conn.execute(bulk.INSERT_UNSEEN, params).rowcount
         except (psycopg.Error, OverflowError, struct.error) as error:
             raise self._fail(error) from error
 
     @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Several writes, one commit (see :meth:`hub.store_sql_base.SqlTables.grouped`).
+
+        A month the group's readings need is made after it has committed.
+        """
+        if self._in_group:
+            yield
+            return
+        self._months_after_group = []
+        with super().grouped():
+            yield
+        self._cover_after_group()
+
+    @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._in_group:
+            # A lock taken in a savepoint that is undone is let go with it: lock again.
+            self._locked = None
+            try:
+                with self._savepoint():
+                    yield
+            except BaseException as error:
+                self._locked = None
+                self._plain_table_on = None  # made in that savepoint, perhaps
+                if isinstance(error, psycopg.Error):
+                    raise self._fail(error) from error
+                raise
+            return
         try:
             conn = self._connect()
             conn.execute("BEGIN")
+            self._locked = None
         except (psycopg.Error, OverflowError) as error:
             raise self._fail(error) from error
         try:

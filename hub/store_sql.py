@@ -89,10 +89,13 @@ MIGRATIONS: dict[int, list[str]] = {
     6: ROLLOUT_SCHEMA,
     7: REPORT_MAIL_SCHEMA,
     8: WEB_STATE_SCHEMA,
+    9: [],  # PostgreSQL only: readings partitioned by month (hub.store_postgres_partitions)
 }
 """Each schema version's statements after version 1's tables, the same on both backends;
 a store at version v runs every list of a higher version, in order, in one transaction."""
 SCHEMA_VERSION = max(MIGRATIONS)
+PARTITIONED_VERSION = 9
+"""From this version on, PostgreSQL's readings are partitioned by month; SQLite's are not."""
 
 
 class SqlHubStore(

@@ -5,6 +5,10 @@
 :mod:`hub.store_sql_logins`): a backend (:mod:`hub.store_sqlite`, :mod:`hub.store_postgres`)
 supplies :meth:`~SqlTables._query`, :meth:`~SqlTables._run`, :meth:`~SqlTables._run_many`
 and :meth:`~SqlTables._transaction`, with "?" placeholders in the SQL they are given.
+
+:meth:`~SqlTables.grouped` is group commit: several writes in one transaction, each in a
+savepoint of its own, and one commit (one flush to disk) for them all. A backend's
+:meth:`~SqlTables._transaction` inside it is :meth:`~SqlTables._savepoint`.
 """
 
 from __future__ import annotations
@@ -47,12 +51,14 @@ def now_us() -> int:
 class SqlTables(abc.ABC):
     """One connection to the hub store's database, with "?" placeholders in its SQL.
 
-    Writers hold :attr:`_lock` (one thread at a time on this connection) and a
-    :meth:`_transaction`.
+    Writers hold :attr:`_lock` (one thread at a time on this connection; reentrant, as a
+    :meth:`grouped` holds it around the writes inside) and a :meth:`_transaction`.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._savepoints: int | None = None
+        """Savepoints made in the group under way; None outside :meth:`grouped`."""
 
     @abc.abstractmethod
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -74,6 +80,47 @@ class SqlTables(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the connection."""
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Several writes, committed together: one transaction and one commit for them all.
+
+        Each write inside (a batch, a status, a refusal) is a savepoint of its own: one that
+        fails is undone alone and the others still commit. Nothing is committed before the
+        group ends, so whoever acknowledges the writes must wait for it.
+
+        Raises:
+            HubStoreError: the group could not begin or commit; none of it is stored.
+        """
+        with self._lock:
+            if self._savepoints is not None:  # already in a group: one commit for all
+                yield
+                return
+            with self._transaction():
+                self._savepoints = 0
+                try:
+                    yield
+                finally:
+                    self._savepoints = None
+
+    @property
+    def _in_group(self) -> bool:
+        return self._savepoints is not None
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """A write inside :meth:`grouped`: kept by the group's commit, or undone alone."""
+        assert self._savepoints is not None  # noqa: S101 - only backends' _transaction call it
+        self._savepoints += 1
+        name = f"write_{self._savepoints}"
+        self._run(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._run(f"ROLLBACK TO SAVEPOINT {name}")
+            self._run(f"RELEASE SAVEPOINT {name}")
+            raise
+        self._run(f"RELEASE SAVEPOINT {name}")
 
     def _audit(self, actor: str, action: str, device_id: str, detail: str) -> None:
         """Record who did what to a device (in the caller's transaction)."""

@@ -124,6 +124,13 @@ class SqliteHubStore(SqlHubStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
+        if self._in_group:
+            try:
+                with self._savepoint():
+                    yield
+            except sqlite3.Error as error:
+                raise HubStoreError(f"hub store {self.path}: {error}") from error
+            return
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:

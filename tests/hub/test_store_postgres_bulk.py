@@ -188,9 +188,11 @@ def test_a_plain_number_out_of_its_columns_range_is_refused_not_an_outage(pg_sto
 
 
 def test_a_fresh_batch_another_writer_stores_meanwhile_goes_the_safe_way(pg_store):
-    """A batch no earlier one brought is inserted without ON CONFLICT; when a copy of it
-    (the node's resend, at another writer) commits first, the insert meets its rows, and
-    the batch is stored again the safe way: stored once, counted once, acknowledged."""
+    """A batch no earlier one brought is inserted without ON CONFLICT; when a copy of its
+    rows, written without their received ranges (no batch does that: the device's lock and
+    its received ranges keep another batch's copy out), commits first, the insert meets
+    them, and the batch is stored again the safe way: stored once, counted once,
+    acknowledged."""
     import threading
 
     import psycopg
