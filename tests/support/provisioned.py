@@ -10,13 +10,13 @@ from hallsense.cli import cli
 from provisioning.state import ProvisioningState, load_state
 
 
-def provision(*args):
+def provision(*args: object) -> str:
     result = CliRunner().invoke(cli, ["provision", *map(str, args)])
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def node_env(bundle, tmp_path, device):
+def node_env(bundle: Path, tmp_path: Path, device: str) -> Path:
     """The installer's steps: the bundle's settings with this machine's paths."""
     lines = (bundle / "edge.env").read_text().splitlines()
     moved = {

@@ -14,7 +14,9 @@ import json
 import os
 import sqlite3
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -52,7 +54,7 @@ def hub_cli(*args: object) -> str:
     return result.output
 
 
-def hub_status(hub_db: Path, device: str) -> dict:
+def hub_status(hub_db: Path, device: str) -> dict[str, Any]:
     conn = sqlite3.connect(hub_db)
     try:
         row = conn.execute("SELECT status_json FROM devices WHERE device_id = ?", (device,))
@@ -105,6 +107,13 @@ class Supervised:
             self.proc.kill()
 
 
+def install_first_release(root: Path, wheels: Path) -> ReleaseSlots:
+    """The node as its installer leaves it: 1.0.0 installed as versions (not switched to)."""
+    slots = ReleaseSlots(root)
+    slots.install("1.0.0", release_wheelhouse(wheels, "1.0.0"), "hallsense==1.0.0")
+    return slots
+
+
 def run_update(root: Path, env: Path) -> str:
     """One pass of the updater, as hallsense-update.timer starts it."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("HALLSENSE_", "PIP_"))}
@@ -116,15 +125,23 @@ def run_update(root: Path, env: Path) -> str:
     return done.stdout.strip()
 
 
-def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_back(tmp_path):
+def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_back(
+    tmp_path: Path,
+) -> None:
     state_dir = tmp_path / "state"
     device_port, service_port, web_port = free_port(), free_port(), free_port()
     state, pid_file, broker = start_provisioned_broker(
         tmp_path, state_dir, device_port, service_port
     )
-    procs: list = []
+    procs: list[HubProcess | EdgeProcess] = []
     supervised: Supervised | None = None
     web = None
+    # Askrigg's 1.0.0 is built and installed (pip: the slowest step of the set-up) in the
+    # background, while the broker, the hub and Reeth start.
+    root = tmp_path / "opt"
+    root.mkdir()
+    installer = ThreadPoolExecutor(max_workers=1)
+    first_install = installer.submit(install_first_release, root, tmp_path / "wheels-1.0.0")
     try:
         wait_listening(device_port, broker, tmp_path / "mosquitto.log")
         # The council's keys and repository; the hub serves it at /releases/.
@@ -153,8 +170,6 @@ def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_bac
 
         # Askrigg: installed as versions at 1.0.0, its agent supervised.
         askrigg, reeth = "askrigg-village-hall", "reeth-memorial-hall"
-        root = tmp_path / "opt"
-        root.mkdir()
         env = node_env(tmp_path / "bundles" / askrigg, tmp_path, askrigg)
         supervised = Supervised(root, env, tmp_path / f"{askrigg}.log")
         with env.open("a") as settings:
@@ -164,25 +179,29 @@ def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_bac
                 f"HALLSENSE_RELEASE_DIR={root}\n"
                 "HALLSENSE_UPDATE_HEALTH_S=12\n"
                 f"HALLSENSE_UPDATE_RESTART={supervised.restart_command}\n"
-                "HALLSENSE_UPLINK_HEARTBEAT_S=2\n"
+                "HALLSENSE_UPLINK_HEARTBEAT_S=1\n"
+                # As EdgeProcess does for every test node: readings go as they are
+                # stored, not held for the live profile's window or a full batch of
+                # 1000 (20 s of this counter) before the first reaches the hub.
+                "HALLSENSE_UPLINK_BATCH_WINDOW_S=0\n"
             )
-        slots = ReleaseSlots(root)
-        slots.install("1.0.0", release_wheelhouse(tmp_path / "wheels-1.0.0", "1.0.0"),
-                      "hallsense==1.0.0")  # fmt: skip
-        slots.switch("1.0.0")
         # Reeth runs too (from this checkout); it takes part in the second rollout only.
         reeth_env = node_env(tmp_path / "bundles" / reeth, tmp_path, reeth)
         procs.append(EdgeProcess(reeth_env, tmp_path / f"{reeth}.log").start())
+        # The next two releases are built while 1.0.0 installs; then Askrigg runs it.
+        next_wheels = release_wheelhouse(tmp_path / "wheels-1.1.0", "1.1.0")
+        broken_wheels = release_wheelhouse(tmp_path / "wheels-1.2.0", "1.2.0", changes=BROKEN)
+        slots = first_install.result()
+        slots.switch("1.0.0")
 
         data = tmp_path / askrigg
         wait_for(lambda: len(hub_values(hub_db, askrigg)) >= 3, 90, "askrigg never synced")
         wait_for(lambda: hub_status(hub_db, askrigg).get("version") == "1.0.0", 30, "no 1.0.0")
 
         # N+1 published and rolled out to Askrigg by name: the node takes it.
-        wheels = release_wheelhouse(tmp_path / "wheels-1.1.0", "1.1.0")
         provision(
             "release", "publish", "--repo", repo, "--keys-dir", keys, "--version", "1.1.0",
-            "--architecture", "x86_64", *sorted(wheels.glob("*.whl")),
+            "--architecture", "x86_64", *sorted(next_wheels.glob("*.whl")),
         )  # fmt: skip
         hub_cli("rollout", "start", "1.1.0", "--hall", askrigg, "--env", hub_env)
         allowed = data / "release-allowed.json"
@@ -201,10 +220,9 @@ def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_bac
 
         # N+2's agent cannot start: the node goes back by itself and says why; the
         # rollout stops after that first failure and Reeth is held where it is.
-        wheels = release_wheelhouse(tmp_path / "wheels-1.2.0", "1.2.0", changes=BROKEN)
         provision(
             "release", "publish", "--repo", repo, "--keys-dir", keys, "--version", "1.2.0",
-            "--architecture", "x86_64", *sorted(wheels.glob("*.whl")),
+            "--architecture", "x86_64", *sorted(broken_wheels.glob("*.whl")),
         )  # fmt: skip
         hub_cli(
             "rollout", "start", "1.2.0", "--hall", askrigg, "--hall", reeth,
@@ -238,6 +256,7 @@ def test_a_node_updates_from_a_staged_rollout_and_a_broken_release_is_rolled_bac
         assert len(values) == len(set(values)), "a reading stored twice"
         assert set(values) == set(produced)
     finally:
+        installer.shutdown(cancel_futures=True)
         if supervised is not None:
             supervised.stop()
         if web is not None and web.poll() is None:
