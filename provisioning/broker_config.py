@@ -48,6 +48,15 @@ MAX_QUEUED_BYTES = 256 * MAX_PAYLOAD_BYTES
 64 MiB: 256 of the largest messages). Beyond it the broker drops, as beyond
 ``max_queued_messages``: the edge resends what the hub did not acknowledge."""
 
+MAX_QUEUED_MESSAGES = 50_000
+"""QoS 1 messages Mosquitto queues per client beyond its in-flight window
+(``max_queued_messages``), before :data:`MAX_QUEUED_BYTES` or this drops the rest. It is
+the hub's queue that fills: after a broker restart every hall sends its birth and what
+waited, at once (the fleet bench: 10,000 halls, about 20,000 messages within seconds).
+At Mosquitto's default of 1,000 the broker dropped most of them, and each hall waited out
+its 30 s resend; 50,000 holds a country's worth (20,000 halls), and the bytes bound
+(64 MiB) still caps the memory."""
+
 MAX_INFLIGHT_MESSAGES = 20
 """QoS 1 messages the broker has out to one client, unacknowledged, at most (Mosquitto's
 own default, written out so the bound is visible). The hub acknowledges in arrival order,
@@ -103,7 +112,7 @@ class BrokerConfig:
     port: int
     bind_address: str | None = "127.0.0.1"
     persistence: bool = True
-    max_queued_messages: int = 1000
+    max_queued_messages: int = MAX_QUEUED_MESSAGES
     max_queued_bytes: int = MAX_QUEUED_BYTES
     max_inflight_messages: int = MAX_INFLIGHT_MESSAGES
     run_as: str | None = None

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from provisioning.broker_config import BrokerConfig, write_broker_files
+from provisioning.broker_config import MAX_QUEUED_MESSAGES, BrokerConfig, write_broker_files
 from provisioning.passwords import mosquitto_hash
 
 # Ports are picked below the kernel's ephemeral range (32768 up), in a band of their own
@@ -60,7 +60,7 @@ class Broker:
         accounts: dict[str, str],
         *,
         persistence: bool = True,
-        max_queued_messages: int = 1000,
+        max_queued_messages: int = MAX_QUEUED_MESSAGES,
         bind_address: str = "127.0.0.1",
     ) -> None:
         self.accounts = accounts
