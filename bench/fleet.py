@@ -51,15 +51,10 @@ from typing import Any
 from bench import fleet_halls
 from bench.fleet_halls import HallPlan, HallStats, Target, run_halls
 from bench.fleet_stack import FleetStack, cpu_s, hub_location, rss_mb
-from bench.hub_data import served, timed
+from bench.hub_data import bench_app, served, team_headers, timed
 from hub.alert_state import StoredAlertState
 from hub.alerting import AlertMonitor, Notice
-from hub.exports import hub_exporters
-from hub.logins import Logins
-from hub.presenter import NodePresenter
 from hub.store_factory import open_hub_store
-from hub.web import HubPages, create_hub_web
-from provisioning.enrolment_tokens import TokenStore
 
 BACKLOG_SHARE = 0.02
 BACKLOG_MINUTES = 24 * 60
@@ -212,18 +207,12 @@ class WebProbe:
     def __init__(self, location: str) -> None:
         self.location = location
         store = open_hub_store(location)
-        logins = Logins(lambda: store)
-        team = logins.create_account("bench-team", "a long benchmark passphrase", "team")
-        self.headers = {"Authorization": f"Bearer {logins.issue_token(team, 'bench')}"}
+        try:
+            self.headers = team_headers(store)
+        finally:
+            store.close()
         self._tokens = tempfile.TemporaryDirectory()
-        pages = HubPages(
-            open_store=lambda: open_hub_store(location),
-            exporters=hub_exporters("Europe/London"),
-            presenter=NodePresenter(),
-            send_config=lambda device_id, payload, actor: None,
-            secure_cookies=False,
-        )
-        self.app = create_hub_web(TokenStore(Path(self._tokens.name)), lambda d: {}, pages=pages)
+        self.app = bench_app(lambda: open_hub_store(location), Path(self._tokens.name))
         self.monitor = AlertMonitor(
             StoredAlertState(lambda: open_hub_store(location)), [_Counted()]
         )

@@ -151,6 +151,25 @@ def fill_fleet(store: SqlHubStore, now_us: int, nodes: int = FLEET) -> None:
         store.record_status(device, n % 13 != 0, json.dumps(status), now_us - (n % 50) * 60_000_000)
 
 
+def team_headers(store: Any) -> dict[str, str]:
+    """The headers of a council IoT team account's API token, made in ``store``."""
+    logins = Logins(lambda: store)
+    team = logins.create_account("bench-team", "a long benchmark passphrase", "team")
+    return {"Authorization": f"Bearer {logins.issue_token(team, 'bench')}"}
+
+
+def bench_app(open_store: Callable[[], Any], tokens: Path) -> Any:
+    """The hub web app as ``hub web`` makes it, on ``open_store``, no config sent anywhere."""
+    pages = HubPages(
+        open_store=open_store,
+        exporters=hub_exporters("Europe/London"),
+        presenter=NodePresenter(),
+        send_config=lambda device_id, payload, actor: None,
+        secure_cookies=False,
+    )
+    return create_hub_web(TokenStore(tokens), lambda device_id: {}, pages=pages)
+
+
 def measure(
     label: str,
     store: SqlHubStore,
@@ -159,18 +178,9 @@ def measure(
     fleet: int = FLEET,
     requests: int = REQUESTS,
 ) -> list[tuple[str, str, float, float, int]]:
-    logins = Logins(lambda: store)
-    team = logins.create_account("bench-team", "a long benchmark passphrase", "team")
-    headers = {"Authorization": f"Bearer {logins.issue_token(team, 'bench')}"}
+    headers = team_headers(store)
     with tempfile.TemporaryDirectory() as tokens:
-        pages = HubPages(
-            open_store=open_store,
-            exporters=hub_exporters("Europe/London"),
-            presenter=NodePresenter(),
-            send_config=lambda device_id, payload, actor: None,
-            secure_cookies=False,
-        )
-        app = create_hub_web(TokenStore(Path(tokens)), lambda device_id: {}, pages=pages)
+        app = bench_app(open_store, Path(tokens))
         year_ago = (now - timedelta(days=364)).date().isoformat()
         today = now.date().isoformat()
         week_ago = (now - timedelta(days=6)).date().isoformat()
