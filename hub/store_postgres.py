@@ -413,7 +413,10 @@ class PostgresHubStore(ReadingPartitions, SqlHubStore):
                 # that made it is rolled back (see _transaction).
                 conn.execute(bulk.CREATE)
                 self._plain_table_on = conn
-            elif self._in_group:  # an earlier batch of this transaction's rows are there
+            if self._in_group:
+                # An earlier batch of this transaction may have left its rows there, even
+                # when the table was just "made" (after an undone savepoint it still
+                # exists): the insert below would store them as this batch's device's.
                 conn.execute(bulk.EMPTY)
             with conn.cursor().copy(bulk.COPY) as copy:
                 copy.write(bulk.copy_data(rows))

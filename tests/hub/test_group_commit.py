@@ -138,6 +138,23 @@ def test_a_write_that_fails_in_a_group_is_undone_alone(location, store):
     assert reeth.name == "Reeth"
 
 
+def test_after_a_write_undone_in_a_group_the_next_batch_stores_only_its_own_readings(
+    location, store
+):
+    """Seen in CI (hostile device, PostgreSQL): a batch undone inside a group made the next
+    batch forget to clear what an earlier one had staged, so that earlier batch's readings
+    were stored again under the next batch's device and epoch."""
+    with store.grouped():
+        store.store_batch(
+            Batch("dent", 3, [WireReading(s, "t", "m", "u", T0 + s, 1.0) for s in (1, 2)]), T0
+        )
+        with pytest.raises(Boom):
+            spoil_then_fail(store)
+        store.store_batch(Batch("askrigg", 7, [WireReading(9, "t", "m", "u", T0 + 9, 9.0)]), T0)
+    assert stored(location, "dent") == [1, 2]
+    assert stored(location, "askrigg") == [9]
+
+
 def test_a_refused_message_in_a_group_leaves_the_others_stored(location, store):
     publisher = CheckingPublisher(location)
     worker = IngestWorker(store, publisher)
