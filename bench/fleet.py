@@ -395,9 +395,18 @@ def print_table(results: Sequence[FleetResult], steady_s: float) -> None:
 def main(argv: Sequence[str] = ()) -> None:
     """Run the sizes and stores asked for and print the table."""
     parser = argparse.ArgumentParser(prog="python -m bench fleet")
-    parser.add_argument("--halls", default="1000,5000,10000")
-    parser.add_argument("--store", default="sqlite,postgres")
-    parser.add_argument("--steady-s", type=float, default=120.0)
+    parser.add_argument(
+        "--halls", default="1000,5000,10000", help="fleet sizes, comma-separated (%(default)s)"
+    )
+    parser.add_argument(
+        "--store", default="sqlite,postgres", help="hub stores, comma-separated (%(default)s)"
+    )
+    parser.add_argument(
+        "--steady-s",
+        type=float,
+        default=120.0,
+        help="seconds of steady operation measured at each size (%(default)s)",
+    )
     args = parser.parse_args(list(argv))
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # Mosquitto inherits it
