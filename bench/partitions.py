@@ -199,6 +199,25 @@ def timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - began
 
 
+def disk_bytes(store: PostgresHubStore) -> dict[str, float]:
+    """Bytes on disk (heap, TOAST and indexes) per reading, each table; per hourly rollup row."""
+    ((readings,),) = store._query("SELECT COUNT(*) FROM public.readings")
+    ((parted,),) = store._query(
+        "SELECT SUM(pg_total_relation_size(inhrelid)) FROM pg_inherits "
+        "WHERE inhparent = 'public.readings'::regclass"
+    )
+    ((flat,),) = store._query("SELECT pg_total_relation_size('flat.readings')")
+    ((hours, hourly),) = store._query(
+        "SELECT COUNT(*), pg_total_relation_size('hourly') FROM hourly"
+    )
+    return {
+        "readings": readings,
+        "bytes_flat": flat / readings,
+        "bytes_parted": int(parted) / readings,
+        "bytes_hourly": hourly / hours,
+    }
+
+
 def measure() -> tuple[list[tuple[str, float, float, str]], dict[str, float]]:
     """(rows of the table, other figures) from a throwaway cluster."""
     from tests.support.postgres import PostgresCluster
@@ -209,7 +228,7 @@ def measure() -> tuple[list[tuple[str, float, float, str]], dict[str, float]]:
     try:
         url = cluster.new_database()
         parted = PostgresHubStore(url)
-        figures = {"load_s": load_year(parted)}
+        figures = {"load_s": load_year(parted), **disk_bytes(parted)}
         flat = UnpartitionedStore(url + "?options=-csearch_path%3Dflat,public")
         stores: dict[str, PostgresHubStore] = {"flat": flat, "parted": parted}
         rows: list[tuple[str, float, float, str]] = []
@@ -274,6 +293,12 @@ def main() -> None:
         f"({figures['migrated_rows']:,} readings) to version 9: "
         f"{figures['migration_s']:.1f} s. Ratio: how many times better by month is "
         f"(rate over rate, time over time). Whole run: {time.perf_counter() - began:.0f} s."
+    )
+    print(
+        f"On disk (table, TOAST and indexes, after VACUUM): {figures['bytes_parted']:.0f} bytes "
+        f"a reading by month, {figures['bytes_flat']:.0f} in one table "
+        f"({figures['readings']:,.0f} readings); {figures['bytes_hourly']:.0f} bytes an hourly "
+        "rollup row (one a series an hour, however many readings it counts)."
     )
 
 

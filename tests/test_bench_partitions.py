@@ -22,3 +22,8 @@ def test_the_partitions_bench_measures_both_tables_and_prunes_the_same_month(mon
     # The one table's year, less December's week and January, and the live batches.
     assert figures["migrated_rows"] == 5 * (365 - 25 - 31) * 24 + 5 * 3 * 60
     assert figures["migration_s"] > 0
+    # A reading's row and its share of the indexes: tens of bytes a column, not kilobytes.
+    assert figures["readings"] > 5 * 300 * 24
+    for bytes_each in (figures["bytes_parted"], figures["bytes_flat"]):
+        assert 50 < bytes_each < 400, figures
+    assert 50 < figures["bytes_hourly"] < 400, figures
