@@ -164,14 +164,15 @@ class IngestWorker:
         self._held: list[tuple[str, bytes, bool]] | None = None
         """What a group under way will publish once it has committed."""
 
-    def handle(self, message: Message) -> Outcome:
+    def handle(self, message: Message, *, charged: bool = False) -> Outcome:
         """Handle one message; never raises.
 
         Returns "store-unavailable" when the hub store could not commit: the node gets no
-        ack and will resend.
+        ack and will resend. ``charged``: the message's device has already paid its quotas
+        for it (a message of a group stored again alone), so it is not charged again.
         """
         try:
-            outcome = self._handle(message)
+            outcome = self._handle(message, charged=charged)
         except Exception as error:
             # The message boundary: whatever went wrong, this message must not stop the
             # worker, nor come back after a restart to stop it again.
@@ -222,10 +223,10 @@ class IngestWorker:
         # out its resend.
         for i, outcome in enumerate(outcomes):
             if outcome == "store-unavailable":
-                outcomes[i] = self.handle(messages[i])
+                outcomes[i] = self.handle(messages[i], charged=True)
         return outcomes
 
-    def _handle(self, message: Message) -> Outcome:
+    def _handle(self, message: Message, *, charged: bool = False) -> Outcome:
         try:
             device_id, kind = parse_topic(message.topic)
         except ProtocolError as error:
@@ -234,8 +235,9 @@ class IngestWorker:
             )
             return "ignored"
         payload = bytes(message.payload)
-        if self.quotas is not None:
-            quota = self.quotas.admit(device_id, len(payload))
+        quotas = None if charged else self.quotas
+        if quotas is not None:
+            quota = quotas.admit(device_id, len(payload))
             if quota is not None:
                 self.counters.throttled += 1
                 self.log_limit.log(
@@ -250,7 +252,7 @@ class IngestWorker:
             return self._status(device_id, payload, bool(getattr(message, "retain", False)))
         if kind != "readings":
             return "ignored"
-        head = self._peek(device_id, payload) if self.quotas is not None else None
+        head = self._peek(device_id, payload) if quotas is not None else None
         if head is not None and (waiting := self._wait_for_readings(device_id, head)):
             return waiting  # told to wait before it cost a decode
         try:
@@ -261,7 +263,11 @@ class IngestWorker:
         if batch.device_id != device_id:
             detail = f"payload says device {batch.device_id!r} but came on {device_id!r}'s topic"
             return self._reject(device_id, SPOOFED, detail, identity)
-        if head is None and (waiting := self._wait_for_readings(device_id, identity)):
+        if (
+            head is None
+            and not charged
+            and (waiting := self._wait_for_readings(device_id, identity))
+        ):
             return waiting
         try:
             outcome = self.store.store_batch(batch, self.now_us())

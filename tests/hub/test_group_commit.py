@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from hub.ingest import IngestWorker
+from hub.quotas import DeviceQuotas
 from hub.store import HubStoreError, HubStoreRefused
 from hub.store_factory import open_hub_store
 from hub.store_sql import SqlHubStore
@@ -270,6 +271,28 @@ def test_a_message_the_group_could_not_store_is_stored_alone_after_the_commit(lo
     assert stored(location, "dent") == [1, 2, 3, 4, 5]
     assert sorted(device for device, _, _ in publisher.sent) == ["askrigg", "dent"]
     assert worker.counters.stored_batches == 2
+
+
+def test_a_message_stored_alone_after_its_group_is_not_charged_to_its_quota_again(location, store):
+    real_store_batch = store.store_batch
+    failed = []
+
+    def once_unavailable(batch: Batch, at_us: int):
+        if batch.device_id == "dent" and not failed:
+            failed.append(batch.device_id)
+            raise HubStoreError("hub store: the partitions moved under this insert")
+        return real_store_batch(batch, at_us)
+
+    store.store_batch = once_unavailable  # type: ignore[method-assign]
+    # Each device may send one message of five readings a minute: exactly these.
+    quotas = DeviceQuotas(1, 10_000, 5, clock=lambda: 0.0)
+    worker = IngestWorker(store, CheckingPublisher(location), quotas=quotas)
+
+    assert worker.handle_group([batch("dent", 1), batch("askrigg", 1)]) == ["stored", "stored"]
+    assert failed == ["dent"]
+    assert stored(location, "dent") == [1, 2, 3, 4, 5]
+    # The quota still holds: one message more in the same minute is turned away.
+    assert worker.handle(batch("dent", 6)) == "throttled"
 
 
 def test_a_month_made_by_another_worker_during_a_group_takes_the_groups_readings(pg_cluster):
