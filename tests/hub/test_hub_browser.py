@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from cheroot import wsgi
 
+from hub import fleet_pages
 from hub.config_downlink import build_config
 from hub.store_sqlite import SqliteHubStore
 from hub_sync.batch_codec import Batch, WireReading
@@ -153,6 +154,26 @@ def test_the_team_finds_the_node_that_needs_attention(hub, new_page):
     page.click("text=reeth")
     assert "Sensor failing: scd-1: no reply" in page.content()
     screenshot(page, "hub-node-needing-attention")
+
+
+def test_a_fleet_of_several_pages_is_paged_through_by_its_links(hub, new_page, monkeypatch):
+    """A page a node here, so that two nodes make two pages (a page is 500 nodes)."""
+    monkeypatch.setattr(fleet_pages, "PAGE_ROWS", 1)
+    base, _ = hub
+    checked = logged_in(new_page, base, "iot-team")
+    check(checked, base + "/fleet?page=2", "Fleet", new_page, checked.context.cookies())
+    page = logged_in(new_page, base, "iot-team", javascript=False)
+    load(page, base + "/fleet?page=2", heading="Fleet")
+    assert page.get_by_role("navigation", name="Pages of nodes").inner_text() == (
+        "Page 2 of 2: first, previous."
+    )
+    second = page.locator("tbody th").inner_text()
+    page.click("text=previous")
+    assert page.locator("caption").inner_text() == "Nodes, by name: 1 to 1 of 2"
+    first = page.locator("tbody th").inner_text()
+    page.click("text=next")
+    assert page.locator("tbody th").inner_text() == second
+    assert {first, second} == {"askrigg", "reeth"}
 
 
 def test_on_a_phone_the_fleet_shows_what_needs_attention_without_scrolling(hub, new_page):

@@ -314,6 +314,54 @@ def test_bad_parameters_get_a_page_that_says_what_was_wrong(app, store):
     assert app.test_client().get("/open-data/nowhere").status_code == 404
 
 
+def listed_nodes(page: str) -> list[str]:
+    return re.findall(r'<th scope="row"><a href="/fleet/([^"]+)">', page)
+
+
+def test_the_fleet_shows_500_nodes_a_page_and_links_to_the_rest(app, store):
+    account(store, "iot-team")
+    client = app.test_client()
+    log_in(client, "iot-team")
+    for n in range(1, 499):  # with askrigg and reeth: 500, one page's worth
+        store.add_device(f"hall-{n:03d}", f"Village Hall {n}")
+
+    whole = client.get("/fleet").text
+    assert len(listed_nodes(whole)) == 500
+    assert "500 nodes; 499 need attention." in whole  # the new halls never heard from
+    assert "Pages of nodes" not in whole
+    assert client.get("/fleet?page=1").status_code == 200
+    past = client.get("/fleet?page=2")
+    assert past.status_code == 400
+    assert "page: a whole number from 1 to 1 (500 nodes a page), not &#39;2&#39;" in past.text
+
+    store.add_device("hall-499", "Village Hall 499")  # one past a page
+    first = client.get("/fleet").text
+    assert "501 nodes; 500 need attention." in first
+    assert "Nodes, by name: 1 to 500 of 501" in first
+    assert len(listed_nodes(first)) == 500
+    assert "Page 1 of 2" in first
+    assert 'href="/fleet?page=2" rel="next"' in first
+    assert "previous" not in first
+    second = client.get("/fleet?page=2").text
+    assert len(listed_nodes(second)) == 1
+    assert "Nodes, by name: 501 to 501 of 501" in second
+    assert 'href="/fleet?page=1" rel="prev"' in second
+    assert "next" not in second
+    every = listed_nodes(first) + listed_nodes(second)
+    assert sorted(every) == sorted(d.device_id for d in store.registered())
+
+    # The attention view pages on its own: 500 nodes, one page.
+    attention = client.get("/fleet?attention=1").text
+    assert len(listed_nodes(attention)) == 500
+    assert "askrigg" not in listed_nodes(attention)
+    assert "Pages of nodes" not in attention
+    for bad in ("0", "3", "-1", "1.5", "two", "", "1" * 7):
+        answer = client.get(f"/fleet?page={bad}")
+        assert answer.status_code == 400, bad
+        assert "page: a whole number from 1 to 2" in answer.text, bad
+    assert client.get("/fleet?attention=1&page=2").status_code == 400
+
+
 @pytest.mark.slow
 def test_refusals_say_how_to_authenticate_and_how_long_to_wait(app, store):
     account(store, "iot-team")
