@@ -165,7 +165,9 @@ def fleet_blueprint(
             listed.append((state, found))
         page, pages = page_of(request.args.get("page"), len(listed))
         first = (page - 1) * PAGE_ROWS
-        rows = [fleet_row(state, found, now_us) for state, found in listed[first:][:PAGE_ROWS]]
+        rows = [
+            fleet_row(state, found, now_us) for state, found in listed[first : first + PAGE_ROWS]
+        ]
         rollout = None
         if account.is_team:  # a rollout is the whole fleet's: a clerk sees their halls
             rollout = rollout_summary(

@@ -265,7 +265,7 @@ class IngestWorker:
             return self._reject(device_id, SPOOFED, detail, identity)
         if (
             head is None
-            and not charged
+            and quotas is not None
             and (waiting := self._wait_for_readings(device_id, identity))
         ):
             return waiting
